@@ -1,0 +1,110 @@
+"""Every setting of SME Advisor in one typed object.
+
+Settings come from the environment and from a `.env` file in the working
+directory (see `.env.example`, which documents each one). Nothing here runs at
+import time: call `load_settings()` where the program starts, so a bad value is
+reported once, in one line, naming the setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting has a value the program cannot use; the message names it."""
+
+
+class Settings(BaseSettings):
+    """SME Advisor's configuration. Field names are the environment variables, upper-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- Knowledge and index -------------------------------------------------
+    knowledge_dir: Path = Path("knowledge")
+    data_dir: Path = Path("data")
+    index_dir: Path | None = None
+    chroma_url: str | None = None
+    chroma_collection: str = Field("knowledge", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
+    embedding_model: Path | None = None
+    embedding_batch_size: int = Field(32, ge=1, le=1024)
+    chunk_size: int = Field(220, ge=50, le=2000)
+    chunk_overlap: int = Field(40, ge=0, le=1000)
+    max_file_mb: float = Field(5.0, gt=0, le=500)
+
+    # --- Retrieval and answers -------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50)
+    min_score: float = Field(0.35, ge=0.0, le=1.0)
+
+    # --- Telegram (used by the Telegram issue) ----------------------------------
+    telegram_bot_token: SecretStr | None = None
+
+    # --- LLM (used by the advisor issue) -----------------------------------------
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(30.0, gt=0, le=600)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_chroma_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. http://127.0.0.1:8000")
+        return value
+
+    @model_validator(mode="after")
+    def _check_overlap(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than CHUNK_SIZE ({self.chunk_size})"
+            )
+        return self
+
+    @property
+    def index_path(self) -> Path:
+        """Where the local Chroma index lives (ignored when CHROMA_URL is set)."""
+        return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one readable `SettingsError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per bad setting: its environment name, the value and what is allowed."""
+    lines = []
+    for error in exc.errors():
+        loc = error.get("loc") or ()
+        message = error["msg"].removeprefix("Value error, ")
+        if loc:
+            name = str(loc[0]).upper()
+            value = error.get("input")
+            lines.append(f"Invalid setting {name}={value!r}: {message}")
+        else:
+            lines.append(f"Invalid settings: {message}")
+    return "\n".join(lines)

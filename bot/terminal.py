@@ -1,0 +1,54 @@
+"""The terminal channel: `ask` prints one answer, `chat` holds a conversation.
+
+When stdin is not a terminal, `chat` reads one question per line until EOF, so
+a conversation can be scripted (`printf 'q1\\nq2\\n' | python -m bot chat`).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from bot.advisor import Advisor, Answer
+
+QUIT_WORDS = {"quit", "exit", "bye", ":q"}
+
+
+def render_answer(answer: Answer) -> str:
+    """An answer as plain text: the text, its numbered sources, mode and time."""
+    lines = [answer.text]
+    if answer.sources:
+        lines += ["", "Sources:"]
+        for s in answer.sources:
+            section = s.heading.split(" > ")[-1] if s.heading and s.heading != s.title else ""
+            label = f"{s.title} › {section}" if section else s.title
+            lines.append(f"  [{s.number}] {label} ({s.path}, match {s.score:.2f})")
+    total = answer.timings_ms.get("total", 0.0)
+    lines += ["", f"({answer.mode} answer, {total / 1000:.1f} s)"]
+    return "\n".join(lines)
+
+
+async def chat_loop(advisor: Advisor, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    """Answer questions until EOF or a quit word; returns how many were answered."""
+    interactive = stdin.isatty()
+    if interactive:
+        stdout.write("SME Advisor — ask about growth, credit, strategy or trade. Type 'quit' to leave.\n\n")
+    answered = 0
+    while True:
+        if interactive:
+            stdout.write("You: ")
+            stdout.flush()
+        line = stdin.readline()
+        if not line:
+            break
+        question = line.strip()
+        if not question:
+            continue
+        if question.lower() in QUIT_WORDS:
+            break
+        answer = await advisor.answer(question)
+        prefix = "\nAdvisor:\n" if interactive else f"> {question}\n"
+        stdout.write(prefix + render_answer(answer) + "\n\n")
+        stdout.flush()
+        answered += 1
+    return answered

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up .venv for SME Advisor. Safe to run again: when nothing changed it only
+# checks a stamp file and exits.
+#
+# torch==2.13.0 is installed first on purpose: that pin takes the CPU build that
+# is already on this machine's disk; installing sentence-transformers first would
+# pull a multi-GB CUDA build of torch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+stamp=".venv/.setup-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+
+if [ -f "$stamp" ] && .venv/bin/python -c "import bot" 2>/dev/null; then
+    exit 0
+fi
+
+"$python" - <<'PY' || { echo "SME Advisor needs Python 3.11 or newer (found: $("$python" --version 2>&1))" >&2; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+
+echo "Setting up .venv (first run takes a few minutes)..." >&2
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check "torch==2.13.0"
+.venv/bin/pip install --quiet --disable-pip-version-check -e ".[dev]"
+rm -f .venv/.setup-*
+touch "$stamp"
+echo "Setup done." >&2

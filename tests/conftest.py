@@ -1,0 +1,137 @@
+"""Shared test parts: real settings on temporary folders and the real embedding model.
+
+The embedding model is loaded once per test session and shared, because
+loading it is the slowest thing the suite does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.index import Embedder, make_index
+from bot.ingestion import ingest
+from bot.retrieval import Retriever
+
+ROOT = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_settings(monkeypatch):
+    """Tests never pick up a developer's .env or exported settings."""
+    for name in list(os.environ):
+        if name in {f.upper() for f in Settings.model_fields}:
+            monkeypatch.delenv(name)
+    monkeypatch.setitem(Settings.model_config, "env_file", None)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    model = Embedder()
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture
+def kdir(tmp_path) -> Path:
+    path = tmp_path / "knowledge"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path, kdir) -> Settings:
+    return load_settings(knowledge_dir=kdir, data_dir=tmp_path / "data")
+
+
+def write(root: Path, rel: str, text: str | bytes) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run_ingest(settings: Settings, embedder: Embedder, **kwargs):
+    index = make_index(settings)
+    report = ingest(
+        settings.knowledge_dir,
+        index,
+        embedder,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        max_bytes=settings.max_file_bytes,
+        **kwargs,
+    )
+    return report, index
+
+
+def retriever_for(settings: Settings, embedder: Embedder) -> Retriever:
+    return Retriever(make_index(settings), embedder)
+
+
+def run_cli(*args: str, env: dict | None = None, input: str | None = None, cwd: Path = ROOT, timeout: int = 300):
+    """Run `python -m bot ...` (or a script) as a user would, in a fresh process."""
+    full_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}
+    full_env.update(env or {})
+    cmd = [sys.executable, *args] if args[0].endswith(".py") else [sys.executable, "-m", "bot", *args]
+    return subprocess.run(cmd, env=full_env, input=input, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+SAMPLE_CREDIT = """---
+title: Credit without collateral
+topic: credit
+tags: [credit, invoice finance]
+audience: [owners]
+region: global
+updated: 2026-11-26
+---
+
+# Credit without collateral
+
+Lenders can judge a small business on data instead of assets.
+
+## How data-driven lenders decide
+
+Data-driven lenders judge a small business on its transaction history and customer ratings
+instead of collateral. Steady, traceable sales make small loans possible within minutes.
+
+## Invoice finance
+
+Invoice finance advances cash against unpaid customer invoices, so a firm with slow-paying
+customers can cover wages without pledging property.
+"""
+
+SAMPLE_TRADE = """---
+title: Selling across borders
+topic: trade
+tags: [export, marketplaces]
+---
+
+# Selling across borders
+
+## Picking a first export market
+
+Pick one foreign market where customers already search for your kind of product, test demand
+with a small cross-border marketplace listing, and learn the duties and delivery times before
+scaling up.
+"""
+
+
+@pytest.fixture(scope="session")
+def shared_index_dir(tmp_path_factory, embedder) -> Path:
+    """A data dir whose index holds the repository's own knowledge/, ingested once per session."""
+    data_dir = tmp_path_factory.mktemp("repo-data")
+    settings = load_settings(knowledge_dir=ROOT / "knowledge", data_dir=data_dir, _env_file=None)
+    report, _ = run_ingest(settings, embedder)
+    assert not report.skipped, report.skipped
+    return data_dir

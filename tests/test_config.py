@@ -1,0 +1,55 @@
+"""Settings: defaults, overrides, and bad values reported in one line naming the setting."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_cli
+
+from bot.config import SettingsError, load_settings
+
+
+def test_defaults_and_derived_paths(tmp_path):
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.index_path == tmp_path / "index"
+    assert settings.chunk_overlap < settings.chunk_size
+    assert settings.telegram_bot_token is None and settings.llm_model is None
+
+
+def test_environment_and_env_file_are_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("TOP_K=7\nLOG_LEVEL=debug\n")
+    monkeypatch.setenv("TOP_K", "9")
+    from bot.config import Settings
+
+    monkeypatch.setitem(Settings.model_config, "env_file", ".env")
+    settings = load_settings()
+    assert settings.top_k == 9  # the environment wins over .env
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"CHUNK_SIZE": "huge"}, "Invalid setting CHUNK_SIZE='huge': Input should be a valid integer"),
+        ({"TOP_K": "0"}, "Invalid setting TOP_K='0': Input should be greater than or equal to 1"),
+        (
+            {"LOG_LEVEL": "loud"},
+            "Invalid setting LOG_LEVEL='LOUD': Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'",
+        ),
+        ({"CHROMA_URL": "localhost:8000"}, "Invalid setting CHROMA_URL='localhost:8000': must start with http://"),
+        ({"CHUNK_SIZE": "100", "CHUNK_OVERLAP": "100"}, "CHUNK_OVERLAP (100) must be smaller than CHUNK_SIZE (100)"),
+    ],
+)
+def test_bad_values_name_the_setting(monkeypatch, env, expected):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert expected in str(err.value)
+
+
+def test_cli_reports_a_bad_setting_in_one_line_without_traceback():
+    result = run_cli("ask", "hello", env={"MIN_SCORE": "2"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: Invalid setting MIN_SCORE='2': Input should be less than or equal to 1"
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,173 @@
+"""Incremental ingest into a real Chroma folder with the real embedding model."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, run_cli, run_ingest, write
+
+from bot.index import Embedder
+
+
+def chunk_ids(index) -> set[str]:
+    return set(index.collection.get()["ids"])
+
+
+def paths_in(index) -> set[str]:
+    return set(index.file_states())
+
+
+def test_add_change_delete_and_no_op(settings, kdir, embedder):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    write(kdir, "trade/export.md", SAMPLE_TRADE)
+    report, index = run_ingest(settings, embedder)
+    assert (report.added, report.updated, report.removed, report.unchanged) == (2, 0, 0, 0)
+    assert report.chunks_written == index.count() > 0
+    assert paths_in(index) == {"credit/collateral.md", "trade/export.md"}
+    trade_ids = {i for i in chunk_ids(index) if i.startswith("trade/")}
+
+    # change one file: its old chunks are replaced, the other file is untouched
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT.replace("Invoice finance advances", "Factoring advances"))
+    report, index = run_ingest(settings, embedder)
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 1)
+    texts = " ".join(index.collection.get(where={"path": "credit/collateral.md"})["documents"])
+    assert "Factoring advances" in texts and "Invoice finance advances" not in texts
+    assert {i for i in chunk_ids(index) if i.startswith("trade/")} == trade_ids
+
+    # delete a file: its chunks leave the index
+    (kdir / "trade/export.md").unlink()
+    report, index = run_ingest(settings, embedder)
+    assert (report.removed, report.unchanged) == (1, 1)
+    assert paths_in(index) == {"credit/collateral.md"}
+
+
+def test_no_change_run_never_loads_the_model(settings, kdir, embedder):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    run_ingest(settings, embedder)
+    fresh = Embedder()  # never used before: loading it would show in `loaded`
+    report, _ = run_ingest(settings, fresh)
+    assert (report.unchanged, report.chunks_written) == (1, 0)
+    assert not fresh.loaded
+
+
+def test_dry_run_writes_nothing(settings, kdir, embedder):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    fresh = Embedder()
+    report, index = run_ingest(settings, fresh, dry_run=True)
+    assert report.added == 1 and report.chunks_written > 0
+    assert index.count() == 0
+    assert not fresh.loaded
+
+
+def test_rebuild_embeds_everything_again(settings, kdir, embedder):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    _, index = run_ingest(settings, embedder)
+    before = index.count()
+    report, index = run_ingest(settings, embedder, rebuild=True)
+    assert report.added == 1 and report.unchanged == 0
+    assert index.count() == before
+
+
+def test_bad_files_are_reported_and_the_rest_ingested(settings, kdir, embedder, tmp_path):
+    write(kdir, "credit/good.md", SAMPLE_CREDIT)
+    write(kdir, "bad/binary.md", b"\x00\x01\x02\x03binary")
+    write(kdir, "bad/empty.md", "")
+    write(kdir, "bad/latin1.txt", "Caf\xe9".encode("latin-1"))
+    write(kdir, "bad/huge.md", "x" * (settings.max_file_bytes + 1))
+    write(kdir, "bad/front.md", "---\ntitle: [oops\n---\n# T\n\ntext")
+    write(kdir, "bad/fake.pdf", b"%PDF-1.4 garbage")
+    (kdir / "bad/dangling.md").symlink_to(kdir / "bad/missing-target.md")
+    outside = write(tmp_path, "elsewhere/secret.md", "# Secret\n\nThe outside secret is 42.")
+    (kdir / "bad/escape.md").symlink_to(outside)
+    report, index = run_ingest(settings, embedder)
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert set(reasons) == {
+        "bad/binary.md",
+        "bad/empty.md",
+        "bad/latin1.txt",
+        "bad/huge.md",
+        "bad/front.md",
+        "bad/fake.pdf",
+        "bad/dangling.md",
+        "bad/escape.md",
+    }
+    assert "binary" in reasons["bad/binary.md"]
+    assert "empty" in reasons["bad/empty.md"]
+    assert "UTF-8" in reasons["bad/latin1.txt"]
+    assert "too large" in reasons["bad/huge.md"]
+    assert "front matter" in reasons["bad/front.md"]
+    assert "outside the knowledge dir" in reasons["bad/escape.md"]
+    assert paths_in(index) == {"credit/good.md"}
+    assert "outside secret" not in " ".join(index.collection.get()["documents"])
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_file_is_reported(settings, kdir, embedder):
+    write(kdir, "credit/good.md", SAMPLE_CREDIT)
+    locked = write(kdir, "credit/locked.md", "# Locked\n\ntext")
+    locked.chmod(0)
+    report, _ = run_ingest(settings, embedder)
+    assert [(s.path, s.reason) for s in report.skipped] == [("credit/locked.md", "cannot be read: permission denied")]
+
+
+def test_a_file_that_turns_bad_keeps_its_last_good_version(settings, kdir, embedder):
+    write(kdir, "credit/good.md", SAMPLE_CREDIT)
+    run_ingest(settings, embedder)
+    write(kdir, "credit/good.md", "---\ntitle: [broken\n---\n" + SAMPLE_CREDIT)
+    report, index = run_ingest(settings, embedder)
+    assert [s.path for s in report.skipped] == ["credit/good.md"]
+    assert paths_in(index) == {"credit/good.md"}
+
+
+def test_cli_exit_code_and_summary(tmp_path, kdir):
+    write(kdir, "credit/good.md", SAMPLE_CREDIT)
+    env = {"KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data")}
+    ok = run_cli("ingest.py", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert "added" in ok.stderr and "Traceback" not in ok.stderr
+    write(kdir, "bad.md", b"\x00\x00")
+    bad = run_cli("ingest.py", "--dry-run", env=env)
+    assert bad.returncode == 1
+    assert "bad.md: looks like a binary file" in bad.stderr
+
+
+def test_killed_ingest_is_finished_by_the_next_run(tmp_path, kdir, embedder, settings):
+    """Kill -9 in the middle of embedding, then run again: the index ends up complete."""
+    for i in range(40):
+        write(kdir, f"topic{i % 4}/file{i}.md", SAMPLE_CREDIT.replace("Credit without collateral", f"Credit note {i}"))
+    env = {**os.environ, "KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data"), "EMBEDDING_BATCH_SIZE": "4"}
+    proc = subprocess.Popen([sys.executable, "ingest.py"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    # Wait until some, but not all, chunks are stored, reading Chroma's SQLite file directly
+    # (a Chroma client in this process would keep its own, stale view).
+    database = tmp_path / "data" / "index" / "chroma.sqlite3"
+    stored = 0
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None and stored == 0:
+        time.sleep(0.05)
+        stored = stored_embeddings(database)
+    assert proc.poll() is None, "ingest finished before it could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    report, index = run_ingest(settings, embedder)
+    assert report.added + report.updated + report.unchanged == 40
+    assert report.unchanged > 0 and report.added + report.updated > 0  # it really was cut half-way
+    states = index.file_states()
+    assert len(states) == 40 and all(s.complete for s in states.values())
+    assert index.count() == sum(s.chunks for s in states.values())
+
+
+def stored_embeddings(database) -> int:
+    import sqlite3
+
+    if not database.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.1) as conn:
+            return conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    except sqlite3.Error:
+        return 0

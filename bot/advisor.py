@@ -72,7 +72,9 @@ class Advisor:
         if best < self.settings.min_score:
             answer = Answer(question, await asyncio.to_thread(self.not_covered_text), False, "offline", best_score=best)
         else:
-            composed = await asyncio.to_thread(compose, question, passages, self.retriever.embedder)
+            composed = await asyncio.to_thread(
+                compose, question, passages, self.retriever.embedder, self.retriever.next_passage
+            )
             sources = [Source.from_passage(i + 1, p) for i, p in enumerate(composed.cited)]
             answer = Answer(question, composed.text, True, "offline", sources, best)
         done = time.perf_counter()

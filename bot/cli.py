@@ -179,5 +179,46 @@ def _terminal_chat(settings: Settings) -> None:
     asyncio.run(chat_loop(advisor))
 
 
+@cli.command("eval")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@index_dir_option
+@click.option("--min-recall", type=click.FloatRange(0, 1), help="Exit with code 1 if recall@5 is below this.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@click.pass_context
+def eval_command(ctx, file, index_dir, min_recall, as_json) -> None:
+    """Measure how well retrieval finds the right knowledge file.
+
+    FILE defaults to eval/questions.yaml inside the knowledge dir. Prints
+    recall@1, recall@5 and MRR over distinct files, how many off-topic
+    questions would get the not-covered answer (at MIN_SCORE), retrieval
+    latency, and the questions whose file was not in the top 5.
+    """
+    from bot.evaluation import EvalSetError, load_eval_set, run_eval, unknown_files
+    from bot.retrieval import make_retriever
+    from bot.review_output import print_eval_report
+
+    settings = settings_from(ctx, index_dir=index_dir)
+    path = file or settings.knowledge_dir / "eval" / "questions.yaml"
+    try:
+        questions = load_eval_set(path)
+    except EvalSetError as exc:
+        fail(str(exc))
+    retriever = make_retriever(settings)
+    indexed = set(retriever.index.file_states())
+    if not indexed:
+        fail("the knowledge index is empty; run `python ingest.py` first")
+    missing = unknown_files(questions, indexed)
+    if missing:
+        fail(f"the eval set expects files that are not in the index: {', '.join(missing)}")
+    report = run_eval(retriever, questions, settings.min_score)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print_eval_report(report)
+    if min_recall is not None and report.recall_at(5) < min_recall:
+        click.echo(f"recall@5 {report.recall_at(5):.3f} is below --min-recall {min_recall}", err=True)
+        ctx.exit(EXIT_SKIPPED)
+
+
 def main() -> None:
     cli(prog_name="sme-advisor")

@@ -38,13 +38,14 @@ class Settings(BaseSettings):
     chroma_collection: str = Field("knowledge", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
     embedding_model: Path | None = None
     embedding_batch_size: int = Field(32, ge=1, le=1024)
-    chunk_size: int = Field(220, ge=50, le=2000)
-    chunk_overlap: int = Field(40, ge=0, le=1000)
+    chunk_size: int = Field(150, ge=50, le=2000)
+    chunk_overlap: int = Field(30, ge=0, le=1000)
     max_file_mb: float = Field(5.0, gt=0, le=500)
+    embed_headings: bool = True
 
     # --- Retrieval and answers -------------------------------------------------
     top_k: int = Field(5, ge=1, le=50)
-    min_score: float = Field(0.35, ge=0.0, le=1.0)
+    min_score: float = Field(0.32, ge=0.0, le=1.0)
 
     # --- Telegram (used by the Telegram issue) ----------------------------------
     telegram_bot_token: SecretStr | None = None

@@ -8,6 +8,7 @@ which lets a no-change ingest finish without ever loading it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -46,6 +47,18 @@ class Embedder:
         # Channels embed the same question for retrieval and again for composing;
         # a small cache makes the second time free.
         self._query_cache = lru_cache(maxsize=512)(self._embed_query_uncached)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the model without loading it, so the index knows which model made its vectors."""
+        digest = hashlib.sha256()
+        for name in ("config.json", "modules.json", "sentence_bert_config.json", "model.safetensors"):
+            path = self.model_path / name
+            if path.exists():
+                small = path.stat().st_size < 1_000_000  # weights: their size is enough
+                digest.update(name.encode())
+                digest.update(path.read_bytes() if small else str(path.stat().st_size).encode())
+        return digest.hexdigest()[:12]
 
     @property
     def loaded(self) -> bool:
@@ -99,9 +112,10 @@ def make_embedder(settings: Settings) -> Embedder:
 
 @dataclass(frozen=True)
 class FileState:
-    """What the index holds for one knowledge file: its hash and how many chunks it has."""
+    """What the index holds for one knowledge file: its hash, how it was chunked, how many chunks."""
 
     content_hash: str
+    recipe: str
     chunks: int
     complete: bool
 
@@ -122,22 +136,22 @@ class KnowledgeIndex:
         return self.collection.count()
 
     def file_states(self) -> dict[str, FileState]:
-        seen: dict[str, tuple[str, int, set[int]]] = {}
+        seen: dict[str, tuple[str, str, int, set[int]]] = {}
         mixed: set[str] = set()
         result = self.collection.get(include=["metadatas"])
         for meta in result["metadatas"] or []:
             path = meta["path"]
-            digest, total = meta["content_hash"], int(meta["chunk_count"])
-            entry = seen.setdefault(path, (digest, total, set()))
-            if entry[0] != digest:
+            key = (meta["content_hash"], meta.get("recipe", ""), int(meta["chunk_count"]))
+            entry = seen.setdefault(path, (*key, set()))
+            if entry[:3] != key:
                 mixed.add(path)
-            entry[2].add(int(meta["chunk_index"]))
+            entry[3].add(int(meta["chunk_index"]))
         return {
-            path: FileState(digest, total, path not in mixed and len(indexes) == total)
-            for path, (digest, total, indexes) in seen.items()
+            path: FileState(digest, recipe, total, path not in mixed and len(indexes) == total)
+            for path, (digest, recipe, total, indexes) in seen.items()
         }
 
-    def replace_file(self, path: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    def replace_file(self, path: str, chunks: Sequence[Chunk], vectors: np.ndarray, recipe: str) -> None:
         """Swap a file's chunks for new ones: old ones first out, so a crash never leaves a mix."""
         self.remove_file(path)
         if not chunks:
@@ -146,7 +160,7 @@ class KnowledgeIndex:
             ids=[c.id for c in chunks],
             embeddings=vectors,
             documents=[c.text for c in chunks],
-            metadatas=[chunk_metadata(c, len(chunks)) for c in chunks],
+            metadatas=[{**chunk_metadata(c, len(chunks)), "recipe": recipe} for c in chunks],
         )
 
     def remove_file(self, path: str) -> None:
@@ -168,6 +182,15 @@ class KnowledgeIndex:
                 result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
         ]
+
+    def chunk(self, path: str, chunk_index: int) -> tuple[str, dict] | None:
+        """One chunk by file and position (e.g. the continuation of a list cut by the splitter)."""
+        result = self.collection.get(
+            where={"$and": [{"path": path}, {"chunk_index": chunk_index}]}, include=["documents", "metadatas"]
+        )
+        if not result["ids"]:
+            return None
+        return result["documents"][0], result["metadatas"][0]
 
     def topics(self) -> dict[str, list[str]]:
         """Titles of the indexed files, grouped by topic (for 'what do you cover?' answers)."""

@@ -15,7 +15,8 @@ from rich.table import Table
 
 from bot.config import Settings
 from bot.index import make_embedder, make_index
-from bot.ingestion import Plan, Report, ingest
+from bot.ingestion import Plan, Recipe, Report, ingest
+from bot.review_output import make_console
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def run_ingest(
     console: Console | None = None,
 ) -> Report:
     """Ingest with progress on stderr and a summary table; Ctrl-C leaves a consistent index."""
-    console = console or Console(stderr=True)
+    console = console or make_console(stderr=True)
     index = make_index(settings)
     embedder = make_embedder(settings)
     progress = Progress(
@@ -74,8 +75,7 @@ def run_ingest(
                 settings.knowledge_dir,
                 index,
                 embedder,
-                chunk_size=settings.chunk_size,
-                chunk_overlap=settings.chunk_overlap,
+                recipe=Recipe.from_settings(settings, embedder),
                 max_bytes=settings.max_file_bytes,
                 rebuild=rebuild,
                 dry_run=dry_run,

@@ -30,6 +30,25 @@ from bot.knowledge import (
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How chunks are made and embedded. The index records it with every chunk, so changing
+    CHUNK_SIZE, CHUNK_OVERLAP, EMBED_HEADINGS or the model re-embeds the affected files."""
+
+    chunk_size: int
+    chunk_overlap: int
+    embed_headings: bool
+    model: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.chunk_size}:{self.chunk_overlap}:{int(self.embed_headings)}:{self.model}"
+
+    @classmethod
+    def from_settings(cls, settings, embedder: Embedder) -> Recipe:
+        return cls(settings.chunk_size, settings.chunk_overlap, settings.embed_headings, embedder.fingerprint)
+
+
 @dataclass
 class Plan:
     """What an ingest run will do. Files to embed keep their bytes, read once."""
@@ -64,7 +83,7 @@ class Report:
         return self.chunks_written / self.seconds if self.seconds > 0 else 0.0
 
 
-def plan(knowledge_dir: Path, index: KnowledgeIndex, max_bytes: int, rebuild: bool = False) -> Plan:
+def plan(knowledge_dir: Path, index: KnowledgeIndex, max_bytes: int, recipe: str, rebuild: bool = False) -> Plan:
     """Compare the knowledge dir with the index. Reads and hashes files; embeds nothing."""
     if not knowledge_dir.is_dir():
         raise FileNotFoundError(f"knowledge dir not found: {knowledge_dir}")
@@ -81,7 +100,7 @@ def plan(knowledge_dir: Path, index: KnowledgeIndex, max_bytes: int, rebuild: bo
             result.skipped.append(Skipped(exc.path, exc.reason))
             continue
         state = states.get(rel)
-        if state is not None and state.complete and state.content_hash == file_hash(data):
+        if state and state.complete and state.recipe == recipe and state.content_hash == file_hash(data):
             result.unchanged.append(rel)
             continue
         (result.updated if state is not None else result.added).append(rel)
@@ -100,8 +119,7 @@ def ingest(
     index: KnowledgeIndex,
     embedder: Embedder,
     *,
-    chunk_size: int,
-    chunk_overlap: int,
+    recipe: Recipe,
     max_bytes: int,
     rebuild: bool = False,
     dry_run: bool = False,
@@ -117,9 +135,9 @@ def ingest(
     started = time.perf_counter()
     if rebuild and not dry_run:
         _clear(index)
-    work = plan(knowledge_dir, index, max_bytes, rebuild=rebuild)
+    work = plan(knowledge_dir, index, max_bytes, recipe.key, rebuild=rebuild)
     docs = _parse_changed(work)
-    chunks_by_file = {doc.path: split_document(doc, chunk_size, chunk_overlap) for doc in docs}
+    chunks_by_file = {doc.path: split_document(doc, recipe.chunk_size, recipe.chunk_overlap) for doc in docs}
     total_chunks = sum(len(c) for c in chunks_by_file.values())
     if on_plan:
         on_plan(work, total_chunks)
@@ -137,7 +155,7 @@ def ingest(
         return report
     for path in work.removed:
         index.remove_file(path)
-    report.chunks_written = _embed_and_store(chunks_by_file, index, embedder, on_progress)
+    report.chunks_written = _embed_and_store(chunks_by_file, index, embedder, recipe, on_progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -167,6 +185,7 @@ def _embed_and_store(
     chunks_by_file: dict[str, list[Chunk]],
     index: KnowledgeIndex,
     embedder: Embedder,
+    recipe: Recipe,
     on_progress: ProgressCallback | None,
 ) -> int:
     batch_size = embedder.batch_size
@@ -181,10 +200,10 @@ def _embed_and_store(
         if pending_count < batch_size * 4 and not last:
             continue
         all_chunks = [c for _, cs in pending for c in cs]
-        vectors = embedder.embed([c.embedding_text() for c in all_chunks])
+        vectors = embedder.embed([c.embedding_text(recipe.embed_headings) for c in all_chunks])
         offset = 0
         for file_path, file_chunks in pending:
-            index.replace_file(file_path, file_chunks, vectors[offset : offset + len(file_chunks)])
+            index.replace_file(file_path, file_chunks, vectors[offset : offset + len(file_chunks)], recipe.key)
             offset += len(file_chunks)
         written += len(all_chunks)
         if on_progress:

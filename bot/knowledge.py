@@ -14,8 +14,7 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -71,15 +70,16 @@ class Chunk:
     region: tuple[str, ...] = ()
     updated: str = ""
     source: str = ""
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def id(self) -> str:
         return f"{self.path}#{self.content_hash[:12]}#{self.chunk_index}"
 
-    def embedding_text(self) -> str:
-        """What the embedder sees: the title and heading give a short section its context."""
-        heading = self.heading if self.heading and self.heading != self.title else ""
+    def embedding_text(self, with_headings: bool = True) -> str:
+        """What the embedder sees: the title and heading path give a short section its context."""
+        if not with_headings:
+            return self.text
+        heading = " > ".join(part for part in self.heading.split(" > ") if part != self.title)
         return "\n".join(part for part in (self.title, heading, self.text) if part)
 
 
@@ -419,8 +419,3 @@ def token_encoding():
 
 def count_tokens(text: str) -> int:
     return len(token_encoding().encode(text, disallowed_special=()))
-
-
-def iter_chunks(docs: list[Document], chunk_size: int, chunk_overlap: int) -> Iterator[Chunk]:
-    for doc in docs:
-        yield from split_document(doc, chunk_size, chunk_overlap)

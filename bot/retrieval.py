@@ -59,6 +59,11 @@ class Retriever:
     def topics(self) -> dict[str, list[str]]:
         return self.index.topics()
 
+    def next_passage(self, passage: Passage) -> Passage | None:
+        """The chunk that follows `passage` in its file, if any (scored like the passage)."""
+        found = self.index.chunk(passage.path, passage.chunk_index + 1)
+        return _passage(found[0], found[1], passage.score) if found else None
+
 
 def _where(filters: dict[str, str] | None) -> dict | None:
     if not filters:

@@ -22,8 +22,10 @@ PY
 
 echo "Setting up .venv (first run takes a few minutes)..." >&2
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check "torch==2.13.0"
-.venv/bin/pip install --quiet --disable-pip-version-check -e ".[dev]"
+# (this machine's pip config lists extra index folders that may not exist; drop that noise)
+pip_install() { .venv/bin/pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
+pip_install "torch==2.13.0"
+pip_install -e ".[dev]"
 rm -f .venv/.setup-*
 touch "$stamp"
 echo "Setup done." >&2

@@ -15,7 +15,7 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.index import Embedder, make_index
-from bot.ingestion import ingest
+from bot.ingestion import Recipe, ingest
 from bot.retrieval import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,8 +67,7 @@ def run_ingest(settings: Settings, embedder: Embedder, **kwargs):
         settings.knowledge_dir,
         index,
         embedder,
-        chunk_size=settings.chunk_size,
-        chunk_overlap=settings.chunk_overlap,
+        recipe=Recipe.from_settings(settings, embedder),
         max_bytes=settings.max_file_bytes,
         **kwargs,
     )

@@ -84,3 +84,44 @@ def test_chat_reads_questions_from_stdin_until_eof(indexed):
     assert len(answers) == 2
     assert "[1]" in answers[0] and "credit/collateral.md" in answers[0]
     assert "don't have material on that" in answers[1]
+
+
+async def test_a_list_cut_by_the_splitter_is_quoted_whole(settings, kdir, embedder):
+    items = [
+        "Bank statements for the last twelve months from every business account",
+        "Profit and loss statements and balance sheets for the last two years",
+        "A cash-flow forecast for the next twelve months with your assumptions",
+        "Tax returns and proof that business taxes are paid up to date",
+        "A short note on what the loan is for and how it will be repaid",
+        "Details of existing debts, leases and any personal guarantees",
+        "Identity documents and the registration papers of the business",
+    ]
+    body = "\n".join(f"- {item}." for item in items)
+    write(
+        kdir,
+        "credit/loan-documents.md",
+        "# Loan documents\n\n## What documents do I need for a loan application?\n\n"
+        f"Lenders ask for the same core papers, so gather these seven documents before you apply:\n\n{body}\n",
+    )
+    small = settings.model_copy(update={"chunk_size": 60, "chunk_overlap": 10})
+    run_ingest(small, embedder)
+    advisor = Advisor(retriever_for(small, embedder), small)
+    answer = await advisor.answer("What documents do I need for a loan application?")
+    assert "gather these seven documents before you apply:" in answer.text
+    for item in items:
+        assert answer.text.count(item) == 1, item
+
+
+async def test_sentences_about_the_file_itself_are_not_quoted(settings, kdir, embedder):
+    write(
+        kdir,
+        "growth/outsourcing.md",
+        "# Outsourcing\n\n## What should I outsource first?\n\n"
+        "This file explains outsourcing for small firms in detail. "
+        "Outsource bookkeeping and payroll first, because they take hours and rarely win customers. "
+        "See also growth/leverage.md for more on leverage.\n",
+    )
+    run_ingest(settings, embedder)
+    answer = await Advisor(retriever_for(settings, embedder), settings).answer("What should I outsource first?")
+    assert "Outsource bookkeeping and payroll first" in answer.text
+    assert "This file" not in answer.text and ".md" not in answer.text

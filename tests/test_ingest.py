@@ -171,3 +171,15 @@ def stored_embeddings(database) -> int:
             return conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def test_changing_chunk_settings_re_embeds_without_rebuild(settings, kdir, embedder):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    write(kdir, "trade/export.md", SAMPLE_TRADE)
+    run_ingest(settings, embedder)
+    smaller = settings.model_copy(update={"chunk_size": 60, "chunk_overlap": 10})
+    report, index = run_ingest(smaller, embedder)
+    assert (report.updated, report.unchanged) == (2, 0)
+    again, _ = run_ingest(smaller, embedder)
+    assert again.unchanged == 2
+    assert {s.recipe.split(":")[0] for s in index.file_states().values()} == {"60"}

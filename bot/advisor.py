@@ -1,22 +1,49 @@
 """The advisor: a question in, an answer with sources out.
 
-It knows nothing of Telegram or terminals; every channel calls `Advisor.answer`.
-Retrieval runs in a worker thread so an async channel stays responsive while
-the embedding model works.
+It knows nothing of Telegram or terminals; every channel calls `Advisor.answer`
+or `Advisor.stream`. With a chat model (LLM_MODEL) it answers from retrieved
+passages with verified citations; without one, or when the model fails or
+times out, it composes the answer offline from the same passages. It never asks
+the model to improvise when retrieval finds nothing relevant.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from langchain_core.messages import AIMessage, HumanMessage
+
+from bot.citations import CitationFilter
 from bot.config import Settings
+from bot.conversation import Exchange, Profile, heuristic_standalone, trim_history
+from bot.knowledge import count_tokens, token_encoding
 from bot.offline import compose
+from bot.prompts import Prompts, load_prompts
 from bot.retrieval import Passage, Retriever
 
+log = logging.getLogger(__name__)
+
 Mode = Literal["offline", "llm"]
+
+FALLBACK_NOTE = (
+    "_The AI model is not available right now, so these are the most relevant passages from the knowledge base._"
+)
+EMPTY_QUESTION = (
+    "Ask me a question about your business — for example: "
+    "“How can I get working capital without collateral?” or “Should I sell cross-border?”"
+)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why the model gave no answer (it is logged, stored with the turn, and answered offline)."""
+
+    cause: str
 
 
 @dataclass(frozen=True)
@@ -44,45 +71,195 @@ class Answer:
     covered: bool
     mode: Mode
     sources: list[Source] = field(default_factory=list)
+    standalone_question: str = ""
     best_score: float = 0.0
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    error: str | None = None  # why the LLM was not used, when it should have been
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 class Advisor:
-    """Answers owners' questions from the knowledge index."""
+    """Answers owners' questions from the knowledge index, with or without a chat model."""
 
-    def __init__(self, retriever: Retriever, settings: Settings) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        settings: Settings,
+        chat_model=None,
+        prompts: Prompts | None = None,
+    ) -> None:
         self.retriever = retriever
         self.settings = settings
+        self.chat_model = chat_model
+        self.prompts = prompts or load_prompts(settings.prompts_dir)
         self._topics: dict[str, list[str]] | None = None
+
+    @property
+    def mode(self) -> Mode:
+        return "llm" if self.chat_model is not None else "offline"
 
     def warm_up(self) -> None:
         """Load the embedding model now, so the first owner does not wait for it."""
         self.retriever.embedder.embed_query("warm up")
 
-    async def answer(self, question: str) -> Answer:
+    async def answer(
+        self, question: str, conversation: Sequence[Exchange] = (), profile: Profile | None = None
+    ) -> Answer:
+        """The whole answer at once (the same work as `stream`, without the deltas)."""
+        final = None
+        async for event in self.stream(question, conversation, profile):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    async def stream(
+        self, question: str, conversation: Sequence[Exchange] = (), profile: Profile | None = None
+    ) -> AsyncIterator[str | Answer]:
+        """Yield text deltas as the model writes, then the final `Answer`.
+
+        When all goes well the deltas join to exactly `Answer.text`. When the model
+        fails half-way, the final `Answer` holds the offline fallback instead, so a
+        channel should always show the final `Answer.text`.
+        """
         started = time.perf_counter()
-        question = " ".join(question.split())
-        passages = await asyncio.to_thread(self.retriever.retrieve, question, self.settings.top_k)
-        retrieved = time.perf_counter()
+        profile = profile or Profile()
+        question, notes = self._limit(question)
+        if not question:
+            yield Answer(question="", text=EMPTY_QUESTION, covered=False, mode="offline", notes=["empty question"])
+            return
+        history = trim_history(conversation, self.settings.memory_tokens)
+        timings: dict[str, float] = {}
+        standalone, error = await self._standalone(question, history, timings)
+        passages = await self._retrieve(standalone, profile, timings)
         best = passages[0].score if passages else 0.0
+        answer: Answer | None = None
         if best < self.settings.min_score:
-            answer = Answer(question, await asyncio.to_thread(self.not_covered_text), False, "offline", best_score=best)
-        else:
-            composed = await asyncio.to_thread(
-                compose, question, passages, self.retriever.embedder, self.retriever.next_passage
-            )
-            sources = [Source.from_passage(i + 1, p) for i, p in enumerate(composed.cited)]
-            answer = Answer(question, composed.text, True, "offline", sources, best)
-        done = time.perf_counter()
-        answer.timings_ms = {
-            "retrieve": round((retrieved - started) * 1000, 1),
-            "total": round((done - started) * 1000, 1),
-        }
-        return answer
+            answer = Answer(question, await asyncio.to_thread(self.not_covered_text), False, "offline")
+        elif self.chat_model is not None and error is None:
+            async for event in self._generate(question, history, profile, passages, timings):
+                if isinstance(event, str):
+                    yield event
+                elif isinstance(event, Failure):
+                    error = event.cause
+                else:
+                    answer = event
+        if answer is None:
+            answer = await self._offline(question, passages, error)
+        answer.standalone_question = standalone
+        answer.best_score = best
+        answer.notes = notes + answer.notes
+        timings["total"] = _ms(started)
+        answer.timings_ms = timings
+        yield answer
+
+    # ----------------------------------------------------------------- steps
+
+    def _limit(self, question: str) -> tuple[str, list[str]]:
+        question = " ".join(question.split())
+        limit = self.settings.question_max_tokens
+        tokens = token_encoding().encode(question, disallowed_special=())
+        if len(tokens) <= limit:
+            return question, []
+        trimmed = token_encoding().decode(tokens[:limit]).rstrip()
+        return trimmed, [f"Your question was long, so I used its first {limit} tokens."]
+
+    async def _standalone(self, question: str, history: list[Exchange], timings: dict) -> tuple[str, str | None]:
+        """Rewrite a follow-up into a standalone question before retrieval."""
+        if not history:
+            return question, None
+        if self.chat_model is None:
+            return heuristic_standalone(question, history), None
+        started = time.perf_counter()
+        prompt = self.prompts.rewrite.format(history=_history_text(history), question=question)
+        try:
+            async with asyncio.timeout(self.settings.llm_timeout):
+                reply = await self.chat_model.ainvoke([HumanMessage(prompt)])
+        except Exception as exc:  # the model is down: answer offline, and say why in the log
+            cause = _describe(exc)
+            log.warning("LLM rewrite failed (%s); falling back to offline answer", cause)
+            return heuristic_standalone(question, history), cause
+        finally:
+            timings["rewrite"] = _ms(started)
+        rewritten = " ".join(str(reply.content).split()).strip().strip('"')
+        return (rewritten or question), None
+
+    async def _retrieve(self, question: str, profile: Profile, timings: dict) -> list[Passage]:
+        started = time.perf_counter()
+        passages = await asyncio.to_thread(
+            self.retriever.retrieve, question, self.settings.top_k, None, profile.preferences()
+        )
+        timings["retrieve"] = _ms(started)
+        return passages
+
+    async def _generate(
+        self,
+        question: str,
+        history: list[Exchange],
+        profile: Profile,
+        passages: list[Passage],
+        timings: dict,
+    ) -> AsyncIterator[str | Answer | Failure]:
+        """Stream the model's answer with citations checked; end with an Answer or a Failure."""
+        started = time.perf_counter()
+        messages = self.prompts.answer.format_messages(
+            history=_history_messages(history),
+            profile=profile.describe(),
+            passages=_passages_text(passages),
+            question=question,
+        )
+        citations = CitationFilter(set(range(1, len(passages) + 1)))
+        text: list[str] = []
+        usage: dict = {}
+        try:
+            async with asyncio.timeout(self.settings.llm_timeout):
+                async for chunk in self.chat_model.astream(messages):
+                    if chunk.usage_metadata:
+                        usage = dict(chunk.usage_metadata)
+                    delta = citations.feed(_text_of(chunk.content))
+                    if delta:
+                        text.append(delta)
+                        yield delta
+            if rest := citations.finish():
+                text.append(rest)
+                yield rest
+        except Exception as exc:  # timeout, connection refused, 5xx, 429 after retries
+            timings["generate"] = _ms(started)
+            cause = _describe(exc)
+            log.warning("LLM answer failed after %.0f ms (%s); answering offline", timings["generate"], cause)
+            yield Failure(cause)
+            return
+        timings["generate"] = _ms(started)
+        body = "".join(text).strip()
+        if not body:
+            log.warning("LLM returned an empty answer; answering offline")
+            yield Failure("the model returned an empty answer")
+            return
+        cited = citations.cited or list(range(1, len(passages) + 1))  # no valid citation: list them all
+        yield Answer(
+            question=question,
+            text=body,
+            covered=True,
+            mode="llm",
+            sources=[Source.from_passage(n, passages[n - 1]) for n in sorted(cited)],
+            model=self.settings.llm_model,
+            input_tokens=usage.get("input_tokens") or sum(count_tokens(str(m.content)) for m in messages),
+            output_tokens=usage.get("output_tokens") or count_tokens(body),
+        )
+
+    async def _offline(self, question: str, passages: list[Passage], error: str | None) -> Answer:
+        composed = await asyncio.to_thread(
+            compose, question, passages, self.retriever.embedder, self.retriever.next_passage
+        )
+        sources = [Source.from_passage(i + 1, p) for i, p in enumerate(composed.cited)]
+        text = composed.text if error is None else f"{FALLBACK_NOTE}\n\n{composed.text}"
+        return Answer(question, text, True, "offline", sources, error=error)
 
     def not_covered_text(self) -> str:
         """Say plainly that the question is outside the knowledge base, and what it does cover."""
@@ -90,17 +267,58 @@ class Advisor:
             self._topics = self.retriever.topics()
         lines = [
             "I don't have material on that in my knowledge base, so I won't guess.",
+            "For questions outside it, an accountant, a lawyer or your bank's business team can help.",
             "",
             "I can help with:",
         ]
         for topic, titles in self._topics.items():
-            examples = "; ".join(titles[:3])
-            lines.append(f"- {topic.capitalize()}: {examples}")
+            lines.append(f"- {topic.capitalize()}: {'; '.join(titles[:3])}")
         return "\n".join(lines)
 
 
 def make_advisor(settings: Settings, retriever: Retriever | None = None) -> Advisor:
-    """The advisor the channels use, built from settings."""
+    """The advisor the channels use, built from settings: its chat model, prompts and retriever."""
+    from bot.llm import make_chat_model
     from bot.retrieval import make_retriever
 
-    return Advisor(retriever or make_retriever(settings), settings)
+    prompts = load_prompts(settings.prompts_dir)
+    chat_model = make_chat_model(settings)
+    return Advisor(retriever or make_retriever(settings), settings, chat_model, prompts)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _history_messages(history: list[Exchange]) -> list:
+    messages: list = []
+    for exchange in history:
+        messages += [HumanMessage(exchange.question), AIMessage(exchange.answer)]
+    return messages
+
+
+def _history_text(history: list[Exchange]) -> str:
+    return "\n".join(f"Owner: {e.question}\nAdvisor: {e.answer}" for e in history)
+
+
+def _passages_text(passages: list[Passage]) -> str:
+    blocks = []
+    for number, passage in enumerate(passages, start=1):
+        label = f"{passage.title} › {passage.section}" if passage.section else passage.title
+        blocks.append(f"[{number}] {label} ({passage.path})\n{passage.text}")
+    return "\n\n".join(blocks)
+
+
+def _text_of(content) -> str:
+    """Chunk content is text, or for some providers a list of typed parts."""
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    status = getattr(exc, "status_code", None)
+    name = type(exc).__name__
+    return f"{name} (HTTP {status})" if status else f"{name}: {exc}"[:200]

@@ -100,31 +100,62 @@ def ingest_command(ctx, knowledge_dir, index_dir, rebuild, dry_run) -> None:
 # --------------------------------------------------------------------------- answers
 
 
+profile_option = click.option(
+    "--profile",
+    "profile_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A fact about the business, repeatable: business_name, industry, staff, region, stage, goals.",
+)
+
+
 @cli.command("ask")
 @click.argument("question")
 @index_dir_option
+@profile_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.pass_context
-def ask_command(ctx, question, index_dir, as_json) -> None:
+def ask_command(ctx, question, index_dir, profile_pairs, as_json) -> None:
     """Answer one QUESTION from the knowledge base, with its sources.
 
-    With --json, stdout holds exactly one object:
-    {"question", "answer", "covered", "mode", "sources": [{"path", "title",
-    "heading", "score", "excerpt"}]}, sources best first.
+    Prints the answer, the cited sources, the mode (llm or offline) and the time
+    taken. With --json, stdout holds exactly one object: {"question", "answer",
+    "covered", "mode", "sources": [{"path", "title", "heading", "score",
+    "excerpt"}]}, sources best first.
     """
-    from bot.advisor import make_advisor
-    from bot.retrieval import make_retriever
     from bot.terminal import render_answer
 
     settings = settings_from(ctx, index_dir=index_dir)
-    retriever = make_retriever(settings)
-    if retriever.index.count() == 0:
+    profile = parse_profile(profile_pairs)
+    advisor = build_advisor(settings)
+    if advisor.retriever.index.count() == 0:
         fail("the knowledge index is empty; run `python ingest.py` first")
-    answer = asyncio.run(make_advisor(settings, retriever).answer(question))
+    answer = asyncio.run(advisor.answer(question, profile=profile))
     if as_json:
         click.echo(json.dumps(answer_json(answer), ensure_ascii=False))
     else:
         click.echo(render_answer(answer))
+
+
+def parse_profile(pairs: tuple[str, ...]):
+    from bot.conversation import Profile, ProfileError
+
+    try:
+        return Profile().updated(pairs)
+    except ProfileError as exc:
+        fail(str(exc))
+
+
+def build_advisor(settings: Settings):
+    """The advisor, or one clear line when its chat model or prompts cannot work."""
+    from bot.advisor import make_advisor
+    from bot.llm import LLMConfigError
+    from bot.prompts import PromptError
+
+    try:
+        return make_advisor(settings)
+    except (LLMConfigError, PromptError) as exc:
+        fail(str(exc))
 
 
 def answer_json(answer) -> dict:
@@ -142,15 +173,16 @@ def answer_json(answer) -> dict:
 
 @cli.command("chat")
 @index_dir_option
+@profile_option
 @click.pass_context
-def chat_command(ctx, index_dir) -> None:
+def chat_command(ctx, index_dir, profile_pairs) -> None:
     """Hold a conversation with the advisor in the terminal.
 
     The index is brought up to date first. When stdin is not a terminal, one
     question is read per line until end of input, so a chat can be scripted.
     """
     settings = settings_from(ctx, index_dir=index_dir)
-    _terminal_chat(settings)
+    _terminal_chat(settings, parse_profile(profile_pairs))
 
 
 @cli.command("run")
@@ -164,19 +196,17 @@ def run_command(ctx) -> None:
     if settings.telegram_bot_token is not None:
         fail("the Telegram bot is not built yet; unset TELEGRAM_BOT_TOKEN to use the terminal chat")
     log.info("starting the terminal chat (no TELEGRAM_BOT_TOKEN set)")
-    _terminal_chat(settings)
+    _terminal_chat(settings, parse_profile(()))
 
 
-def _terminal_chat(settings: Settings) -> None:
-    from bot.advisor import make_advisor
+def _terminal_chat(settings: Settings, profile) -> None:
     from bot.ingest_runner import run_ingest
-    from bot.retrieval import make_retriever
     from bot.terminal import chat_loop
 
+    advisor = build_advisor(settings)
     run_ingest(settings, quiet_when_unchanged=True)
-    advisor = make_advisor(settings, make_retriever(settings))
     advisor.warm_up()
-    asyncio.run(chat_loop(advisor))
+    asyncio.run(chat_loop(advisor, profile))
 
 
 @cli.command("eval")

@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_timeout: float = Field(30.0, gt=0, le=600)
+    llm_temperature: float = Field(0.2, ge=0, le=2)
+    llm_max_tokens: int = Field(600, ge=16, le=32000)
+    llm_max_retries: int = Field(2, ge=0, le=10)
+    prompts_dir: Path = Path("prompts")
+
+    # --- Conversation ---------------------------------------------------------------
+    memory_tokens: int = Field(1500, ge=0, le=100_000)
+    question_max_tokens: int = Field(300, ge=10, le=10_000)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.index import Embedder, KnowledgeIndex
 
 FILTER_FIELDS = ("topic", "path")
+PREFER_BOOST = 0.03  # about the gap between neighbouring passages: enough to break near-ties
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,25 @@ class Retriever:
         self.index = index
         self.embedder = embedder
 
-    def retrieve(self, question: str, k: int = 5, filters: dict[str, str] | None = None) -> list[Passage]:
+    def retrieve(
+        self,
+        question: str,
+        k: int = 5,
+        filters: dict[str, str] | None = None,
+        prefer: dict[str, str] | None = None,
+    ) -> list[Passage]:
         """The `k` passages nearest in meaning to `question`, best first.
 
         `filters` narrows the search by metadata, e.g. `{"topic": "credit"}`.
+        `prefer` nudges passages whose front matter matches the owner (e.g.
+        `{"region": "AU"}`) up by PREFER_BOOST, among twice as many candidates.
         """
         vector = self.embedder.embed_query(question)
-        hits = self.index.query(vector, k, where=_where(filters))
-        return [_passage(text, meta, score) for text, meta, score in hits]
+        hits = self.index.query(vector, k * 2 if prefer else k, where=_where(filters))
+        passages = [_passage(text, meta, score) for text, meta, score in hits]
+        if prefer:
+            passages.sort(key=lambda p: -(p.score + PREFER_BOOST * _matches(p, prefer)))
+        return passages[:k]
 
     def topics(self) -> dict[str, list[str]]:
         return self.index.topics()
@@ -73,6 +85,16 @@ def _where(filters: dict[str, str] | None) -> dict | None:
         raise ValueError(f"unknown filter(s) {sorted(unknown)}; allowed: {', '.join(FILTER_FIELDS)}")
     clauses = [{key: value} for key, value in sorted(filters.items())]
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _matches(passage: Passage, prefer: dict[str, str]) -> bool:
+    """Does any preferred value appear in the passage's region, audience or tags?"""
+    fields = {"region": passage.region, "audience": passage.audience, "tags": passage.tags}
+    for key, wanted in prefer.items():
+        values = {v.lower() for v in fields.get(key, ())}
+        if wanted.lower() in values:
+            return True
+    return False
 
 
 def _split(value: str) -> tuple[str, ...]:

@@ -10,13 +10,14 @@ import sys
 from typing import TextIO
 
 from bot.advisor import Advisor, Answer
+from bot.conversation import Exchange, Profile
 
 QUIT_WORDS = {"quit", "exit", "bye", ":q"}
 
 
 def render_answer(answer: Answer) -> str:
     """An answer as plain text: the text, its numbered sources, mode and time."""
-    lines = [answer.text]
+    lines = [*answer.notes, answer.text] if answer.notes else [answer.text]
     if answer.sources:
         lines += ["", "Sources:"]
         for s in answer.sources:
@@ -24,12 +25,21 @@ def render_answer(answer: Answer) -> str:
             label = f"{s.title} › {section}" if section else s.title
             lines.append(f"  [{s.number}] {label} ({s.path}, match {s.score:.2f})")
     total = answer.timings_ms.get("total", 0.0)
-    lines += ["", f"({answer.mode} answer, {total / 1000:.1f} s)"]
+    mode = f"llm answer, {answer.model}" if answer.mode == "llm" else "offline answer"
+    if answer.error:
+        mode += f"; the LLM failed: {answer.error}"
+    lines += ["", f"({mode}, {total / 1000:.1f} s)"]
     return "\n".join(lines)
 
 
-async def chat_loop(advisor: Advisor, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
-    """Answer questions until EOF or a quit word; returns how many were answered."""
+async def chat_loop(
+    advisor: Advisor,
+    profile: Profile | None = None,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+) -> int:
+    """Answer questions until EOF or a quit word, remembering the conversation; returns how many."""
+    history: list[Exchange] = []
     interactive = stdin.isatty()
     if interactive:
         stdout.write("SME Advisor — ask about growth, credit, strategy or trade. Type 'quit' to leave.\n\n")
@@ -46,7 +56,8 @@ async def chat_loop(advisor: Advisor, stdin: TextIO = sys.stdin, stdout: TextIO 
             continue
         if question.lower() in QUIT_WORDS:
             break
-        answer = await advisor.answer(question)
+        answer = await advisor.answer(question, history, profile)
+        history.append(Exchange(question, answer.text, answer.standalone_question))
         prefix = "\nAdvisor:\n" if interactive else f"> {question}\n"
         stdout.write(prefix + render_answer(answer) + "\n\n")
         stdout.flush()

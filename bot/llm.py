@@ -1,0 +1,68 @@
+"""The chat model, built from settings with langchain's `init_chat_model`.
+
+`LLM_MODEL` is langchain's `provider:model` (`openai:gpt-4o-mini`,
+`anthropic:claude-…`, `ollama:llama3.1`). Any OpenAI-compatible server
+(Ollama, vLLM, llama.cpp, LM Studio, hosted gateways) works as
+`openai:<model>` with `LLM_BASE_URL`. No model set means offline answers.
+"""
+
+from __future__ import annotations
+
+from bot.config import Settings
+
+# provider -> the pyproject extra that installs its langchain package
+PROVIDER_EXTRAS = {
+    "anthropic": "anthropic",
+    "ollama": "ollama",
+    "google_genai": "google",
+    "mistralai": "mistral",
+    "groq": "groq",
+}
+
+
+class LLMConfigError(Exception):
+    """LLM settings that cannot work; the message says what to change or install."""
+
+
+def make_chat_model(settings: Settings):
+    """The configured langchain chat model, or None when LLM_MODEL is not set (offline mode)."""
+    if not settings.llm_model:
+        return None
+    from langchain.chat_models import init_chat_model
+
+    provider = settings.llm_model.partition(":")[0] if ":" in settings.llm_model else ""
+    try:
+        return init_chat_model(settings.llm_model, **_model_kwargs(settings, provider))
+    except ImportError as exc:
+        extra = PROVIDER_EXTRAS.get(provider)
+        how = f"pip install -e '.[{extra}]'" if extra else str(exc).split("Please install it with ")[-1].strip("`")
+        raise LLMConfigError(f"LLM_MODEL={settings.llm_model} needs its provider package: {how}") from None
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise LLMConfigError(
+            f"LLM_MODEL={settings.llm_model} is not usable ({first}); write it as provider:model, "
+            "e.g. openai:gpt-4o-mini or ollama:llama3.1"
+        ) from None
+
+
+def _model_kwargs(settings: Settings, provider: str) -> dict:
+    kwargs: dict = {"temperature": settings.llm_temperature}
+    if provider == "ollama":
+        kwargs["num_predict"] = settings.llm_max_tokens
+        if settings.llm_base_url:
+            kwargs["base_url"] = settings.llm_base_url
+        return kwargs
+    kwargs.update(
+        max_tokens=settings.llm_max_tokens,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+    )
+    if settings.llm_base_url:
+        kwargs["base_url"] = settings.llm_base_url
+    if settings.llm_api_key is not None:
+        kwargs["api_key"] = settings.llm_api_key.get_secret_value()
+    elif settings.llm_base_url:
+        kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore it; the client insists
+    if provider in ("openai", ""):
+        kwargs["stream_usage"] = True  # token counts also when streaming
+    return kwargs

@@ -1,0 +1,69 @@
+"""Prompt templates from `prompts/`, checked when the program starts.
+
+Consultants edit the files; a template that cannot work (missing, unbalanced
+braces, a required placeholder removed, an unknown one added) stops the start
+with the file name and the problem, instead of failing on an owner's question.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
+
+# file -> (required placeholders, optional placeholders)
+TEMPLATES = {
+    "system.md": (set(), set()),
+    "answer.md": ({"passages", "question"}, {"profile"}),
+    "rewrite.md": ({"history", "question"}, set()),
+}
+
+
+class PromptError(Exception):
+    """A prompt template file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Prompts:
+    answer: ChatPromptTemplate  # system + earlier conversation + the owner's message
+    rewrite: PromptTemplate
+
+
+def load_prompts(folder: Path) -> Prompts:
+    texts = {name: _read(folder / name) for name in TEMPLATES}
+    answer = ChatPromptTemplate.from_messages(
+        [
+            ("system", texts["system.md"]),
+            MessagesPlaceholder("history", optional=True),
+            ("human", texts["answer.md"]),
+        ]
+    )
+    return Prompts(answer=answer, rewrite=PromptTemplate.from_template(texts["rewrite.md"]))
+
+
+def _read(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PromptError(f"prompt template {path} is missing (setting PROMPTS_DIR)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromptError(f"prompt template {path} cannot be read: {exc}") from None
+    if not text.strip():
+        raise PromptError(f"prompt template {path} is empty")
+    try:
+        variables = set(PromptTemplate.from_template(text).input_variables)
+    except (ValueError, KeyError, IndexError) as exc:
+        hint = "write a literal brace as {{ or }}"
+        raise PromptError(f"prompt template {path} is malformed: {exc} ({hint})") from None
+    required, optional = TEMPLATES[path.name]
+    if missing := required - variables:
+        raise PromptError(f"prompt template {path} lacks the placeholder(s) {_braced(missing)}")
+    if unknown := variables - required - optional:
+        allowed = _braced(required | optional) or "none"
+        raise PromptError(f"prompt template {path} has unknown placeholder(s) {_braced(unknown)}; allowed: {allowed}")
+    return text
+
+
+def _braced(names: set[str]) -> str:
+    return ", ".join("{" + n + "}" for n in sorted(names))

@@ -1,0 +1,170 @@
+"""A fake OpenAI-compatible chat completions server on 127.0.0.1, for tests and benchmarks.
+
+It runs in its own thread (so it also serves a subprocess under test), records
+every request, and answers each one by a rule the test sets: a reply text
+(streamed or not, after a delay), an HTTP error, or a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+
+@dataclass
+class Reply:
+    text: str
+    delay: float = 0.0
+    piece: int = 6  # characters per streamed chunk
+    piece_delay: float = 0.0
+
+
+@dataclass
+class Error:
+    status: int
+    message: str = "fake error"
+    retry_after: float | None = None
+
+
+@dataclass
+class Hang:
+    seconds: float = 3600.0
+
+
+Rule = Reply | Error | Hang
+Responder = Callable[[dict], Rule]
+
+
+class FakeOpenAI:
+    """Start with `with FakeOpenAI() as server:`; point LLM_BASE_URL at `server.base_url`."""
+
+    def __init__(self, responder: Responder | None = None) -> None:
+        self.responder: Responder = responder or (lambda body: Reply("Use invoice finance [1]."))
+        self.requests: list[dict] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def answer_requests(self) -> list[dict]:
+        """Requests that asked for an answer (streamed), not follow-up rewrites."""
+        return [r for r in self.requests if r.get("stream")]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread = threading.Thread(target=self._serve, name="fake-openai", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake OpenAI server did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._closing.set)  # end hanging requests
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._closing = asyncio.Event()
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._completions)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = self._runner.addresses[0][1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    # ------------------------------------------------------------------ handler
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        body["_received_at"] = time.monotonic()
+        self.requests.append(body)
+        rule = self.responder(body)
+        if isinstance(rule, Hang):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), rule.seconds)
+            return web.Response(status=504)
+        if isinstance(rule, Error):
+            headers = {"retry-after": str(rule.retry_after)} if rule.retry_after is not None else {}
+            payload = {"error": {"message": rule.message, "type": "fake_error", "code": rule.status}}
+            return web.json_response(payload, status=rule.status, headers=headers)
+        await asyncio.sleep(rule.delay)
+        if body.get("stream"):
+            return await self._stream(request, body, rule)
+        return web.json_response(_completion(body, rule.text))
+
+    async def _stream(self, request: web.Request, body: dict, rule: Reply) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        pieces = [rule.text[i : i + rule.piece] for i in range(0, len(rule.text), rule.piece)] or [""]
+        for number, piece in enumerate(pieces):
+            delta = {"role": "assistant", "content": piece} if number == 0 else {"content": piece}
+            await _event(response, _chunk(body, delta))
+            if rule.piece_delay:
+                await asyncio.sleep(rule.piece_delay)
+        await _event(response, _chunk(body, {}, finish="stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = _chunk(body, None)
+            usage["choices"] = []
+            usage["usage"] = _usage(body, rule.text)
+            await _event(response, usage)
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+async def _event(response: web.StreamResponse, payload: dict) -> None:
+    await response.write(f"data: {json.dumps(payload)}\n\n".encode())
+
+
+def _chunk(body: dict, delta: dict | None, finish: str | None = None) -> dict:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}],
+    }
+
+
+def _completion(body: dict, text: str) -> dict:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": _usage(body, text),
+    }
+
+
+def _usage(body: dict, text: str) -> dict:
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    completion = len(text.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def last_user_message(body: dict) -> str:
+    return next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+
+
+def system_message(body: dict) -> str:
+    return next((m["content"] for m in body["messages"] if m["role"] == "system"), "")

@@ -1,0 +1,46 @@
+"""Conversation state: the owner profile, history trimming and offline follow-up rewriting."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.conversation import Exchange, Profile, ProfileError, heuristic_standalone, trim_history
+
+
+def test_profile_from_key_value_pairs_with_aliases():
+    profile = Profile().updated(["industry=bakery", "staff=6", "country=AU", "name=Rosie's Buns"])
+    assert profile == Profile(business_name="Rosie's Buns", industry="bakery", staff=6, region="AU")
+    assert "Industry: bakery" in profile.describe() and "Staff: 6" in profile.describe()
+    assert profile.updated(["staff="]).staff is None  # an empty value clears a field
+    assert Profile.from_dict(profile.to_dict()) == profile
+    assert Profile().describe() == "not given"
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("colour=blue", "'colour=blue' is not a profile setting"),
+        ("industry", "'industry' is not a profile setting"),
+        ("staff=six", "staff must be a whole number"),
+        ("goals=" + "x" * 300, "goals is too long"),
+    ],
+)
+def test_bad_profile_values_say_how_to_fix_them(pair, message):
+    with pytest.raises(ProfileError, match=message):
+        Profile().updated([pair])
+
+
+def test_history_keeps_the_newest_exchanges_within_budget():
+    history = [Exchange(f"question {i} " + "word " * 50, f"answer {i}") for i in range(10)]
+    kept = trim_history(history, 200)
+    assert kept == history[-len(kept) :] and 0 < len(kept) < 10
+    assert trim_history(history, 0) == []
+
+
+def test_offline_follow_up_borrows_the_previous_questions_key_terms():
+    history = [Exchange("How can a small business get credit without collateral?", "…")]
+    rewritten = heuristic_standalone("what about for exporters?", history)
+    assert rewritten.startswith("what about for exporters?")
+    assert "credit" in rewritten and "collateral" in rewritten
+    assert heuristic_standalone("How do I price my services?", history) == "How do I price my services?"
+    assert heuristic_standalone("what about for exporters?", []) == "what about for exporters?"

@@ -29,7 +29,7 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers", "urllib3"):
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers", "urllib3", "alembic", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -182,7 +182,7 @@ def chat_command(ctx, index_dir, profile_pairs) -> None:
     question is read per line until end of input, so a chat can be scripted.
     """
     settings = settings_from(ctx, index_dir=index_dir)
-    _terminal_chat(settings, parse_profile(profile_pairs))
+    _terminal_chat(settings, profile_pairs)
 
 
 @cli.command("run")
@@ -196,17 +196,41 @@ def run_command(ctx) -> None:
     if settings.telegram_bot_token is not None:
         fail("the Telegram bot is not built yet; unset TELEGRAM_BOT_TOKEN to use the terminal chat")
     log.info("starting the terminal chat (no TELEGRAM_BOT_TOKEN set)")
-    _terminal_chat(settings, parse_profile(()))
+    _terminal_chat(settings, ())
 
 
-def _terminal_chat(settings: Settings, profile) -> None:
+def _terminal_chat(settings: Settings, profile_pairs: tuple[str, ...]) -> None:
     from bot.ingest_runner import run_ingest
-    from bot.terminal import chat_loop
 
+    parse_profile(profile_pairs)  # a bad --profile fails before anything starts
     advisor = build_advisor(settings)
     run_ingest(settings, quiet_when_unchanged=True)
     advisor.warm_up()
-    asyncio.run(chat_loop(advisor, profile))
+    asyncio.run(_chat(settings, advisor, profile_pairs))
+
+
+async def _chat(settings: Settings, advisor, profile_pairs: tuple[str, ...]) -> None:
+    from bot.dialogue import Dialogue
+    from bot.terminal import chat_loop, local_user_id
+
+    storage = await open_storage(settings)
+    try:
+        user_id = local_user_id()
+        await storage.touch_user(user_id)
+        if profile_pairs:
+            await storage.set_profile(user_id, (await storage.profile(user_id)).updated(profile_pairs))
+        await chat_loop(Dialogue(advisor, storage), user_id)
+    finally:
+        await storage.close()
+
+
+async def open_storage(settings: Settings):
+    from bot.storage import Storage, StorageError
+
+    try:
+        return await Storage.open(settings.database)
+    except StorageError as exc:
+        fail(str(exc))
 
 
 @cli.command("eval")
@@ -225,7 +249,7 @@ def eval_command(ctx, file, index_dir, min_recall, as_json) -> None:
     """
     from bot.evaluation import EvalSetError, load_eval_set, run_eval, unknown_files
     from bot.retrieval import make_retriever
-    from bot.review_output import print_eval_report
+    from bot.review.tables import print_eval_report
 
     settings = settings_from(ctx, index_dir=index_dir)
     path = file or settings.knowledge_dir / "eval" / "questions.yaml"
@@ -248,6 +272,228 @@ def eval_command(ctx, file, index_dir, min_recall, as_json) -> None:
     if min_recall is not None and report.recall_at(5) < min_recall:
         click.echo(f"recall@5 {report.recall_at(5):.3f} is below --min-recall {min_recall}", err=True)
         ctx.exit(EXIT_SKIPPED)
+
+
+# --------------------------------------------------------------------------- admin review
+
+
+def turn_filters(command):
+    """The filters shared by `transcripts list`, `transcripts export`, `stats` and `gaps`."""
+    options = [
+        click.option("--user", help="Only this owner (tg:<telegram id> or local:<name>)."),
+        click.option("--since", metavar="DATE", help="From this date or time (UTC), e.g. 2026-11-01."),
+        click.option("--until", metavar="DATE", help="Up to and including this date (UTC)."),
+        click.option("--feedback", type=click.Choice(["up", "down"]), help="Only turns rated 👍 or 👎."),
+        click.option("--mode", type=click.Choice(["offline", "llm"]), help="Only offline or only LLM answers."),
+        click.option("--search", metavar="TEXT", help="Only turns whose question or answer contains TEXT."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def make_filter(user, since, until, feedback, mode, search):
+    from bot.review.stats import parse_when
+    from bot.storage import TurnFilter
+
+    try:
+        return TurnFilter(user, parse_when(since), parse_when(until, end=True), feedback, mode, search)
+    except ValueError as exc:
+        fail(f"--since/--until need a date like 2026-11-01 or 2026-11-01T14:00 ({exc})")
+
+
+def with_storage(settings: Settings, work):
+    """Run `work(storage)` on an open transcript database, closing it afterwards."""
+
+    async def run():
+        storage = await open_storage(settings)
+        try:
+            return await work(storage)
+        finally:
+            await storage.close()
+
+    return asyncio.run(run())
+
+
+@cli.group("transcripts")
+def transcripts_group() -> None:
+    """Read what owners asked and what they were answered (the transcript database).
+
+    The database is DATABASE_URL (default: a SQLite file in DATA_DIR). For a
+    browser view with search, see `review`.
+    """
+
+
+@transcripts_group.command("list")
+@turn_filters
+@click.option("--limit", default=50, show_default=True, help="How many turns, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+def transcripts_list(ctx, user, since, until, feedback, mode, search, limit, as_json) -> None:
+    """List turns, newest first, with their mode, best retrieval score and feedback."""
+    from bot.review.tables import print_turns
+
+    settings = settings_from(ctx)
+    filters = make_filter(user, since, until, feedback, mode, search)
+    turns = with_storage(settings, lambda storage: storage.list_turns(filters, limit))
+    if as_json:
+        click.echo(json.dumps([t.to_dict() for t in turns], ensure_ascii=False))
+    else:
+        print_turns(turns)
+
+
+@transcripts_group.command("show")
+@click.argument("turn_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def transcripts_show(ctx, turn_id, as_json) -> None:
+    """Show one turn in full: question, answer, sources with scores, feedback, timing."""
+    from bot.review.tables import print_turn
+
+    settings = settings_from(ctx)
+    turn = with_storage(settings, lambda storage: storage.get_turn(turn_id))
+    if turn is None:
+        fail(f"no turn with id {turn_id}")
+    if as_json:
+        click.echo(json.dumps(turn.to_dict(), ensure_ascii=False))
+    else:
+        print_turn(turn)
+
+
+@transcripts_group.command("export")
+@turn_filters
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write [default: stdout]."
+)
+@click.pass_context
+def transcripts_export(ctx, user, since, until, feedback, mode, search, fmt, output) -> None:
+    """Export turns, oldest first, as CSV or JSON lines.
+
+    Rows are streamed from the database in batches, so a large export does not
+    need memory for all of them.
+    """
+    from bot.review.export import write_turns
+
+    settings = settings_from(ctx)
+    filters = make_filter(user, since, until, feedback, mode, search)
+
+    async def export(storage):
+        if output is None:
+            return await write_turns(storage.stream_turns(filters), sys.stdout, fmt)
+        with open(output, "w", newline="", encoding="utf-8") as handle:
+            return await write_turns(storage.stream_turns(filters), handle, fmt)
+
+    count = with_storage(settings, export)
+    log.info("exported %d turns", count)
+
+
+@cli.command("stats")
+@turn_filters
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def stats_command(ctx, user, since, until, feedback, mode, search, as_json) -> None:
+    """Usage: turns, owners, active owners per day, feedback ratio, offline/LLM share, latency, topics."""
+    from bot.review.stats import compute_stats
+    from bot.review.tables import print_stats
+
+    settings = settings_from(ctx)
+    filters = make_filter(user, since, until, feedback, mode, search)
+    stats = with_storage(settings, lambda storage: compute_stats(storage, filters))
+    if as_json:
+        click.echo(json.dumps(stats.to_dict(), ensure_ascii=False))
+    else:
+        print_stats(stats)
+
+
+@cli.command("gaps")
+@turn_filters
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.pass_context
+def gaps_command(ctx, user, since, until, feedback, mode, search, fmt, as_json) -> None:
+    """What the knowledge base should cover next.
+
+    Questions that got the not-covered answer, only a weak match, or a 👎 are
+    grouped by meaning into themes, with how often each came up, examples and
+    the closest existing knowledge file.
+    """
+    from bot.retrieval import make_retriever
+    from bot.review.gaps import find_gaps, gaps_markdown
+    from bot.review.tables import print_gaps
+
+    settings = settings_from(ctx)
+    filters = make_filter(user, since, until, feedback, mode, search)
+    retriever = make_retriever(settings)
+    themes = with_storage(settings, lambda storage: find_gaps(storage, retriever, settings.min_score, filters))
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        click.echo(json.dumps([t.to_dict() for t in themes], ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(gaps_markdown(themes, settings.min_score))
+    else:
+        print_gaps(themes)
+
+
+@cli.command("forget")
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def forget_command(ctx, user, yes) -> None:
+    """Delete everything stored about USER (tg:<id> or local:<name>): turns, feedback, profile.
+
+    An admin's allow/block decision for the user is kept.
+    """
+    settings = settings_from(ctx)
+    if not yes:
+        click.confirm(f"Delete all turns, feedback and the profile of {user}?", abort=True, err=True)
+    counts = with_storage(settings, lambda storage: storage.forget(user))
+    click.echo(f"Deleted {counts['turns']} turns and {counts['feedback']} feedback entries of {user}.")
+
+
+@cli.command("prune")
+@click.option("--days", type=click.IntRange(min=1), help="Keep this many days [default: RETENTION_DAYS].")
+@click.pass_context
+def prune_command(ctx, days) -> None:
+    """Delete turns older than the retention period, with their feedback."""
+    settings = settings_from(ctx)
+    days = days or settings.retention_days
+    if days is None:
+        fail("no retention period: pass --days N or set RETENTION_DAYS")
+    deleted = with_storage(settings, lambda storage: storage.prune(days))
+    click.echo(f"Deleted {deleted} turns older than {days} days.")
+
+
+@cli.command("review")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8001, show_default=True, help="Port to listen on.")
+@click.pass_context
+def review_command(ctx, host, port) -> None:
+    """Browse transcripts in a web browser (Datasette, read-only).
+
+    Full-text search on questions and answers, plus canned queries: latest
+    conversations, thumbs-down answers with their sources, knowledge gaps, and
+    one owner's history. Listening on anything but loopback requires
+    REVIEW_PASSWORD (user `admin`, HTTP basic auth).
+    """
+    import os
+
+    from bot.review.datasette import ReviewError, prepare
+    from bot.review.gaps import WEAK_MARGIN
+    from bot.storage import sqlite_path
+
+    settings = settings_from(ctx)
+    database = sqlite_path(settings.database)
+    if database is None:
+        fail("review works on the SQLite transcript database; DATABASE_URL points elsewhere")
+    password = settings.review_password.get_secret_value() if settings.review_password else None
+    with_storage(settings, lambda storage: asyncio.sleep(0))  # create and migrate the database first
+    try:
+        command, env = prepare(database, settings.data_dir, host, port, password, settings.min_score + WEAK_MARGIN)
+    except ReviewError as exc:
+        fail(str(exc))
+    log.info("review: http://%s:%d/ (Ctrl-C to stop)", host, port)
+    os.execve(command[0], command, {**os.environ, **env})
 
 
 def main() -> None:

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     memory_tokens: int = Field(1500, ge=0, le=100_000)
     question_max_tokens: int = Field(300, ge=10, le=10_000)
 
+    # --- Storage -----------------------------------------------------------------------
+    database_url: str | None = None
+    retention_days: int | None = Field(None, ge=1, le=36500)
+    review_password: SecretStr | None = None
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -90,6 +95,13 @@ class Settings(BaseSettings):
     def index_path(self) -> Path:
         """Where the local Chroma index lives (ignored when CHROMA_URL is set)."""
         return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+    @property
+    def database(self) -> str:
+        """DATABASE_URL, or a SQLite file in the data dir."""
+        from bot.storage.database import default_url
+
+        return self.database_url or default_url(self.data_dir)
 
     @property
     def max_file_bytes(self) -> int:

@@ -82,10 +82,7 @@ class EvalReport:
         return len(wrong) / len(self.covered) if self.covered else 0.0
 
     def latency_ms(self, quantile: float) -> float:
-        times = sorted(o.seconds * 1000 for o in self.outcomes)
-        if not times:
-            return 0.0
-        return times[min(len(times) - 1, round(quantile * (len(times) - 1)))]
+        return percentile([o.seconds * 1000 for o in self.outcomes], quantile)
 
     def misses(self, k: int = 5) -> list[Outcome]:
         return [o for o in self.covered if o.rank is None or o.rank > k]
@@ -128,6 +125,14 @@ class EvalReport:
                 for o in self.misses()
             ],
         }
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The value below which a share `q` of `values` falls (nearest rank), rounded to 0.1."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
 
 
 def load_eval_set(path: Path) -> list[EvalQuestion]:

@@ -16,7 +16,7 @@ from rich.table import Table
 from bot.config import Settings
 from bot.index import make_embedder, make_index
 from bot.ingestion import Plan, Recipe, Report, ingest
-from bot.review_output import make_console
+from bot.review.tables import make_console
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.index import Embedder, KnowledgeIndex
 from bot.knowledge import (
+    SPLITTER_VERSION,
     Chunk,
     Document,
     KnowledgeFileError,
@@ -42,7 +43,7 @@ class Recipe:
 
     @property
     def key(self) -> str:
-        return f"{self.chunk_size}:{self.chunk_overlap}:{int(self.embed_headings)}:{self.model}"
+        return f"{self.chunk_size}:{self.chunk_overlap}:{int(self.embed_headings)}:{self.model}:v{SPLITTER_VERSION}"
 
     @classmethod
     def from_settings(cls, settings, embedder: Embedder) -> Recipe:

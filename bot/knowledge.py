@@ -358,21 +358,40 @@ def _docx_heading_level(style: str) -> int:
 # --------------------------------------------------------------------------- splitting
 
 
-@lru_cache(maxsize=8)
-def _splitters(chunk_size: int, chunk_overlap: int):
-    from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+HEADINGS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
+SPLITTER_VERSION = 2  # bump when splitting changes, so ingest re-embeds every file
 
-    headers = MarkdownHeaderTextSplitter(
-        headers_to_split_on=[("#", "h1"), ("##", "h2"), ("###", "h3")], strip_headers=True
-    )
-    tokens = RecursiveCharacterTextSplitter.from_tiktoken_encoder(
+
+@lru_cache(maxsize=8)
+def _token_splitter(chunk_size: int, chunk_overlap: int):
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    return RecursiveCharacterTextSplitter.from_tiktoken_encoder(
         encoding_name=TOKEN_ENCODING,
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
         separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
         keep_separator="end",
     )
-    return headers, tokens
+
+
+def sections(text: str) -> list[tuple[str, str]]:
+    """(heading path, body) for each heading-delimited section, blank lines kept.
+
+    langchain's whitespace-preserving Markdown splitter also cuts code blocks out
+    as separate pieces; they are put back into their section here.
+    """
+    from langchain_text_splitters import ExperimentalMarkdownSyntaxTextSplitter
+
+    splitter = ExperimentalMarkdownSyntaxTextSplitter(headers_to_split_on=HEADINGS, strip_headers=True)
+    merged: list[tuple[str, str]] = []
+    for piece in splitter.split_text(text):
+        heading = " > ".join(piece.metadata[k] for _, k in HEADINGS if k in piece.metadata)
+        if merged and merged[-1][0] == heading:
+            merged[-1] = (heading, merged[-1][1] + "\n" + piece.page_content)
+        else:
+            merged.append((heading, piece.page_content))
+    return [(heading, body.strip()) for heading, body in merged if body.strip()]
 
 
 def split_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
@@ -381,11 +400,9 @@ def split_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
     Each chunk remembers its heading path ("Title > Section > Subsection") so an
     answer can cite the exact section.
     """
-    headers, tokens = _splitters(chunk_size, chunk_overlap)
+    tokens = _token_splitter(chunk_size, chunk_overlap)
     chunks: list[Chunk] = []
-    for section in headers.split_text(doc.text):
-        heading = " > ".join(section.metadata[k] for k in ("h1", "h2", "h3") if k in section.metadata)
-        body = section.page_content.replace("  \n", "\n").strip()
+    for heading, body in sections(doc.text):
         for piece in tokens.split_text(body):
             piece = piece.strip()
             if not piece:

@@ -24,10 +24,12 @@ REDUNDANT = 0.85  # cosine above which a unit says nothing new
 PASSAGE_MARGIN = 0.12  # passages this far below the best one are not quoted
 RELEVANCE_DROP = 0.2  # units this far below the best unit are not quoted
 LIST_ALLOWANCE = 60  # extra words a quoted list may take to be shown whole
+MAX_CONTINUATIONS = 3  # following chunks read to finish a list the splitter cut
 
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
-_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+(?:\[[ xX]\]\s+)?")  # bullets, numbers, checkboxes
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
+_SEE_FILE = re.compile(r"\s*\((?:see|See) [^)]*\.md[^)]*\)")  # "(see credit/x.md)": the sources list does that
 _META = re.compile(r"\bthis (?:file|guide|folder|document)\b|\bsee also\b|\.md\b", re.IGNORECASE)
 _DANGLING = re.compile(r"^(?:it|this|that|these|those|they|he|she|but|and|so|also|however)\b", re.IGNORECASE)
 
@@ -139,7 +141,8 @@ def _list_items(
     words = sum(u.words for u in chosen)
     for lead in [u for u in chosen if u.lead_in]:
         items = [u for u in units if u.passage == lead.passage and u.block == lead.block and u.is_item]
-        runs_to_end = bool(items) and items[-1] == [u for u in units if u.passage == lead.passage][-1]
+        last = [u for u in units if u.passage == lead.passage][-1]
+        runs_to_end = (items[-1] if items else lead) == last  # the splitter cut the list off here
         if runs_to_end and next_passage is not None:
             items += _continued_items(lead, passages[lead.passage], next_passage, {u.text for u in items})
         for unit in items:
@@ -154,16 +157,22 @@ def _list_items(
 def _continued_items(
     lead: Unit, passage: Passage, next_passage: Callable[[Passage], Passage | None], seen: set[str]
 ) -> list[Unit]:
-    """The list items at the start of the next chunk, minus those repeated by the chunk overlap."""
-    following = next_passage(passage)
-    if following is None:
-        return []
-    continued = []
-    for unit in units_of(following.text, -1):
-        if not unit.is_item:
+    """The list items at the start of the following chunks (a long list may span several),
+    minus those repeated by the chunk overlap."""
+    continued: list[Unit] = []
+    for _ in range(MAX_CONTINUATIONS):
+        following = next_passage(passage)
+        if following is None:
             break
-        if unit.text not in seen:  # placed after the passage's own units, in the lead-in's list
-            continued.append(Unit(lead.passage, 10_000 + unit.position, unit.text, True, False, lead.block))
+        units = units_of(following.text, -1)
+        for unit in units:
+            if not unit.is_item:
+                return continued
+            if unit.text not in seen:  # placed after the passage's own units, in the lead-in's list
+                seen.add(unit.text)
+                position = 10_000 + len(continued)
+                continued.append(Unit(lead.passage, position, unit.text, True, False, lead.block))
+        passage = following
     return continued
 
 
@@ -214,7 +223,7 @@ def units_of(text: str, passage: int) -> list[Unit]:
             block += 1
         if line.startswith(("#", "|", "```")):
             continue
-        line = _MD_LINK.sub(r"\1", line).replace("**", "").replace("__", "")
+        line = _SEE_FILE.sub("", _MD_LINK.sub(r"\1", line)).replace("**", "").replace("__", "")
         parts = [line] if is_item else _SENTENCE_END.split(line)
         for part in parts:
             part = part.strip()

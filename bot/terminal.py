@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from bot.advisor import Advisor, Answer
-from bot.conversation import Exchange, Profile
+from bot.advisor import Answer
+from bot.dialogue import Dialogue
 
 QUIT_WORDS = {"quit", "exit", "bye", ":q"}
 
@@ -33,13 +33,17 @@ def render_answer(answer: Answer) -> str:
 
 
 async def chat_loop(
-    advisor: Advisor,
-    profile: Profile | None = None,
+    dialogue: Dialogue,
+    user_id: str,
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
 ) -> int:
-    """Answer questions until EOF or a quit word, remembering the conversation; returns how many."""
-    history: list[Exchange] = []
+    """Answer questions until EOF or a quit word; returns how many were answered.
+
+    The conversation is stored like a Telegram chat's (chat id `terminal:<user>`), so its
+    memory survives a restart and admins can review it.
+    """
+    chat_id = "terminal:" + user_id.split(":", 1)[-1]
     interactive = stdin.isatty()
     if interactive:
         stdout.write("SME Advisor — ask about growth, credit, strategy or trade. Type 'quit' to leave.\n\n")
@@ -56,10 +60,19 @@ async def chat_loop(
             continue
         if question.lower() in QUIT_WORDS:
             break
-        answer = await advisor.answer(question, history, profile)
-        history.append(Exchange(question, answer.text, answer.standalone_question))
+        reply = await dialogue.ask(user_id, chat_id, question)
         prefix = "\nAdvisor:\n" if interactive else f"> {question}\n"
-        stdout.write(prefix + render_answer(answer) + "\n\n")
+        stdout.write(prefix + render_answer(reply.answer) + "\n\n")
         stdout.flush()
         answered += 1
     return answered
+
+
+def local_user_id() -> str:
+    """The terminal chat's owner: the operating-system user name."""
+    import getpass
+
+    try:
+        return "local:" + getpass.getuser()
+    except (KeyError, OSError):
+        return "local:owner"

@@ -1,0 +1,73 @@
+"""One owner's question through memory, the advisor and the transcript.
+
+Every channel (terminal chat, Telegram) answers the same way: load the chat's
+conversation and the owner's profile from storage, ask the advisor, store the
+turn, then reply. The turn is committed before the channel sends anything; if
+storage fails, the failure is logged and the owner still gets the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.advisor import Advisor, Answer
+from bot.conversation import Exchange, Profile
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+DeltaCallback = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class Reply:
+    answer: Answer
+    turn_id: int | None  # None when the turn could not be stored
+
+
+class Dialogue:
+    def __init__(self, advisor: Advisor, storage: Storage) -> None:
+        self.advisor = advisor
+        self.storage = storage
+
+    async def ask(
+        self,
+        user_id: str,
+        chat_id: str,
+        question: str,
+        on_delta: DeltaCallback | None = None,
+    ) -> Reply:
+        """Answer `question` in the chat's conversation; `on_delta` receives streamed text."""
+        started = time.perf_counter()
+        conversation_id, history, profile = await self._context(user_id, chat_id)
+        answer = None
+        async for event in self.advisor.stream(question, history, profile):
+            if isinstance(event, Answer):
+                answer = event
+            elif on_delta is not None:
+                await on_delta(event)
+        assert answer is not None
+        latency_ms = (time.perf_counter() - started) * 1000
+        turn_id = await self._store(conversation_id, user_id, answer, latency_ms)
+        return Reply(answer, turn_id)
+
+    async def _context(self, user_id: str, chat_id: str) -> tuple[int | None, list[Exchange], Profile]:
+        try:
+            await self.storage.touch_user(user_id)
+            conversation_id = await self.storage.current_conversation(chat_id, user_id)
+            return conversation_id, await self.storage.history(conversation_id), await self.storage.profile(user_id)
+        except Exception:
+            log.exception("could not load the conversation of chat %s; answering without memory", chat_id)
+            return None, [], Profile()
+
+    async def _store(self, conversation_id: int | None, user_id: str, answer: Answer, latency_ms: float) -> int | None:
+        if conversation_id is None:
+            return None
+        try:
+            return await self.storage.record_turn(conversation_id, user_id, answer, latency_ms)
+        except Exception:
+            log.exception("could not store the turn of %s; the answer is sent anyway", user_id)
+            return None

@@ -1,0 +1,123 @@
+"""`python -m bot review`: Datasette over the transcript database, read-only, in a browser.
+
+Datasette opens the database read-only (`mode=ro`) and runs only SELECTs; full-text
+search on questions and answers comes from the `turns_fts` table the migrations
+create. Canned queries cover what admins ask most. Bound to anything but
+loopback, every request needs the review password (HTTP basic auth through
+datasette-auth-passwords, user `admin`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+from pathlib import Path
+
+CANNED_QUERIES = {
+    "latest_conversations": {
+        "title": "Latest conversations",
+        "description": "The most recent conversations with their number of turns and last question.",
+        "sql": """
+select c.id as conversation, c.chat_id, c.started_at, count(t.id) as turns,
+       max(t.created_at) as last_turn_at,
+       (select question from turns where conversation_id = c.id order by id desc limit 1) as last_question
+from conversations c join turns t on t.conversation_id = c.id
+group by c.id order by last_turn_at desc limit 100
+""",
+    },
+    "thumbs_down": {
+        "title": "Thumbs-down answers",
+        "description": "Answers owners rated 👎, with their comment and the sources the answer cited.",
+        "sql": """
+select t.id as turn, t.created_at, t.user_id, t.question, t.answer, f.comment, t.mode, t.best_score,
+       (select group_concat(json_extract(s.value, '$.path') || ' (' || json_extract(s.value, '$.score') || ')', '; ')
+        from json_each(t.sources) s) as sources
+from feedback f join turns t on t.id = f.turn_id
+where f.rating = 'down' order by f.created_at desc
+""",
+    },
+    "knowledge_gaps": {
+        "title": "Knowledge gaps",
+        "description": "Questions that got the not-covered answer, a weak match, or a thumbs-down.",
+        "sql": """
+select t.id as turn, t.created_at, t.question, t.best_score, t.covered,
+       (select group_concat(rating, ',') from feedback where turn_id = t.id) as feedback
+from turns t
+where t.covered = 0 or t.best_score < {weak_below:.3f}
+   or exists (select 1 from feedback f where f.turn_id = t.id and f.rating = 'down')
+order by t.created_at desc
+""",
+    },
+    "user_history": {
+        "title": "One owner's history",
+        "description": "Every turn of one owner, oldest first (user ids look like tg:12345 or local:name).",
+        "sql": """
+select t.id as turn, t.created_at, t.conversation_id, t.question, t.answer, t.mode,
+       (select group_concat(rating, ',') from feedback where turn_id = t.id) as feedback
+from turns t where t.user_id = :user order by t.id
+""",
+    },
+}
+
+
+class ReviewError(Exception):
+    """The review server cannot start as asked; the message says why."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def metadata(database_name: str, weak_below: float, protected: bool) -> dict:
+    queries = {name: {**query, "sql": query["sql"].strip()} for name, query in CANNED_QUERIES.items()}
+    gaps = queries["knowledge_gaps"]
+    gaps["sql"] = gaps["sql"].format(weak_below=weak_below)  # the gap report's threshold
+    meta: dict = {
+        "title": "SME Advisor transcripts",
+        "description": "Read-only review of owners' questions, answers, sources and feedback.",
+        "databases": {
+            database_name: {
+                "queries": queries,
+                "tables": {"turns": {"fts_table": "turns_fts", "fts_pk": "id", "sort_desc": "created_at"}},
+            }
+        },
+    }
+    if protected:
+        meta["plugins"] = {
+            "datasette-auth-passwords": {
+                "admin_password_hash": {"$env": "SME_REVIEW_PASSWORD_HASH"},
+                "http_basic_auth": True,
+            }
+        }
+    return meta
+
+
+def prepare(
+    database: Path, data_dir: Path, host: str, port: int, password: str | None, weak_below: float
+) -> tuple[list[str], dict[str, str]]:
+    """Check the request and write Datasette's metadata; returns (command, extra environment)."""
+    if not database.exists():
+        raise ReviewError(f"no transcript database at {database} yet; it is created when the advisor first answers")
+    protected = not is_loopback(host)
+    if protected and not password:
+        raise ReviewError(
+            f"refusing to serve transcripts on {host} without a password: set REVIEW_PASSWORD (or bind to 127.0.0.1)"
+        )
+    folder = data_dir / "review"
+    folder.mkdir(parents=True, exist_ok=True)
+    meta_path = folder / "metadata.json"
+    meta_path.write_text(json.dumps(metadata(database.stem, weak_below, protected), indent=2))
+    env = {}
+    if protected:
+        from datasette_auth_passwords.utils import hash_password
+
+        env["SME_REVIEW_PASSWORD_HASH"] = hash_password(password)
+    command = [sys.executable, "-m", "datasette", "serve", str(database), "--metadata", str(meta_path)]
+    command += ["--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "5000"]
+    return command, env

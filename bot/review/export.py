@@ -1,0 +1,49 @@
+"""Streaming exports of turns as CSV or JSON lines."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import AsyncIterator
+from typing import TextIO
+
+from bot.storage import TurnRecord
+
+COLUMNS = [
+    "id",
+    "created_at",
+    "user_id",
+    "conversation_id",
+    "question",
+    "standalone_question",
+    "answer",
+    "covered",
+    "mode",
+    "model",
+    "best_score",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "error",
+    "feedback",
+    "comments",
+    "sources",
+]
+
+
+async def write_turns(turns: AsyncIterator[TurnRecord], out: TextIO, fmt: str) -> int:
+    """Write each turn as it arrives; returns how many were written."""
+    count = 0
+    writer = csv.DictWriter(out, fieldnames=COLUMNS) if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    async for turn in turns:
+        row = turn.to_dict()
+        if writer is not None:
+            row["comments"] = json.dumps(row["comments"], ensure_ascii=False)
+            row["sources"] = json.dumps(row["sources"], ensure_ascii=False)
+            writer.writerow(row)
+        else:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count

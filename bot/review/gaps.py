@@ -1,0 +1,116 @@
+"""The knowledge-gap report: what owners asked that the knowledge base answered badly.
+
+A turn is a gap candidate when retrieval found nothing relevant (the
+not-covered answer), found only weak matches, or the owner gave it 👎.
+Candidates are grouped by meaning (sentence-transformers' community detection
+over their embeddings) into themes; each theme shows how often it came up,
+example questions, and the closest existing knowledge file — what a
+consultant should write or improve next.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.retrieval import Retriever
+from bot.storage import Storage, TurnFilter, TurnRecord
+
+WEAK_MARGIN = 0.08  # above MIN_SCORE by less than this counts as a weak match
+THEME_SIMILARITY = 0.5  # questions at least this similar to a theme's centre join it
+
+
+@dataclass
+class Theme:
+    label: str
+    count: int
+    reasons: dict[str, int]
+    examples: list[str]
+    closest_file: str | None
+    closest_score: float
+    turn_ids: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "theme": self.label,
+            "count": self.count,
+            "reasons": self.reasons,
+            "examples": self.examples,
+            "closest_file": self.closest_file,
+            "closest_score": round(self.closest_score, 3),
+            "turn_ids": self.turn_ids,
+        }
+
+
+def gap_reasons(turn: TurnRecord, min_score: float) -> list[str]:
+    reasons = []
+    if not turn.covered:
+        reasons.append("not covered")
+    elif turn.best_score is not None and turn.best_score < min_score + WEAK_MARGIN:
+        reasons.append("weak match")
+    if turn.feedback in ("down", "mixed"):
+        reasons.append("thumbs down")
+    return reasons
+
+
+async def find_gaps(storage: Storage, retriever: Retriever, min_score: float, filters: TurnFilter) -> list[Theme]:
+    """Group the gap candidates among the matching turns into themes, most frequent first."""
+    candidates: list[tuple[TurnRecord, list[str]]] = []
+    async for turn in storage.stream_turns(filters):
+        if reasons := gap_reasons(turn, min_score):
+            candidates.append((turn, reasons))
+    if not candidates:
+        return []
+    questions = [t.standalone_question or t.question for t, _ in candidates]
+    vectors = retriever.embedder.embed(questions)
+    themes = [_theme(retriever, [candidates[i] for i in group], vectors[group]) for group in _groups(vectors)]
+    return sorted(themes, key=lambda t: (-t.count, t.label))
+
+
+def _groups(vectors: np.ndarray) -> list[list[int]]:
+    from sentence_transformers.util import community_detection
+
+    groups = community_detection(vectors, threshold=THEME_SIMILARITY, min_community_size=1)
+    return [list(group) for group in groups]
+
+
+def _theme(retriever: Retriever, members: list[tuple[TurnRecord, list[str]]], vectors: np.ndarray) -> Theme:
+    centroid = vectors.mean(axis=0)
+    centroid /= np.linalg.norm(centroid) or 1.0
+    order = np.argsort(-(vectors @ centroid))  # most typical question first
+    questions = [members[i][0].question for i in order]
+    reasons = Counter(reason for _, rs in members for reason in rs)
+    hits = retriever.index.query(centroid, 1)
+    closest, score = (hits[0][1]["path"], hits[0][2]) if hits else (None, 0.0)
+    return Theme(
+        label=questions[0],
+        count=len(members),
+        reasons=dict(reasons),
+        examples=list(dict.fromkeys(questions))[:3],
+        closest_file=closest,
+        closest_score=score,
+        turn_ids=sorted(members[i][0].id for i in order),
+    )
+
+
+def gaps_markdown(themes: list[Theme], min_score: float) -> str:
+    """The report as Markdown, for sharing with consultants."""
+    lines = [
+        "# Knowledge gaps",
+        "",
+        f"Questions that got the not-covered answer, a weak match (best score below {min_score + WEAK_MARGIN:.2f})"
+        " or a 👎, grouped by meaning. Write or improve the knowledge file for the biggest themes first.",
+        "",
+    ]
+    if not themes:
+        return "\n".join([*lines, "No gaps found."]) + "\n"
+    for number, theme in enumerate(themes, start=1):
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(theme.reasons.items()))
+        lines += [f"## {number}. {theme.label}", "", f"- **Asked:** {theme.count} times ({reasons})"]
+        closest = f"`{theme.closest_file}` (match {theme.closest_score:.2f})" if theme.closest_file else "none"
+        lines += [f"- **Closest existing file:** {closest}", "- **Examples:**"]
+        lines += [f"  - {example}" for example in theme.examples]
+        lines.append("")
+    return "\n".join(lines)

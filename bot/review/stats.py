@@ -1,0 +1,99 @@
+"""Usage statistics for admins: volume, people, satisfaction, modes, latency, topics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bot.evaluation import percentile
+from bot.storage import Storage, TurnFilter
+
+
+@dataclass
+class Stats:
+    turns: int = 0
+    users: int = 0
+    active_users_per_day: dict[str, int] = field(default_factory=dict)
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+    modes: dict[str, int] = field(default_factory=dict)
+    not_covered: int = 0
+    llm_failures: int = 0
+    latency_ms_p50: float = 0.0
+    latency_ms_p95: float = 0.0
+    top_topics: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def feedback_ratio(self) -> float | None:
+        """Share of thumbs-up among rated turns (None when nothing was rated)."""
+        rated = self.thumbs_up + self.thumbs_down
+        return round(self.thumbs_up / rated, 3) if rated else None
+
+    def share(self, mode: str) -> float:
+        return round(self.modes.get(mode, 0) / self.turns, 3) if self.turns else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "turns": self.turns,
+            "users": self.users,
+            "active_users_per_day": self.active_users_per_day,
+            "thumbs_up": self.thumbs_up,
+            "thumbs_down": self.thumbs_down,
+            "feedback_ratio": self.feedback_ratio,
+            "modes": self.modes,
+            "offline_share": self.share("offline"),
+            "llm_share": self.share("llm"),
+            "not_covered": self.not_covered,
+            "llm_failures": self.llm_failures,
+            "latency_ms_p50": self.latency_ms_p50,
+            "latency_ms_p95": self.latency_ms_p95,
+            "top_topics": [{"topic": t, "turns": n} for t, n in self.top_topics],
+        }
+
+
+async def compute_stats(storage: Storage, filters: TurnFilter) -> Stats:
+    """One pass over the matching turns (streamed), so it works on a large database."""
+    stats = Stats()
+    users: set[str] = set()
+    per_day: dict[str, set[str]] = {}
+    latencies: list[float] = []
+    modes: Counter[str] = Counter()
+    topics: Counter[str] = Counter()
+    async for turn in storage.stream_turns(filters):
+        stats.turns += 1
+        users.add(turn.user_id)
+        per_day.setdefault(turn.created_at.date().isoformat(), set()).add(turn.user_id)
+        modes[turn.mode] += 1
+        stats.not_covered += not turn.covered
+        stats.llm_failures += turn.error is not None
+        stats.thumbs_up += turn.feedback == "up"
+        stats.thumbs_down += turn.feedback == "down"
+        if turn.latency_ms is not None:
+            latencies.append(turn.latency_ms)
+        if turn.sources:
+            topics[topic_of(turn.sources[0]["path"])] += 1
+    stats.users = len(users)
+    stats.active_users_per_day = {day: len(ids) for day, ids in sorted(per_day.items())}
+    stats.modes = dict(modes)
+    stats.latency_ms_p50 = percentile(latencies, 0.5)
+    stats.latency_ms_p95 = percentile(latencies, 0.95)
+    stats.top_topics = topics.most_common(10)
+    return stats
+
+
+def topic_of(path: str) -> str:
+    """A knowledge file's topic is its top folder (credit/invoice-finance.md → credit)."""
+    return path.split("/", 1)[0] if "/" in path else "general"
+
+
+def parse_when(text: str | None, end: bool = False) -> dt.datetime | None:
+    """'2026-11-01' or '2026-11-01T14:00'; a bare --until date includes that whole day."""
+    if not text:
+        return None
+    value = dt.datetime.fromisoformat(text)
+    if end and len(text) == 10:
+        value += dt.timedelta(days=1)
+    if value.tzinfo is not None:  # the database holds naive UTC
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None)

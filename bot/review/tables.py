@@ -1,0 +1,155 @@
+"""Tables for people: how review and eval results look on a terminal (rich)."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.evaluation import EvalReport
+
+PIPE_WIDTH = 160  # rich assumes 80 columns when not on a terminal; logs and files can be wider
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that wraps at the terminal's width, or at a generous width when piped."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else PIPE_WIDTH)
+
+
+def print_eval_report(report: EvalReport, console: Console | None = None) -> None:
+    console = console or make_console()
+    summary = Table(title="Knowledge eval", show_header=True)
+    columns = ("questions", "recall@1", "recall@5", "MRR", "not-covered acc.", "wrongly declined", "p50 ms", "p95 ms")
+    for column in columns:
+        summary.add_column(column, justify="right")
+    summary.add_row(
+        f"{len(report.covered)} + {len(report.uncovered)} off-topic",
+        f"{report.recall_at(1):.3f}",
+        f"{report.recall_at(5):.3f}",
+        f"{report.mrr:.3f}",
+        f"{report.not_covered_accuracy:.3f}",
+        f"{report.false_not_covered:.3f}",
+        f"{report.latency_ms(0.5):.0f}",
+        f"{report.latency_ms(0.95):.0f}",
+    )
+    console.print(summary)
+    console.print(f"MIN_SCORE {report.min_score}; the best threshold on this set is {report.suggested_min_score()}")
+    misses = report.misses()
+    if not misses:
+        return
+    table = Table(title="Missed: the right file was not in the top 5", show_header=True)
+    table.add_column("question")
+    table.add_column("expected")
+    table.add_column("found first")
+    table.add_column("rank", justify="right")
+    for outcome in misses:
+        table.add_row(
+            outcome.question.question,
+            "\n".join(outcome.question.files),
+            outcome.ranked_files[0] if outcome.ranked_files else "-",
+            str(outcome.rank or "-"),
+        )
+    console.print(table)
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_turns(turns, console: Console | None = None) -> None:
+    console = console or make_console()
+    table = Table(title=f"Turns ({len(turns)}, newest first)")
+    for column in ("id", "when (UTC)", "user", "mode", "score", "fb", "question", "answer"):
+        table.add_column(column, no_wrap=column in ("id", "when (UTC)"))
+    for t in turns:
+        table.add_row(
+            str(t.id),
+            t.created_at.strftime("%Y-%m-%d %H:%M"),
+            t.user_id,
+            t.mode + ("!" if t.error else ""),
+            f"{t.best_score:.2f}" if t.best_score is not None else "-",
+            {"up": "👍", "down": "👎", "mixed": "👍👎"}.get(t.feedback or "", ""),
+            _short(t.question, 50),
+            _short(t.answer, 60),
+        )
+    console.print(table)
+
+
+def print_turn(turn, console: Console | None = None) -> None:
+    console = console or make_console()
+    console.print(f"[bold]Turn {turn.id}[/bold]  conversation {turn.conversation_id}  user {turn.user_id}")
+    console.print(f"{turn.created_at:%Y-%m-%d %H:%M:%S} UTC · {turn.mode}" + (f" ({turn.model})" if turn.model else ""))
+    latency = f"{turn.latency_ms:.0f} ms" if turn.latency_ms is not None else "-"
+    console.print(f"latency {latency} · tokens in/out {turn.input_tokens or 0}/{turn.output_tokens or 0}")
+    if turn.error:
+        console.print(f"[red]LLM failure:[/red] {turn.error}")
+    console.print(f"\n[bold]Question[/bold]\n{turn.question}", markup=True, highlight=False)
+    if turn.standalone_question and turn.standalone_question != turn.question:
+        console.print(f"[bold]As understood[/bold]\n{turn.standalone_question}", highlight=False)
+    console.print("\n[bold]Answer[/bold]")
+    console.print(turn.answer, markup=False, highlight=False)
+    if turn.sources:
+        console.print("\n[bold]Sources[/bold]")
+        for s in turn.sources:
+            console.print(f"  [{s['number']}] {s['path']} — {s['heading']} (score {s['score']:.2f})", markup=False)
+    feedback = {"up": "👍", "down": "👎", "mixed": "👍 and 👎"}.get(turn.feedback or "", "none")
+    console.print(f"\n[bold]Feedback[/bold] {feedback}")
+    for comment in turn.comments:
+        console.print(f"  “{comment}”", markup=False)
+
+
+def print_stats(stats, console: Console | None = None) -> None:
+    console = console or make_console()
+    summary = Table(title="Usage")
+    summary.add_column("measure")
+    summary.add_column("value", justify="right")
+    ratio = "-" if stats.feedback_ratio is None else f"{stats.feedback_ratio:.0%} 👍"
+    rows = [
+        ("turns", str(stats.turns)),
+        ("owners", str(stats.users)),
+        ("feedback", f"{stats.thumbs_up} 👍 / {stats.thumbs_down} 👎 ({ratio})"),
+        ("offline / LLM answers", f"{stats.share('offline'):.0%} / {stats.share('llm'):.0%}"),
+        ("not covered", str(stats.not_covered)),
+        ("LLM failures (answered offline)", str(stats.llm_failures)),
+        ("latency p50 / p95", f"{stats.latency_ms_p50:.0f} ms / {stats.latency_ms_p95:.0f} ms"),
+    ]
+    for name, value in rows:
+        summary.add_row(name, value)
+    console.print(summary)
+    if stats.active_users_per_day:
+        days = Table(title="Active owners per day")
+        days.add_column("day")
+        days.add_column("owners", justify="right")
+        for day, count in list(stats.active_users_per_day.items())[-14:]:
+            days.add_row(day, str(count))
+        console.print(days)
+    if stats.top_topics:
+        topics = Table(title="Top topics (by first cited source)")
+        topics.add_column("topic")
+        topics.add_column("turns", justify="right")
+        for topic, count in stats.top_topics:
+            topics.add_row(topic, str(count))
+        console.print(topics)
+
+
+def print_gaps(themes, console: Console | None = None) -> None:
+    console = console or make_console()
+    if not themes:
+        console.print("No knowledge gaps: no weak, not-covered or thumbs-down answers in this period.")
+        return
+    table = Table(title="Knowledge gaps (write these next)")
+    for column in ("#", "theme", "count", "why", "examples", "closest file"):
+        table.add_column(column, justify="right" if column in ("#", "count") else "left")
+    for number, theme in enumerate(themes, start=1):
+        table.add_row(
+            str(number),
+            _short(theme.label, 50),
+            str(theme.count),
+            ", ".join(f"{r} {n}" for r, n in sorted(theme.reasons.items())),
+            "\n".join(_short(e, 60) for e in theme.examples),
+            f"{theme.closest_file} ({theme.closest_score:.2f})" if theme.closest_file else "-",
+        )
+    console.print(table)

@@ -1,0 +1,105 @@
+"""Opening the transcript database: engine, SQLite pragmas, file permissions, migrations.
+
+The database URL is a setting (`DATABASE_URL`), SQLite by default
+(`sqlite+aiosqlite:///data/transcripts.db`), so PostgreSQL (`postgresql+asyncpg://…`)
+needs no code change. The schema is brought up to date by Alembic at every
+start; a database written by a newer version of the program is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StorageError(Exception):
+    """The database cannot be used (newer schema, unreachable, bad URL); the message says why."""
+
+
+def default_url(data_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{data_dir / 'transcripts.db'}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+async def open_engine(url: str) -> AsyncEngine:
+    """An engine on an up-to-date schema. SQLite files are created owner-only, in WAL mode."""
+    path = sqlite_path(url)
+    if path is not None:
+        _create_private_file(path)
+    try:
+        engine = create_async_engine(url, pool_pre_ping=path is None)
+    except Exception as exc:  # bad URL or missing driver: one clear line, not a traceback
+        raise StorageError(f"cannot use DATABASE_URL {make_url(url)!r}: {exc}") from None
+    if path is not None:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_migrate)
+    except StorageError:
+        await engine.dispose()
+        raise
+    if path is not None:
+        _restrict_sidecar_files(path)
+    return engine
+
+
+def _create_private_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def _restrict_sidecar_files(path: Path) -> None:
+    """SQLite creates -wal and -shm files with the process umask; keep them owner-only too."""
+    for suffix in ("-wal", "-shm"):
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.exists():
+            os.chmod(sidecar, 0o600)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (admins, Datasette) never block the bot
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _migrate(connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    script = ScriptDirectory.from_config(config)
+    current = MigrationContext.configure(connection).get_current_revision()
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current is not None and current not in known:
+        raise StorageError(
+            f"the database schema (version {current}) is newer than this version of SME Advisor "
+            f"(which knows up to {script.get_current_head()}); upgrade the program, or point "
+            "DATABASE_URL at another database"
+        )
+    if current != script.get_current_head():
+        log.info("migrating the database schema from %s to %s", current or "empty", script.get_current_head())
+        command.upgrade(config, "head")

@@ -1,0 +1,346 @@
+"""Everything the program stores and reads back: owners, conversations, turns, feedback.
+
+Channels call these methods; nothing else writes to the database. Every method
+commits its own work, so a turn is safely on disk as soon as `record_turn`
+returns, before the reply goes out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.advisor import Answer
+from bot.conversation import Exchange, Profile
+from bot.storage.database import open_engine
+from bot.storage.models import Conversation, Feedback, Turn, User, utcnow
+
+HISTORY_TURNS = 20  # the advisor trims these further to its token budget
+
+
+@dataclass(frozen=True)
+class TurnFilter:
+    """Which turns an admin wants to see; every field is optional."""
+
+    user: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    feedback: str | None = None  # up | down
+    mode: str | None = None
+    search: str | None = None
+    conversation_id: int | None = None
+
+
+@dataclass
+class TurnRecord:
+    """A turn as an admin reviews it: the turn's columns plus its feedback."""
+
+    id: int
+    conversation_id: int
+    user_id: str
+    created_at: dt.datetime
+    question: str
+    standalone_question: str | None
+    answer: str
+    covered: bool
+    mode: str
+    model: str | None
+    sources: list
+    best_score: float | None
+    latency_ms: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    error: str | None
+    feedback: str | None = None  # up, down, or mixed when several owners rated it
+    comments: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        data = dict(self.__dict__)
+        data["created_at"] = self.created_at.isoformat(timespec="seconds")
+        return data
+
+
+class Storage:
+    """The transcript database behind an async API."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str) -> Storage:
+        return cls(await open_engine(url))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # ------------------------------------------------------------------ owners
+
+    async def touch_user(self, user_id: str, username: str | None = None, display_name: str | None = None) -> User:
+        """Record that an owner showed up (creating them on first sight); returns the stored user."""
+        async with self.sessions.begin() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                user = User(id=user_id, username=username, display_name=display_name, profile={})
+                session.add(user)
+            else:
+                user.last_seen = utcnow()
+                user.username = username or user.username
+                user.display_name = display_name or user.display_name
+        return user
+
+    async def get_user(self, user_id: str) -> User | None:
+        async with self.sessions() as session:
+            return await session.get(User, user_id)
+
+    async def profile(self, user_id: str) -> Profile:
+        user = await self.get_user(user_id)
+        return Profile.from_dict(user.profile if user else None)
+
+    async def set_profile(self, user_id: str, profile: Profile) -> None:
+        await self.touch_user(user_id)
+        async with self.sessions.begin() as session:
+            await session.execute(update(User).where(User.id == user_id).values(profile=profile.to_dict()))
+
+    async def set_status(self, user_id: str, status: str) -> None:
+        """Access status: 'allowed' or 'blocked' (set by admins), 'active' otherwise."""
+        await self.touch_user(user_id)
+        async with self.sessions.begin() as session:
+            await session.execute(update(User).where(User.id == user_id).values(status=status))
+
+    async def users_with_status(self, status: str) -> set[str]:
+        async with self.sessions() as session:
+            return set((await session.scalars(select(User.id).where(User.status == status))).all())
+
+    # ------------------------------------------------------------------ conversations
+
+    async def current_conversation(self, chat_id: str, user_id: str) -> int:
+        """The open conversation of a chat, started on first use."""
+        async with self.sessions.begin() as session:
+            found = await session.scalar(
+                select(Conversation.id)
+                .where(Conversation.chat_id == chat_id, Conversation.closed_at.is_(None))
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
+            if found is not None:
+                return found
+            conversation = Conversation(chat_id=chat_id, started_by=user_id)
+            session.add(conversation)
+            await session.flush()
+            return conversation.id
+
+    async def new_conversation(self, chat_id: str, user_id: str) -> int:
+        """Close the chat's open conversation (its memory ends there) and start another."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.chat_id == chat_id, Conversation.closed_at.is_(None))
+                .values(closed_at=utcnow())
+            )
+        return await self.current_conversation(chat_id, user_id)
+
+    async def history(self, conversation_id: int, limit: int = HISTORY_TURNS) -> list[Exchange]:
+        """The conversation's latest exchanges, oldest first: the advisor's memory."""
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Turn.question, Turn.answer, Turn.standalone_question)
+                    .where(Turn.conversation_id == conversation_id)
+                    .order_by(Turn.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [Exchange(q, a, s or "") for q, a, s in reversed(rows)]
+
+    # ------------------------------------------------------------------ turns and feedback
+
+    async def record_turn(self, conversation_id: int, user_id: str, answer: Answer, latency_ms: float) -> int:
+        """Store a turn and commit it; returns its id (used by feedback buttons)."""
+        turn = Turn(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            question=answer.question,
+            standalone_question=answer.standalone_question or None,
+            answer=answer.text,
+            covered=answer.covered,
+            mode=answer.mode,
+            model=answer.model,
+            sources=[
+                {"number": s.number, "path": s.path, "title": s.title, "heading": s.heading, "score": s.score}
+                for s in answer.sources
+            ],
+            best_score=answer.best_score,
+            latency_ms=round(latency_ms, 1),
+            input_tokens=answer.input_tokens or None,
+            output_tokens=answer.output_tokens or None,
+            error=answer.error,
+        )
+        async with self.sessions.begin() as session:
+            session.add(turn)
+            await session.flush()
+            return turn.id
+
+    async def record_feedback(self, turn_id: int, user_id: str, rating: str, comment: str | None = None) -> None:
+        """An owner's 👍/👎 on a turn; a second press replaces the first."""
+        if rating not in ("up", "down"):
+            raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
+        values = {"turn_id": turn_id, "user_id": user_id, "rating": rating, "comment": comment, "created_at": utcnow()}
+        async with self.sessions.begin() as session:
+            if self.engine.dialect.name == "sqlite":
+                statement = sqlite_insert(Feedback).values(**values)
+                statement = statement.on_conflict_do_update(
+                    index_elements=["turn_id", "user_id"],
+                    set_={"rating": rating, "created_at": values["created_at"]},
+                )
+                await session.execute(statement)
+                return
+            existing = await session.scalar(
+                select(Feedback).where(Feedback.turn_id == turn_id, Feedback.user_id == user_id)
+            )
+            if existing is None:
+                session.add(Feedback(**values))
+            else:
+                existing.rating, existing.created_at = rating, values["created_at"]
+
+    async def add_feedback_comment(self, turn_id: int, user_id: str, comment: str) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Feedback).where(Feedback.turn_id == turn_id, Feedback.user_id == user_id).values(comment=comment)
+            )
+
+    async def turn_owner(self, turn_id: int) -> str | None:
+        async with self.sessions() as session:
+            return await session.scalar(select(Turn.user_id).where(Turn.id == turn_id))
+
+    # ------------------------------------------------------------------ owners' rights
+
+    async def forget(self, user_id: str) -> dict[str, int]:
+        """Delete an owner's turns, feedback, profile and user row (keeping only an admin's block/allow)."""
+        async with self.sessions.begin() as session:
+            feedback = await session.execute(delete(Feedback).where(Feedback.user_id == user_id))
+            # feedback others gave on this owner's turns goes with the turns
+            turn_ids = select(Turn.id).where(Turn.user_id == user_id).scalar_subquery()
+            await session.execute(delete(Feedback).where(Feedback.turn_id.in_(turn_ids)))
+            turns = await session.execute(delete(Turn).where(Turn.user_id == user_id))
+            await session.execute(
+                update(Conversation).where(Conversation.started_by == user_id).values(started_by=None)
+            )
+            await session.execute(
+                delete(Conversation).where(
+                    Conversation.started_by.is_(None),
+                    ~select(Turn.id).where(Turn.conversation_id == Conversation.id).exists(),
+                )
+            )
+            # an admin's allow/block decision outlives the owner's data, so /forget cannot lift a block
+            status = await session.scalar(select(User.status).where(User.id == user_id))
+            if status in ("allowed", "blocked"):
+                await session.execute(
+                    update(User).where(User.id == user_id).values(profile={}, username=None, display_name=None)
+                )
+            else:
+                await session.execute(delete(User).where(User.id == user_id))
+        return {"turns": turns.rowcount, "feedback": feedback.rowcount}
+
+    async def prune(self, older_than_days: int) -> int:
+        """Delete turns (and their feedback) older than the retention period; returns how many."""
+        cutoff = utcnow() - dt.timedelta(days=older_than_days)
+        async with self.sessions.begin() as session:
+            old = select(Turn.id).where(Turn.created_at < cutoff).scalar_subquery()
+            await session.execute(delete(Feedback).where(Feedback.turn_id.in_(old)))
+            result = await session.execute(delete(Turn).where(Turn.created_at < cutoff))
+        return result.rowcount
+
+    # ------------------------------------------------------------------ review
+
+    async def list_turns(self, filters: TurnFilter, limit: int | None = 50) -> list[TurnRecord]:
+        """Turns matching `filters`, newest first."""
+        return [t async for t in self.stream_turns(filters, limit=limit, newest_first=True)]
+
+    async def stream_turns(
+        self, filters: TurnFilter, limit: int | None = None, newest_first: bool = False
+    ) -> AsyncIterator[TurnRecord]:
+        """Turns matching `filters`, fetched in batches so an export never holds them all."""
+        statement = _filtered(select(Turn), filters)
+        statement = statement.order_by(Turn.id.desc() if newest_first else Turn.id)
+        if limit is not None:
+            statement = statement.limit(limit)
+        async with self.sessions() as session:
+            result = await session.stream_scalars(statement.execution_options(yield_per=500))
+            async for batch in result.partitions():
+                ratings = await _feedback_for(session, [t.id for t in batch])
+                for turn in batch:
+                    yield _record(turn, ratings.get(turn.id, []))
+
+    async def get_turn(self, turn_id: int) -> TurnRecord | None:
+        async with self.sessions() as session:
+            turn = await session.get(Turn, turn_id)
+            if turn is None:
+                return None
+            ratings = await _feedback_for(session, [turn_id])
+            return _record(turn, ratings.get(turn_id, []))
+
+    async def count(self, model) -> int:
+        async with self.sessions() as session:
+            return await session.scalar(select(func.count()).select_from(model))
+
+
+def _filtered(statement: Select, filters: TurnFilter) -> Select:
+    if filters.user:
+        statement = statement.where(Turn.user_id == filters.user)
+    if filters.since:
+        statement = statement.where(Turn.created_at >= filters.since)
+    if filters.until:
+        statement = statement.where(Turn.created_at < filters.until)
+    if filters.mode:
+        statement = statement.where(Turn.mode == filters.mode)
+    if filters.conversation_id:
+        statement = statement.where(Turn.conversation_id == filters.conversation_id)
+    if filters.search:
+        pattern = f"%{filters.search}%"
+        statement = statement.where(or_(Turn.question.ilike(pattern), Turn.answer.ilike(pattern)))
+    if filters.feedback:
+        rated = select(Feedback.id).where(Feedback.turn_id == Turn.id, Feedback.rating == filters.feedback)
+        statement = statement.where(rated.exists())
+    return statement
+
+
+async def _feedback_for(session, turn_ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
+    if not turn_ids:
+        return {}
+    rows = await session.execute(
+        select(Feedback.turn_id, Feedback.rating, Feedback.comment).where(Feedback.turn_id.in_(turn_ids))
+    )
+    found: dict[int, list[tuple[str, str | None]]] = {}
+    for turn_id, rating, comment in rows:
+        found.setdefault(turn_id, []).append((rating, comment))
+    return found
+
+
+def _record(turn: Turn, ratings: list[tuple[str, str | None]]) -> TurnRecord:
+    kinds = {r for r, _ in ratings}
+    return TurnRecord(
+        id=turn.id,
+        conversation_id=turn.conversation_id,
+        user_id=turn.user_id,
+        created_at=turn.created_at,
+        question=turn.question,
+        standalone_question=turn.standalone_question,
+        answer=turn.answer,
+        covered=turn.covered,
+        mode=turn.mode,
+        model=turn.model,
+        sources=turn.sources or [],
+        best_score=turn.best_score,
+        latency_ms=turn.latency_ms,
+        input_tokens=turn.input_tokens,
+        output_tokens=turn.output_tokens,
+        error=turn.error,
+        feedback=None if not kinds else kinds.pop() if len(kinds) == 1 else "mixed",
+        comments=[c for _, c in ratings if c],
+    )

@@ -190,13 +190,26 @@ def chat_command(ctx, index_dir, profile_pairs) -> None:
 def run_command(ctx) -> None:
     """Start the product: the Telegram bot when TELEGRAM_BOT_TOKEN is set, else the terminal chat.
 
-    The knowledge index is brought up to date before the first question.
+    The knowledge index is brought up to date first. The bot polls Telegram for
+    updates, or receives them on a webhook when TELEGRAM_WEBHOOK_URL is set;
+    SIGTERM or Ctrl-C stops it gracefully.
     """
     settings = settings_from(ctx)
-    if settings.telegram_bot_token is not None:
-        fail("the Telegram bot is not built yet; unset TELEGRAM_BOT_TOKEN to use the terminal chat")
-    log.info("starting the terminal chat (no TELEGRAM_BOT_TOKEN set)")
-    _terminal_chat(settings, ())
+    if settings.telegram_bot_token is None:
+        log.info("starting the terminal chat (no TELEGRAM_BOT_TOKEN set)")
+        _terminal_chat(settings, ())
+        return
+    from bot.ingest_runner import run_ingest
+    from bot.telegram.app import TelegramStartError, run
+
+    mode = "webhook" if settings.telegram_webhook_url else "polling"
+    log.info("starting the Telegram bot (%s)", mode)
+    build_advisor(settings)  # bad LLM settings or prompts fail here, in one line
+    run_ingest(settings, quiet_when_unchanged=True)
+    try:
+        run(settings)
+    except TelegramStartError as exc:
+        fail(str(exc))
 
 
 def _terminal_chat(settings: Settings, profile_pairs: tuple[str, ...]) -> None:

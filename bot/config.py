@@ -8,11 +8,12 @@ reported once, in one line, naming the setting.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class SettingsError(Exception):
@@ -47,8 +48,19 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     min_score: float = Field(0.32, ge=0.0, le=1.0)
 
-    # --- Telegram (used by the Telegram issue) ----------------------------------
+    # --- Telegram -----------------------------------------------------------------------
     telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = Field(8443, ge=1, le=65535)
+    telegram_webhook_secret: SecretStr | None = None
+    admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    allowed_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    questions_per_minute: int = Field(6, ge=1, le=1000)
+    questions_per_day: int = Field(100, ge=1, le=100_000)
+    draft_interval: float = Field(1.0, ge=0.2, le=10)
+    shutdown_grace_seconds: float = Field(20.0, ge=0, le=600)
 
     # --- LLM (used by the advisor issue) -----------------------------------------
     llm_model: str | None = None
@@ -76,12 +88,47 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("admin_user_ids", "allowed_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Comma- or space-separated Telegram user ids, e.g. ADMIN_USER_IDS=123,456."""
+        if isinstance(value, str):
+            parts = [p for p in value.replace(",", " ").split() if p]
+            bad = [p for p in parts if not p.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(f"must be numeric Telegram user ids separated by commas (not {', '.join(bad)})")
+            return [int(p) for p in parts]
+        return value
+
+    @field_validator("telegram_api_base_url", "telegram_webhook_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
     @field_validator("chroma_url")
     @classmethod
     def _check_chroma_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://, e.g. http://127.0.0.1:8000")
         return value
+
+    @model_validator(mode="after")
+    def _check_webhook(self) -> Settings:
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set "
+                "(Telegram sends it with every update, so strangers cannot post fake ones)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_overlap(self) -> Settings:

@@ -77,6 +77,7 @@ async def test_turns_and_feedback_round_trip(storage):
             "title": "Invoice finance",
             "heading": "Invoice finance > How",
             "score": 0.61,
+            "excerpt": "…",
         }
     ]
     assert (turn.feedback, turn.comments) == ("down", ["I needed steps for a café"])

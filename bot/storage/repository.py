@@ -172,7 +172,14 @@ class Storage:
             mode=answer.mode,
             model=answer.model,
             sources=[
-                {"number": s.number, "path": s.path, "title": s.title, "heading": s.heading, "score": s.score}
+                {
+                    "number": s.number,
+                    "path": s.path,
+                    "title": s.title,
+                    "heading": s.heading,
+                    "score": s.score,
+                    "excerpt": s.excerpt,
+                }
                 for s in answer.sources
             ],
             best_score=answer.best_score,

@@ -1,0 +1,231 @@
+"""The Telegram `Application`, built in one place, and its life: start, serve, stop.
+
+`serve()` runs the whole lifecycle inside an existing event loop (tests drive
+it that way); `run()` is what `python -m bot run` calls, with SIGTERM/Ctrl-C
+wired to a graceful stop: no new updates, answers in flight finished within
+SHUTDOWN_GRACE_SECONDS, the database closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable
+from typing import Any
+from urllib.parse import urlparse
+
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.advisor import Advisor
+from bot.config import Settings
+from bot.dialogue import Dialogue
+from bot.storage import Storage
+from bot.telegram import handlers
+from bot.telegram.access import Access, RateLimiter
+
+log = logging.getLogger(__name__)
+
+
+class TelegramStartError(Exception):
+    """The bot cannot start (wrong token, Bot API unreachable); the message says which."""
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates of different chats run concurrently; updates of one chat run one at a time, in
+    the order they arrived, so an owner's follow-up never overtakes the question before it."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int | None, asyncio.Lock] = {}
+        self._waiting: dict[int | None, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
+        lock = self._locks.setdefault(chat, asyncio.Lock())
+        self._waiting[chat] = self._waiting.get(chat, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._waiting[chat] -= 1
+            if not self._waiting[chat]:  # forget idle chats, so the dicts do not grow forever
+                del self._waiting[chat], self._locks[chat]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def build_application(settings: Settings, deps: handlers.BotDeps) -> Application:
+    """The bot: rate limiter, per-chat ordering, and every handler, registered once."""
+    builder = (
+        Application.builder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .rate_limiter(AIORateLimiter(max_retries=5))
+        .concurrent_updates(PerChatUpdateProcessor(512))
+    )
+    if settings.telegram_api_base_url:
+        base = settings.telegram_api_base_url
+        builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
+    application = builder.build()
+    application.bot_data["deps"] = deps
+    _register(application)
+    return application
+
+
+def _register(app: Application) -> None:
+    messages = filters.UpdateType.MESSAGE  # edited messages are ignored, never answered twice
+    app.add_handler(TypeHandler(Update, handlers.access_gate), group=-1)
+    for name, callback in (
+        ("start", handlers.start),
+        ("help", handlers.help_command),
+        ("new", handlers.new_conversation),
+        ("profile", handlers.profile),
+        ("topics", handlers.topics),
+        ("forget", handlers.forget),
+        ("ask", handlers.ask_command),
+        ("stats", handlers.stats),
+        ("gaps", handlers.gaps),
+        ("transcript", handlers.transcript),
+        ("export", handlers.export),
+        ("allow", handlers.allow),
+        ("block", handlers.block),
+    ):
+        app.add_handler(CommandHandler(name, callback, filters=messages))
+    app.add_handler(CallbackQueryHandler(handlers.example_question, pattern=r"^ask:\d+$"))
+    app.add_handler(CallbackQueryHandler(handlers.feedback, pattern=r"^fb:(up|down):\d+$"))
+    app.add_handler(CallbackQueryHandler(handlers.show_sources, pattern=r"^src:\d+$"))
+    app.add_handler(CallbackQueryHandler(handlers.forget_confirmed, pattern=r"^forget:(yes|no)$"))
+    app.add_handler(MessageHandler(messages & filters.TEXT & ~filters.COMMAND, handlers.text_message))
+    app.add_handler(MessageHandler(messages & ~filters.TEXT & ~filters.StatusUpdate.ALL, handlers.not_text))
+    app.add_error_handler(handlers.on_error)
+
+
+async def _register_commands(app: Application) -> None:
+    """Register the command menu; a failure here is logged and the bot starts anyway."""
+    try:
+        await app.bot.set_my_commands(handlers.COMMANDS)
+    except TelegramError as exc:
+        log.warning("could not register the command menu: %s", exc)
+
+
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    advisor: Advisor | None = None,
+    storage: Storage | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run the bot until `stop` is set, then shut down gracefully."""
+    from bot.advisor import make_advisor
+
+    storage = storage or await Storage.open(settings.database)
+    advisor = advisor or make_advisor(settings)
+    deps = handlers.BotDeps(
+        settings=settings,
+        advisor=advisor,
+        storage=storage,
+        dialogue=Dialogue(advisor, storage),
+        access=await Access.load(settings, storage),
+        limiter=RateLimiter(settings.questions_per_minute, settings.questions_per_day),
+    )
+    app = build_application(settings, deps)
+    try:
+        await _initialize(app, settings)
+        await _register_commands(app)
+        await app.start()
+        await _start_updates(app, settings)
+        log.info("the bot @%s is ready", app.bot.username)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info(
+            "stopping: no new updates; finishing answers in flight (up to %.0f s)", settings.shutdown_grace_seconds
+        )
+        await app.updater.stop()
+        try:
+            await asyncio.wait_for(app.stop(), settings.shutdown_grace_seconds)
+        except TimeoutError:
+            log.warning("answers still in flight after %.0f s; stopping anyway", settings.shutdown_grace_seconds)
+    finally:
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        await storage.close()
+
+
+async def _initialize(app: Application, settings: Settings) -> None:
+    """getMe happens here: a wrong token or an unreachable API stops the start in one line."""
+    try:
+        await app.initialize()
+    except InvalidToken as exc:
+        raise TelegramStartError(f"Telegram rejected TELEGRAM_BOT_TOKEN (getMe: {exc}); check the token") from None
+    except NetworkError as exc:
+        where = settings.telegram_api_base_url or "https://api.telegram.org"
+        raise TelegramStartError(f"cannot reach the Telegram Bot API at {where}: {exc}") from None
+
+
+async def _start_updates(app: Application, settings: Settings) -> None:
+    if settings.telegram_webhook_url:
+        await app.updater.start_webhook(
+            listen=settings.telegram_webhook_listen,
+            port=settings.telegram_webhook_port,
+            url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
+            webhook_url=settings.telegram_webhook_url,
+            secret_token=settings.telegram_webhook_secret.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+
+
+class RedactToken(logging.Filter):
+    """Keep the bot token out of every log line (it appears in Bot API URLs)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<TELEGRAM_BOT_TOKEN>"), None
+        if record.exc_info and record.exc_info[1] is not None and self.token in str(record.exc_info[1]):
+            record.exc_text = logging.Formatter().formatException(record.exc_info).replace(self.token, "<TOKEN>")
+            record.exc_info = None
+        return True
+
+
+def protect_logs(token: str) -> None:
+    redactor = RedactToken(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
+
+
+def run(settings: Settings) -> None:
+    """Serve until SIGTERM or Ctrl-C."""
+    protect_logs(settings.telegram_bot_token.get_secret_value())
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    asyncio.run(main())

@@ -1,0 +1,380 @@
+"""A fake Telegram Bot API server on 127.0.0.1, for tests and benchmarks.
+
+It implements the methods the bot uses, validates what the bot sends the way
+Telegram does (message length, HTML entities), records every call, lets a test
+push updates (served through long polling) and inject faults (HTTP errors,
+429 with retry_after). It runs in its own thread with its own event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html.parser
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token_for-the-fake-server"
+BOT = {
+    "id": 999000,
+    "is_bot": True,
+    "first_name": "SME Advisor",
+    "username": "sme_advisor_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+ALLOWED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "code",
+    "pre",
+    "a",
+    "blockquote",
+    "tg-spoiler",
+    "span",
+}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict
+    at: float
+    ok: bool = True
+    result: object = None  # what the server answered, e.g. the sent message with its id
+
+
+@dataclass
+class Fault:
+    status: int
+    description: str
+    retry_after: int | None = None
+
+
+@dataclass
+class FakeTelegram:
+    token: str = TOKEN
+    calls: list[Call] = field(default_factory=list)
+    faults: dict[str, list[Fault]] = field(default_factory=dict)
+    chats: dict[int, str] = field(default_factory=dict)  # chat id -> type
+
+    def __post_init__(self) -> None:
+        self._updates: list[dict] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        """PTB's base_url form: the token is appended to it."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> FakeTelegram:
+        self._thread = threading.Thread(target=self._serve, name="fake-telegram", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake Telegram server did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _shutdown(self) -> None:
+        """End long polls still waiting for updates, then close the server."""
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await self._runner.cleanup()
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._new_update = asyncio.Condition()
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = self._runner.addresses[0][1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    # ------------------------------------------------------------------ what tests do
+
+    def fail(self, method: str, status: int, description: str, retry_after: int | None = None, times: int = 1) -> None:
+        """The next `times` calls of `method` fail with this HTTP status."""
+        with self._lock:
+            self.faults.setdefault(method, []).extend([Fault(status, description, retry_after)] * times)
+
+    def message(
+        self,
+        user_id: int,
+        text: str | None = None,
+        *,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        reply_to: dict | None = None,
+        extra: dict | None = None,
+    ) -> int:
+        """Push a message from a user (a command gets its bot_command entity); returns its update id."""
+        chat_id = chat_id if chat_id is not None else user_id
+        self.chats[chat_id] = chat_type
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": chat_type, **({"title": "Group"} if chat_type != "private" else {})},
+            "from": {"id": user_id, "is_bot": False, "first_name": f"Owner{user_id}", "username": f"owner{user_id}"},
+        }
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        message.update(extra or {})
+        return self._push({"message": message})
+
+    def edited_message(self, user_id: int, text: str) -> int:
+        self.chats[user_id] = "private"
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "edit_date": int(time.time()),
+            "chat": {"id": user_id, "type": "private"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "Owner"},
+            "text": text,
+        }
+        return self._push({"edited_message": message})
+
+    def press(self, user_id: int, data: str, message: dict) -> int:
+        """Push a button press on a message the bot sent."""
+        query = {
+            "id": str(next(self._message_ids)),
+            "from": {"id": user_id, "is_bot": False, "first_name": "Owner"},
+            "chat_instance": "1",
+            "data": data,
+            "message": message,
+        }
+        return self._push({"callback_query": query})
+
+    def _push(self, payload: dict) -> int:
+        update_id = next(self._update_ids)
+
+        async def add() -> None:
+            async with self._new_update:
+                self._updates.append({"update_id": update_id, **payload})
+                self._new_update.notify_all()
+
+        asyncio.run_coroutine_threadsafe(add(), self._loop).result(5)
+        return update_id
+
+    def calls_of(self, method: str, chat_id: int | None = None) -> list[Call]:
+        with self._lock:
+            found = [c for c in self.calls if c.method == method and c.ok]
+        return [c for c in found if chat_id is None or int(c.params.get("chat_id", 0)) == chat_id]
+
+    def texts(self, chat_id: int) -> list[str]:
+        return [c.params["text"] for c in self.calls_of("sendMessage", chat_id)]
+
+    async def wait_for(self, condition, timeout: float = 30.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; calls: {[c.method for c in self.calls][-30:]}")
+
+    # ------------------------------------------------------------------ the Bot API
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        call = Call(method, params, time.monotonic())
+        with self._lock:
+            self.calls.append(call)
+            fault = self.faults.get(method, []).pop(0) if self.faults.get(method) else None
+        if request.match_info["token"] != self.token:
+            call.ok = False
+            return _error(401, "Unauthorized")
+        if fault is not None:
+            call.ok = False
+            return _error(fault.status, fault.description, fault.retry_after)
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            call.ok = False
+            return _error(404, "Not Found")
+        try:
+            call.result = await handler(params)
+        except _BadRequest as exc:
+            call.ok = False
+            return _error(400, f"Bad Request: {exc}")
+        return web.json_response({"ok": True, "result": call.result})
+
+    async def _api_getMe(self, params: dict) -> dict:
+        return BOT
+
+    async def _api_getUpdates(self, params: dict) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        async with self._new_update:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            if not self._updates and timeout:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new_update.wait(), timeout)
+            return [u for u in self._updates if u["update_id"] >= offset][:100]
+
+    async def _api_sendMessage(self, params: dict) -> dict:
+        text = params.get("text", "")
+        visible = _visible_text(text) if params.get("parse_mode") == "HTML" else text
+        if not visible.strip():
+            raise _BadRequest("message text is empty")
+        if len(visible) > 4096:
+            raise _BadRequest("message is too long")
+        return self._message(params, text=text)
+
+    async def _api_sendMessageDraft(self, params: dict) -> bool:
+        if len(params.get("text", "")) > 4096:
+            raise _BadRequest("text is too long")
+        return True
+
+    async def _api_editMessageText(self, params: dict) -> dict | bool:
+        if params.get("parse_mode") == "HTML":
+            _visible_text(params.get("text", ""))
+        if "inline_message_id" in params:
+            return True
+        return self._message(params, text=params.get("text", ""), message_id=int(params["message_id"]))
+
+    async def _api_sendDocument(self, params: dict) -> dict:
+        document = params.get("document")
+        if not isinstance(document, bytes):
+            raise _BadRequest("there is no document in the request")
+        return self._message(
+            params,
+            document={
+                "file_id": "doc1",
+                "file_unique_id": "u1",
+                "file_name": params.get("_filename", "file"),
+                "file_size": len(document),
+            },
+        )
+
+    async def _api_sendChatAction(self, params: dict) -> bool:
+        return True
+
+    async def _api_answerCallbackQuery(self, params: dict) -> bool:
+        return True
+
+    async def _api_setMyCommands(self, params: dict) -> bool:
+        return True
+
+    async def _api_deleteWebhook(self, params: dict) -> bool:
+        return True
+
+    async def _api_setWebhook(self, params: dict) -> bool:
+        return True
+
+    def _message(self, params: dict, message_id: int | None = None, **content) -> dict:
+        chat_id = int(params["chat_id"])
+        chat = {"id": chat_id, "type": self.chats.get(chat_id, "private")}
+        message = {
+            "message_id": message_id or next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": BOT,
+            **content,
+        }
+        if (params.get("reply_markup") or {}).get("inline_keyboard"):  # Telegram echoes only inline keyboards
+            message["reply_markup"] = params["reply_markup"]
+        return message
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+    payload = {"ok": False, "error_code": status, "description": description}
+    if retry_after is not None:
+        payload["parameters"] = {"retry_after": retry_after}
+    return web.json_response(payload, status=status)
+
+
+async def _params(request: web.Request) -> dict:
+    if request.content_type == "application/json":
+        return await request.json()
+    form = await request.post()
+    params: dict = {}
+    for key, value in form.items():
+        if hasattr(value, "file"):  # an uploaded file
+            params[key] = value.file.read()
+            params["_filename"] = value.filename
+            continue
+        try:
+            params[key] = (
+                json.loads(value)
+                if key in ("reply_markup", "commands", "allowed_updates", "reply_parameters", "entities")
+                else value
+            )
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+class _EntityChecker(html.parser.HTMLParser):
+    """Telegram's HTML rules: known tags only, properly nested; text length counts without tags."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag not in ALLOWED_TAGS:
+            raise _BadRequest(f'can\'t parse entities: unsupported start tag "{tag}"')
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            raise _BadRequest(f"can't parse entities: can't find end tag corresponding to start tag \"{tag}\"")
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _visible_text(text: str) -> str:
+    """The text as Telegram would count it, or _BadRequest as Telegram would refuse it."""
+    outside_tags = re.sub(r"</?[a-zA-Z-]+(?:\s[^<>]*)?>", "", text)
+    if "<" in outside_tags or ">" in outside_tags:
+        raise _BadRequest("can't parse entities: unescaped < or > outside a tag")
+    if re.search(r"&(?!lt;|gt;|amp;|quot;|#\d+;|#x[0-9a-fA-F]+;)", outside_tags):
+        raise _BadRequest("can't parse entities: unsupported HTML entity")
+    checker = _EntityChecker()
+    checker.feed(text)
+    checker.close()
+    if checker.stack:
+        raise _BadRequest(f'can\'t parse entities: unclosed tag "{checker.stack[-1]}"')
+    return "".join(checker.text)

@@ -501,3 +501,23 @@ async def test_sigterm_finishes_the_answer_in_flight(tmp_path, shared_index_dir,
     finally:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
+
+
+async def test_the_running_bot_prunes_turns_past_the_retention_period(start_bot, telegram, tmp_path):
+    storage = await Storage.open(f"sqlite+aiosqlite:///{tmp_path / 'transcripts.db'}")
+    await storage.touch_user("tg:1")
+    conversation = await storage.current_conversation("tg:1", "tg:1")
+    from test_storage import answer
+
+    old = await storage.record_turn(conversation, "tg:1", answer("an old question"), 5)
+    await storage.record_turn(conversation, "tg:1", answer("a recent question"), 5)
+    await storage.close()
+    with sqlite3.connect(tmp_path / "transcripts.db") as conn:
+        conn.execute("update turns set created_at = '2020-01-01 00:00:00' where id = ?", (old,))
+    bot = await start_bot(retention_days=30)
+    await telegram.wait_for(
+        lambda: sqlite3.connect(tmp_path / "transcripts.db").execute("select count(*) from turns").fetchone() == (1,),
+        timeout=20,
+        what="the daily retention job",
+    )
+    assert [t.question for t in await bot.storage.list_turns(TurnFilter())] == ["a recent question"]

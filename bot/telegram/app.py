@@ -42,6 +42,19 @@ class TelegramStartError(Exception):
     """The bot cannot start (wrong token, Bot API unreachable); the message says which."""
 
 
+class MessageRateLimiter(AIORateLimiter):
+    """Telegram's flood limits are about messages. Typing indicators and drafts are optional
+    extras: they skip the queue (a 429 on them is simply logged by the caller), so they never
+    delay a real answer."""
+
+    UNQUEUED = frozenset({"sendChatAction", "sendMessageDraft"})
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        if endpoint in self.UNQUEUED:
+            return await callback(*args, **kwargs)
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Updates of different chats run concurrently; updates of one chat run one at a time, in
     the order they arrived, so an owner's follow-up never overtakes the question before it."""
@@ -75,7 +88,7 @@ def build_application(settings: Settings, deps: handlers.BotDeps) -> Application
     builder = (
         Application.builder()
         .token(settings.telegram_bot_token.get_secret_value())
-        .rate_limiter(AIORateLimiter(max_retries=5))
+        .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5))
         .concurrent_updates(PerChatUpdateProcessor(512))
     )
     if settings.telegram_api_base_url:
@@ -149,6 +162,8 @@ async def serve(
         await _initialize(app, settings)
         await _register_commands(app)
         await app.start()
+        if settings.retention_days:
+            app.job_queue.run_repeating(handlers.prune_old_turns, interval=86_400, first=1, name="retention")
         await _start_updates(app, settings)
         log.info("the bot @%s is ready", app.bot.username)
         if ready is not None:

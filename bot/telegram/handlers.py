@@ -543,6 +543,13 @@ async def block(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(f"User {user_id} is blocked.")
 
 
+async def prune_old_turns(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Daily job: delete turns older than RETENTION_DAYS."""
+    deps = deps_of(context)
+    deleted = await deps.storage.prune(deps.settings.retention_days)
+    log.info("retention: deleted %d turns older than %d days", deleted, deps.settings.retention_days)
+
+
 # --------------------------------------------------------------------------- errors
 
 

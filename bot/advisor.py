@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from bot.citations import CitationFilter
 from bot.config import Settings
-from bot.conversation import Exchange, Profile, heuristic_standalone, trim_history
+from bot.conversation import Exchange, Profile, heuristic_standalone, needs_rewrite, trim_history
 from bot.knowledge import count_tokens, token_encoding
 from bot.offline import compose
 from bot.prompts import Prompts, load_prompts
@@ -171,8 +171,12 @@ class Advisor:
         return trimmed, [f"Your question was long, so I used its first {limit} tokens."]
 
     async def _standalone(self, question: str, history: list[Exchange], timings: dict) -> tuple[str, str | None]:
-        """Rewrite a follow-up into a standalone question before retrieval."""
-        if not history:
+        """Rewrite a follow-up into a standalone question before retrieval.
+
+        Only questions that look like follow-ups (short, or leaning on the previous one with
+        'it', 'what about'…) go to the model: a rewrite costs a whole extra model round trip.
+        """
+        if not history or not needs_rewrite(question):
             return question, None
         if self.chat_model is None:
             return heuristic_standalone(question, history), None

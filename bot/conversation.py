@@ -154,6 +154,14 @@ def looks_like_follow_up(question: str) -> bool:
     return bool(_FOLLOW_UP.search(question))
 
 
+SHORT_QUESTION_WORDS = 6
+
+
+def needs_rewrite(question: str) -> bool:
+    """Could the question mean something else without the conversation before it?"""
+    return looks_like_follow_up(question) or len(question.split()) <= SHORT_QUESTION_WORDS
+
+
 def heuristic_standalone(question: str, history: Sequence[Exchange]) -> str:
     """Offline follow-up rewriting: append the previous question's key terms to a follow-up."""
     if not history or not looks_like_follow_up(question):

@@ -56,9 +56,7 @@ class Dialogue:
 
     async def _context(self, user_id: str, chat_id: str) -> tuple[int | None, list[Exchange], Profile]:
         try:
-            await self.storage.touch_user(user_id)
-            conversation_id = await self.storage.current_conversation(chat_id, user_id)
-            return conversation_id, await self.storage.history(conversation_id), await self.storage.profile(user_id)
+            return await self.storage.context(user_id, chat_id)
         except Exception:
             log.exception("could not load the conversation of chat %s; answering without memory", chat_id)
             return None, [], Profile()

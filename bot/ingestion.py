@@ -135,7 +135,8 @@ def ingest(
     """
     started = time.perf_counter()
     if rebuild and not dry_run:
-        _clear(index)
+        with index.writing():
+            _clear(index)
     work = plan(knowledge_dir, index, max_bytes, recipe.key, rebuild=rebuild)
     docs = _parse_changed(work)
     chunks_by_file = {doc.path: split_document(doc, recipe.chunk_size, recipe.chunk_overlap) for doc in docs}
@@ -154,9 +155,11 @@ def ingest(
         report.chunks_written = total_chunks
         report.seconds = time.perf_counter() - started
         return report
-    for path in work.removed:
-        index.remove_file(path)
-    report.chunks_written = _embed_and_store(chunks_by_file, index, embedder, recipe, on_progress)
+    if work.changes:
+        with index.writing():
+            for path in work.removed:
+                index.remove_file(path)
+            report.chunks_written = _embed_and_store(chunks_by_file, index, embedder, recipe, on_progress)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -35,14 +35,15 @@ def render_answer(answer: Answer) -> str:
 async def chat_loop(
     dialogue: Dialogue,
     user_id: str,
-    stdin: TextIO = sys.stdin,
-    stdout: TextIO = sys.stdout,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
 ) -> int:
     """Answer questions until EOF or a quit word; returns how many were answered.
 
     The conversation is stored like a Telegram chat's (chat id `terminal:<user>`), so its
     memory survives a restart and admins can review it.
     """
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout  # looked up now: callers may redirect them
     chat_id = "terminal:" + user_id.split(":", 1)[-1]
     interactive = stdin.isatty()
     if interactive:

@@ -78,6 +78,18 @@ def retriever_for(settings: Settings, embedder: Embedder) -> Retriever:
     return Retriever(make_index(settings), embedder)
 
 
+def invoke(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m bot ...` in this process with click's runner: the same code as the
+    command line, without a new interpreter and model import each time. (Tests of what only
+    a real process shows, such as clean stdout or exit without a traceback, use `run_cli`.)"""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), env=env or {}, input=input, catch_exceptions=False)
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
 def run_cli(*args: str, env: dict | None = None, input: str | None = None, cwd: Path = ROOT, timeout: int = 300):
     """Run `python -m bot ...` (or a script) as a user would, in a fresh process."""
     full_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}

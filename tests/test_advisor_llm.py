@@ -8,7 +8,7 @@ import socket
 import time
 
 import pytest
-from conftest import SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
+from conftest import SAMPLE_CREDIT, SAMPLE_TRADE, invoke, retriever_for, run_ingest, write
 from fakes.openai_server import Error, FakeOpenAI, Hang, Reply, last_user_message, system_message
 
 from bot.advisor import FALLBACK_NOTE, Advisor
@@ -189,12 +189,12 @@ def test_ask_uses_the_llm_and_profile_from_the_command_line(indexed, server):
         "LLM_MODEL": "openai:fake-model",
         "LLM_BASE_URL": server.base_url,
     }
-    result = run_cli("ask", "--json", "--profile", "industry=bakery", "--profile", "region=NZ", CREDIT_Q, env=env)
+    result = invoke("ask", "--json", "--profile", "industry=bakery", "--profile", "region=NZ", CREDIT_Q, env=env)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["mode"] == "llm" and payload["answer"] == "Use invoice finance [1]."
     assert "Region/country: NZ" in last_user_message(server.answer_requests()[-1])
-    bad = run_cli("ask", "--profile", "colour=blue", CREDIT_Q, env=env)
+    bad = invoke("ask", "--profile", "colour=blue", CREDIT_Q, env=env)
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("error: 'colour=blue' is not a profile setting; use key=value with keys:")
 
@@ -206,9 +206,9 @@ def test_a_broken_prompt_template_stops_the_start_naming_the_file(indexed, tmp_p
         (prompts / name).write_text((indexed.prompts_dir / name).read_text())
     (prompts / "answer.md").write_text("Passages: {passages}\nQuestion: {question\n")
     env = {"KNOWLEDGE_DIR": str(indexed.knowledge_dir), "DATA_DIR": str(indexed.data_dir), "PROMPTS_DIR": str(prompts)}
-    result = run_cli("ask", CREDIT_Q, env=env)
+    result = invoke("ask", CREDIT_Q, env=env)
     assert result.returncode == 2
     assert f"prompt template {prompts / 'answer.md'} is malformed" in result.stderr
     (prompts / "answer.md").write_text("Passages: {passages}\n")
-    result = run_cli("ask", CREDIT_Q, env=env)
+    result = invoke("ask", CREDIT_Q, env=env)
     assert f"prompt template {prompts / 'answer.md'} lacks the placeholder(s) {{question}}" in result.stderr

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
+from conftest import SAMPLE_CREDIT, SAMPLE_TRADE, invoke, retriever_for, run_cli, run_ingest, write
 
 from bot.advisor import Advisor
 
@@ -61,7 +61,7 @@ def test_ask_json_schema_and_order(indexed):
 
 
 def test_ask_prints_answer_and_sources(indexed):
-    result = run_cli("ask", "Can invoices get me cash?", env=env_for(indexed))
+    result = invoke("ask", "Can invoices get me cash?", env=env_for(indexed))
     assert result.returncode == 0, result.stderr
     assert "Sources:" in result.stdout
     assert "[1] Credit without collateral › " in result.stdout
@@ -74,7 +74,7 @@ def test_ask_on_an_empty_index_says_what_to_do(settings):
 
 
 def test_chat_reads_questions_from_stdin_until_eof(indexed):
-    result = run_cli(
+    result = invoke(
         "chat",
         env=env_for(indexed),
         input="How can a small business get credit without collateral?\n\nWhat is the capital of Peru?\n",

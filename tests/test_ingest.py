@@ -153,7 +153,9 @@ def test_killed_ingest_is_finished_by_the_next_run(tmp_path, kdir, embedder, set
     assert proc.poll() is None, "ingest finished before it could be interrupted"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert (tmp_path / "data" / "index" / ".knowledge.ingest-in-progress").exists()  # the next run checks every chunk
     report, index = run_ingest(settings, embedder)
+    assert not index.dirty
     assert report.added + report.updated + report.unchanged == 40
     assert report.unchanged > 0 and report.added + report.updated > 0  # it really was cut half-way
     states = index.file_states()
@@ -183,3 +185,14 @@ def test_changing_chunk_settings_re_embeds_without_rebuild(settings, kdir, embed
     again, _ = run_ingest(smaller, embedder)
     assert again.unchanged == 2
     assert {s.recipe.split(":")[0] for s in index.file_states().values()} == {"60"}
+
+
+def test_index_state_is_read_page_by_page(settings, kdir, embedder):
+    for i in range(3):
+        write(kdir, f"credit/file{i}.md", SAMPLE_CREDIT.replace("Credit without collateral", f"Credit {i}"))
+    _, index = run_ingest(settings, embedder)
+    whole = index.file_states()
+    index.page_size = 2  # far fewer than the chunks stored: several pages
+    assert index.file_states() == whole and len(whole) == 3
+    assert all(state.complete for state in whole.values())
+    assert len(index.topics()["credit"]) == 3

@@ -7,7 +7,7 @@ import re
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli
+from conftest import ROOT, invoke
 
 from bot.advisor import Advisor
 from bot.config import load_settings
@@ -95,7 +95,7 @@ def test_eval_set_is_big_enough_and_points_at_real_files():
 
 
 def test_eval_meets_its_targets(shared_index_dir):
-    result = run_cli("eval", "--json", "--min-recall", "0.85", env={"DATA_DIR": str(shared_index_dir)})
+    result = invoke("eval", "--json", "--min-recall", "0.85", env={"DATA_DIR": str(shared_index_dir)})
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["recall_at_5"] >= 0.90
@@ -109,7 +109,7 @@ def test_eval_fails_the_build_when_recall_drops(shared_index_dir, tmp_path):
         "- question: How do I price my services?\n  files: [operations/pricing-your-products-and-services.md]\n"
         "- question: What is invoice factoring?\n  files: [trade/export-readiness-checklist.md]\n"
     )
-    result = run_cli("eval", str(wrong), "--min-recall", "0.85", env={"DATA_DIR": str(shared_index_dir)})
+    result = invoke("eval", str(wrong), "--min-recall", "0.85", env={"DATA_DIR": str(shared_index_dir)})
     assert result.returncode == 1
     assert "recall@5 0.500 is below --min-recall 0.85" in result.stderr
     assert "What is invoice factoring?" in result.stdout  # the miss is listed

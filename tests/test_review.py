@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import ROOT, retriever_for, run_cli
+from conftest import ROOT, invoke, retriever_for, run_cli
 from test_storage import answer
 
 from bot.config import load_settings
@@ -87,11 +87,11 @@ async def test_export_of_ten_thousand_turns_parses_back_to_the_same_rows(tmp_pat
     assert len(expected) == 10_000
 
     out = tmp_path / "turns.jsonl"
-    result = run_cli("transcripts", "export", "--format", "jsonl", "-o", str(out), env=env_of(tmp_path))
+    result = invoke("transcripts", "export", "--format", "jsonl", "-o", str(out), env=env_of(tmp_path))
     assert result.returncode == 0, result.stderr
     assert [json.loads(line) for line in out.read_text().splitlines()] == expected
 
-    result = run_cli("transcripts", "export", "--format", "csv", env=env_of(tmp_path))
+    result = invoke("transcripts", "export", "--format", "csv", env=env_of(tmp_path))
     assert result.returncode == 0, result.stderr
     parsed = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(parsed) == 10_000
@@ -112,24 +112,24 @@ async def test_list_filters_show_and_json(tmp_path):
         ],
     )
     env = env_of(tmp_path)
-    listed = json.loads(run_cli("transcripts", "list", "--json", "--user", "tg:2", env=env).stdout)
+    listed = json.loads(invoke("transcripts", "list", "--json", "--user", "tg:2", env=env).stdout)
     assert [t["question"] for t in listed] == ["Export to Japan?", "Invoice finance costs?"]
-    down = json.loads(run_cli("transcripts", "list", "--json", "--feedback", "down", env=env).stdout)
+    down = json.loads(invoke("transcripts", "list", "--json", "--feedback", "down", env=env).stdout)
     assert [t["id"] for t in down] == [ids[1]]
-    llm = json.loads(run_cli("transcripts", "list", "--json", "--mode", "llm", env=env).stdout)
+    llm = json.loads(invoke("transcripts", "list", "--json", "--mode", "llm", env=env).stdout)
     assert [t["id"] for t in llm] == [ids[1]]
-    found = json.loads(run_cli("transcripts", "list", "--json", "--search", "japan", env=env).stdout)
+    found = json.loads(invoke("transcripts", "list", "--json", "--search", "japan", env=env).stdout)
     assert [t["id"] for t in found] == [ids[2]]
-    future = json.loads(run_cli("transcripts", "list", "--json", "--since", "2999-01-01", env=env).stdout)
+    future = json.loads(invoke("transcripts", "list", "--json", "--since", "2999-01-01", env=env).stdout)
     assert future == []
-    shown = run_cli("transcripts", "show", str(ids[1]), env=env)
+    shown = invoke("transcripts", "show", str(ids[1]), env=env)
     assert shown.returncode == 0
     assert "Invoice finance costs?" in shown.stdout and "too vague" in shown.stdout and "👎" in shown.stdout
-    table = run_cli("transcripts", "list", env=env)
+    table = invoke("transcripts", "list", env=env)
     assert "Export to Japan?" in table.stdout and "tg:1" in table.stdout
-    missing = run_cli("transcripts", "show", "999", env=env)
+    missing = invoke("transcripts", "show", "999", env=env)
     assert missing.returncode == 2 and missing.stderr.strip() == "error: no turn with id 999"
-    bad_date = run_cli("transcripts", "list", "--since", "last tuesday", env=env)
+    bad_date = invoke("transcripts", "list", "--since", "last tuesday", env=env)
     assert bad_date.returncode == 2 and "need a date like 2026-11-01" in bad_date.stderr
 
 
@@ -143,7 +143,7 @@ async def test_stats_counts_what_admins_ask_about(tmp_path):
             ("tg:3", "q4", {"feedback": "up", "ms": 900}),
         ],
     )
-    result = run_cli("stats", "--json", env=env_of(tmp_path))
+    result = invoke("stats", "--json", env=env_of(tmp_path))
     stats = json.loads(result.stdout)
     assert (stats["turns"], stats["users"], stats["thumbs_up"], stats["thumbs_down"]) == (4, 3, 2, 1)
     assert stats["feedback_ratio"] == pytest.approx(0.667, abs=0.001)
@@ -152,7 +152,7 @@ async def test_stats_counts_what_admins_ask_about(tmp_path):
     assert stats["top_topics"] == [{"topic": "credit", "turns": 4}]
     assert stats["latency_ms_p50"] in (200.0, 300.0)
     assert stats["latency_ms_p95"] == 900.0
-    table = run_cli("stats", env=env_of(tmp_path))
+    table = invoke("stats", env=env_of(tmp_path))
     assert "Active owners per day" in table.stdout and "latency p50 / p95" in table.stdout
 
 
@@ -207,7 +207,7 @@ async def test_gaps_group_planted_questions_into_their_themes(tmp_path, shared_i
 async def test_gaps_command_prints_markdown(tmp_path, shared_index_dir):
     await seed(tmp_path, [("tg:9", q, {"covered": False}) for q in PLANTED["trademarks"]])
     env = {**env_of(tmp_path), "INDEX_DIR": str(shared_index_dir / "index")}
-    result = run_cli("gaps", "--format", "markdown", env=env)
+    result = invoke("gaps", "--format", "markdown", env=env)
     assert result.returncode == 0, result.stderr
     assert "## 1." in result.stdout and "Asked:** 4 times (not covered: 4)" in result.stdout
 
@@ -215,12 +215,12 @@ async def test_gaps_command_prints_markdown(tmp_path, shared_index_dir):
 async def test_forget_and_prune_commands(tmp_path):
     await seed(tmp_path, [("tg:1", "mine", {}), ("tg:2", "theirs", {})])
     env = env_of(tmp_path)
-    result = run_cli("forget", "tg:1", "--yes", env=env)
+    result = invoke("forget", "tg:1", "--yes", env=env)
     assert result.stdout.strip() == "Deleted 1 turns and 0 feedback entries of tg:1."
-    remaining = json.loads(run_cli("transcripts", "list", "--json", env=env).stdout)
+    remaining = json.loads(invoke("transcripts", "list", "--json", env=env).stdout)
     assert [t["user_id"] for t in remaining] == ["tg:2"]
-    assert run_cli("prune", env=env).stderr.strip() == "error: no retention period: pass --days N or set RETENTION_DAYS"
-    assert run_cli("prune", env={**env, "RETENTION_DAYS": "30"}).stdout.strip() == "Deleted 0 turns older than 30 days."
+    assert invoke("prune", env=env).stderr.strip() == "error: no retention period: pass --days N or set RETENTION_DAYS"
+    assert invoke("prune", env={**env, "RETENTION_DAYS": "30"}).stdout.strip() == "Deleted 0 turns older than 30 days."
 
 
 def free_port() -> int:

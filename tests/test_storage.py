@@ -9,7 +9,7 @@ import sqlite3
 import stat
 
 import pytest
-from conftest import SAMPLE_CREDIT, retriever_for, run_cli, run_ingest, write
+from conftest import SAMPLE_CREDIT, invoke, retriever_for, run_ingest, write
 
 from bot.advisor import Advisor, Answer, Source
 from bot.conversation import Profile
@@ -176,11 +176,11 @@ def test_the_terminal_chat_stores_turns_and_remembers_across_runs(tmp_path, kdir
     write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
     run_ingest(settings, embedder)
     env = {"KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(settings.data_dir)}
-    first = run_cli("chat", env=env, input="How can I get credit without collateral?\n")
+    first = invoke("chat", env=env, input="How can I get credit without collateral?\n")
     assert first.returncode == 0, first.stderr
-    second = run_cli("chat", env=env, input="what about for exporters?\n")
+    second = invoke("chat", env=env, input="what about for exporters?\n")
     assert second.returncode == 0, second.stderr
-    listed = run_cli("transcripts", "list", "--json", env=env)
+    listed = invoke("transcripts", "list", "--json", env=env)
     turns = json.loads(listed.stdout)
     assert [t["question"] for t in turns] == ["what about for exporters?", "How can I get credit without collateral?"]
     assert "collateral" in turns[0]["standalone_question"]  # the follow-up used the stored memory

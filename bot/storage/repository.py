@@ -7,6 +7,8 @@ returns, before the reply goes out.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -71,19 +73,34 @@ class Storage:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Writers queue here, in the event loop, instead of
+        # inside SQLite's busy handler, where under load they time out ("database is locked").
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._turn_writer = GroupCommit(self._writing)
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator:
+        """A session in a write transaction, committed on exit."""
+        if self._write_lock is None:
+            async with self.sessions.begin() as session:
+                yield session
+            return
+        async with self._write_lock, self.sessions.begin() as session:
+            yield session
 
     @classmethod
     async def open(cls, url: str) -> Storage:
         return cls(await open_engine(url))
 
     async def close(self) -> None:
+        await self._turn_writer.close()
         await self.engine.dispose()
 
     # ------------------------------------------------------------------ owners
 
     async def touch_user(self, user_id: str, username: str | None = None, display_name: str | None = None) -> User:
         """Record that an owner showed up (creating them on first sight); returns the stored user."""
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             user = await session.get(User, user_id)
             if user is None:
                 user = User(id=user_id, username=username, display_name=display_name, profile={})
@@ -104,13 +121,13 @@ class Storage:
 
     async def set_profile(self, user_id: str, profile: Profile) -> None:
         await self.touch_user(user_id)
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             await session.execute(update(User).where(User.id == user_id).values(profile=profile.to_dict()))
 
     async def set_status(self, user_id: str, status: str) -> None:
         """Access status: 'allowed' or 'blocked' (set by admins), 'active' otherwise."""
         await self.touch_user(user_id)
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             await session.execute(update(User).where(User.id == user_id).values(status=status))
 
     async def users_with_status(self, status: str) -> set[str]:
@@ -119,15 +136,33 @@ class Storage:
 
     # ------------------------------------------------------------------ conversations
 
+    async def context(
+        self, user_id: str, chat_id: str, limit: int = HISTORY_TURNS
+    ) -> tuple[int, list[Exchange], Profile]:
+        """Everything a question needs, in one transaction: the owner is recorded as seen, and
+        the chat's open conversation (started if need be), its recent exchanges and the owner's
+        profile are returned."""
+        async with self._writing() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                user = User(id=user_id, profile={})
+                session.add(user)
+            else:
+                user.last_seen = utcnow()
+            conversation_id = await session.scalar(_open_conversation(chat_id))
+            if conversation_id is None:
+                conversation = Conversation(chat_id=chat_id, started_by=user_id)
+                session.add(conversation)
+                await session.flush()
+                conversation_id = conversation.id
+            rows = (await session.execute(_recent_turns(conversation_id, limit))).all()
+            profile = Profile.from_dict(user.profile)
+        return conversation_id, [Exchange(q, a, st or "") for q, a, st in reversed(rows)], profile
+
     async def current_conversation(self, chat_id: str, user_id: str) -> int:
         """The open conversation of a chat, started on first use."""
-        async with self.sessions.begin() as session:
-            found = await session.scalar(
-                select(Conversation.id)
-                .where(Conversation.chat_id == chat_id, Conversation.closed_at.is_(None))
-                .order_by(Conversation.id.desc())
-                .limit(1)
-            )
+        async with self._writing() as session:
+            found = await session.scalar(_open_conversation(chat_id))
             if found is not None:
                 return found
             conversation = Conversation(chat_id=chat_id, started_by=user_id)
@@ -137,7 +172,7 @@ class Storage:
 
     async def new_conversation(self, chat_id: str, user_id: str) -> int:
         """Close the chat's open conversation (its memory ends there) and start another."""
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             await session.execute(
                 update(Conversation)
                 .where(Conversation.chat_id == chat_id, Conversation.closed_at.is_(None))
@@ -148,14 +183,7 @@ class Storage:
     async def history(self, conversation_id: int, limit: int = HISTORY_TURNS) -> list[Exchange]:
         """The conversation's latest exchanges, oldest first: the advisor's memory."""
         async with self.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(Turn.question, Turn.answer, Turn.standalone_question)
-                    .where(Turn.conversation_id == conversation_id)
-                    .order_by(Turn.id.desc())
-                    .limit(limit)
-                )
-            ).all()
+            rows = (await session.execute(_recent_turns(conversation_id, limit))).all()
         return [Exchange(q, a, s or "") for q, a, s in reversed(rows)]
 
     # ------------------------------------------------------------------ turns and feedback
@@ -188,17 +216,14 @@ class Storage:
             output_tokens=answer.output_tokens or None,
             error=answer.error,
         )
-        async with self.sessions.begin() as session:
-            session.add(turn)
-            await session.flush()
-            return turn.id
+        return await self._turn_writer.write(turn)
 
     async def record_feedback(self, turn_id: int, user_id: str, rating: str, comment: str | None = None) -> None:
         """An owner's 👍/👎 on a turn; a second press replaces the first."""
         if rating not in ("up", "down"):
             raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
         values = {"turn_id": turn_id, "user_id": user_id, "rating": rating, "comment": comment, "created_at": utcnow()}
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             if self.engine.dialect.name == "sqlite":
                 statement = sqlite_insert(Feedback).values(**values)
                 statement = statement.on_conflict_do_update(
@@ -216,7 +241,7 @@ class Storage:
                 existing.rating, existing.created_at = rating, values["created_at"]
 
     async def add_feedback_comment(self, turn_id: int, user_id: str, comment: str) -> None:
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             await session.execute(
                 update(Feedback).where(Feedback.turn_id == turn_id, Feedback.user_id == user_id).values(comment=comment)
             )
@@ -229,7 +254,7 @@ class Storage:
 
     async def forget(self, user_id: str) -> dict[str, int]:
         """Delete an owner's turns, feedback, profile and user row (keeping only an admin's block/allow)."""
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             feedback = await session.execute(delete(Feedback).where(Feedback.user_id == user_id))
             # feedback others gave on this owner's turns goes with the turns
             turn_ids = select(Turn.id).where(Turn.user_id == user_id).scalar_subquery()
@@ -257,7 +282,7 @@ class Storage:
     async def prune(self, older_than_days: int) -> int:
         """Delete turns (and their feedback) older than the retention period; returns how many."""
         cutoff = utcnow() - dt.timedelta(days=older_than_days)
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             old = select(Turn.id).where(Turn.created_at < cutoff).scalar_subquery()
             await session.execute(delete(Feedback).where(Feedback.turn_id.in_(old)))
             result = await session.execute(delete(Turn).where(Turn.created_at < cutoff))
@@ -295,6 +320,66 @@ class Storage:
     async def count(self, model) -> int:
         async with self.sessions() as session:
             return await session.scalar(select(func.count()).select_from(model))
+
+
+class GroupCommit:
+    """Turns that finish at the same moment are committed in one transaction.
+
+    Each caller still waits until its own turn is committed (so a turn is on disk before
+    its answer is sent), but many owners share one commit instead of queueing for one
+    each: under load, commits, not inserts, are what a single SQLite writer runs out of.
+    """
+
+    MAX_BATCH = 200
+
+    def __init__(self, writing) -> None:
+        self._writing = writing
+        self._queue: list[tuple[Turn, asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+
+    async def write(self, turn: Turn) -> int:
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((turn, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[: self.MAX_BATCH], self._queue[self.MAX_BATCH :]
+            try:
+                async with self._writing() as session:
+                    session.add_all([turn for turn, _ in batch])
+                    await session.flush()
+                for turn, future in batch:
+                    if not future.done():
+                        future.set_result(turn.id)
+            except Exception as exc:  # every waiter learns that its turn was not stored
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+def _open_conversation(chat_id: str) -> Select:
+    return (
+        select(Conversation.id)
+        .where(Conversation.chat_id == chat_id, Conversation.closed_at.is_(None))
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+def _recent_turns(conversation_id: int, limit: int) -> Select:
+    return (
+        select(Turn.question, Turn.answer, Turn.standalone_question)
+        .where(Turn.conversation_id == conversation_id)
+        .order_by(Turn.id.desc())
+        .limit(limit)
+    )
 
 
 def _filtered(statement: Select, filters: TurnFilter) -> Select:

@@ -90,6 +90,10 @@ def build_application(settings: Settings, deps: handlers.BotDeps) -> Application
         .token(settings.telegram_bot_token.get_secret_value())
         .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5))
         .concurrent_updates(PerChatUpdateProcessor(512))
+        # httpcore checks every idle pooled connection before each request; a pool of
+        # hundreds made that scan the bot's biggest cost under load (bench/bot_bench.py).
+        .connection_pool_size(8)
+        .pool_timeout(30)
     )
     if settings.telegram_api_base_url:
         base = settings.telegram_api_base_url
@@ -160,6 +164,8 @@ async def serve(
     app = build_application(settings, deps)
     try:
         await _initialize(app, settings)
+        await asyncio.to_thread(advisor.warm_up)  # the first owner does not wait for the model
+        advisor.retriever.embedder.serve_queries()
         await _register_commands(app)
         await app.start()
         if settings.retention_days:

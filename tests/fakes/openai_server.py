@@ -108,8 +108,11 @@ class FakeOpenAI:
             return web.json_response(payload, status=rule.status, headers=headers)
         await asyncio.sleep(rule.delay)
         if body.get("stream"):
-            return await self._stream(request, body, rule)
-        return web.json_response(_completion(body, rule.text))
+            response = await self._stream(request, body, rule)
+        else:
+            response = web.json_response(_completion(body, rule.text))
+        body["_finished_at"] = time.monotonic()
+        return response
 
     async def _stream(self, request: web.Request, body: dict, rule: Reply) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

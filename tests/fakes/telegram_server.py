@@ -71,6 +71,7 @@ class FakeTelegram:
     calls: list[Call] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     chats: dict[int, str] = field(default_factory=dict)  # chat id -> type
+    listeners: list = field(default_factory=list)  # called (in the server's thread) with each answered Call
 
     def __post_init__(self) -> None:
         self._updates: list[dict] = []
@@ -138,8 +139,10 @@ class FakeTelegram:
         chat_type: str = "private",
         reply_to: dict | None = None,
         extra: dict | None = None,
+        wait: bool = True,
     ) -> int:
-        """Push a message from a user (a command gets its bot_command entity); returns its update id."""
+        """Push a message from a user (a command gets its bot_command entity); returns its update id.
+        `wait=False` returns before the server has queued it (for load generators)."""
         chat_id = chat_id if chat_id is not None else user_id
         self.chats[chat_id] = chat_type
         message = {
@@ -155,7 +158,7 @@ class FakeTelegram:
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         message.update(extra or {})
-        return self._push({"message": message})
+        return self._push({"message": message}, wait)
 
     def edited_message(self, user_id: int, text: str) -> int:
         self.chats[user_id] = "private"
@@ -180,7 +183,7 @@ class FakeTelegram:
         }
         return self._push({"callback_query": query})
 
-    def _push(self, payload: dict) -> int:
+    def _push(self, payload: dict, wait: bool = True) -> int:
         update_id = next(self._update_ids)
 
         async def add() -> None:
@@ -188,7 +191,9 @@ class FakeTelegram:
                 self._updates.append({"update_id": update_id, **payload})
                 self._new_update.notify_all()
 
-        asyncio.run_coroutine_threadsafe(add(), self._loop).result(5)
+        future = asyncio.run_coroutine_threadsafe(add(), self._loop)
+        if wait:
+            future.result(5)
         return update_id
 
     def calls_of(self, method: str, chat_id: int | None = None) -> list[Call]:
@@ -231,6 +236,8 @@ class FakeTelegram:
         except _BadRequest as exc:
             call.ok = False
             return _error(400, f"Bad Request: {exc}")
+        for listener in self.listeners:
+            listener(call)
         return web.json_response({"ok": True, "result": call.result})
 
     async def _api_getMe(self, params: dict) -> dict:

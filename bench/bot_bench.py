@@ -1,0 +1,307 @@
+"""Bot throughput and overhead: the real bot process against fake Telegram and LLM servers.
+
+    python bench/bot_bench.py            # 1, 10, 50, 200 owners; then a zero-delay LLM (about 4 minutes)
+    python bench/bot_bench.py --quick    # 1 and 3 owners, for the smoke test
+
+The bot runs as `python -m bot run` in its own process, exactly as in production,
+polling a fake Bot API server; the fake OpenAI-compatible LLM streams its answer
+after a fixed delay (300 ms). Each owner asks several questions, each after reading
+the previous answer for about --think seconds (5 by default, jittered). Owner-visible
+latency is from the moment the update is available to the final message's arrival;
+the LLM's own time (from the fake LLM's records: any follow-up rewrite plus the
+streamed answer) is subtracted to give the bot's overhead. Then, with an LLM that
+answers at once and owners who ask again the moment an answer arrives (no reading
+time), the answers per second show the bot's capacity. Targets: overhead p95
+≤ 100 ms at 50 owners, 0 messages lost; ≥ 30 answers per second at zero delay. Telegram's own flood limit (30 messages
+per second) is switched off here (TELEGRAM_MAX_MESSAGES_PER_SECOND=0) to measure the
+bot, not the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import RESULTS, ROOT, print_table, summary, write_result
+from fakes.openai_server import FakeOpenAI, Reply
+from fakes.telegram_server import TOKEN, FakeTelegram
+
+from bot.config import load_settings
+from bot.index import Embedder, make_index
+from bot.ingestion import Recipe, ingest
+
+QUESTIONS = [
+    "How can a small business get credit without collateral?",
+    "Should I sell cross-border?",
+    "What should my 10-year plan look like?",
+    "How do I raise prices without losing customers?",
+    "What should I outsource first?",
+]
+ANSWER = "Start with **invoice finance** [1], then ask suppliers for longer terms [2]. Keep records clean [1]."
+TAG = re.compile(r"\(ref (\d+)-(\d+)\)")
+ANSWER_TIMEOUT = 120
+
+
+class Load:
+    """Owners asking questions, and what the fake servers saw."""
+
+    def __init__(self, telegram: FakeTelegram, llm: FakeOpenAI) -> None:
+        self.telegram, self.llm = telegram, llm
+        self.loop = asyncio.get_running_loop()
+        self.waiting: dict[int, asyncio.Future] = {}
+        telegram.listeners.append(self._on_call)
+
+    def _on_call(self, call) -> None:
+        markup = call.params.get("reply_markup") or {}
+        if call.method == "sendMessage" and "fb:up" in str(markup.get("inline_keyboard", "")):
+            chat = int(call.params["chat_id"])
+            future = self.waiting.get(chat)
+            if future is not None:
+                self.loop.call_soon_threadsafe(_resolve, future, call.at)
+
+    async def owner(self, owner: int, questions: int, latencies: list, lost: list, think: float) -> None:
+        """One owner: a question, wait for the answer, read it for about `think` seconds, ask again."""
+        rng = random.Random(owner)
+        await asyncio.sleep(rng.uniform(0, think))  # owners do not all arrive in the same instant
+        for number in range(questions):
+            if number:
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+            future = self.loop.create_future()
+            self.waiting[owner] = future
+            text = f"{QUESTIONS[number % len(QUESTIONS)]} (ref {owner}-{number})"
+            sent = time.monotonic()
+            self.telegram.message(owner, text, wait=False)
+            try:
+                arrived = await asyncio.wait_for(future, ANSWER_TIMEOUT)
+            except TimeoutError:
+                lost.append((owner, number))
+                continue
+            latencies.append((owner, number, (arrived - sent) * 1000))
+
+    def llm_ms(self) -> dict[tuple[int, int], float]:
+        """LLM time per question: every request carrying the question's tag (rewrite + answer)."""
+        spent: dict[tuple[int, int], float] = {}
+        for request in list(self.llm.requests):
+            text = " ".join(str(m.get("content", "")) for m in request["messages"][-1:])
+            match = TAG.findall(text)
+            if match and "_finished_at" in request:
+                key = (int(match[-1][0]), int(match[-1][1]))
+                spent[key] = spent.get(key, 0.0) + (request["_finished_at"] - request["_received_at"]) * 1000
+        return spent
+
+
+def _resolve(future: asyncio.Future, value: float) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def phase(load: Load, owners: int, questions: int, first_owner: int, bot_pid: int, think: float) -> dict:
+    latencies: list = []
+    lost: list = []
+    bot_cpu, own_cpu = cpu_seconds(bot_pid), cpu_seconds(os.getpid())
+    started = time.monotonic()
+    await asyncio.gather(*(load.owner(first_owner + i, questions, latencies, lost, think) for i in range(owners)))
+    wall = time.monotonic() - started
+    bot_cpu, own_cpu = cpu_seconds(bot_pid) - bot_cpu, cpu_seconds(os.getpid()) - own_cpu
+    llm = load.llm_ms()
+    overhead = [ms - llm.get((o, n), 0.0) for o, n, ms in latencies]
+    return {
+        "owners": owners,
+        "think_s": think,
+        "answers": len(latencies),
+        "lost": len(lost),
+        "answers_per_s": round(len(latencies) / wall, 1),
+        "latency_p50_ms": summary([ms for _, _, ms in latencies])["p50_ms"],
+        "latency_p95_ms": summary([ms for _, _, ms in latencies])["p95_ms"],
+        "overhead_p50_ms": summary(overhead)["p50_ms"],
+        "overhead_p95_ms": summary(overhead)["p95_ms"],
+        "bot_cpu_ms_per_answer": round(bot_cpu * 1000 / max(1, len(latencies)), 1),
+        "bot_cpu_cores": round(bot_cpu / wall, 2),
+        "fakes_cpu_cores": round(own_cpu / wall, 2),
+    }
+
+
+def prepare_index(work: Path) -> Path:
+    settings = load_settings(knowledge_dir=ROOT / "knowledge", data_dir=work / "data", _env_file=None)
+    embedder = Embedder()
+    ingest(
+        settings.knowledge_dir,
+        make_index(settings),
+        embedder,
+        recipe=Recipe.from_settings(settings, embedder),
+        max_bytes=settings.max_file_bytes,
+    )
+    return settings.index_path
+
+
+def start_bot(work: Path, index: Path, telegram: FakeTelegram, llm: FakeOpenAI, data: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LLM_"))}
+    env.update(
+        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
+        DATA_DIR=str(work / data),
+        INDEX_DIR=str(index),
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=telegram.base_url,
+        TELEGRAM_MAX_MESSAGES_PER_SECOND="0",
+        LLM_MODEL="openai:fake-model",
+        LLM_BASE_URL=llm.base_url,
+        QUESTIONS_PER_MINUTE="1000",
+        QUESTIONS_PER_DAY="100000",
+        LOG_LEVEL="WARNING",
+    )
+    return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env)
+
+
+def start_profiler(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
+    """py-spy (pip install py-spy) samples the bot process: where does its CPU time go?"""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        print("py-spy not installed; no profile")
+        return None
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(seconds),
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--nonblocking",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def summarise_profile(raw: Path, top: int = 25) -> list[dict]:
+    """Folded stacks → the functions holding the most samples (inclusive), as shares of all samples."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        samples = int(count)
+        total += samples
+        for frame in set(stack.split(";")):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+    rows = sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]
+    return [{"share": round(n / total, 3), "frame": frame[:110]} for frame, n in rows]
+
+
+async def run_series(
+    work: Path,
+    index: Path,
+    delay: float,
+    series: list[int],
+    questions: int,
+    think: float,
+    label: str,
+    profile: Path | None = None,
+) -> list:
+    rows = []
+    with FakeTelegram() as telegram, FakeOpenAI(lambda body: Reply(ANSWER, delay=delay, piece=12)) as llm:
+        bot = start_bot(work, index, telegram, llm, f"data-{label}")
+        try:
+            await telegram.wait_for(lambda: telegram.calls_of("getUpdates"), timeout=180, what="the bot to start")
+            load = Load(telegram, llm)
+            await phase(load, 1, 1, 900_000, bot.pid, 0)  # warm-up: first-use costs are not part of any figure
+            for number, owners in enumerate(series):
+                spy = start_profiler(bot.pid, 20, profile) if profile is not None and owners == max(series) else None
+                row = await phase(load, owners, questions, 1_000 * (number + 1), bot.pid, think)
+                if spy is not None:
+                    spy.wait()
+                row["llm_delay_ms"] = int(delay * 1000)
+                rows.append(row)
+                print_table(f"{label} so far", [row])
+        finally:
+            bot.terminate()
+            bot.wait(60)
+    return rows
+
+
+async def main_async(args) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-bot-"))
+    try:
+        index = prepare_index(work)
+        delayed = (
+            []
+            if args.only_burst
+            else await run_series(work, index, 0.3, args.owners, args.questions, args.think, "llm-300ms")
+        )
+        profile = RESULTS / "bot-profile.txt" if args.profile else None
+        instant = await run_series(work, index, 0.0, [args.burst], args.questions, 0.0, "llm-0ms", profile)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    at_50 = next((r for r in delayed if r["owners"] == 50), delayed[-1] if delayed else instant[0])
+    if args.profile and (RESULTS / "bot-profile.txt").exists():
+        print_table(
+            "Where the bot spends its time (py-spy, zero-delay run, inclusive)",
+            summarise_profile(RESULTS / "bot-profile.txt"),
+        )
+    return {
+        "questions_per_owner": args.questions,
+        "llm_300ms": delayed,
+        "llm_0ms": instant,
+        "targets": {
+            "overhead_p95_ms_at_50": {
+                "value": at_50["overhead_p95_ms"],
+                "limit": 100,
+                "met": at_50["overhead_p95_ms"] <= 100,
+            },
+            "answers_per_s_zero_delay": {
+                "value": instant[0]["answers_per_s"],
+                "limit": 30,
+                "met": instant[0]["answers_per_s"] >= 30,
+            },
+            "lost": {
+                "value": sum(r["lost"] for r in delayed + instant),
+                "limit": 0,
+                "met": all(r["lost"] == 0 for r in delayed + instant),
+            },
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--owners", type=int, nargs="+", default=[1, 10, 50, 200])
+    parser.add_argument("--questions", type=int, default=3, help="questions per owner")
+    parser.add_argument("--think", type=float, default=5.0, help="seconds an owner reads an answer before asking again")
+    parser.add_argument("--burst", type=int, default=50, help="owners for the zero-delay run")
+    parser.add_argument("--profile", action="store_true", help="sample the bot with py-spy during the zero-delay run")
+    parser.add_argument("--only-burst", action="store_true", help="skip the 300 ms series (for profiling)")
+    args = parser.parse_args()
+    if args.quick:
+        args.owners, args.questions, args.burst, args.think = [1, 3], 2, 3, 0.2
+    started = time.perf_counter()
+    result = asyncio.run(main_async(args))
+    print_table("Bot with an LLM that answers after 300 ms (streamed)", result["llm_300ms"])
+    print_table("Bot with an LLM that answers at once", result["llm_0ms"])
+    print_table("Targets", [{"target": k, **v} for k, v in result["targets"].items()])
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    write_result("bot", result, args.quick)
+
+
+if __name__ == "__main__":
+    main()

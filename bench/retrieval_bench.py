@@ -1,0 +1,101 @@
+"""Retrieval latency at 1k, 10k and 100k chunks, against the raw library calls.
+
+    python bench/retrieval_bench.py            # 1k, 10k, 100k chunks (about 4 minutes on 2 cores)
+    python bench/retrieval_bench.py --quick    # 200 and 1,000 chunks, for the smoke test
+
+`Retriever.retrieve()` (query embedding, search, filters, passages) is timed against
+raw `SentenceTransformer.encode` of the question plus Chroma `collection.query` of the
+same vector, question by question, alternating which goes first. Questions come from
+the knowledge eval set and are all distinct, so no cache helps either side.
+The index holds the real knowledge base plus variants of it (see bench/synthetic.py).
+Target: retrieve() p95 ≤ 1.5 × raw p95 at 100k chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import synthetic
+from common import ROOT, Timer, print_table, summary, write_result
+
+from bot.config import load_settings
+from bot.evaluation import load_eval_set
+from bot.index import Embedder
+from bot.retrieval import Retriever
+
+
+def measure(index, embedder: Embedder, questions: list[str], k: int) -> dict:
+    retriever = Retriever(index, embedder)
+    ours, raw = [], []
+    for number, question in enumerate(questions):
+        runs = [(_ours, ours), (_raw, raw)]
+        for run, times in runs if number % 2 else reversed(runs):
+            with Timer() as timer:
+                run(retriever, question, k)
+            times.append(timer.seconds * 1000)
+    return {"ours": summary(ours), "raw": summary(raw)}
+
+
+def _ours(retriever: Retriever, question: str, k: int) -> None:
+    retriever.retrieve(question, k)
+
+
+def _raw(retriever: Retriever, question: str, k: int) -> None:
+    vector = retriever.embedder.model.encode([question], normalize_embeddings=True)[0]
+    retriever.index.collection.query(
+        query_embeddings=[vector], n_results=k, include=["documents", "metadatas", "distances"]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    args = parser.parse_args()
+    sizes = [200, 1_000] if args.quick else args.sizes
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
+    embedder = Embedder()
+    questions = [q.question for q in load_eval_set(ROOT / "knowledge" / "eval" / "questions.yaml")]
+    questions = questions[:30] if args.quick else questions
+    rows = []
+    try:
+        for size in sizes:
+            settings = load_settings(
+                knowledge_dir=work / f"knowledge-{size}", data_dir=work / f"data-{size}", _env_file=None
+            )
+            with Timer() as build:
+                index = synthetic.build(settings.knowledge_dir, settings, embedder, size)
+            embedder._query_cache.cache_clear()
+            result = measure(index, embedder, questions, 5)
+            ratio = result["ours"]["p95_ms"] / result["raw"]["p95_ms"]
+            rows.append(
+                {
+                    "chunks": index.count(),
+                    "build_s": round(build.seconds, 1),
+                    "retrieve_p50_ms": result["ours"]["p50_ms"],
+                    "retrieve_p95_ms": result["ours"]["p95_ms"],
+                    "raw_p50_ms": result["raw"]["p50_ms"],
+                    "raw_p95_ms": result["raw"]["p95_ms"],
+                    "p95_ratio": round(ratio, 3),
+                    "target_ratio": 1.5,
+                    "met": ratio <= 1.5,
+                }
+            )
+            print_table("Retrieval latency so far", rows[-1:])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print_table("Retrieval latency: retrieve() vs raw encode + Chroma query (same questions, k=5)", rows)
+    write_result(
+        "retrieval",
+        {"questions": len(questions), "k": 5, "sizes": rows, "seconds": round(time.perf_counter() - started, 1)},
+        args.quick,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -46,6 +47,11 @@ async def seed(tmp_path, turns: list[tuple[str, str, dict]]) -> list[int]:
     return ids
 
 
+def seed_now(tmp_path, turns: list[tuple[str, str, dict]]) -> list[int]:
+    """`seed` for the synchronous tests, which drive the CLI (it runs its own event loop)."""
+    return asyncio.run(seed(tmp_path, turns))
+
+
 def bulk_insert(tmp_path, count: int) -> None:
     """10,000 turns in one transaction (record_turn commits each, which would take a minute)."""
     import sqlite3
@@ -78,12 +84,18 @@ def bulk_insert(tmp_path, count: int) -> None:
         )
 
 
-async def test_export_of_ten_thousand_turns_parses_back_to_the_same_rows(tmp_path):
-    await seed(tmp_path, [])
-    bulk_insert(tmp_path, 10_000)
+async def stored_turns(tmp_path) -> list[dict]:
     storage = await Storage.open(default_url(tmp_path))
-    expected = [t.to_dict() async for t in storage.stream_turns(TurnFilter())]
-    await storage.close()
+    try:
+        return [t.to_dict() async for t in storage.stream_turns(TurnFilter())]
+    finally:
+        await storage.close()
+
+
+def test_export_of_ten_thousand_turns_parses_back_to_the_same_rows(tmp_path):
+    seed_now(tmp_path, [])
+    bulk_insert(tmp_path, 10_000)
+    expected = asyncio.run(stored_turns(tmp_path))
     assert len(expected) == 10_000
 
     out = tmp_path / "turns.jsonl"
@@ -102,8 +114,8 @@ async def test_export_of_ten_thousand_turns_parses_back_to_the_same_rows(tmp_pat
         assert float(row["latency_ms"]) == want["latency_ms"]
 
 
-async def test_list_filters_show_and_json(tmp_path):
-    ids = await seed(
+def test_list_filters_show_and_json(tmp_path):
+    ids = seed_now(
         tmp_path,
         [
             ("tg:1", "How do I price cakes?", {"feedback": "up"}),
@@ -133,8 +145,8 @@ async def test_list_filters_show_and_json(tmp_path):
     assert bad_date.returncode == 2 and "need a date like 2026-11-01" in bad_date.stderr
 
 
-async def test_stats_counts_what_admins_ask_about(tmp_path):
-    await seed(
+def test_stats_counts_what_admins_ask_about(tmp_path):
+    seed_now(
         tmp_path,
         [
             ("tg:1", "q1", {"feedback": "up", "ms": 100}),
@@ -204,16 +216,16 @@ async def test_gaps_group_planted_questions_into_their_themes(tmp_path, shared_i
     assert report.startswith("# Knowledge gaps") and "How do I register a trademark" in report
 
 
-async def test_gaps_command_prints_markdown(tmp_path, shared_index_dir):
-    await seed(tmp_path, [("tg:9", q, {"covered": False}) for q in PLANTED["trademarks"]])
+def test_gaps_command_prints_markdown(tmp_path, shared_index_dir):
+    seed_now(tmp_path, [("tg:9", q, {"covered": False}) for q in PLANTED["trademarks"]])
     env = {**env_of(tmp_path), "INDEX_DIR": str(shared_index_dir / "index")}
     result = invoke("gaps", "--format", "markdown", env=env)
     assert result.returncode == 0, result.stderr
     assert "## 1." in result.stdout and "Asked:** 4 times (not covered: 4)" in result.stdout
 
 
-async def test_forget_and_prune_commands(tmp_path):
-    await seed(tmp_path, [("tg:1", "mine", {}), ("tg:2", "theirs", {})])
+def test_forget_and_prune_commands(tmp_path):
+    seed_now(tmp_path, [("tg:1", "mine", {}), ("tg:2", "theirs", {})])
     env = env_of(tmp_path)
     result = invoke("forget", "tg:1", "--yes", env=env)
     assert result.stdout.strip() == "Deleted 1 turns and 0 feedback entries of tg:1."

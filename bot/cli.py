@@ -97,6 +97,29 @@ def ingest_command(ctx, knowledge_dir, index_dir, rebuild, dry_run) -> None:
     ctx.exit(EXIT_SKIPPED if report.skipped else 0)
 
 
+@cli.command("export-onnx")
+@click.option("--int8", is_flag=True, help="Also write a dynamically quantised int8 copy (model.int8.onnx).")
+@click.option("--force", is_flag=True, help="Export again even if an export exists.")
+@click.pass_context
+def export_onnx_command(ctx, int8, force) -> None:
+    """Export the embedding model to ONNX, for EMBEDDING_BACKEND=onnx.
+
+    Made locally from the shipped weights (nothing is downloaded), into
+    ONNX_MODEL_DIR (default: inside .venv). setup runs this once.
+    """
+    from bot.index import make_embedder
+    from bot.onnx_model import ONNX_FILE, export
+
+    settings = settings_from(ctx)
+    embedder = make_embedder(settings)
+    wanted = [ONNX_FILE, "model.int8.onnx"] if int8 else [ONNX_FILE]
+    if all((embedder.onnx_dir / name).exists() for name in wanted) and not force:
+        click.echo(f"ONNX export already at {embedder.onnx_dir}")
+        return
+    export(embedder.model_path, embedder.onnx_dir, quantize=int8)
+    click.echo(f"exported to {embedder.onnx_dir}")
+
+
 # --------------------------------------------------------------------------- answers
 
 

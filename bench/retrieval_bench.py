@@ -1,11 +1,12 @@
 """Retrieval latency at 1k, 10k and 100k chunks, against the raw library calls.
 
-    python bench/retrieval_bench.py            # 1k, 10k, 100k chunks (about 4 minutes on 2 cores)
-    python bench/retrieval_bench.py --quick    # 200 and 1,000 chunks, for the smoke test
+    python bench/retrieval_bench.py            # 1k, 10k, 100k chunks (about 6 minutes on 2 cores)
+    python bench/retrieval_bench.py --quick    # 100 and 300 chunks, for the smoke test
 
 `Retriever.retrieve()` (query embedding, search, filters, passages) is timed against
-raw `SentenceTransformer.encode` of the question plus Chroma `collection.query` of the
-same vector, question by question, alternating which goes first. Questions come from
+the raw model's `encode` of the question (ONNX Runtime by default, sentence-transformers
+with --backend torch) plus Chroma `collection.query` of the same vector, question by
+question, alternating which goes first. Questions come from
 the knowledge eval set and are all distinct, so no cache helps either side.
 The index holds the real knowledge base plus variants of it (see bench/synthetic.py).
 Target: retrieve() p95 ≤ 1.5 × raw p95 at 100k chunks.
@@ -24,7 +25,7 @@ from common import ROOT, Timer, print_table, summary, write_result
 
 from bot.config import load_settings
 from bot.evaluation import load_eval_set
-from bot.index import Embedder
+from bot.index import Embedder, make_embedder
 from bot.retrieval import Retriever
 
 
@@ -55,13 +56,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--backend", default="onnx", choices=["onnx", "onnx-int8", "torch"], help="EMBEDDING_BACKEND")
     args = parser.parse_args()
-    sizes = [200, 1_000] if args.quick else args.sizes
+    sizes = [100, 300] if args.quick else args.sizes
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
-    embedder = Embedder()
+    embedder = make_embedder(load_settings(embedding_backend=args.backend, _env_file=None))
     questions = [q.question for q in load_eval_set(ROOT / "knowledge" / "eval" / "questions.yaml")]
-    questions = questions[:30] if args.quick else questions
+    questions = questions[:10] if args.quick else questions
     rows = []
     try:
         for size in sizes:
@@ -92,7 +94,13 @@ def main() -> None:
     print_table("Retrieval latency: retrieve() vs raw encode + Chroma query (same questions, k=5)", rows)
     write_result(
         "retrieval",
-        {"questions": len(questions), "k": 5, "sizes": rows, "seconds": round(time.perf_counter() - started, 1)},
+        {
+            "backend": args.backend,
+            "questions": len(questions),
+            "k": 5,
+            "sizes": rows,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
         args.quick,
     )
 

@@ -1,0 +1,46 @@
+"""Smoke test: every benchmark still runs end to end at a tiny size, so none of them rots.
+
+The figures of these runs mean nothing (sizes far too small); the recorded ones are in
+bench/results/ and the README. Here we only check that each script finishes, prints its
+table and writes a JSON record with the figures the README quotes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+BENCHES = {
+    "ingest_bench.py": ("ingest", ["throughput", "reingest"]),
+    "retrieval_bench.py": ("retrieval", ["sizes"]),
+    "bot_bench.py": ("bot", ["llm_300ms", "llm_0ms", "targets"]),
+    "memory_bench.py": ("memory", ["runs"]),
+    "embedding_bench.py": ("embedding", ["backends"]),
+}
+
+
+@pytest.mark.parametrize("script", sorted(BENCHES))
+def test_benchmark_runs_at_a_tiny_size(script, tmp_path, shared_index_dir):
+    name, keys = BENCHES[script]
+    extra = ["--index", str(shared_index_dir / "index")] if name == "bot" else []  # no second ingest
+    env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path)}
+    env = {k: v for k, v in env.items() if not k.startswith(("TELEGRAM_", "LLM_"))}
+    result = subprocess.run(
+        [sys.executable, f"bench/{script}", "--quick", *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    record = json.loads((tmp_path / f"{name}.quick.json").read_text())
+    assert record["machine"]["cores"] and record["date"]
+    assert all(record[key] for key in keys), record
+    if name == "bot":
+        assert record["targets"]["lost"]["value"] == 0  # every question answered, even in a smoke run

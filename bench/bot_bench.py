@@ -1,6 +1,6 @@
 """Bot throughput and overhead: the real bot process against fake Telegram and LLM servers.
 
-    python bench/bot_bench.py            # 1, 10, 50, 200 owners; then a zero-delay LLM (about 4 minutes)
+    python bench/bot_bench.py            # 1, 10, 50, 200 owners; then a zero-delay LLM (about 3 minutes)
     python bench/bot_bench.py --quick    # 1 and 3 owners, for the smoke test
 
 The bot runs as `python -m bot run` in its own process, exactly as in production,

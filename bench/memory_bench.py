@@ -1,6 +1,6 @@
 """Memory and start-up: the bot process with the model loaded and a 100k-chunk index.
 
-    python bench/memory_bench.py            # 100,000 chunks, onnx and torch (about 7 minutes on 2 cores)
+    python bench/memory_bench.py            # 100,000 chunks, onnx and torch (about 6 minutes on 2 cores)
     python bench/memory_bench.py --quick    # 300 chunks, onnx only, for the smoke test
 
 Starts `python -m bot run` against fake Telegram and LLM servers on a knowledge base

@@ -28,7 +28,11 @@ pip_install "torch==2.13.0"
 pip_install -e ".[dev]"
 # The ONNX copy of the embedding model (EMBEDDING_BACKEND=onnx / onnx-int8), made from the
 # shipped weights; nothing is downloaded.
-.venv/bin/python -m bot export-onnx --int8 >/dev/null
+# (the exporters' warnings go to a log, shown only if the export fails)
+if ! .venv/bin/python -m bot export-onnx --int8 >/dev/null 2>.venv/export-onnx.log; then
+    cat .venv/export-onnx.log >&2
+    exit 1
+fi
 rm -f .venv/.setup-*
 touch "$stamp"
 echo "Setup done." >&2

@@ -37,7 +37,7 @@ from fakes.telegram_server import TOKEN, FakeTelegram
 
 from bot.config import load_settings
 from bot.index import make_embedder, make_index
-from bot.ingestion import Recipe, ingest
+from bot.ingestion import ingest_configured
 
 QUESTIONS = [
     "How can a small business get credit without collateral?",
@@ -146,12 +146,10 @@ def prepare_index(work: Path, existing: Path | None = None) -> Path:
     if existing is not None:
         shutil.copytree(existing, settings.index_path)
     embedder = make_embedder(settings)  # the bot's own model, so it finds the index up to date
-    ingest(
-        settings.knowledge_dir,
+    ingest_configured(
+        settings,
         make_index(settings),
         embedder,
-        recipe=Recipe.from_settings(settings, embedder),
-        max_bytes=settings.max_file_bytes,
     )
     return settings.index_path
 

@@ -25,7 +25,7 @@ from common import ROOT, Timer, print_table, summary, write_result
 from bot.config import load_settings
 from bot.evaluation import load_eval_set, run_eval
 from bot.index import Embedder, default_model_path, make_index
-from bot.ingestion import Recipe, ingest
+from bot.ingestion import ingest_configured
 from bot.knowledge import discover
 from bot.onnx_model import export
 from bot.retrieval import Retriever
@@ -89,12 +89,10 @@ def main() -> None:
             settings = load_settings(knowledge_dir=knowledge, data_dir=work / label, _env_file=None)
             index = make_index(settings)
             with Timer() as ingest_timer:
-                report = ingest(
-                    knowledge,
+                report = ingest_configured(
+                    settings,
                     index,
                     embedder,
-                    recipe=Recipe.from_settings(settings, embedder),
-                    max_bytes=settings.max_file_bytes,
                 )
             result = run_eval(Retriever(index, embedder), questions, settings.min_score)
             latency = query_latency(embedder, [q.question for q in questions])

@@ -29,7 +29,7 @@ from common import ROOT, Timer, print_table, vary, write_result
 
 from bot.config import load_settings
 from bot.index import Embedder, make_index
-from bot.ingestion import Recipe, ingest
+from bot.ingestion import ingest_configured
 from bot.knowledge import discover, load_document, split_document
 
 
@@ -65,12 +65,10 @@ def chunk_texts(folder: Path, settings) -> list[str]:
 
 def ingest_in_process(settings, embedder: Embedder, rebuild: bool = False):
     """The code of `python ingest.py`, with a model already loaded."""
-    return ingest(
-        settings.knowledge_dir,
+    return ingest_configured(
+        settings,
         make_index(settings),
         embedder,
-        recipe=Recipe.from_settings(settings, embedder),
-        max_bytes=settings.max_file_bytes,
         rebuild=rebuild,
     )
 

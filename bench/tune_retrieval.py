@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from bot.config import load_settings  # noqa: E402
 from bot.evaluation import load_eval_set, run_eval  # noqa: E402
 from bot.index import make_embedder, make_index  # noqa: E402
-from bot.ingestion import Recipe, ingest  # noqa: E402
+from bot.ingestion import ingest_configured  # noqa: E402
 from bot.retrieval import Retriever  # noqa: E402
 
 GRID = [
@@ -60,12 +60,10 @@ def main() -> None:
             embedder = embedder or make_embedder(settings)
             index = make_index(settings)
             started = time.perf_counter()
-            report = ingest(
-                settings.knowledge_dir,
+            report = ingest_configured(
+                settings,
                 index,
                 embedder,
-                recipe=Recipe.from_settings(settings, embedder),
-                max_bytes=settings.max_file_bytes,
             )
             seconds = time.perf_counter() - started
             result = run_eval(Retriever(index, embedder), questions, settings.min_score)

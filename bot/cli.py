@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -154,10 +155,7 @@ def ask_command(ctx, question, index_dir, profile_pairs, as_json) -> None:
     if advisor.retriever.index.count() == 0:
         fail("the knowledge index is empty; run `python ingest.py` first")
     answer = asyncio.run(advisor.answer(question, profile=profile))
-    if as_json:
-        click.echo(json.dumps(answer_json(answer), ensure_ascii=False))
-    else:
-        click.echo(render_answer(answer))
+    show(as_json, answer_json(answer), lambda: click.echo(render_answer(answer)))
 
 
 def parse_profile(pairs: tuple[str, ...]):
@@ -179,6 +177,14 @@ def build_advisor(settings: Settings):
         return make_advisor(settings)
     except (LLMConfigError, PromptError) as exc:
         fail(str(exc))
+
+
+def show(as_json: bool, data, for_people: Callable[[], None]) -> None:
+    """`--json`: the data as one line of JSON, for scripts; otherwise `for_people()` prints it."""
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for_people()
 
 
 def answer_json(answer) -> dict:
@@ -301,10 +307,7 @@ def eval_command(ctx, file, index_dir, min_recall, as_json) -> None:
     if missing:
         fail(f"the eval set expects files that are not in the index: {', '.join(missing)}")
     report = run_eval(retriever, questions, settings.min_score)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-    else:
-        print_eval_report(report)
+    show(as_json, report.to_dict(), lambda: print_eval_report(report))
     if min_recall is not None and report.recall_at(5) < min_recall:
         click.echo(f"recall@5 {report.recall_at(5):.3f} is below --min-recall {min_recall}", err=True)
         ctx.exit(EXIT_SKIPPED)
@@ -372,10 +375,7 @@ def transcripts_list(ctx, user, since, until, feedback, mode, search, limit, as_
     settings = settings_from(ctx)
     filters = make_filter(user, since, until, feedback, mode, search)
     turns = with_storage(settings, lambda storage: storage.list_turns(filters, limit))
-    if as_json:
-        click.echo(json.dumps([t.to_dict() for t in turns], ensure_ascii=False))
-    else:
-        print_turns(turns)
+    show(as_json, [t.to_dict() for t in turns], lambda: print_turns(turns))
 
 
 @transcripts_group.command("show")
@@ -390,10 +390,7 @@ def transcripts_show(ctx, turn_id, as_json) -> None:
     turn = with_storage(settings, lambda storage: storage.get_turn(turn_id))
     if turn is None:
         fail(f"no turn with id {turn_id}")
-    if as_json:
-        click.echo(json.dumps(turn.to_dict(), ensure_ascii=False))
-    else:
-        print_turn(turn)
+    show(as_json, turn.to_dict(), lambda: print_turn(turn))
 
 
 @transcripts_group.command("export")
@@ -436,10 +433,7 @@ def stats_command(ctx, user, since, until, feedback, mode, search, as_json) -> N
     settings = settings_from(ctx)
     filters = make_filter(user, since, until, feedback, mode, search)
     stats = with_storage(settings, lambda storage: compute_stats(storage, filters))
-    if as_json:
-        click.echo(json.dumps(stats.to_dict(), ensure_ascii=False))
-    else:
-        print_stats(stats)
+    show(as_json, stats.to_dict(), lambda: print_stats(stats))
 
 
 @cli.command("gaps")

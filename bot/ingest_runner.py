@@ -15,7 +15,7 @@ from rich.table import Table
 
 from bot.config import Settings
 from bot.index import make_embedder, make_index
-from bot.ingestion import Plan, Recipe, Report, ingest
+from bot.ingestion import Plan, Report, ingest_configured
 from bot.review.tables import make_console
 
 log = logging.getLogger(__name__)
@@ -71,12 +71,10 @@ def run_ingest(
 
     try:
         with ingest_lock(settings), progress:
-            report = ingest(
-                settings.knowledge_dir,
+            report = ingest_configured(
+                settings,
                 index,
                 embedder,
-                recipe=Recipe.from_settings(settings, embedder),
-                max_bytes=settings.max_file_bytes,
                 rebuild=rebuild,
                 dry_run=dry_run,
                 on_plan=on_plan,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.config import Settings
 from bot.index import Embedder, KnowledgeIndex
 from bot.knowledge import (
     SPLITTER_VERSION,
@@ -113,6 +114,19 @@ def plan(knowledge_dir: Path, index: KnowledgeIndex, max_bytes: int, recipe: str
 
 
 ProgressCallback = Callable[[int], None]
+
+
+def ingest_configured(settings: Settings, index: KnowledgeIndex, embedder: Embedder, **options) -> Report:
+    """`ingest` of settings.knowledge_dir with the recipe and size limit the settings give:
+    what `python ingest.py` runs, and what benchmarks and tests run in-process."""
+    return ingest(
+        settings.knowledge_dir,
+        index,
+        embedder,
+        recipe=Recipe.from_settings(settings, embedder),
+        max_bytes=settings.max_file_bytes,
+        **options,
+    )
 
 
 def ingest(

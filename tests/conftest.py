@@ -15,7 +15,7 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.index import Embedder, make_index
-from bot.ingestion import Recipe, ingest
+from bot.ingestion import ingest_configured
 from bot.retrieval import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,12 +63,10 @@ def write(root: Path, rel: str, text: str | bytes) -> Path:
 
 def run_ingest(settings: Settings, embedder: Embedder, **kwargs):
     index = make_index(settings)
-    report = ingest(
-        settings.knowledge_dir,
+    report = ingest_configured(
+        settings,
         index,
         embedder,
-        recipe=Recipe.from_settings(settings, embedder),
-        max_bytes=settings.max_file_bytes,
         **kwargs,
     )
     return report, index
@@ -146,3 +144,12 @@ def shared_index_dir(tmp_path_factory, embedder) -> Path:
     report, _ = run_ingest(settings, embedder)
     assert not report.skipped, report.skipped
     return data_dir
+
+
+@pytest.fixture
+def indexed(settings, kdir, embedder):
+    """Settings whose index holds the credit and trade samples."""
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    write(kdir, "trade/export.md", SAMPLE_TRADE)
+    run_ingest(settings, embedder)
+    return settings

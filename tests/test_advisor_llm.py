@@ -8,7 +8,7 @@ import socket
 import time
 
 import pytest
-from conftest import SAMPLE_CREDIT, SAMPLE_TRADE, invoke, retriever_for, run_ingest, write
+from conftest import invoke, retriever_for
 from fakes.openai_server import Error, FakeOpenAI, Hang, Reply, last_user_message, system_message
 
 from bot.advisor import FALLBACK_NOTE, Advisor
@@ -19,14 +19,6 @@ from bot.prompts import load_prompts
 
 CREDIT_Q = "How can a small business get credit without collateral?"
 SYSTEM_PROMPT = load_prompts(load_settings(_env_file=None).prompts_dir).answer.messages[0].prompt.template
-
-
-@pytest.fixture
-def indexed(settings, kdir, embedder):
-    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
-    write(kdir, "trade/export.md", SAMPLE_TRADE)
-    run_ingest(settings, embedder)
-    return settings
 
 
 @pytest.fixture

@@ -5,18 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-from conftest import SAMPLE_CREDIT, SAMPLE_TRADE, invoke, retriever_for, run_cli, run_ingest, write
+from conftest import SAMPLE_CREDIT, invoke, retriever_for, run_cli, run_ingest, write
 
 from bot.advisor import Advisor
-
-
-@pytest.fixture
-def indexed(settings, kdir, embedder):
-    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
-    write(kdir, "trade/export.md", SAMPLE_TRADE)
-    run_ingest(settings, embedder)
-    return settings
 
 
 def env_for(settings) -> dict:

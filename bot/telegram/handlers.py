@@ -519,9 +519,8 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 @admin_only
 async def allow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/allow USER_ID: give a user access (and lift a block)."""
-    user_id = _user_id_argument(context)
+    user_id = await _user_id_argument(update, context, "allow")
     if user_id is None:
-        await update.effective_message.reply_text("Usage: /allow USER_ID, e.g. /allow 123456789")
         return
     deps = deps_of(context)
     await deps.access.allow(deps.storage, user_id)
@@ -531,9 +530,8 @@ async def allow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 @admin_only
 async def block(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/block USER_ID: shut a user out, at once."""
-    user_id = _user_id_argument(context)
+    user_id = await _user_id_argument(update, context, "block")
     if user_id is None:
-        await update.effective_message.reply_text("Usage: /block USER_ID, e.g. /block 123456789")
         return
     deps = deps_of(context)
     if deps.access.is_admin(user_id):
@@ -571,9 +569,11 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _user_id_argument(context: ContextTypes.DEFAULT_TYPE) -> int | None:
+async def _user_id_argument(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> int | None:
+    """The one USER_ID argument of /allow and /block, or None once the admin has the usage hint."""
     args = context.args or []
     if len(args) != 1 or not args[0].isdigit():
+        await update.effective_message.reply_text(f"Usage: /{command} USER_ID, e.g. /{command} 123456789")
         return None
     return int(args[0])
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from .loopback import LoopbackServer
 
 
 @dataclass
@@ -42,16 +43,14 @@ Rule = Reply | Error | Hang
 Responder = Callable[[dict], Rule]
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """Start with `with FakeOpenAI() as server:`; point LLM_BASE_URL at `server.base_url`."""
+
+    thread_name = "fake-openai"
 
     def __init__(self, responder: Responder | None = None) -> None:
         self.responder: Responder = responder or (lambda body: Reply("Use invoice finance [1]."))
         self.requests: list[dict] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
-        self.port = 0
 
     @property
     def base_url(self) -> str:
@@ -63,33 +62,14 @@ class FakeOpenAI:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> FakeOpenAI:
-        self._thread = threading.Thread(target=self._serve, name="fake-openai", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake OpenAI server did not start")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._closing.set)  # end hanging requests
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
+    def make_app(self) -> web.Application:
         self._closing = asyncio.Event()
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = self._runner.addresses[0][1]
-        self._ready.set()
-        self._loop.run_forever()
+        return app
+
+    async def before_close(self) -> None:
+        self._closing.set()  # end hanging requests
 
     # ------------------------------------------------------------------ handler
 

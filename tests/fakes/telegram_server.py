@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from .loopback import LoopbackServer
+
 TOKEN = "123456:TEST-token_for-the-fake-server"
 BOT = {
     "id": 999000,
@@ -66,7 +68,8 @@ class Fault:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
+    thread_name = "fake-telegram"
     token: str = TOKEN
     calls: list[Call] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
@@ -77,7 +80,6 @@ class FakeTelegram:
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
-        self._ready = threading.Event()
         self._lock = threading.Lock()
         self.port = 0
 
@@ -88,40 +90,19 @@ class FakeTelegram:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> FakeTelegram:
-        self._thread = threading.Thread(target=self._serve, name="fake-telegram", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake Telegram server did not start")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _shutdown(self) -> None:
-        """End long polls still waiting for updates, then close the server."""
-        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-        await self._runner.cleanup()
-
-    def _serve(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
+    def make_app(self) -> web.Application:
         self._new_update = asyncio.Condition()
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = self._runner.addresses[0][1]
-        self._ready.set()
-        self._loop.run_forever()
+        return app
+
+    async def before_close(self) -> None:
+        """End long polls still waiting for updates."""
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     # ------------------------------------------------------------------ what tests do
 

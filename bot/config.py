@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     embedding_backend: Literal["onnx", "onnx-int8", "torch"] = "onnx"
     onnx_model_dir: Path | None = None
+    index_check_seconds: float = Field(2.0, ge=0, le=3600)
     chunk_size: int = Field(150, ge=50, le=2000)
     chunk_overlap: int = Field(30, ge=0, le=1000)
     max_file_mb: float = Field(5.0, gt=0, le=500)

@@ -242,9 +242,15 @@ class KnowledgeIndex:
 
     page_size = 5000
 
-    def __init__(self, collection, state_dir: Path) -> None:
+    def __init__(self, collection, state_dir: Path, client=None) -> None:
         self.collection = collection
+        self.client = client
         self._marker = state_dir / f".{collection.name}.ingest-in-progress"
+
+    def close(self) -> None:
+        """Release Chroma's resources for this folder (its HNSW index in memory, SQLite)."""
+        if self.client is not None and hasattr(self.client, "close"):
+            self.client.close()
 
     def count(self) -> int:
         return self.collection.count()
@@ -380,21 +386,29 @@ def make_chroma_client(settings: Settings, index_dir: Path | None = None):
             ssl=url.scheme == "https",
             settings=chroma_settings,
         )
-    path = index_dir or settings.index_path
+    path = local_index_folder(settings, index_dir)
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def local_index_folder(settings: Settings, index_dir: Path | None = None) -> Path:
+    """The folder of the live index version under INDEX_DIR (see bot/index_versions.py)."""
+    from bot.index_versions import live_folder
+
+    return live_folder(index_dir or settings.index_path)
 
 
 def make_index(settings: Settings, index_dir: Path | None = None, create: bool = True) -> KnowledgeIndex:
     """Open (or create) the knowledge collection, cosine space, with our own embeddings."""
     client = make_chroma_client(settings, index_dir)
-    state_dir = settings.data_dir if settings.chroma_url and index_dir is None else (index_dir or settings.index_path)
+    remote = settings.chroma_url and index_dir is None
+    state_dir = settings.data_dir if remote else local_index_folder(settings, index_dir)
     name = settings.chroma_collection
     if create:
         collection = client.get_or_create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
     else:
         collection = client.get_collection(name, embedding_function=None)
-    return KnowledgeIndex(collection, state_dir)
+    return KnowledgeIndex(collection, state_dir, client)
 
 
 def batched(items: Sequence, size: int) -> Iterable[Sequence]:

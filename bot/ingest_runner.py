@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bot import index_versions
 from bot.config import Settings
 from bot.index import make_embedder, make_index
 from bot.ingestion import Plan, Report, ingest_configured
@@ -71,15 +72,11 @@ def run_ingest(
 
     try:
         with ingest_lock(settings), progress:
-            report = ingest_configured(
-                settings,
-                index,
-                embedder,
-                rebuild=rebuild,
-                dry_run=dry_run,
-                on_plan=on_plan,
-                on_progress=on_progress,
-            )
+            if settings.chroma_url or dry_run or not _needs_writing(settings, index, embedder, rebuild):
+                options = {"rebuild": rebuild, "dry_run": dry_run, "on_plan": on_plan, "on_progress": on_progress}
+                report = ingest_configured(settings, index, embedder, **options)
+            else:
+                report = _ingest_next_version(settings, embedder, rebuild, on_plan, on_progress)
     except KeyboardInterrupt:
         console.print("Interrupted. The index is consistent; run ingest again to finish.")
         sys.exit(130)
@@ -89,6 +86,32 @@ def run_ingest(
     changed = report.added or report.updated or report.removed or report.skipped
     if changed or not quiet_when_unchanged:
         console.print(summary_table(report, settings.knowledge_dir))
+    return report
+
+
+def _needs_writing(settings: Settings, index, embedder, rebuild: bool) -> bool:
+    """Whether this ingest changes the index (planning reads and hashes files, embeds nothing)."""
+    from bot.ingestion import Recipe, plan
+
+    if rebuild:
+        return True
+    recipe = Recipe.from_settings(settings, embedder).key
+    return plan(settings.knowledge_dir, index, settings.max_file_bytes, recipe).changes  # incomplete files count
+
+
+def _ingest_next_version(settings: Settings, embedder, rebuild: bool, on_plan, on_progress) -> Report:
+    """Build the next index version beside the live one, then publish it (bot/index_versions.py):
+    a running bot keeps answering from the live version and switches when this is done."""
+    root = settings.index_path
+    number, folder = index_versions.prepare_next(root, empty=rebuild)
+    index = make_index(settings, folder)
+    try:
+        report = ingest_configured(settings, index, embedder, rebuild=rebuild, on_plan=on_plan, on_progress=on_progress)
+        files, chunks = len(index.file_states()), index.count()
+    finally:
+        index.close()
+    manifest = index_versions.publish(root, number, files, chunks)
+    log.info("index version %d is live: %d files, %d chunks", manifest.version, files, chunks)
     return report
 
 

@@ -11,7 +11,9 @@ import time
 import pytest
 from conftest import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, run_cli, run_ingest, write
 
-from bot.index import Embedder
+from bot import ingest_runner
+from bot.index import Embedder, make_index
+from bot.index_versions import Manifest, current_version
 
 
 def chunk_ids(index) -> set[str]:
@@ -137,30 +139,53 @@ def test_cli_exit_code_and_summary(tmp_path, kdir):
 
 
 def test_killed_ingest_is_finished_by_the_next_run(tmp_path, kdir, embedder, settings):
-    """Kill -9 in the middle of embedding, then run again: the index ends up complete."""
+    """Kill -9 in the middle of embedding, then run again: the index ends up complete, and
+    the half-built version was never live."""
     for i in range(40):
         write(kdir, f"topic{i % 4}/file{i}.md", SAMPLE_CREDIT.replace("Credit without collateral", f"Credit note {i}"))
     env = {**os.environ, "KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data"), "EMBEDDING_BATCH_SIZE": "4"}
     proc = subprocess.Popen([sys.executable, "ingest.py"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     # Wait until some, but not all, chunks are stored, reading Chroma's SQLite file directly
     # (a Chroma client in this process would keep its own, stale view).
-    database = tmp_path / "data" / "index" / "chroma.sqlite3"
+    building = tmp_path / "data" / "index" / "versions" / "1"
     stored = 0
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None and stored == 0:
         time.sleep(0.05)
-        stored = stored_embeddings(database)
+        stored = stored_embeddings(building / "chroma.sqlite3")
     assert proc.poll() is None, "ingest finished before it could be interrupted"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert (tmp_path / "data" / "index" / ".knowledge.ingest-in-progress").exists()  # the next run checks every chunk
-    report, index = run_ingest(settings, embedder)
-    assert not index.dirty
+    assert (building / ".knowledge.ingest-in-progress").exists()  # the next run checks every chunk
+    assert current_version(settings.index_path) is None  # a reader never sees the half-built version
+
+    report = ingest_runner.run_ingest(settings)
+    assert current_version(settings.index_path) == 1  # resumed and published, not started over
     assert report.added + report.updated + report.unchanged == 40
     assert report.unchanged > 0 and report.added + report.updated > 0  # it really was cut half-way
+    index = make_index(settings)
+    assert not index.dirty
     states = index.file_states()
     assert len(states) == 40 and all(s.complete for s in states.values())
     assert index.count() == sum(s.chunks for s in states.values())
+
+
+def test_each_ingest_that_changes_something_publishes_a_version(tmp_path, kdir, settings):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    ingest_runner.run_ingest(settings)
+    assert current_version(settings.index_path) == 1
+    ingest_runner.run_ingest(settings)  # nothing changed: nothing published
+    assert current_version(settings.index_path) == 1
+    write(kdir, "trade/export.md", SAMPLE_TRADE)
+    ingest_runner.run_ingest(settings)
+    manifest = Manifest.read(settings.index_path / "versions" / "2")
+    assert current_version(settings.index_path) == 2 and (manifest.files, manifest.version) == (2, 2)
+    assert manifest.chunks == make_index(settings).count()
+    for _ in range(3):
+        (kdir / "trade" / "export.md").write_text(SAMPLE_TRADE + f"\n\nNote {_}.\n", encoding="utf-8")
+        ingest_runner.run_ingest(settings)
+    kept = sorted(int(p.name) for p in (settings.index_path / "versions").iterdir())
+    assert kept == [3, 4, 5]  # older versions are deleted; a bot may still be closing the last two
 
 
 def stored_embeddings(database) -> int:

@@ -31,6 +31,7 @@ from telegram.ext import (
 from bot.advisor import Advisor
 from bot.config import Settings
 from bot.dialogue import Dialogue
+from bot.index_versions import IndexReloader
 from bot.storage import Storage
 from bot.telegram import handlers
 from bot.telegram.access import Access, RateLimiter
@@ -116,6 +117,7 @@ def _register(app: Application) -> None:
         ("forget", handlers.forget),
         ("ask", handlers.ask_command),
         ("stats", handlers.stats),
+        ("reload", handlers.reload),
         ("gaps", handlers.gaps),
         ("transcript", handlers.transcript),
         ("export", handlers.export),
@@ -160,6 +162,7 @@ async def serve(
         dialogue=Dialogue(advisor, storage),
         access=await Access.load(settings, storage),
         limiter=RateLimiter(settings.questions_per_minute, settings.questions_per_day),
+        reloader=None if settings.chroma_url else IndexReloader(settings, advisor.retriever),
     )
     app = build_application(settings, deps)
     try:
@@ -168,6 +171,8 @@ async def serve(
         advisor.retriever.embedder.serve_queries()
         await _register_commands(app)
         await app.start()
+        if deps.reloader is not None and settings.index_check_seconds:
+            app.job_queue.run_repeating(handlers.check_index, interval=settings.index_check_seconds, name="index")
         if settings.retention_days:
             app.job_queue.run_repeating(handlers.prune_old_turns, interval=86_400, first=1, name="retention")
         await _start_updates(app, settings)

@@ -31,6 +31,7 @@ from bot.advisor import Advisor, Answer
 from bot.config import Settings
 from bot.conversation import ProfileError
 from bot.dialogue import Dialogue
+from bot.index_versions import IndexReloader
 from bot.storage import Storage, TurnFilter
 from bot.telegram.access import Access, RateLimiter
 from bot.telegram.formatting import telegram_messages
@@ -70,6 +71,7 @@ class BotDeps:
     dialogue: Dialogue
     access: Access
     limiter: RateLimiter
+    reloader: IndexReloader | None = None  # None with CHROMA_URL: the server is always current
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:
@@ -452,8 +454,37 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         f"Feedback: {result.thumbs_up} 👍 / {result.thumbs_down} 👎 ({ratio})\n"
         f"Offline / LLM: {result.share('offline'):.0%} / {result.share('llm'):.0%}\n"
         f"Not covered: {result.not_covered}\nLatency p50 / p95: {result.latency_ms_p50:.0f} / "
-        f"{result.latency_ms_p95:.0f} ms\nTop topics: {topics_line}"
+        f"{result.latency_ms_p95:.0f} ms\nTop topics: {topics_line}\n{_index_line(deps_of(context))}"
     )
+
+
+def _index_line(deps: BotDeps) -> str:
+    manifest = deps.reloader.manifest if deps.reloader else None
+    if manifest is None:
+        return f"Index: {deps.advisor.retriever.index.count()} chunks"
+    return (
+        f"Index: version {manifest.version}, {manifest.files} files, {manifest.chunks} chunks, "
+        f"built {manifest.built_at.replace('T', ' ').removesuffix('+00:00')} UTC"
+    )
+
+
+@admin_only
+async def reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reload: answer from the newest ingested knowledge now (the bot also checks every few seconds)."""
+    deps = deps_of(context)
+    if deps.reloader is None:
+        await update.effective_message.reply_text("The index is on a Chroma server; answers always use its content.")
+        return
+    swapped = await asyncio.to_thread(deps.reloader.check)
+    state = "Reloaded." if swapped else "Already up to date."
+    await update.effective_message.reply_text(f"{state} {_index_line(deps)}")
+
+
+async def check_index(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Repeating job: switch to an index version that `python ingest.py` has published."""
+    reloader = deps_of(context).reloader
+    if reloader is not None:
+        await asyncio.to_thread(reloader.check)
 
 
 @admin_only

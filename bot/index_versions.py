@@ -1,0 +1,196 @@
+"""Index versions: how `python ingest.py` updates the knowledge while the bot answers from it.
+
+Chroma's local mode is not safe across processes, and a process keeps its own view of
+an index folder. So an ingest never writes the folder a running bot reads. Under
+INDEX_DIR it builds the next version:
+
+    INDEX_DIR/
+      CURRENT            the live version's number (replaced atomically)
+      versions/7/        the live index: Chroma's files and manifest.json
+      versions/8/        being built: a copy of 7 with this ingest's changes
+
+The next version starts as a copy of the live one (only changed files are then
+embedded), gets a manifest (files, chunks, when it was built) and goes live by an
+atomic rename of CURRENT. The bot checks CURRENT every few seconds (and on /reload)
+and opens the new version; questions in flight finish on the old one. An interrupted
+ingest leaves the next version unpublished: the bot never sees it, and the next ingest
+resumes it. An ingest that finds nothing to change publishes nothing.
+
+A folder without CURRENT (an index from before versions, or one that tests and
+benchmarks fill directly) is used as it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+POINTER = "CURRENT"
+VERSIONS = "versions"
+MANIFEST = "manifest.json"
+KEEP = 3  # versions kept: the live one and two before it, which a bot may still be closing
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What /stats shows about the live index."""
+
+    version: int
+    files: int
+    chunks: int
+    built_at: str  # ISO 8601, UTC
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest | None:
+        try:
+            return cls(**json.loads((folder / MANIFEST).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def current_version(root: Path) -> int | None:
+    """The live version's number, or None when the folder has no versions (used as it is)."""
+    try:
+        return int((root / POINTER).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def live_folder(root: Path) -> Path:
+    """The folder Chroma should open to read the live index under `root`."""
+    version = current_version(root)
+    return root if version is None else root / VERSIONS / str(version)
+
+
+def prepare_next(root: Path, empty: bool = False) -> tuple[int, Path]:
+    """The next version's folder, ready to be written: a copy of the live index (or empty,
+    for a rebuild), or the leftover of an interrupted ingest from the same live version."""
+    live = current_version(root)
+    number = (live or 0) + 1
+    folder = root / VERSIONS / str(number)
+    if not empty and folder.exists() and Manifest.read(folder) is None and _base_of(folder) == live:
+        log.info("resuming the unfinished index version %d", number)
+        return number, folder
+    shutil.rmtree(folder, ignore_errors=True)
+    source = live_folder(root)
+    if not empty and _has_chroma_files(source):
+        shutil.copytree(source, folder, ignore=_not_copied(root, source))
+        (folder / MANIFEST).unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".base").write_text("" if live is None else str(live))
+    return number, folder
+
+
+def publish(root: Path, number: int, files: int, chunks: int) -> Manifest:
+    """Make version `number` live: its manifest first, then CURRENT, atomically."""
+    folder = root / VERSIONS / str(number)
+    built_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    manifest = Manifest(number, files, chunks, built_at)
+    _write_atomically(folder / MANIFEST, json.dumps(asdict(manifest)))
+    (folder / ".base").unlink(missing_ok=True)
+    _write_atomically(root / POINTER, str(number))
+    prune(root)
+    return manifest
+
+
+def discard(root: Path, number: int) -> None:
+    """Drop a next version that turned out to change nothing."""
+    shutil.rmtree(root / VERSIONS / str(number), ignore_errors=True)
+
+
+def prune(root: Path, keep: int = KEEP) -> None:
+    """Delete published versions older than the newest `keep` (the live one included)."""
+    live = current_version(root)
+    if live is None:
+        return
+    for folder in (root / VERSIONS).iterdir():
+        if folder.name.isdigit() and int(folder.name) <= live - keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _base_of(folder: Path) -> int | None:
+    try:
+        text = (folder / ".base").read_text().strip()
+    except OSError:
+        return -1  # not a folder this module started
+    return int(text) if text else None
+
+
+def _has_chroma_files(folder: Path) -> bool:
+    return (folder / "chroma.sqlite3").exists()
+
+
+def _not_copied(root: Path, source: Path):
+    """When the live index is the root folder itself, skip the versions and the lock in it."""
+
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        if Path(directory) != source:
+            return []
+        return [n for n in names if n in {VERSIONS, POINTER, ".ingest.lock"}]
+
+    return ignore
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+class IndexReloader:
+    """Keeps a running bot's Retriever on the live version: `check()` opens a newly
+    published version and swaps it in; the old one is closed after `grace` seconds,
+    when questions that were using it have finished."""
+
+    def __init__(self, settings, retriever, grace: float = 30.0) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.grace = grace
+        self.version = current_version(settings.index_path)
+        self._retired: list[tuple[float, object]] = []
+        self._lock = threading.Lock()  # the periodic check and /reload may meet
+
+    @property
+    def manifest(self) -> Manifest | None:
+        return Manifest.read(live_folder(self.settings.index_path)) if self.version is not None else None
+
+    def check(self) -> bool:
+        """Blocking (run it in a thread): True when a new version was swapped in."""
+        with self._lock:
+            return self._check()
+
+    def _check(self) -> bool:
+        import time
+
+        from bot.index import make_index
+
+        self._close_retired(time.monotonic())
+        version = current_version(self.settings.index_path)
+        if version is None or version == self.version:
+            return False
+        index = make_index(self.settings, self.settings.index_path / VERSIONS / str(version), create=False)
+        index.query(self.retriever.embedder.embed_query("warm up the new index"), 1)  # load it before owners do
+        old, self.retriever.index, self.version = self.retriever.index, index, version
+        self._retired.append((time.monotonic() + self.grace, old))
+        manifest = self.manifest
+        log.info(
+            "now answering from index version %d (%s files, %s chunks)",
+            version,
+            manifest.files if manifest else "?",
+            manifest.chunks if manifest else "?",
+        )
+        return True
+
+    def _close_retired(self, now: float) -> None:
+        due = [index for when, index in self._retired if when <= now]
+        self._retired = [(when, index) for when, index in self._retired if when > now]
+        for index in due:
+            index.close()

@@ -25,7 +25,7 @@ echo "Setting up .venv (first run takes a few minutes)..." >&2
 # (this machine's pip config lists extra index folders that may not exist; drop that noise)
 pip_install() { .venv/bin/pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 pip_install "torch==2.13.0"
-pip_install -e ".[dev]"
+pip_install -e ".[dev,postgres]"
 # The ONNX copy of the embedding model (EMBEDDING_BACKEND=onnx / onnx-int8), made from the
 # shipped weights; nothing is downloaded.
 # (the exporters' warnings go to a log, shown only if the export fails)

@@ -7,8 +7,10 @@ loading it is the slowest thing the suite does.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,48 @@ def indexed(settings, kdir, embedder):
     write(kdir, "trade/export.md", SAMPLE_TRADE)
     run_ingest(settings, embedder)
     return settings
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """A PostgreSQL server's URL: TEST_DATABASE_URL (`.ci/run` starts a throwaway cluster and
+    sets it), else a throwaway cluster of our own when the server binaries are installed."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+        return
+    if not (shutil.which("pg_config") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))):
+        pytest.skip("PostgreSQL tests need the server binaries (Debian package postgresql) or TEST_DATABASE_URL")
+    script = ROOT / "scripts" / "throwaway-postgres.sh"
+    started = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines())
+    yield exports["TEST_DATABASE_URL"]
+    subprocess.run(["bash", str(script), "stop"], env={**os.environ, **exports}, timeout=120)
+
+
+@pytest.fixture
+async def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the PostgreSQL server, dropped after the test."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(postgres_server)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield server.set(database=name).render_as_string(hide_password=False)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """Each storage test runs on a SQLite file and on a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'transcripts.db'}"
+    return request.getfixturevalue("postgres_url")

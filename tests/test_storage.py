@@ -1,4 +1,6 @@
-"""The transcript database on a real SQLite file: migrations, round-trips, rights, concurrency."""
+"""The transcript database, on a real SQLite file and on a real PostgreSQL server (the
+`database_url` fixture runs each test on both): migrations, round-trips, rights, concurrency,
+and the state several bot processes share."""
 
 from __future__ import annotations
 
@@ -7,14 +9,18 @@ import datetime as dt
 import json
 import sqlite3
 import stat
+import sys
+from asyncio.subprocess import PIPE
 
 import pytest
 from conftest import SAMPLE_CREDIT, invoke, retriever_for, run_ingest, write
+from sqlalchemy import inspect, text
 
 from bot.advisor import Advisor, Answer, Source
 from bot.conversation import Profile
 from bot.dialogue import Dialogue
 from bot.storage import Storage, StorageError, TurnFilter, default_url
+from bot.telegram.access import Access
 
 
 def answer(question: str, text: str = "Use invoice finance [1].", **extra) -> Answer:
@@ -26,32 +32,64 @@ def answer(question: str, text: str = "Use invoice finance [1].", **extra) -> An
     return Answer(question=question, text=text, **fields)
 
 
+TABLES = {"users", "conversations", "turns", "feedback", "questions_asked", "pending_updates", "comment_prompts"}
+
+
 @pytest.fixture
-async def storage(tmp_path):
-    store = await Storage.open(default_url(tmp_path))
+async def storage(database_url):
+    store = await Storage.open(database_url)
     yield store
     await store.close()
 
 
-def rows(db, sql: str) -> list:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
+async def rows(storage: Storage, sql: str, **params) -> list[tuple]:
+    """Run SQL as an admin would, outside the program's API."""
+    async with storage.engine.begin() as connection:
+        result = await connection.execute(text(sql), params)
+        return [tuple(r) for r in result] if result.returns_rows else []
 
 
-async def test_migrations_create_a_private_wal_database(tmp_path, storage):
+async def test_migrations_create_a_private_wal_database(tmp_path):
+    storage = await Storage.open(default_url(tmp_path))
+    await storage.close()
     db = tmp_path / "transcripts.db"
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
-    tables = {r[0] for r in rows(db, "select name from sqlite_master where type = 'table'")}
-    assert {"users", "conversations", "turns", "feedback", "turns_fts", "alembic_version"} <= tables
-    assert rows(db, "select version_num from alembic_version") == [("0001",)]
-    assert rows(db, "pragma journal_mode") == [("wal",)]
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+        assert conn.execute("pragma journal_mode").fetchall() == [("wal",)]
+    assert TABLES | {"turns_fts", "alembic_version"} <= tables
 
 
-async def test_a_database_newer_than_the_code_is_refused(tmp_path, storage):
-    with sqlite3.connect(tmp_path / "transcripts.db") as conn:
-        conn.execute("update alembic_version set version_num = '0099'")
+async def test_migrations_bring_a_new_database_to_the_newest_schema(storage):
+    async with storage.engine.connect() as connection:
+        tables = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+    assert TABLES | {"alembic_version"} <= tables
+    assert await rows(storage, "select version_num from alembic_version") == [("0002",)]
+
+
+OPEN_AND_CLOSE = "import asyncio, sys; from bot.storage import Storage; asyncio.run(Storage.open(sys.argv[1]))"
+
+
+async def test_worker_processes_starting_together_migrate_once(postgres_url):
+    """Several webhook workers start at once against one PostgreSQL database: one migrates,
+    the others wait for it (an advisory lock) and find the schema current."""
+    starts = [
+        await asyncio.create_subprocess_exec(sys.executable, "-c", OPEN_AND_CLOSE, postgres_url, stderr=PIPE)
+        for _ in range(3)
+    ]
+    errors = [(await p.communicate())[1].decode() for p in starts]
+    assert [p.returncode for p in starts] == [0, 0, 0], errors
+    storage = await Storage.open(postgres_url)
+    try:
+        assert await rows(storage, "select version_num from alembic_version") == [("0002",)]
+    finally:
+        await storage.close()
+
+
+async def test_a_database_newer_than_the_code_is_refused(database_url, storage):
+    await rows(storage, "update alembic_version set version_num = '0099'")
     with pytest.raises(StorageError, match=r"schema \(version 0099\) is newer than this version"):
-        await Storage.open(default_url(tmp_path))
+        await Storage.open(database_url)
 
 
 async def test_turns_and_feedback_round_trip(storage):
@@ -85,13 +123,13 @@ async def test_turns_and_feedback_round_trip(storage):
     assert (await storage.get_turn(turn_id)).feedback == "up"
 
 
-async def test_memory_survives_a_restart_and_new_starts_fresh(tmp_path, storage):
+async def test_memory_survives_a_restart_and_new_starts_fresh(database_url, storage):
     await storage.touch_user("tg:1")
     conversation = await storage.current_conversation("tg:1", "tg:1")
     await storage.record_turn(conversation, "tg:1", answer("First question?"), 10)
     await storage.set_profile("tg:1", Profile(industry="bakery"))
     await storage.close()
-    reopened = await Storage.open(default_url(tmp_path))
+    reopened = await Storage.open(database_url)
     try:
         same = await reopened.current_conversation("tg:1", "tg:1")
         assert same == conversation
@@ -118,7 +156,7 @@ async def test_fifty_concurrent_writers_lose_nothing(storage):
     assert all(t.feedback in ("up", "down") for t in turns)
 
 
-async def test_forget_removes_that_owner_and_nothing_of_others(tmp_path, storage):
+async def test_forget_removes_that_owner_and_nothing_of_others(storage):
     for user in ("tg:1", "tg:2"):
         await storage.touch_user(user)
         await storage.set_profile(user, Profile(industry="retail"))
@@ -130,11 +168,10 @@ async def test_forget_removes_that_owner_and_nothing_of_others(tmp_path, storage
     await storage.record_feedback(shared_turn, "tg:1", "down")  # tg:1 rated tg:2's answer
     counts = await storage.forget("tg:1")
     assert counts == {"turns": 1, "feedback": 2}
-    db = tmp_path / "transcripts.db"
     owned = (("users", "id"), ("turns", "user_id"), ("feedback", "user_id"), ("conversations", "started_by"))
     for table, column in owned:
-        assert rows(db, f"select count(*) from {table} where {column} = 'tg:1'") == [(0,)], table
-    assert rows(db, "select count(*) from turns where user_id = 'tg:2'") == [(2,)]
+        assert await rows(storage, f"select count(*) from {table} where {column} = 'tg:1'") == [(0,)], table
+    assert await rows(storage, "select count(*) from turns where user_id = 'tg:2'") == [(2,)]
     assert (await storage.profile("tg:2")).industry == "retail"
     assert [t.question for t in await storage.list_turns(TurnFilter(search="question of"))] == ["question of tg:2"]
 
@@ -145,27 +182,25 @@ async def test_forget_keeps_an_admins_block(storage):
     assert await storage.users_with_status("blocked") == {"tg:5"}
 
 
-async def test_prune_deletes_only_turns_older_than_the_retention(tmp_path, storage):
+async def test_prune_deletes_only_turns_older_than_the_retention(storage):
     await storage.touch_user("tg:1")
     conversation = await storage.current_conversation("tg:1", "tg:1")
     old = await storage.record_turn(conversation, "tg:1", answer("old question"), 5)
     await storage.record_feedback(old, "tg:1", "up")
     await storage.record_turn(conversation, "tg:1", answer("new question"), 5)
-    with sqlite3.connect(tmp_path / "transcripts.db") as conn:
-        conn.execute("update turns set created_at = ? where id = ?", (dt.datetime(2020, 1, 1), old))
+    await rows(storage, "update turns set created_at = :when where id = :id", when=dt.datetime(2020, 1, 1), id=old)
     assert await storage.prune(older_than_days=30) == 1
     assert [t.question for t in await storage.list_turns(TurnFilter())] == ["new question"]
-    assert rows(tmp_path / "transcripts.db", "select count(*) from feedback") == [(0,)]
+    assert await rows(storage, "select count(*) from feedback") == [(0,)]
 
 
 async def test_a_storage_failure_is_logged_and_the_owner_still_gets_the_answer(
-    tmp_path, storage, settings, kdir, embedder, caplog
+    storage, settings, kdir, embedder, caplog
 ):
     write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
     run_ingest(settings, embedder)
     dialogue = Dialogue(Advisor(retriever_for(settings, embedder), settings), storage)
-    with sqlite3.connect(tmp_path / "transcripts.db") as conn:
-        conn.execute("drop table turns")
+    await rows(storage, "drop table turns" + (" cascade" if storage.shared else ""))
     reply = await dialogue.ask("tg:1", "tg:1", "How can I get credit without collateral?")
     assert reply.answer.covered and "[1]" in reply.answer.text
     assert reply.turn_id is None
@@ -185,3 +220,73 @@ def test_the_terminal_chat_stores_turns_and_remembers_across_runs(tmp_path, kdir
     assert [t["question"] for t in turns] == ["what about for exporters?", "How can I get credit without collateral?"]
     assert "collateral" in turns[0]["standalone_question"]  # the follow-up used the stored memory
     assert turns[0]["conversation_id"] == turns[1]["conversation_id"]
+
+
+# --------------------------------------------------------------------------- shared by bot processes
+
+
+async def test_question_limits_count_per_minute_and_per_day(storage):
+    day = 86400 * 20_000
+    ask = [await storage.take_question("tg:1", 2, 3, now=day + t) for t in (0, 1, 2)]
+    assert ask[:2] == [None, None] and ask[2] == pytest.approx(58)  # the third within a minute waits
+    assert await storage.take_question("tg:2", 2, 3, now=day + 2) is None  # limits are per owner
+    assert await storage.take_question("tg:1", 2, 3, now=day + 61) is None  # the third of the day
+    assert await storage.take_question("tg:1", 2, 3, now=day + 200) == pytest.approx(86400 - 200)
+    assert await storage.take_question("tg:1", 2, 3, now=day + 86400) is None  # a new UTC day
+
+
+async def test_two_processes_share_one_question_limit(database_url, storage):
+    other = await Storage.open(database_url)  # a second bot process on the same database
+    try:
+        results = await asyncio.gather(
+            *(
+                store.take_question("tg:7", 5, 100, now=1_000_000.0 + i / 100)
+                for i, store in enumerate([storage, other] * 10)
+            )
+        )
+    finally:
+        await other.close()
+    assert sum(r is None for r in results) == 5
+
+
+async def test_an_admins_block_reaches_every_process_at_once(database_url, storage):
+    other = await Storage.open(database_url)
+    try:
+        here, there = Access(storage, frozenset({1}), frozenset()), Access(other, frozenset({1}), frozenset())
+        assert await there.may_use(42)
+        await here.block(42)
+        assert not await there.may_use(42) and await there.may_use(43)
+        await here.allow(42)
+        assert await there.may_use(42)
+    finally:
+        await other.close()
+
+
+async def test_a_chats_updates_are_answered_in_order_across_processes(database_url, storage):
+    other = await Storage.open(database_url)
+    answered: list[int] = []
+
+    async def answer(store: Storage, chat: int, update_id: int, seconds: float) -> None:
+        async with store.chat_turn(chat, update_id):
+            await asyncio.sleep(seconds)
+            answered.append(update_id)
+
+    try:
+        assert await storage.register_update(500, 1) and await other.register_update(500, 2)
+        assert await storage.register_update(501, 3)
+        assert not await other.register_update(500, 1)  # delivered again: answered once
+        # the later update reaches its process first, and the other chat does not wait at all
+        await asyncio.gather(answer(other, 500, 2, 0), answer(storage, 500, 1, 0.3), answer(storage, 501, 3, 0))
+    finally:
+        await other.close()
+    assert answered == [3, 1, 2]
+
+
+async def test_a_comment_prompt_is_answered_once_and_only_by_its_owner(storage):
+    await storage.touch_user("tg:1")
+    conversation = await storage.current_conversation("tg:1", "tg:1")
+    turn = await storage.record_turn(conversation, "tg:1", answer("Cash tight?"), 5)
+    await storage.add_comment_prompt(900, 77, turn, "tg:1")
+    assert await storage.take_comment_prompt(900, 77, "tg:2") is None
+    assert await storage.take_comment_prompt(900, 77, "tg:1") == turn
+    assert await storage.take_comment_prompt(900, 77, "tg:1") is None

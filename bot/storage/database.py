@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -88,6 +88,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _migrate(connection) -> None:
+    if connection.dialect.name == "postgresql":  # several processes may start at once: one migrates
+        connection.execute(text("SELECT pg_advisory_xact_lock(3, 0)"))
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

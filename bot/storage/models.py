@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -81,3 +81,37 @@ class Feedback(Base):
     rating: Mapped[str] = mapped_column(String(8))  # up | down
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class QuestionAsked(Base):
+    """One question an owner asked, kept for a day: the rate limits count these, so every bot
+    process sharing the database enforces the same limits."""
+
+    __tablename__ = "questions_asked"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    asked_at: Mapped[float] = mapped_column(Float)  # Unix time
+
+
+class PendingUpdate(Base):
+    """A Telegram update some bot process received: answered in the order received per chat,
+    whichever process got it, and never twice (rows are kept an hour after the answer)."""
+
+    __tablename__ = "pending_updates"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    received_at: Mapped[float] = mapped_column(Float)
+    answered_at: Mapped[float | None] = mapped_column(Float)
+
+
+class CommentPrompt(Base):
+    """A "what was missing?" message after a 👎: the owner's reply to it becomes the comment."""
+
+    __tablename__ = "comment_prompts"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(64))

@@ -10,19 +10,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
+import time
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.advisor import Answer
 from bot.conversation import Exchange, Profile
 from bot.storage.database import open_engine
-from bot.storage.models import Conversation, Feedback, Turn, User, utcnow
+from bot.storage.models import (
+    CommentPrompt,
+    Conversation,
+    Feedback,
+    PendingUpdate,
+    QuestionAsked,
+    Turn,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
 
 HISTORY_TURNS = 20  # the advisor trims these further to its token budget
+ORDER_WAIT_LIMIT = 120.0  # an earlier update unanswered this long is presumed lost with its process
+ANSWERED_KEPT = 3600.0  # Telegram redelivers an update for a while if it thinks it was not received
+LOCK_RATE_LIMIT = 1  # PostgreSQL advisory lock namespaces (the second key is the owner's hash)
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,16 @@ class Storage:
     async def open(cls, url: str) -> Storage:
         return cls(await open_engine(url))
 
+    @property
+    def shared(self) -> bool:
+        """True on a database server, which several bot processes may share; a SQLite file
+        belongs to one process."""
+        return self.engine.dialect.name != "sqlite"
+
+    def _insert(self, model):
+        """INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL spell them alike)."""
+        return (postgresql_insert if self.shared else sqlite_insert)(model)
+
     async def close(self) -> None:
         await self._turn_writer.close()
         await self.engine.dispose()
@@ -133,6 +161,108 @@ class Storage:
     async def users_with_status(self, status: str) -> set[str]:
         async with self.sessions() as session:
             return set((await session.scalars(select(User.id).where(User.status == status))).all())
+
+    async def user_status(self, user_id: str) -> str | None:
+        """'allowed', 'blocked', 'active', or None for an owner never seen."""
+        async with self.sessions() as session:
+            return await session.scalar(select(User.status).where(User.id == user_id))
+
+    # ------------------------------------------------------------------ shared by every bot process
+
+    async def take_question(
+        self, user_id: str, per_minute: int, per_day: int, now: float | None = None
+    ) -> float | None:
+        """Count a question against the owner's limits (a sliding minute and the UTC calendar
+        day); None if it may be asked, else the seconds until the owner may ask again. Kept in
+        the database, so several bot processes share one count."""
+        now = time.time() if now is None else now
+        day_start = now // 86400 * 86400
+        async with self._writing() as session:
+            await self._advisory_lock(session, LOCK_RATE_LIMIT, user_id)
+            asked = QuestionAsked.asked_at
+            mine = QuestionAsked.user_id == user_id
+            await session.execute(delete(QuestionAsked).where(mine, asked < min(day_start, now - 60)))
+            today = await session.scalar(select(func.count()).where(mine, asked >= day_start))
+            if today >= per_day:
+                return day_start + 86400 - now
+            recent = (await session.scalars(select(asked).where(mine, asked > now - 60).order_by(asked))).all()
+            if len(recent) >= per_minute:
+                return recent[-per_minute] + 60 - now
+            session.add(QuestionAsked(user_id=user_id, asked_at=now))
+        return None
+
+    async def register_update(self, chat_id: int, update_id: int) -> bool:
+        """Note an update as received, before it is queued; False if it already was (Telegram
+        redelivered it), so it is answered once whichever process got it."""
+        now = time.time()
+        async with self._writing() as session:
+            await session.execute(
+                delete(PendingUpdate).where(
+                    PendingUpdate.chat_id == chat_id, PendingUpdate.answered_at < now - ANSWERED_KEPT
+                )
+            )
+            statement = self._insert(PendingUpdate).values(chat_id=chat_id, update_id=update_id, received_at=now)
+            result = await session.execute(statement.on_conflict_do_nothing())
+        return result.rowcount == 1
+
+    @contextlib.asynccontextmanager
+    async def chat_turn(
+        self, chat_id: int, update_id: int, wait_limit: float = ORDER_WAIT_LIMIT
+    ) -> AsyncIterator[None]:
+        """Wait until the chat's earlier updates are answered (by any process), run the body,
+        then mark this one answered: per-chat order across processes."""
+        started = time.monotonic()
+        while await self._earlier_unanswered(chat_id, update_id, time.time() - wait_limit):
+            if time.monotonic() - started > wait_limit:
+                log.warning("chat %s: gave up waiting for updates before %s", chat_id, update_id)
+                break
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            async with self._writing() as session:
+                await session.execute(
+                    update(PendingUpdate)
+                    .where(PendingUpdate.chat_id == chat_id, PendingUpdate.update_id == update_id)
+                    .values(answered_at=time.time())
+                )
+
+    async def _earlier_unanswered(self, chat_id: int, update_id: int, received_after: float) -> bool:
+        async with self.sessions() as session:
+            found = await session.scalar(
+                select(PendingUpdate.update_id)
+                .where(
+                    PendingUpdate.chat_id == chat_id,
+                    PendingUpdate.update_id < update_id,
+                    PendingUpdate.answered_at.is_(None),
+                    PendingUpdate.received_at > received_after,
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    async def add_comment_prompt(self, chat_id: int, message_id: int, turn_id: int, user_id: str) -> None:
+        async with self._writing() as session:
+            session.add(CommentPrompt(chat_id=chat_id, message_id=message_id, turn_id=turn_id, user_id=user_id))
+
+    async def take_comment_prompt(self, chat_id: int, message_id: int, user_id: str) -> int | None:
+        """The turn an owner's reply comments on, if the message replied to is their open prompt
+        (which is then closed); None otherwise."""
+        async with self._writing() as session:
+            prompt = await session.get(CommentPrompt, (chat_id, message_id))
+            if prompt is None or prompt.user_id != user_id:
+                return None
+            await session.delete(prompt)
+            return prompt.turn_id
+
+    async def _advisory_lock(self, session: AsyncSession, namespace: int, key: str) -> None:
+        """Serialise this transaction with others on the same key, across processes
+        (PostgreSQL); SQLite's single writer already serialises every write."""
+        if self.shared:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+                {"namespace": namespace, "key": zlib.crc32(key.encode()) - 2**31},
+            )
 
     # ------------------------------------------------------------------ conversations
 
@@ -223,22 +353,13 @@ class Storage:
         if rating not in ("up", "down"):
             raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
         values = {"turn_id": turn_id, "user_id": user_id, "rating": rating, "comment": comment, "created_at": utcnow()}
+        statement = self._insert(Feedback).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["turn_id", "user_id"],
+            set_={"rating": rating, "created_at": values["created_at"]},
+        )
         async with self._writing() as session:
-            if self.engine.dialect.name == "sqlite":
-                statement = sqlite_insert(Feedback).values(**values)
-                statement = statement.on_conflict_do_update(
-                    index_elements=["turn_id", "user_id"],
-                    set_={"rating": rating, "created_at": values["created_at"]},
-                )
-                await session.execute(statement)
-                return
-            existing = await session.scalar(
-                select(Feedback).where(Feedback.turn_id == turn_id, Feedback.user_id == user_id)
-            )
-            if existing is None:
-                session.add(Feedback(**values))
-            else:
-                existing.rating, existing.created_at = rating, values["created_at"]
+            await session.execute(statement)
 
     async def add_feedback_comment(self, turn_id: int, user_id: str, comment: str) -> None:
         async with self._writing() as session:
@@ -256,6 +377,8 @@ class Storage:
         """Delete an owner's turns, feedback, profile and user row (keeping only an admin's block/allow)."""
         async with self._writing() as session:
             feedback = await session.execute(delete(Feedback).where(Feedback.user_id == user_id))
+            await session.execute(delete(QuestionAsked).where(QuestionAsked.user_id == user_id))
+            await session.execute(delete(CommentPrompt).where(CommentPrompt.user_id == user_id))
             # feedback others gave on this owner's turns goes with the turns
             turn_ids = select(Turn.id).where(Turn.user_id == user_id).scalar_subquery()
             await session.execute(delete(Feedback).where(Feedback.turn_id.in_(turn_ids)))

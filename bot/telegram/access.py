@@ -3,15 +3,15 @@
 ADMIN_USER_IDS may do everything and are never rate-limited. With
 ALLOWED_USER_IDS empty the bot is open to all; otherwise only those ids and the
 ones an admin `/allow`s may use it. `/block` shuts anyone out. Admin decisions
-are stored (so they survive restarts) and kept in memory (so they take effect at
-once and cost nothing per message).
+and the questions counted against the limits live in the database, not in
+process memory, so they survive restarts and every bot process sharing the
+database applies them at once.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.storage import Storage
@@ -19,21 +19,13 @@ from bot.storage import Storage
 
 @dataclass
 class Access:
-    admins: set[int]
-    configured_allowed: set[int]
-    allowed: set[int] = field(default_factory=set)
-    blocked: set[int] = field(default_factory=set)
+    storage: Storage
+    admins: frozenset[int]
+    configured_allowed: frozenset[int]
 
     @classmethod
-    async def load(cls, settings: Settings, storage: Storage) -> Access:
-        allowed = await storage.users_with_status("allowed")
-        blocked = await storage.users_with_status("blocked")
-        return cls(
-            admins=set(settings.admin_user_ids),
-            configured_allowed=set(settings.allowed_user_ids),
-            allowed={_telegram_id(u) for u in allowed if u.startswith("tg:")},
-            blocked={_telegram_id(u) for u in blocked if u.startswith("tg:")},
-        )
+    def from_settings(cls, settings: Settings, storage: Storage) -> Access:
+        return cls(storage, frozenset(settings.admin_user_ids), frozenset(settings.allowed_user_ids))
 
     @property
     def open_to_all(self) -> bool:
@@ -42,52 +34,30 @@ class Access:
     def is_admin(self, user_id: int) -> bool:
         return user_id in self.admins
 
-    def may_use(self, user_id: int) -> bool:
+    async def may_use(self, user_id: int) -> bool:
         if user_id in self.admins:
             return True
-        if user_id in self.blocked:
+        status = await self.storage.user_status(f"tg:{user_id}")
+        if status == "blocked":
             return False
-        return self.open_to_all or user_id in self.configured_allowed or user_id in self.allowed
+        return self.open_to_all or user_id in self.configured_allowed or status == "allowed"
 
-    async def allow(self, storage: Storage, user_id: int) -> None:
-        await storage.set_status(f"tg:{user_id}", "allowed")
-        self.blocked.discard(user_id)
-        self.allowed.add(user_id)
+    async def allow(self, user_id: int) -> None:
+        await self.storage.set_status(f"tg:{user_id}", "allowed")
 
-    async def block(self, storage: Storage, user_id: int) -> None:
-        await storage.set_status(f"tg:{user_id}", "blocked")
-        self.allowed.discard(user_id)
-        self.blocked.add(user_id)
+    async def block(self, user_id: int) -> None:
+        await self.storage.set_status(f"tg:{user_id}", "blocked")
 
 
-def _telegram_id(user: str) -> int:
-    return int(user.split(":", 1)[1])
-
-
+@dataclass
 class RateLimiter:
     """Questions per minute (sliding window) and per day (UTC calendar day), per owner."""
 
-    def __init__(self, per_minute: int, per_day: int, clock=time.time) -> None:
-        self.per_minute = per_minute
-        self.per_day = per_day
-        self.clock = clock
-        self._recent: dict[int, deque[float]] = defaultdict(deque)
-        self._daily: dict[int, tuple[int, int]] = {}
+    storage: Storage
+    per_minute: int
+    per_day: int
+    clock: object = time.time
 
-    def check(self, user_id: int) -> float | None:
-        """Record a question; None if allowed, else the seconds until the owner may ask again."""
-        now = self.clock()
-        today = int(now // 86400)
-        day, count = self._daily.get(user_id, (today, 0))
-        if day != today:
-            count = 0
-        if count >= self.per_day:
-            return (today + 1) * 86400 - now
-        recent = self._recent[user_id]
-        while recent and recent[0] <= now - 60:
-            recent.popleft()
-        if len(recent) >= self.per_minute:
-            return recent[0] + 60 - now
-        recent.append(now)
-        self._daily[user_id] = (today, count + 1)
-        return None
+    async def check(self, user_id: int) -> float | None:
+        """Count a question; None if allowed, else the seconds until the owner may ask again."""
+        return await self.storage.take_question(f"tg:{user_id}", self.per_minute, self.per_day, self.clock())

@@ -56,22 +56,50 @@ class MessageRateLimiter(AIORateLimiter):
         return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
+def _chat_of(update: object) -> int | None:
+    return update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
+
+
+class SharedUpdateQueue(asyncio.Queue):
+    """The update queue of a bot process that shares its database with others (webhook workers
+    behind one address): each update is noted in the database before Telegram is told it was
+    received, so every process knows what its chat's earlier updates are, and an update
+    Telegram delivers twice is answered once."""
+
+    def __init__(self, storage: Storage) -> None:
+        super().__init__()
+        self.storage = storage
+
+    async def put(self, item: object) -> None:
+        chat = _chat_of(item)
+        if chat is not None and not await self.storage.register_update(chat, item.update_id):
+            log.info("update %s was delivered again; it is answered once", item.update_id)
+            return
+        await super().put(item)
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Updates of different chats run concurrently; updates of one chat run one at a time, in
-    the order they arrived, so an owner's follow-up never overtakes the question before it."""
+    the order they arrived, so an owner's follow-up never overtakes the question before it.
+    With a shared database (`storage` given) the order holds across bot processes too."""
 
-    def __init__(self, max_concurrent_updates: int) -> None:
+    def __init__(self, max_concurrent_updates: int, storage: Storage | None = None) -> None:
         super().__init__(max_concurrent_updates)
+        self.storage = storage
         self._locks: dict[int | None, asyncio.Lock] = {}
         self._waiting: dict[int | None, int] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
+        chat = _chat_of(update)
         lock = self._locks.setdefault(chat, asyncio.Lock())
         self._waiting[chat] = self._waiting.get(chat, 0) + 1
         try:
             async with lock:
-                await coroutine
+                if self.storage is None or chat is None:
+                    await coroutine
+                else:
+                    async with self.storage.chat_turn(chat, update.update_id):
+                        await coroutine
         finally:
             self._waiting[chat] -= 1
             if not self._waiting[chat]:  # forget idle chats, so the dicts do not grow forever
@@ -86,16 +114,19 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
 def build_application(settings: Settings, deps: handlers.BotDeps) -> Application:
     """The bot: rate limiter, per-chat ordering, and every handler, registered once."""
+    shared = deps.storage if deps.storage.shared else None  # PostgreSQL: other processes may serve too
     builder = (
         Application.builder()
         .token(settings.telegram_bot_token.get_secret_value())
         .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5))
-        .concurrent_updates(PerChatUpdateProcessor(512))
+        .concurrent_updates(PerChatUpdateProcessor(512, shared))
         # httpcore checks every idle pooled connection before each request; a pool of
         # hundreds made that scan the bot's biggest cost under load (bench/bot_bench.py).
         .connection_pool_size(8)
         .pool_timeout(30)
     )
+    if shared is not None:
+        builder = builder.update_queue(SharedUpdateQueue(shared))
     if settings.telegram_api_base_url:
         base = settings.telegram_api_base_url
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
@@ -160,8 +191,8 @@ async def serve(
         advisor=advisor,
         storage=storage,
         dialogue=Dialogue(advisor, storage),
-        access=await Access.load(settings, storage),
-        limiter=RateLimiter(settings.questions_per_minute, settings.questions_per_day),
+        access=Access.from_settings(settings, storage),
+        limiter=RateLimiter(storage, settings.questions_per_minute, settings.questions_per_day),
         reloader=None if settings.chroma_url else IndexReloader(settings, advisor.retriever),
     )
     app = build_application(settings, deps)

@@ -112,7 +112,7 @@ def addressed_to_bot(update: Update, bot_username: str, bot_id: int) -> bool:
 async def access_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Runs before every other handler: refuses users without access, politely and once."""
     user = update.effective_user
-    if user is None or deps_of(context).access.may_use(user.id):
+    if user is None or await deps_of(context).access.may_use(user.id):
         return
     if update.callback_query:
         await update.callback_query.answer("Not permitted.")
@@ -274,7 +274,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     user_id = update.effective_user.id
     reply_to = update.effective_message if update.message else None
     if not deps.access.is_admin(user_id):
-        wait = deps.limiter.check(user_id)
+        wait = await deps.limiter.check(user_id)
         if wait is not None:
             await context.bot.send_message(
                 chat_id, f"You've asked a lot of questions — please try again in {_duration(wait)}."
@@ -402,20 +402,19 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         "What was missing or wrong? Reply to this message and a consultant will read it.",
         reply_markup=ForceReply(selective=True, input_field_placeholder="What was missing?"),
     )
-    context.chat_data.setdefault("comment_prompts", {})[prompt.message_id] = (int(turn), update.effective_user.id)
+    await deps.storage.add_comment_prompt(prompt.chat_id, prompt.message_id, int(turn), user_key(update))
 
 
 async def _store_comment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     message = update.effective_message
     replied = message.reply_to_message
-    prompts = context.chat_data.get("comment_prompts", {})
-    if replied is None or replied.message_id not in prompts:
+    if replied is None or not replied.from_user or replied.from_user.id != context.bot.id:
         return False
-    turn_id, user_id = prompts[replied.message_id]
-    if user_id != update.effective_user.id:
+    storage = deps_of(context).storage
+    turn_id = await storage.take_comment_prompt(message.chat_id, replied.message_id, user_key(update))
+    if turn_id is None:
         return False
-    del prompts[replied.message_id]
-    await deps_of(context).storage.add_feedback_comment(turn_id, user_key(update), message.text)
+    await storage.add_feedback_comment(turn_id, user_key(update), message.text)
     await message.reply_text("Thank you — that helps us improve the answers.")
     return True
 
@@ -554,7 +553,7 @@ async def allow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if user_id is None:
         return
     deps = deps_of(context)
-    await deps.access.allow(deps.storage, user_id)
+    await deps.access.allow(user_id)
     await update.effective_message.reply_text(f"User {user_id} may now use the advisor.")
 
 
@@ -568,7 +567,7 @@ async def block(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if deps.access.is_admin(user_id):
         await update.effective_message.reply_text("Admins cannot be blocked; remove them from ADMIN_USER_IDS first.")
         return
-    await deps.access.block(deps.storage, user_id)
+    await deps.access.block(user_id)
     await update.effective_message.reply_text(f"User {user_id} is blocked.")
 
 

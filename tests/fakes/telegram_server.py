@@ -124,6 +124,23 @@ class FakeTelegram(LoopbackServer):
     ) -> int:
         """Push a message from a user (a command gets its bot_command entity); returns its update id.
         `wait=False` returns before the server has queued it (for load generators)."""
+        update = self.message_update(
+            user_id, text, chat_id=chat_id, chat_type=chat_type, reply_to=reply_to, extra=extra
+        )
+        return self._push(update, wait)
+
+    def message_update(
+        self,
+        user_id: int,
+        text: str | None = None,
+        *,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        reply_to: dict | None = None,
+        extra: dict | None = None,
+    ) -> dict:
+        """An update with a message from a user, numbered but not queued: what Telegram would
+        POST to a webhook."""
         chat_id = chat_id if chat_id is not None else user_id
         self.chats[chat_id] = chat_type
         message = {
@@ -139,7 +156,7 @@ class FakeTelegram(LoopbackServer):
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         message.update(extra or {})
-        return self._push({"message": message}, wait)
+        return {"update_id": next(self._update_ids), "message": message}
 
     def edited_message(self, user_id: int, text: str) -> int:
         self.chats[user_id] = "private"
@@ -165,11 +182,11 @@ class FakeTelegram(LoopbackServer):
         return self._push({"callback_query": query})
 
     def _push(self, payload: dict, wait: bool = True) -> int:
-        update_id = next(self._update_ids)
+        update_id = payload.get("update_id") or next(self._update_ids)
 
         async def add() -> None:
             async with self._new_update:
-                self._updates.append({"update_id": update_id, **payload})
+                self._updates.append({**payload, "update_id": update_id})
                 self._new_update.notify_all()
 
         future = asyncio.run_coroutine_threadsafe(add(), self._loop)

@@ -1,0 +1,137 @@
+"""Several webhook workers behind one address, sharing PostgreSQL and a Chroma server: every
+update answered once, in order per chat, with limits, blocks and memory shared."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+
+import aiohttp
+from conftest import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, free_port, run_ingest, write
+from fakes.telegram_server import TOKEN, FakeTelegram
+
+from bot.config import Settings, load_settings
+from bot.storage import Storage, TurnFilter
+
+CHATS, ROUNDS = 20, 10
+SECRET = "hook-secret"
+ADMIN = 1
+QUESTIONS = ("How can a small business get credit without collateral?", "How do I pick a first export market?")
+
+
+def start_worker(port: int, data_dir, env: dict) -> subprocess.Popen:
+    """`python -m bot run` in webhook mode, listening on its own port, as behind a reverse proxy."""
+    worker_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}
+    worker_env.update(env, DATA_DIR=str(data_dir), TELEGRAM_WEBHOOK_PORT=str(port))
+    return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=worker_env, stderr=subprocess.PIPE)
+
+
+async def deliver(http: aiohttp.ClientSession, port: int, update: dict) -> None:
+    """POST an update as Telegram does, waiting for the worker to accept it."""
+    async with http.post(
+        f"http://127.0.0.1:{port}/telegram",
+        data=json.dumps(update),
+        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
+    ) as response:
+        assert response.status == 200, await response.text()
+
+
+async def listening(port: int) -> bool:
+    with contextlib.suppress(OSError):
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+        return True
+    return False
+
+
+def turn_ids(telegram: FakeTelegram, chat: int) -> list[int]:
+    """The turn behind each answer sent to a chat, in the order sent (from its 👍 button)."""
+    found = []
+    for call in telegram.calls_of("sendMessage", chat):
+        markup = call.params.get("reply_markup")
+        markup = json.loads(markup) if isinstance(markup, str) else markup
+        if markup and "inline_keyboard" in markup:
+            found.append(int(markup["inline_keyboard"][0][0]["callback_data"].split(":")[2]))
+    return found
+
+
+async def test_two_webhook_workers_answer_200_updates_from_20_chats_once_and_in_order(
+    tmp_path, kdir, embedder, chroma_server, postgres_url
+):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    write(kdir, "trade/export.md", SAMPLE_TRADE)
+    run_ingest(load_settings(knowledge_dir=kdir, data_dir=tmp_path / "ingest", chroma_url=chroma_server), embedder)
+    owners = [1000 + c for c in range(CHATS)]
+    with FakeTelegram() as telegram:
+        env = {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": telegram.base_url,
+            "TELEGRAM_WEBHOOK_URL": "https://advisor.example.com/telegram",  # the reverse proxy's address
+            "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "DATABASE_URL": postgres_url,
+            "CHROMA_URL": chroma_server,
+            "KNOWLEDGE_DIR": str(kdir),
+            "ADMIN_USER_IDS": str(ADMIN),
+            "QUESTIONS_PER_MINUTE": str(ROUNDS),
+        }
+        ports = [free_port(), free_port()]
+        workers = [start_worker(port, tmp_path / f"worker-{n}", env) for n, port in enumerate(ports)]
+        try:
+            await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == 2, 180, "both workers to start")
+            for port in ports:
+                while not await listening(port):
+                    await asyncio.sleep(0.1)
+            async with aiohttp.ClientSession() as http:
+                # 200 updates, round after round over the 20 chats; each chat's messages alternate workers
+                asked = {owner: [] for owner in owners}
+                for r in range(ROUNDS):
+                    for c, owner in enumerate(owners):
+                        question = f"{QUESTIONS[r % 2]} (question {r + 1})"
+                        asked[owner].append(question)
+                        await deliver(http, ports[(r + c) % 2], telegram.message_update(owner, question))
+                await telegram.wait_for(
+                    lambda: sum(len(turn_ids(telegram, o)) for o in owners) >= CHATS * ROUNDS, 240, "200 answers"
+                )
+
+                # shared limits: one more owner asks 12 times within a minute, alternately to both
+                for n in range(ROUNDS + 2):
+                    await deliver(http, ports[n % 2], telegram.message_update(2000, QUESTIONS[0]))
+                await telegram.wait_for(lambda: len(telegram.texts(2000)) == ROUNDS + 2, 120, "12 replies")
+
+                # shared access list: a block given on one worker holds on the other at once
+                await deliver(http, ports[0], telegram.message_update(ADMIN, "/block 3000"))
+                await telegram.wait_for(lambda: telegram.texts(ADMIN), 60, "the block confirmed")
+                await deliver(http, ports[1], telegram.message_update(3000, QUESTIONS[0]))
+                await telegram.wait_for(lambda: telegram.texts(3000), 60, "the blocked owner's reply")
+            await asyncio.sleep(1)  # an update answered twice would show up by now
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker.wait(30)
+                worker.kill()
+
+        assert all(w.returncode == 0 for w in workers), [w.stderr.read().decode()[-2000:] for w in workers]
+        answered = {owner: turn_ids(telegram, owner) for owner in owners}
+        limited = telegram.texts(2000)
+        blocked = telegram.texts(3000)
+
+    storage = await Storage.open(postgres_url)
+    try:
+        for owner in owners:
+            turns = list(reversed(await storage.list_turns(TurnFilter(user=f"tg:{owner}"), limit=None)))
+            assert [t.question for t in turns] == asked[owner], owner  # stored in the order asked
+            assert answered[owner] == [t.id for t in turns], owner  # each answered once, in order
+            assert len({t.conversation_id for t in turns}) == 1  # one memory, whichever worker answered
+            assert all(t.covered and t.sources for t in turns)
+    finally:
+        await storage.close()
+    assert sum("[1]" in text for text in limited) == ROUNDS
+    assert sum("You've asked a lot of questions" in text for text in limited) == 2
+    assert telegram.texts(ADMIN) == ["User 3000 is blocked."] and "this advisor is private" in blocked[0]

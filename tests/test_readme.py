@@ -26,8 +26,18 @@ def quick_start_commands() -> list[str]:
     return [line.split("#", 1)[0].strip() for line in block.group(1).splitlines() if line.strip()]
 
 
-def console_commands() -> list[str]:
-    return re.findall(r"^\$ (.+)$", README, re.MULTILINE)
+def section(title: str) -> str:
+    """One `## ` section of the README, without its heading."""
+    found = re.search(rf"^## {title}\n(.*?)(?=^## |\Z)", README, re.DOTALL | re.MULTILINE)
+    assert found, f"README lost its {title} section"
+    return found.group(1)
+
+
+def console_commands(text: str | None = None) -> list[str]:
+    """The `$ ` commands, in order; by default all but the Deploying section's (tests/test_deploying.py
+    runs those, which start servers)."""
+    text = README.replace(section("Deploying"), "") if text is None else text
+    return re.findall(r"^\$ (.+)$", text, re.MULTILINE)
 
 
 def environment(data_dir) -> dict:

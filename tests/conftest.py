@@ -170,8 +170,8 @@ def postgres_server() -> str:
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield url
         return
-    if not (shutil.which("pg_config") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))):
-        pytest.skip("PostgreSQL tests need the server binaries (Debian package postgresql) or TEST_DATABASE_URL")
+    if not (shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))):
+        pytest.skip("PostgreSQL binaries (initdb) not found: install Debian's postgresql or set TEST_DATABASE_URL")
     script = ROOT / "scripts" / "throwaway-postgres.sh"
     started = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stderr

@@ -11,6 +11,7 @@ database applies them at once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
@@ -56,7 +57,7 @@ class RateLimiter:
     storage: Storage
     per_minute: int
     per_day: int
-    clock: object = time.time
+    clock: Callable[[], float] = time.time
 
     async def check(self, user_id: int) -> float | None:
         """Count a question; None if allowed, else the seconds until the owner may ask again."""

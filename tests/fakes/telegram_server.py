@@ -111,23 +111,10 @@ class FakeTelegram(LoopbackServer):
         with self._lock:
             self.faults.setdefault(method, []).extend([Fault(status, description, retry_after)] * times)
 
-    def message(
-        self,
-        user_id: int,
-        text: str | None = None,
-        *,
-        chat_id: int | None = None,
-        chat_type: str = "private",
-        reply_to: dict | None = None,
-        extra: dict | None = None,
-        wait: bool = True,
-    ) -> int:
-        """Push a message from a user (a command gets its bot_command entity); returns its update id.
+    def message(self, user_id: int, text: str | None = None, *, wait: bool = True, **fields) -> int:
+        """Push a message from a user (fields as for `message_update`); returns its update id.
         `wait=False` returns before the server has queued it (for load generators)."""
-        update = self.message_update(
-            user_id, text, chat_id=chat_id, chat_type=chat_type, reply_to=reply_to, extra=extra
-        )
-        return self._push(update, wait)
+        return self._push(self.message_update(user_id, text, **fields), wait)
 
     def message_update(
         self,

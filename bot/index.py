@@ -9,6 +9,7 @@ which lets a no-change ingest finish without ever loading it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -236,8 +237,8 @@ class KnowledgeIndex:
 
     Chunk metadata carries the source file's hash and chunk count, so the index
     itself records which files it holds and whether each is complete. A run that
-    is killed half-way leaves a file either absent or incomplete, and the next
-    run re-embeds exactly that file.
+    is killed half-way leaves a file absent, incomplete or holding two versions,
+    and the next run re-embeds exactly that file.
     """
 
     page_size = 5000
@@ -263,10 +264,7 @@ class KnowledgeIndex:
         counted, so a half-written file is found and redone.
         """
         if not self.dirty:
-            return {
-                meta["path"]: FileState(meta["content_hash"], meta.get("recipe", ""), int(meta["chunk_count"]), True)
-                for meta in self._all_metadata(where={"chunk_index": 0})
-            }
+            return self._first_chunk_states()
         seen: dict[str, tuple[str, str, int, set[int]]] = {}
         mixed: set[str] = set()
         for meta in self._all_metadata():
@@ -280,6 +278,18 @@ class KnowledgeIndex:
             path: FileState(digest, recipe, total, path not in mixed and len(indexes) == total)
             for path, (digest, recipe, total, indexes) in seen.items()
         }
+
+    def _first_chunk_states(self) -> dict[str, FileState]:
+        """File states from each file's first chunk. A file with two first chunks holds two
+        versions: an update on a Chroma server stopped between `replace_file`'s two steps,
+        perhaps in an ingest with another DATA_DIR (the one that keeps the dirty mark), such
+        as the bot's own at start. It counts as incomplete, so this ingest finishes it."""
+        states: dict[str, FileState] = {}
+        for meta in self._all_metadata(where={"chunk_index": 0}):
+            path = meta["path"]
+            state = FileState(meta["content_hash"], meta.get("recipe", ""), int(meta["chunk_count"]), True)
+            states[path] = state if path not in states else dataclasses.replace(state, complete=False)
+        return states
 
     @property
     def dirty(self) -> bool:
@@ -306,16 +316,28 @@ class KnowledgeIndex:
             offset += page
 
     def replace_file(self, path: str, chunks: Sequence[Chunk], vectors: np.ndarray, recipe: str) -> None:
-        """Swap a file's chunks for new ones: old ones first out, so a crash never leaves a mix."""
-        self.remove_file(path)
-        if not chunks:
-            return
-        self.collection.add(
-            ids=[c.id for c in chunks],
-            embeddings=vectors,
-            documents=[c.text for c in chunks],
-            metadatas=[{**chunk_metadata(c, len(chunks)), "recipe": recipe} for c in chunks],
-        )
+        """Swap a file's chunks for new ones: new ones first in, then the old ones out.
+
+        With CHROMA_URL, ingest writes into the index the bot is answering from, so a
+        question asked meanwhile must find the file in one version or the other, never
+        in neither. For that moment both versions are there; retrieval cites equal text
+        once (bot/retrieval.py). New chunks get new ids when the text changed (`Chunk.id`
+        holds the content hash); when only the recipe changed, the ids are the same and
+        upsert replaces each chunk in place. A crash between the two steps leaves both
+        versions in a dirty index, which `file_states` reports as incomplete, so the next
+        ingest redoes the file and removes the old chunks then.
+        """
+        old_ids = set(self.collection.get(where={"path": path}, include=[])["ids"])
+        if chunks:
+            self.collection.upsert(
+                ids=[c.id for c in chunks],
+                embeddings=vectors,
+                documents=[c.text for c in chunks],
+                metadatas=[{**chunk_metadata(c, len(chunks)), "recipe": recipe} for c in chunks],
+            )
+        stale = old_ids - {c.id for c in chunks}
+        if stale:
+            self.collection.delete(ids=sorted(stale))
 
     def remove_file(self, path: str) -> None:
         self.collection.delete(where={"path": path})

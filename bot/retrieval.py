@@ -62,11 +62,23 @@ class Retriever:
         `{"region": "AU"}`) up by PREFER_BOOST, among twice as many candidates.
         """
         vector = self.embedder.embed_query(question)
-        hits = self.index.query(vector, k * 2 if prefer else k, where=_where(filters))
-        passages = [_passage(text, meta, score) for text, meta, score in hits]
+        passages = self._nearest(vector, k * 2 if prefer else k, _where(filters))
         if prefer:
             passages.sort(key=lambda p: -(p.score + PREFER_BOOST * _matches(p, prefer)))
         return passages[:k]
+
+    def _nearest(self, vector, n: int, where: dict | None) -> list[Passage]:
+        """The `n` nearest passages, each text of a file once.
+
+        While ingest updates a file on a Chroma server, the file's old and new chunks are
+        both in the index for a moment (KnowledgeIndex.replace_file), so unchanged text is
+        found twice. Then one more query, with room for the twins, still gives `n` passages.
+        """
+        hits = self.index.query(vector, n, where=where)
+        passages = _distinct(hits)
+        if len(passages) < len(hits):
+            passages = _distinct(self.index.query(vector, 2 * n, where=where))[:n]
+        return passages
 
     def topics(self) -> dict[str, list[str]]:
         return self.index.topics()
@@ -95,6 +107,16 @@ def _matches(passage: Passage, prefer: dict[str, str]) -> bool:
         if wanted.lower() in values:
             return True
     return False
+
+
+def _distinct(hits: list[tuple[str, dict, float]]) -> list[Passage]:
+    """Passages from hits, best first, dropping a text its file already gave."""
+    passages, seen = [], set()
+    for text, meta, score in hits:
+        if (meta["path"], text) not in seen:
+            seen.add((meta["path"], text))
+            passages.append(_passage(text, meta, score))
+    return passages
 
 
 def _split(value: str) -> tuple[str, ...]:

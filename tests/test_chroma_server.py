@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -11,12 +12,50 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_CREDIT, run_ingest, write
+from conftest import SAMPLE_CREDIT, SAMPLE_TRADE, run_cli, write
+from fakes.slow_writes import SlowWrites
+from live_bot import (
+    ADMIN,
+    KOMBUCHA,
+    NEW_QUESTION,
+    OLD_QUESTION,
+    answers_during_ingest,
+    ask,
+    bot_env,
+    running_bot,
+    wait_for_answer,
+)
 
-from bot.advisor import Advisor
-from bot.config import load_settings
 from bot.index import make_index
-from bot.retrieval import Retriever
+
+EVAL = """
+- question: "Can I borrow without collateral?"
+  files: [credit/collateral.md]
+- question: "How do I choose my first export market?"
+  files: [trade/export.md]
+"""
+SUPPLIER_CREDIT = """
+## Supplier credit
+
+Suppliers often let a small business pay 30 days after delivery. Ask for these trade terms
+once you have paid a few orders on time.
+"""
+SUPPLIER_QUESTION = "Will my suppliers let me pay later?"
+
+
+def ingest_summary(stderr: str) -> dict[str, str]:
+    """The table `python ingest.py` ends with, as {column: value}."""
+    header, row = (
+        [cell.strip() for cell in line.strip("┃│").split(line[0])]
+        for line in stderr.splitlines()
+        if line.startswith(("┃", "│"))
+    )
+    return dict(zip(header, row, strict=True))
+
+
+def sources(answer: str) -> list[str]:
+    """The sources a Telegram answer lists, without their numbers."""
+    return re.findall(r"^\d+\. (.+)$", answer.partition("Sources")[2], re.MULTILINE)
 
 
 def free_port() -> int:
@@ -27,6 +66,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def chroma_server(tmp_path):
+    """`chroma run` on a free port with its data in a temporary folder; yields its URL."""
     chroma = Path(sys.executable).parent / "chroma"
     if not chroma.exists():
         chroma = Path(shutil.which("chroma") or "chroma")
@@ -52,16 +92,50 @@ def chroma_server(tmp_path):
     proc.wait(timeout=10)
 
 
-async def test_ingest_and_answer_through_a_chroma_server(chroma_server, tmp_path, kdir, embedder):
-    settings = load_settings(knowledge_dir=kdir, data_dir=tmp_path / "data", chroma_url=chroma_server)
+def test_ingest_ask_and_eval_on_the_command_line(chroma_server, tmp_path, kdir):
     write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
-    report, _ = run_ingest(settings, embedder)
-    assert report.added == 1
+    write(kdir, "trade/export.md", SAMPLE_TRADE)
+    write(kdir, "eval/questions.yaml", EVAL)
+    env = {"KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data"), "CHROMA_URL": chroma_server}
+
+    ingest = run_cli("ingest.py", env=env)
+    assert ingest.returncode == 0, ingest.stderr
+    assert ingest_summary(ingest.stderr)["added"] == "2"
+    again = run_cli("ingest.py", env=env)
+    assert again.returncode == 0, again.stderr
+    assert (ingest_summary(again.stderr)["unchanged"], ingest_summary(again.stderr)["chunks"]) == ("2", "0")
     assert not (tmp_path / "data" / "index").exists()  # nothing went to a local folder
 
-    again, _ = run_ingest(settings, embedder)
-    assert again.unchanged == 1 and again.chunks_written == 0
+    answer = run_cli("ask", "Can I borrow without collateral?", env=env)
+    assert answer.returncode == 0, answer.stderr
+    assert re.search(r"\[1\] .+ \(credit/collateral\.md, match \d\.\d\d\)", answer.stdout), answer.stdout
 
-    advisor = Advisor(Retriever(make_index(settings), embedder), settings)
-    answer = await advisor.answer("Can I borrow without collateral?")
-    assert answer.covered and answer.sources[0].path == "credit/collateral.md"
+    evaluation = run_cli("eval", "--min-recall", "1", env=env)
+    assert evaluation.returncode == 0, evaluation.stderr
+    assert re.search(r"2 \+ 0 off-topic │\s+1\.000 │\s+1\.000 │", evaluation.stdout), evaluation.stdout
+
+
+async def test_the_bot_answers_throughout_an_ingest_into_the_server(chroma_server, tmp_path, kdir, settings):
+    """A file added and one changed in place on the server while an owner asks non-stop:
+    every answer is right and cites each source once, and the new content is answered
+    within seconds. The ingest reaches the server over a slow link (SlowWrites), so the
+    moments between its writes last long enough for the owner's questions to land in them."""
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    env = bot_env(settings, CHROMA_URL=chroma_server)
+    index = make_index(settings.model_copy(update={"chroma_url": chroma_server}))
+    async with running_bot(env, tmp_path / "bot.log") as telegram:  # the bot ingests as it starts
+        assert "kombucha" not in (await ask(telegram, 200, NEW_QUESTION)).lower()
+
+        write(kdir, "operations/kombucha.md", KOMBUCHA)
+        write(kdir, "credit/collateral.md", SAMPLE_CREDIT + SUPPLIER_CREDIT)
+        with SlowWrites(chroma_server) as slow_link:  # each write's answer comes 0.5 s late
+            ingest_env = {**env, "CHROMA_URL": slow_link.url}
+            during, finished = await answers_during_ingest(telegram, 100, OLD_QUESTION, ingest_env)
+        wrong = [text for text in during if "Data-driven lenders" not in text and "Invoice finance" not in text]
+        twice = [text for text in during if len(set(sources(text))) < len(sources(text))]
+        assert during and not wrong, wrong  # e.g. "I don't have material on that" while a file was away
+        assert not twice, twice  # a file's two versions, both in the index for a moment, cited once
+        await wait_for_answer(telegram, 300, NEW_QUESTION, "fermentation log", since=finished)
+        await wait_for_answer(telegram, 301, SUPPLIER_QUESTION, "30 days", since=finished)
+
+        assert f"Index: {index.count()} chunks (Chroma server)" in await ask(telegram, ADMIN, "/stats")

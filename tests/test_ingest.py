@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -9,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, run_cli, run_ingest, write
+from conftest import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
 
 from bot import ingest_runner
 from bot.index import Embedder, make_index
@@ -46,6 +47,31 @@ def test_add_change_delete_and_no_op(settings, kdir, embedder):
     report, index = run_ingest(settings, embedder)
     assert (report.removed, report.unchanged) == (1, 1)
     assert paths_in(index) == {"credit/collateral.md"}
+
+
+@pytest.mark.parametrize("marked", [True, False], ids=["same-data-dir", "other-data-dir"])
+def test_a_kill_between_adding_new_chunks_and_removing_old_ones_is_repaired(settings, kdir, embedder, tmp_path, marked):
+    """A file's new chunks go in before its old ones go out (readers of a Chroma server always
+    find it). Killed in between, the index holds both versions: answers cite each text once,
+    and the next ingest sees the file as unfinished and removes the old version, also when it
+    runs with another DATA_DIR (no dirty mark), as the bot's own ingest at start may."""
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    _, index = run_ingest(settings, embedder)
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT.replace("Invoice finance advances", "Factoring advances"))
+    _, elsewhere = run_ingest(settings.model_copy(update={"data_dir": tmp_path / "elsewhere"}), embedder)
+    new = elsewhere.collection.get(include=["embeddings", "documents", "metadatas"])
+    with contextlib.suppress(KeyboardInterrupt), index.writing() if marked else contextlib.nullcontext():
+        index.collection.add(new["ids"], new["embeddings"], new["metadatas"], new["documents"])
+        raise KeyboardInterrupt  # killed after the new chunks went in, before the old ones went out
+
+    found = [p.text for p in retriever_for(settings, embedder).retrieve("Can I borrow without collateral?", 20)]
+    assert len(found) == len(set(found)) == len(set(index.collection.get()["documents"]))
+
+    report, index = run_ingest(settings, embedder)
+    assert report.updated == 1 and not index.dirty
+    texts = " ".join(index.collection.get()["documents"])
+    assert "Factoring advances" in texts and "Invoice finance advances" not in texts
+    assert index.count() == index.file_states()["credit/collateral.md"].chunks
 
 
 def test_no_change_run_never_loads_the_model(settings, kdir, embedder):

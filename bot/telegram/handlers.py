@@ -458,9 +458,12 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _index_line(deps: BotDeps) -> str:
+    """What the bot answers from: the live local version, or a Chroma server (CHROMA_URL), which
+    has no versions; its count is read live and can include, during an ingest, a file's two versions."""
     manifest = deps.reloader.manifest if deps.reloader else None
     if manifest is None:
-        return f"Index: {deps.advisor.retriever.index.count()} chunks"
+        where = " (Chroma server)" if deps.settings.chroma_url else ""
+        return f"Index: {deps.advisor.retriever.index.count()} chunks{where}"
     return (
         f"Index: version {manifest.version}, {manifest.files} files, {manifest.chunks} chunks, "
         f"built {manifest.built_at.replace('T', ' ').removesuffix('+00:00')} UTC"

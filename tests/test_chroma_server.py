@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
-import pytest
 from conftest import SAMPLE_CREDIT, SAMPLE_TRADE, run_cli, write
 from fakes.slow_writes import SlowWrites
 from live_bot import (
@@ -56,40 +48,6 @@ def ingest_summary(stderr: str) -> dict[str, str]:
 def sources(answer: str) -> list[str]:
     """The sources a Telegram answer lists, without their numbers."""
     return re.findall(r"^\d+\. (.+)$", answer.partition("Sources")[2], re.MULTILINE)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    """`chroma run` on a free port with its data in a temporary folder; yields its URL."""
-    chroma = Path(sys.executable).parent / "chroma"
-    if not chroma.exists():
-        chroma = Path(shutil.which("chroma") or "chroma")
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(tmp_path / "server")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("chroma server did not start")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def test_ingest_ask_and_eval_on_the_command_line(chroma_server, tmp_path, kdir):

@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlparse
 
 import aiohttp
@@ -82,21 +83,17 @@ async def test_the_scaled_setup_runs_as_written(tmp_path, kdir, postgres_url):
         env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.base_url)
 
         def start(command: str) -> None:
-            servers.append(
-                subprocess.Popen(
-                    command,
-                    shell=True,
-                    cwd=work,
-                    env=env,
-                    start_new_session=True,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
+            """A server command in the background, its log in the install folder."""
+            with open(work / f"server-{len(servers)}.log", "w") as log:
+                servers.append(
+                    subprocess.Popen(
+                        command, shell=True, cwd=work, env=env, start_new_session=True, stdout=log, stderr=log
+                    )
                 )
-            )
 
         try:
             start(chroma)
-            await wait_until_up(f"{settings['CHROMA_URL']}/api/v2/heartbeat", servers[0])
+            await wait_until_up(f"{settings['CHROMA_URL']}/api/v2/heartbeat", servers[0], work / "server-0.log")
             result = await asyncio.to_thread(
                 subprocess.run, ingest, shell=True, cwd=work, env=env, capture_output=True, text=True, timeout=300
             )
@@ -127,9 +124,9 @@ async def test_the_scaled_setup_runs_as_written(tmp_path, kdir, postgres_url):
     assert not (work / "data" / "transcripts.db").exists()  # the transcripts are in PostgreSQL
 
 
-async def wait_until_up(url: str, process: subprocess.Popen) -> None:
+async def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     for _ in range(300):
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        assert process.poll() is None, log.read_text()[-2000:]
         try:
             await asyncio.to_thread(urllib.request.urlopen, url, timeout=1)
             return

@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import io
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import ROOT, invoke, retriever_for, run_cli
+from conftest import ROOT, free_port, invoke, retriever_for, run_cli
 from test_storage import answer
 
 from bot.config import load_settings
@@ -233,12 +232,6 @@ def test_forget_and_prune_commands(tmp_path):
     assert [t["user_id"] for t in remaining] == ["tg:2"]
     assert invoke("prune", env=env).stderr.strip() == "error: no retention period: pass --days N or set RETENTION_DAYS"
     assert invoke("prune", env={**env, "RETENTION_DAYS": "30"}).stdout.strip() == "Deleted 0 turns older than 30 days."
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get_json(url: str, auth: str | None = None):

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, free_port
 from fakes.openai_server import FakeOpenAI, Reply, last_user_message
 from fakes.telegram_server import BOT, TOKEN, FakeTelegram
 
@@ -404,7 +404,7 @@ async def test_an_unexpected_error_is_logged_and_the_owner_gets_a_reference(star
 
 
 async def test_webhook_mode_rejects_a_wrong_secret(start_bot, telegram, llm):
-    port = _free_port()
+    port = free_port()
     await start_bot(
         telegram_webhook_url=f"http://127.0.0.1:{port}/telegram-hook",
         telegram_webhook_listen="127.0.0.1",
@@ -446,14 +446,6 @@ def _post(url: str, payload: dict, secret: str) -> int:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- the `run` command

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import aiohttp
 from conftest import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, free_port, run_ingest, write
@@ -23,11 +24,14 @@ ADMIN = 1
 QUESTIONS = ("How can a small business get credit without collateral?", "How do I pick a first export market?")
 
 
-def start_worker(port: int, data_dir, env: dict) -> subprocess.Popen:
-    """`python -m bot run` in webhook mode, listening on its own port, as behind a reverse proxy."""
+def start_worker(port: int, data_dir: Path, env: dict) -> subprocess.Popen:
+    """`python -m bot run` in webhook mode, listening on its own port, as behind a reverse proxy;
+    its log goes to DATA_DIR/worker.log (a pipe nobody reads could fill up and stall it)."""
     worker_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}
     worker_env.update(env, DATA_DIR=str(data_dir), TELEGRAM_WEBHOOK_PORT=str(port))
-    return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=worker_env, stderr=subprocess.PIPE)
+    data_dir.mkdir(parents=True)
+    with open(data_dir / "worker.log", "w") as log:
+        return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=worker_env, stderr=log)
 
 
 async def deliver(http: aiohttp.ClientSession, port: int, update: dict) -> None:
@@ -117,7 +121,8 @@ async def test_two_webhook_workers_answer_200_updates_from_20_chats_once_and_in_
                     worker.wait(30)
                 worker.kill()
 
-        assert all(w.returncode == 0 for w in workers), [w.stderr.read().decode()[-2000:] for w in workers]
+        logs = [(tmp_path / f"worker-{n}" / "worker.log").read_text()[-2000:] for n in range(len(workers))]
+        assert all(w.returncode == 0 for w in workers), logs
         answered = {owner: turn_ids(telegram, owner) for owner in owners}
         limited = telegram.texts(2000)
         blocked = telegram.texts(3000)

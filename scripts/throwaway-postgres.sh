@@ -24,7 +24,7 @@ bindir() {
 # Run a command as the cluster's owner: ourselves, or the `postgres` user when we are root.
 as_owner() {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")  # from a folder that user may enter
     else
         "$@"
     fi

@@ -177,19 +177,22 @@ class Storage:
         the database, so several bot processes share one count."""
         now = time.time() if now is None else now
         day_start = now // 86400 * 86400
+        window = min(day_start, now - 60)
+        asked, mine = QuestionAsked.asked_at, QuestionAsked.user_id == user_id
         async with self._writing() as session:
             await self._advisory_lock(session, LOCK_RATE_LIMIT, user_id)
-            asked = QuestionAsked.asked_at
-            mine = QuestionAsked.user_id == user_id
-            await session.execute(delete(QuestionAsked).where(mine, asked < min(day_start, now - 60)))
-            today = await session.scalar(select(func.count()).where(mine, asked >= day_start))
-            if today >= per_day:
-                return day_start + 86400 - now
-            recent = (await session.scalars(select(asked).where(mine, asked > now - 60).order_by(asked))).all()
-            if len(recent) >= per_minute:
-                return recent[-per_minute] + 60 - now
-            session.add(QuestionAsked(user_id=user_id, asked_at=now))
-        return None
+            # Written first: on SQLite the first write is what serialises this with other writers.
+            question = QuestionAsked(user_id=user_id, asked_at=now)
+            session.add(question)
+            await session.flush()
+            earlier = select(asked).where(mine, asked >= window, QuestionAsked.id != question.id).order_by(asked)
+            times = (await session.scalars(earlier)).all()
+            wait = _question_wait(times, now, day_start, per_minute, per_day)
+            if wait is not None:
+                await session.delete(question)  # a refused question does not count
+            elif not any(t >= day_start for t in times):  # first today: yesterday's count is done with
+                await session.execute(delete(QuestionAsked).where(mine, asked < window))
+        return wait
 
     async def register_update(self, chat_id: int, update_id: int) -> bool:
         """Note an update as received, before it is queued; False if it already was (Telegram
@@ -485,6 +488,17 @@ class GroupCommit:
     async def close(self) -> None:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+def _question_wait(earlier: list[float], now: float, day_start: float, per_minute: int, per_day: int) -> float | None:
+    """Seconds until an owner who asked at `earlier` times (the last minute and today) may ask
+    again, or None if they may ask now."""
+    if sum(t >= day_start for t in earlier) >= per_day:
+        return day_start + 86400 - now
+    recent = [t for t in earlier if t > now - 60]
+    if len(recent) >= per_minute:
+        return recent[-per_minute] + 60 - now
+    return None
 
 
 def _open_conversation(chat_id: str) -> Select:

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, delete, func, or_, select, text, update
+from sqlalchemy import Select, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -164,8 +164,8 @@ class Storage:
 
     async def user_status(self, user_id: str) -> str | None:
         """'allowed', 'blocked', 'active', or None for an owner never seen."""
-        async with self.sessions() as session:
-            return await session.scalar(select(User.status).where(User.id == user_id))
+        async with self.engine.connect() as connection:  # read on every update: no ORM session needed
+            return await connection.scalar(select(User.status).where(User.id == user_id))
 
     # ------------------------------------------------------------------ shared by every bot process
 
@@ -182,14 +182,13 @@ class Storage:
         async with self._writing() as session:
             await self._advisory_lock(session, LOCK_RATE_LIMIT, user_id)
             # Written first: on SQLite the first write is what serialises this with other writers.
-            question = QuestionAsked(user_id=user_id, asked_at=now)
-            session.add(question)
-            await session.flush()
-            earlier = select(asked).where(mine, asked >= window, QuestionAsked.id != question.id).order_by(asked)
+            added = insert(QuestionAsked).values(user_id=user_id, asked_at=now).returning(QuestionAsked.id)
+            question = await session.scalar(added)
+            earlier = select(asked).where(mine, asked >= window, QuestionAsked.id != question).order_by(asked)
             times = (await session.scalars(earlier)).all()
             wait = _question_wait(times, now, day_start, per_minute, per_day)
-            if wait is not None:
-                await session.delete(question)  # a refused question does not count
+            if wait is not None:  # a refused question does not count
+                await session.execute(delete(QuestionAsked).where(QuestionAsked.id == question))
             elif not any(t >= day_start for t in times):  # first today: yesterday's count is done with
                 await session.execute(delete(QuestionAsked).where(mine, asked < window))
         return wait

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -216,7 +217,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def chroma_server(tmp_path) -> str:
-    """A real Chroma server (`chroma run`, from the chromadb package) on 127.0.0.1; its URL."""
+    """A real Chroma server (`chroma run`, from the chromadb package) on 127.0.0.1, empty; its URL.
+    TEST_CHROMA_URL (`.ci/run` starts a throwaway server and sets it) is emptied and used;
+    otherwise the test starts a server of its own."""
+    if url := os.environ.get("TEST_CHROMA_URL"):
+        _empty_chroma(url)
+        yield url
+        return
     chroma = Path(sys.executable).parent / "chroma"
     if not chroma.exists():
         chroma = Path(shutil.which("chroma") or "chroma")
@@ -240,3 +247,15 @@ def chroma_server(tmp_path) -> str:
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def _empty_chroma(url: str) -> None:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    address = urllib.parse.urlparse(url)
+    client = chromadb.HttpClient(
+        host=address.hostname, port=address.port, settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    for collection in client.list_collections():
+        client.delete_collection(collection.name)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.index import Embedder, KnowledgeIndex
+from bot.index.chroma import KnowledgeIndex, make_index
+from bot.index.embedder import Embedder, make_embedder
 
 FILTER_FIELDS = ("topic", "path")
 PREFER_BOOST = 0.03  # about the gap between neighbouring passages: enough to break near-ties
@@ -140,6 +141,4 @@ def _passage(text: str, meta: dict, score: float) -> Passage:
 
 def make_retriever(settings, index_dir=None, embedder: Embedder | None = None) -> Retriever:
     """The retriever the program uses, built from settings (tests pass their own parts)."""
-    from bot.index import make_embedder, make_index
-
     return Retriever(make_index(settings, index_dir), embedder or make_embedder(settings))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.retrieval import Retriever
+from bot.index.retriever import Retriever
 
 SEARCH_DEPTH = 30  # chunks fetched per question, enough to rank ~10 distinct files
 

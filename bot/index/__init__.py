@@ -1,0 +1,28 @@
+"""The index: embeddings, the Chroma store, index versions, and retrieval over them.
+
+- `embedder`: the embedding model behind a lazy load (`Embedder`, `make_embedder`)
+- `onnx_model`: the same model on ONNX Runtime, and its one-time export
+- `chroma`: the Chroma collection and its per-file writes (`KnowledgeIndex`, `make_index`)
+- `versions`: index versions under INDEX_DIR: build beside the live one, switch atomically
+- `reloader`: keeps a running bot on the live version (`IndexReloader`)
+- `retriever`: question → `Passage`s (`Retriever`, `make_retriever`)
+- `evaluation`: does retrieval find the right file for the eval questions?
+
+May import only `bot.config`. It stores and searches what it is given and knows
+nothing of knowledge files, the advisor or any channel.
+"""
+
+from bot.index.chroma import FileState, KnowledgeIndex, make_index
+from bot.index.embedder import Embedder, make_embedder
+from bot.index.retriever import Passage, Retriever, make_retriever
+
+__all__ = [
+    "Embedder",
+    "FileState",
+    "KnowledgeIndex",
+    "Passage",
+    "Retriever",
+    "make_embedder",
+    "make_index",
+    "make_retriever",
+]

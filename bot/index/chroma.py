@@ -1,0 +1,211 @@
+"""The Chroma collection that stores chunks, with the per-file operations ingest needs.
+
+`make_index` opens it: a local folder (the live index version under INDEX_DIR, see
+`bot.index.versions`) or a Chroma server (CHROMA_URL). It stores what it is given (ids,
+texts, metadata and vectors) and knows nothing of knowledge files or of how chunks are
+made; we always pass our own embeddings (Chroma's default embedding function would
+download a model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.config import Settings
+from bot.index.versions import live_folder
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the index holds for one knowledge file: its hash, how it was chunked, how many chunks."""
+
+    content_hash: str
+    recipe: str
+    chunks: int
+    complete: bool
+
+
+class KnowledgeIndex:
+    """A Chroma collection of chunks, with the per-file operations ingestion needs.
+
+    Chunk metadata carries the source file's hash and chunk count, so the index
+    itself records which files it holds and whether each is complete. A run that
+    is killed half-way leaves a file absent, incomplete or holding two versions,
+    and the next run re-embeds exactly that file.
+    """
+
+    page_size = 5000
+
+    def __init__(self, collection, state_dir: Path, client=None) -> None:
+        self.collection = collection
+        self.client = client
+        self._marker = state_dir / f".{collection.name}.ingest-in-progress"
+
+    def close(self) -> None:
+        """Release Chroma's resources for this folder (its HNSW index in memory, SQLite)."""
+        if self.client is not None and hasattr(self.client, "close"):
+            self.client.close()
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def file_states(self) -> dict[str, FileState]:
+        """Which files the index holds, and whether each is complete.
+
+        After a clean ingest, one record per file (its first chunk) is enough: every file
+        was written whole. After an interrupted one (`dirty`), every chunk is read and
+        counted, so a half-written file is found and redone.
+        """
+        if not self.dirty:
+            return self._first_chunk_states()
+        seen: dict[str, tuple[str, str, int, set[int]]] = {}
+        mixed: set[str] = set()
+        for meta in self._all_metadata():
+            path = meta["path"]
+            key = (meta["content_hash"], meta.get("recipe", ""), int(meta["chunk_count"]))
+            entry = seen.setdefault(path, (*key, set()))
+            if entry[:3] != key:
+                mixed.add(path)
+            entry[3].add(int(meta["chunk_index"]))
+        return {
+            path: FileState(digest, recipe, total, path not in mixed and len(indexes) == total)
+            for path, (digest, recipe, total, indexes) in seen.items()
+        }
+
+    def _first_chunk_states(self) -> dict[str, FileState]:
+        """File states from each file's first chunk. A file with two first chunks holds two
+        versions: an update on a Chroma server stopped between `replace_file`'s two steps,
+        perhaps in an ingest with another DATA_DIR (the one that keeps the dirty mark), such
+        as the bot's own at start. It counts as incomplete, so this ingest finishes it."""
+        states: dict[str, FileState] = {}
+        for meta in self._all_metadata(where={"chunk_index": 0}):
+            path = meta["path"]
+            state = FileState(meta["content_hash"], meta.get("recipe", ""), int(meta["chunk_count"]), True)
+            states[path] = state if path not in states else dataclasses.replace(state, complete=False)
+        return states
+
+    @property
+    def dirty(self) -> bool:
+        """True while an ingest is writing, and after one that was interrupted."""
+        return self._marker.exists()
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Mark the index dirty for the duration of a write; a crash leaves the mark behind."""
+        self._marker.parent.mkdir(parents=True, exist_ok=True)
+        self._marker.touch()
+        yield
+        self._marker.unlink(missing_ok=True)
+
+    def _all_metadata(self, where: dict | None = None):
+        """Every chunk's metadata, a page at a time: Chroma refuses one request for 100k chunks."""
+        page, offset = self.page_size, 0
+        while True:
+            result = self.collection.get(where=where, include=["metadatas"], limit=page, offset=offset)
+            metadatas = result["metadatas"] or []
+            yield from metadatas
+            if len(metadatas) < page:
+                return
+            offset += page
+
+    def replace_file(
+        self, path: str, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict], vectors: np.ndarray
+    ) -> None:
+        """Swap a file's chunks for new ones: new ones first in, then the old ones out.
+
+        With CHROMA_URL, ingest writes into the index the bot is answering from, so a
+        question asked meanwhile must find the file in one version or the other, never
+        in neither. For that moment both versions are there; retrieval cites equal text
+        once (bot/index/retriever.py). New chunks get new ids when the text changed (a
+        chunk's id holds the content hash); when only the recipe changed, the ids are the
+        same and upsert replaces each chunk in place. A crash between the two steps leaves
+        both versions in a dirty index, which `file_states` reports as incomplete, so the
+        next ingest redoes the file and removes the old chunks then.
+        """
+        old_ids = set(self.collection.get(where={"path": path}, include=[])["ids"])
+        if ids:
+            self.collection.upsert(
+                ids=list(ids), embeddings=vectors, documents=list(texts), metadatas=list(metadatas)
+            )
+        stale = old_ids - set(ids)
+        if stale:
+            self.collection.delete(ids=sorted(stale))
+
+    def remove_file(self, path: str) -> None:
+        self.collection.delete(where={"path": path})
+
+    def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, dict, float]]:
+        """Nearest chunks to `vector`: (text, metadata, cosine similarity), best first."""
+        result = self.collection.query(
+            query_embeddings=[vector],
+            n_results=k,
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (doc, meta, 1.0 - float(dist))
+            for doc, meta, dist in zip(
+                result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+        ]
+
+    def chunk(self, path: str, chunk_index: int) -> tuple[str, dict] | None:
+        """One chunk by file and position (e.g. the continuation of a list cut by the splitter)."""
+        result = self.collection.get(
+            where={"$and": [{"path": path}, {"chunk_index": chunk_index}]}, include=["documents", "metadatas"]
+        )
+        if not result["ids"]:
+            return None
+        return result["documents"][0], result["metadatas"][0]
+
+    def topics(self) -> dict[str, list[str]]:
+        """Titles of the indexed files, grouped by topic (for 'what do you cover?' answers)."""
+        grouped: dict[str, set[str]] = {}
+        for meta in self._all_metadata(where={"chunk_index": 0}):
+            grouped.setdefault(meta.get("topic") or "general", set()).add(meta["title"])
+        return {topic: sorted(titles) for topic, titles in sorted(grouped.items())}
+
+
+def make_chroma_client(settings: Settings, index_dir: Path | None = None):
+    """A Chroma client: an HTTP client when CHROMA_URL is set, else a local persistent one."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url and index_dir is None:
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    path = local_index_folder(settings, index_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def local_index_folder(settings: Settings, index_dir: Path | None = None) -> Path:
+    """The folder of the live index version under INDEX_DIR (see bot/index/versions.py)."""
+    return live_folder(index_dir or settings.index_path)
+
+
+def make_index(settings: Settings, index_dir: Path | None = None, create: bool = True) -> KnowledgeIndex:
+    """Open (or create) the knowledge collection, cosine space, with our own embeddings."""
+    client = make_chroma_client(settings, index_dir)
+    remote = settings.chroma_url and index_dir is None
+    state_dir = settings.data_dir if remote else local_index_folder(settings, index_dir)
+    name = settings.chroma_collection
+    if create:
+        collection = client.get_or_create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+    else:
+        collection = client.get_collection(name, embedding_function=None)
+    return KnowledgeIndex(collection, state_dir, client)

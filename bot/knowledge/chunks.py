@@ -1,0 +1,128 @@
+"""A `Document` → heading-aware, token-bounded `Chunk`s, and their metadata in the index.
+
+Splitting goes by Markdown headings first, then by tokens (langchain's splitters),
+so each chunk knows the section it comes from and an answer can cite it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.knowledge.documents import Document
+from bot.knowledge.tokens import TOKEN_ENCODING
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document small enough to embed, with the metadata retrieval needs."""
+
+    path: str
+    title: str
+    heading: str
+    text: str
+    chunk_index: int
+    content_hash: str
+    topic: str = ""
+    tags: tuple[str, ...] = ()
+    audience: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
+    updated: str = ""
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.path}#{self.content_hash[:12]}#{self.chunk_index}"
+
+    def embedding_text(self, with_headings: bool = True) -> str:
+        """What the embedder sees: the title and heading path give a short section its context."""
+        if not with_headings:
+            return self.text
+        heading = " > ".join(part for part in self.heading.split(" > ") if part != self.title)
+        return "\n".join(part for part in (self.title, heading, self.text) if part)
+
+
+HEADINGS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
+SPLITTER_VERSION = 2  # bump when splitting changes, so ingest re-embeds every file
+
+
+@lru_cache(maxsize=8)
+def _token_splitter(chunk_size: int, chunk_overlap: int):
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    return RecursiveCharacterTextSplitter.from_tiktoken_encoder(
+        encoding_name=TOKEN_ENCODING,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
+        keep_separator="end",
+    )
+
+
+def sections(text: str) -> list[tuple[str, str]]:
+    """(heading path, body) for each heading-delimited section, blank lines kept.
+
+    langchain's whitespace-preserving Markdown splitter also cuts code blocks out
+    as separate pieces; they are put back into their section here.
+    """
+    from langchain_text_splitters import ExperimentalMarkdownSyntaxTextSplitter
+
+    splitter = ExperimentalMarkdownSyntaxTextSplitter(headers_to_split_on=HEADINGS, strip_headers=True)
+    merged: list[tuple[str, str]] = []
+    for piece in splitter.split_text(text):
+        heading = " > ".join(piece.metadata[k] for _, k in HEADINGS if k in piece.metadata)
+        if merged and merged[-1][0] == heading:
+            merged[-1] = (heading, merged[-1][1] + "\n" + piece.page_content)
+        else:
+            merged.append((heading, piece.page_content))
+    return [(heading, body.strip()) for heading, body in merged if body.strip()]
+
+
+def split_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    """Split by headings first, then into pieces of at most `chunk_size` tokens.
+
+    Each chunk remembers its heading path ("Title > Section > Subsection") so an
+    answer can cite the exact section.
+    """
+    tokens = _token_splitter(chunk_size, chunk_overlap)
+    chunks: list[Chunk] = []
+    for heading, body in sections(doc.text):
+        for piece in tokens.split_text(body):
+            piece = piece.strip()
+            if not piece:
+                continue
+            chunks.append(
+                Chunk(
+                    path=doc.path,
+                    title=doc.title,
+                    heading=heading or doc.title,
+                    text=piece,
+                    chunk_index=len(chunks),
+                    content_hash=doc.content_hash,
+                    topic=doc.topic,
+                    tags=doc.tags,
+                    audience=doc.audience,
+                    region=doc.region,
+                    updated=doc.updated,
+                    source=doc.source,
+                )
+            )
+    return chunks
+
+
+def chunk_metadata(chunk: Chunk, chunk_count: int) -> dict:
+    """Chroma metadata values must be scalars: lists are stored comma-separated."""
+    return {
+        "path": chunk.path,
+        "title": chunk.title,
+        "heading": chunk.heading,
+        "topic": chunk.topic,
+        "tags": ", ".join(chunk.tags),
+        "audience": ", ".join(chunk.audience),
+        "region": ", ".join(chunk.region),
+        "updated": chunk.updated,
+        "source": chunk.source,
+        "chunk_index": chunk.chunk_index,
+        "chunk_count": chunk_count,
+        "content_hash": chunk.content_hash,
+    }

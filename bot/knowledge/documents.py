@@ -1,0 +1,213 @@
+"""A knowledge file's bytes → a `Document`: text, title, topic and front matter.
+
+Markdown may start with YAML front matter (title, topic, tags, audience, region,
+updated, source); PDF and DOCX give their text (Word headings become Markdown
+headings). Anything that cannot become a document is a `KnowledgeFileError` naming
+the file and the reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot.knowledge.files import KnowledgeFileError, file_hash, read_bytes, relative_path
+
+FRONT_MATTER_FIELDS = ("title", "topic", "tags", "audience", "region", "updated", "source")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One knowledge file, read and parsed; `path` is relative to the knowledge dir."""
+
+    path: str
+    title: str
+    text: str
+    content_hash: str
+    topic: str = ""
+    tags: tuple[str, ...] = ()
+    audience: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
+    updated: str = ""
+    source: str = ""
+
+
+def parse_document(rel_path: str, data: bytes) -> Document:
+    """Turn a file's bytes into a `Document`, or raise `KnowledgeFileError` saying why not."""
+    suffix = Path(rel_path).suffix.lower()
+    digest = file_hash(data)
+    if not data.strip():
+        raise KnowledgeFileError(rel_path, "is empty")
+    if suffix == ".pdf":
+        body, meta = _pdf_text(rel_path, data), {}
+    elif suffix == ".docx":
+        body, meta = _docx_text(rel_path, data), {}
+    else:
+        text = _decode_text(rel_path, data)
+        if suffix in (".md", ".markdown"):
+            meta, body = split_front_matter(rel_path, text)
+        else:
+            meta, body = {}, text
+    body = body.replace("\r\n", "\n").strip()
+    if not body:
+        raise KnowledgeFileError(rel_path, "has no text to index (only front matter or whitespace)")
+    return _build_document(rel_path, body, meta, digest)
+
+
+def load_document(path: Path, root: Path, max_bytes: int) -> Document:
+    """Read and parse one knowledge file (both steps' errors are `KnowledgeFileError`)."""
+    data = read_bytes(path, root, max_bytes)
+    return parse_document(relative_path(path, root), data)
+
+
+def _decode_text(rel_path: str, data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise KnowledgeFileError(rel_path, "looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeFileError(
+            rel_path, f"is not valid UTF-8 text (bad byte at position {exc.start}); save it as UTF-8"
+        ) from None
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
+
+
+def split_front_matter(rel_path: str, text: str) -> tuple[dict, str]:
+    """Separate YAML front matter (between `---` lines at the very top) from the body."""
+    if not text.startswith("---"):
+        return {}, text
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        raise KnowledgeFileError(rel_path, "front matter starts with '---' but has no closing '---' line")
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 2}"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise KnowledgeFileError(rel_path, f"front matter is not valid YAML{where}: {problem}") from None
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise KnowledgeFileError(rel_path, "front matter must be 'key: value' lines (a YAML mapping)")
+    return _check_front_matter(rel_path, meta), text[match.end() :]
+
+
+def _check_front_matter(rel_path: str, meta: dict) -> dict:
+    clean: dict = {}
+    for key in FRONT_MATTER_FIELDS:
+        value = meta.get(key)
+        if value is None:
+            continue
+        if key in ("tags", "audience", "region"):
+            clean[key] = _string_list(rel_path, key, value)
+        elif key == "updated":
+            if not isinstance(value, str | dt.date):
+                raise KnowledgeFileError(
+                    rel_path, f"front matter 'updated' must be a date like 2026-11-26, not {value!r}"
+                )
+            clean[key] = value.isoformat() if isinstance(value, dt.date) else value.strip()
+        else:
+            if not isinstance(value, str | int | float):
+                raise KnowledgeFileError(rel_path, f"front matter '{key}' must be text, not a {type(value).__name__}")
+            clean[key] = str(value).strip()
+    return clean
+
+
+def _string_list(rel_path: str, key: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        items = [str(v) for v in value]
+    else:
+        raise KnowledgeFileError(rel_path, f"front matter '{key}' must be a list of words or a comma-separated text")
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _build_document(rel_path: str, body: str, meta: dict, digest: str) -> Document:
+    title = meta.get("title") or _first_heading(body) or _title_from_name(rel_path)
+    topic = (meta.get("topic") or _topic_from_path(rel_path)).strip().lower()
+    return Document(
+        path=rel_path,
+        title=title,
+        text=body,
+        content_hash=digest,
+        topic=topic,
+        tags=meta.get("tags", ()),
+        audience=meta.get("audience", ()),
+        region=meta.get("region", ()),
+        updated=meta.get("updated", ""),
+        source=meta.get("source", ""),
+    )
+
+
+def _first_heading(body: str) -> str:
+    match = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.MULTILINE)
+    return match.group(1).strip() if match else ""
+
+
+def _title_from_name(rel_path: str) -> str:
+    stem = Path(rel_path).stem.replace("-", " ").replace("_", " ").strip()
+    return stem[:1].upper() + stem[1:] if stem else rel_path
+
+
+def _topic_from_path(rel_path: str) -> str:
+    """A file in knowledge/credit/ is about credit unless its front matter says otherwise."""
+    parts = Path(rel_path).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+def _pdf_text(rel_path: str, data: bytes) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise KnowledgeFileError(rel_path, "is an encrypted PDF; save an unprotected copy")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except KnowledgeFileError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise KnowledgeFileError(rel_path, f"is not a readable PDF ({exc})") from None
+    text = "\n\n".join(page.strip() for page in pages if page.strip())
+    if not text:
+        raise KnowledgeFileError(rel_path, "PDF has no extractable text (a scan? export it with text)")
+    return text
+
+
+def _docx_text(rel_path: str, data: bytes) -> str:
+    import zipfile
+
+    from docx import Document as DocxDocument
+
+    try:
+        doc = DocxDocument(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise KnowledgeFileError(rel_path, f"is not a readable Word (.docx) file ({exc})") from None
+    lines = []
+    for para in doc.paragraphs:
+        text = para.text.strip()
+        if not text:
+            continue
+        style = (para.style.name if para.style is not None else "") or ""
+        level = _docx_heading_level(style)
+        lines.append(f"{'#' * level} {text}" if level else text)
+    return "\n\n".join(lines)
+
+
+def _docx_heading_level(style: str) -> int:
+    """Word's 'Title' and 'Heading N' styles become Markdown headings, so splitting can use them."""
+    if style == "Title":
+        return 1
+    match = re.fullmatch(r"Heading (\d)", style)
+    return min(int(match.group(1)), 6) if match else 0

@@ -1,0 +1,80 @@
+"""An ingest as a command runs it: one at a time, into a new index version, then published.
+
+`run_ingest` is what `python ingest.py`, `run` and `chat` call. With a local index it
+builds the next version beside the live one and publishes it (`bot.index.versions`), so
+a running bot keeps answering meanwhile; with CHROMA_URL it updates the server's
+collection in place. How progress and the summary look is the caller's business
+(`on_plan`, `on_progress`): the command line shows a progress bar and a table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+from collections.abc import Callable, Iterator
+
+from bot.config import Settings
+from bot.index import versions
+from bot.index.chroma import KnowledgeIndex, make_index
+from bot.index.embedder import Embedder, make_embedder
+from bot.knowledge.ingest import Plan, ProgressCallback, Recipe, Report, ingest_configured, plan
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def ingest_lock(settings: Settings) -> Iterator[None]:
+    """One ingest at a time per index: Chroma's local mode is not safe across processes."""
+    folder = settings.data_dir if settings.chroma_url else settings.index_path
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".ingest.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another ingest is running on %s; waiting for it to finish", folder)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def run_ingest(
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    on_plan: Callable[[Plan, int], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Report:
+    """Bring the index up to date under the ingest lock; raises FileNotFoundError when the
+    knowledge dir is missing. Ctrl-C leaves a consistent index, which the next run finishes."""
+    index = make_index(settings)
+    embedder = make_embedder(settings)
+    options = {"rebuild": rebuild, "on_plan": on_plan, "on_progress": on_progress}
+    with ingest_lock(settings):
+        if settings.chroma_url or dry_run or not _needs_writing(settings, index, embedder, rebuild):
+            return ingest_configured(settings, index, embedder, dry_run=dry_run, **options)
+        return _ingest_next_version(settings, embedder, **options)
+
+
+def _needs_writing(settings: Settings, index: KnowledgeIndex, embedder: Embedder, rebuild: bool) -> bool:
+    """Whether this ingest changes the index (planning reads and hashes files, embeds nothing)."""
+    if rebuild:
+        return True
+    recipe = Recipe.from_settings(settings, embedder).key
+    return plan(settings.knowledge_dir, index, settings.max_file_bytes, recipe).changes  # incomplete files count
+
+
+def _ingest_next_version(settings: Settings, embedder: Embedder, rebuild: bool, **options) -> Report:
+    """Build the next index version beside the live one, then publish it (bot/index/versions.py):
+    a running bot keeps answering from the live version and switches when this is done."""
+    root = settings.index_path
+    number, folder = versions.prepare_next(root, empty=rebuild)
+    index = make_index(settings, folder)
+    try:
+        report = ingest_configured(settings, index, embedder, rebuild=rebuild, **options)
+        files, chunks = len(index.file_states()), index.count()
+    finally:
+        index.close()
+    manifest = versions.publish(root, number, files, chunks)
+    log.info("index version %d is live: %d files, %d chunks", manifest.version, files, chunks)
+    return report

@@ -13,22 +13,19 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from bot.citations import CitationFilter
+from bot.advisor.answer import Answer, Failure, Mode, Source
+from bot.advisor.citations import CitationFilter
+from bot.advisor.conversation import Exchange, Profile, heuristic_standalone, needs_rewrite, trim_history
+from bot.advisor.offline import compose
+from bot.advisor.prompts import Prompts, load_prompts
 from bot.config import Settings
-from bot.conversation import Exchange, Profile, heuristic_standalone, needs_rewrite, trim_history
-from bot.knowledge import count_tokens, token_encoding
-from bot.offline import compose
-from bot.prompts import Prompts, load_prompts
-from bot.retrieval import Passage, Retriever
+from bot.index.retriever import Passage, Retriever
+from bot.knowledge.tokens import count_tokens, token_encoding
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["offline", "llm"]
 
 FALLBACK_NOTE = (
     "_The AI model is not available right now, so these are the most relevant passages from the knowledge base._"
@@ -37,51 +34,6 @@ EMPTY_QUESTION = (
     "Ask me a question about your business — for example: "
     "“How can I get working capital without collateral?” or “Should I sell cross-border?”"
 )
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why the model gave no answer (it is logged, stored with the turn, and answered offline)."""
-
-    cause: str
-
-
-@dataclass(frozen=True)
-class Source:
-    """A cited passage as the owner sees it: `number` matches the `[n]` in the text."""
-
-    number: int
-    path: str
-    title: str
-    heading: str
-    score: float
-    excerpt: str
-
-    @classmethod
-    def from_passage(cls, number: int, passage: Passage) -> Source:
-        return cls(number, passage.path, passage.title, passage.heading, passage.score, passage.excerpt())
-
-
-@dataclass
-class Answer:
-    """Everything a channel needs to show an answer, and everything an admin needs to review it."""
-
-    question: str
-    text: str
-    covered: bool
-    mode: Mode
-    sources: list[Source] = field(default_factory=list)
-    standalone_question: str = ""
-    best_score: float = 0.0
-    model: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    error: str | None = None  # why the LLM was not used, when it should have been
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Advisor:
@@ -282,8 +234,8 @@ class Advisor:
 
 def make_advisor(settings: Settings, retriever: Retriever | None = None) -> Advisor:
     """The advisor the channels use, built from settings: its chat model, prompts and retriever."""
-    from bot.llm import make_chat_model
-    from bot.retrieval import make_retriever
+    from bot.advisor.chat_model import make_chat_model
+    from bot.index.retriever import make_retriever
 
     prompts = load_prompts(settings.prompts_dir)
     chat_model = make_chat_model(settings)

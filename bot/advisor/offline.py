@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.index import Embedder
-from bot.retrieval import Passage
+from bot.index.embedder import Embedder
+from bot.index.retriever import Passage
 
 MAX_UNITS = 5
 MAX_WORDS = 140

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
-from bot.knowledge import count_tokens
+from bot.knowledge.tokens import count_tokens
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,18 @@
+"""The advisor: a question (with the conversation and the owner's profile) → an `Answer` with sources.
+
+- `pipeline`: the `Advisor` (retrieve, answer with the chat model, fall back offline), `make_advisor`
+- `answer`: `Answer`, `Source`, `Failure`: what channels show and storage records
+- `offline`: the answer composed from passages without an LLM
+- `citations`: checks the model's `[n]` citations as the text streams
+- `chat_model`: the langchain chat model from settings (`make_chat_model`)
+- `prompts`: the editable templates in `prompts/`, checked at start
+- `conversation`: earlier exchanges, the owner's `Profile`, follow-up questions
+
+May import `bot.index`, `bot.knowledge` (token counts) and `bot.config`. It knows no
+channel, no database and no Telegram: channels load memory and profile and pass them in.
+"""
+
+from bot.advisor.answer import Answer, Failure, Mode, Source
+from bot.advisor.pipeline import EMPTY_QUESTION, FALLBACK_NOTE, Advisor, make_advisor
+
+__all__ = ["EMPTY_QUESTION", "FALLBACK_NOTE", "Advisor", "Answer", "Failure", "Mode", "Source", "make_advisor"]

@@ -1,0 +1,59 @@
+"""What the advisor gives back: an `Answer` with its numbered `Source`s.
+
+Channels show it, storage records it, review reads it back. It holds everything an
+owner sees and everything an admin needs to review how it was made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from bot.index.retriever import Passage
+
+Mode = Literal["offline", "llm"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why the model gave no answer (it is logged, stored with the turn, and answered offline)."""
+
+    cause: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """A cited passage as the owner sees it: `number` matches the `[n]` in the text."""
+
+    number: int
+    path: str
+    title: str
+    heading: str
+    score: float
+    excerpt: str
+
+    @classmethod
+    def from_passage(cls, number: int, passage: Passage) -> Source:
+        return cls(number, passage.path, passage.title, passage.heading, passage.score, passage.excerpt())
+
+
+@dataclass
+class Answer:
+    """Everything a channel needs to show an answer, and everything an admin needs to review it."""
+
+    question: str
+    text: str
+    covered: bool
+    mode: Mode
+    sources: list[Source] = field(default_factory=list)
+    standalone_question: str = ""
+    best_score: float = 0.0
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    error: str | None = None  # why the LLM was not used, when it should have been
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -150,13 +150,16 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         """DATABASE_URL, or a SQLite file in the data dir."""
-        from bot.storage.database import default_url
-
-        return self.database_url or default_url(self.data_dir)
+        return self.database_url or default_database_url(self.data_dir)
 
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+
+def default_database_url(data_dir: Path) -> str:
+    """The transcript database when DATABASE_URL is not set: SQLite in the data dir."""
+    return f"sqlite+aiosqlite:///{data_dir / 'transcripts.db'}"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -29,10 +29,6 @@ class StorageError(Exception):
     """The database cannot be used (newer schema, unreachable, bad URL); the message says why."""
 
 
-def default_url(data_dir: Path) -> str:
-    return f"sqlite+aiosqlite:///{data_dir / 'transcripts.db'}"
-
-
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
     parsed = make_url(url)

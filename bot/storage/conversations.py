@@ -1,0 +1,81 @@
+"""Conversations: a chat's open conversation, its memory, and starting afresh."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select, update
+
+from bot.advisor.conversation import Exchange, Profile
+from bot.storage.base import StoreBase
+from bot.storage.models import Conversation, Turn, User, utcnow
+
+HISTORY_TURNS = 20  # the advisor trims these further to its token budget
+
+
+class Conversations(StoreBase):
+    async def context(
+        self, user_id: str, chat_id: str, limit: int = HISTORY_TURNS
+    ) -> tuple[int, list[Exchange], Profile]:
+        """Everything a question needs, in one transaction: the owner is recorded as seen, and
+        the chat's open conversation (started if need be), its recent exchanges and the owner's
+        profile are returned."""
+        async with self._writing() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                user = User(id=user_id, profile={})
+                session.add(user)
+            else:
+                user.last_seen = utcnow()
+            conversation_id = await session.scalar(_open_conversation(chat_id))
+            if conversation_id is None:
+                conversation = Conversation(chat_id=chat_id, started_by=user_id)
+                session.add(conversation)
+                await session.flush()
+                conversation_id = conversation.id
+            rows = (await session.execute(_recent_turns(conversation_id, limit))).all()
+            profile = Profile.from_dict(user.profile)
+        return conversation_id, [Exchange(q, a, st or "") for q, a, st in reversed(rows)], profile
+
+    async def current_conversation(self, chat_id: str, user_id: str) -> int:
+        """The open conversation of a chat, started on first use."""
+        async with self._writing() as session:
+            found = await session.scalar(_open_conversation(chat_id))
+            if found is not None:
+                return found
+            conversation = Conversation(chat_id=chat_id, started_by=user_id)
+            session.add(conversation)
+            await session.flush()
+            return conversation.id
+
+    async def new_conversation(self, chat_id: str, user_id: str) -> int:
+        """Close the chat's open conversation (its memory ends there) and start another."""
+        async with self._writing() as session:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.chat_id == chat_id, Conversation.closed_at.is_(None))
+                .values(closed_at=utcnow())
+            )
+        return await self.current_conversation(chat_id, user_id)
+
+    async def history(self, conversation_id: int, limit: int = HISTORY_TURNS) -> list[Exchange]:
+        """The conversation's latest exchanges, oldest first: the advisor's memory."""
+        async with self.sessions() as session:
+            rows = (await session.execute(_recent_turns(conversation_id, limit))).all()
+        return [Exchange(q, a, s or "") for q, a, s in reversed(rows)]
+
+
+def _open_conversation(chat_id: str) -> Select:
+    return (
+        select(Conversation.id)
+        .where(Conversation.chat_id == chat_id, Conversation.closed_at.is_(None))
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+def _recent_turns(conversation_id: int, limit: int) -> Select:
+    return (
+        select(Turn.question, Turn.answer, Turn.standalone_question)
+        .where(Turn.conversation_id == conversation_id)
+        .order_by(Turn.id.desc())
+        .limit(limit)
+    )

@@ -1,0 +1,48 @@
+"""What review reads back: `TurnFilter` (which turns) and `TurnRecord` (a turn with its feedback)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TurnFilter:
+    """Which turns an admin wants to see; every field is optional."""
+
+    user: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    feedback: str | None = None  # up | down
+    mode: str | None = None
+    search: str | None = None
+    conversation_id: int | None = None
+
+
+@dataclass
+class TurnRecord:
+    """A turn as an admin reviews it: the turn's columns plus its feedback."""
+
+    id: int
+    conversation_id: int
+    user_id: str
+    created_at: dt.datetime
+    question: str
+    standalone_question: str | None
+    answer: str
+    covered: bool
+    mode: str
+    model: str | None
+    sources: list
+    best_score: float | None
+    latency_ms: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    error: str | None
+    feedback: str | None = None  # up, down, or mixed when several owners rated it
+    comments: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        data = dict(self.__dict__)
+        data["created_at"] = self.created_at.isoformat(timespec="seconds")
+        return data

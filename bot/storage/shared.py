@@ -1,0 +1,123 @@
+"""What every bot process sharing the database must agree on: question limits, the order of
+a chat's updates, and open comment prompts. On PostgreSQL several webhook workers use these at
+once; advisory locks and unique keys make them agree."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from sqlalchemy import delete, insert, select, update
+
+from bot.storage.base import StoreBase
+from bot.storage.models import CommentPrompt, PendingUpdate, QuestionAsked
+
+log = logging.getLogger(__name__)
+
+ORDER_WAIT_LIMIT = 120.0  # an earlier update unanswered this long is presumed lost with its process
+ANSWERED_KEPT = 3600.0  # Telegram redelivers an update for a while if it thinks it was not received
+LOCK_RATE_LIMIT = 1  # PostgreSQL advisory lock namespaces (the second key is the owner's hash)
+
+
+class SharedState(StoreBase):
+    async def take_question(
+        self, user_id: str, per_minute: int, per_day: int, now: float | None = None
+    ) -> float | None:
+        """Count a question against the owner's limits (a sliding minute and the UTC calendar
+        day); None if it may be asked, else the seconds until the owner may ask again. Kept in
+        the database, so several bot processes share one count."""
+        now = time.time() if now is None else now
+        day_start = now // 86400 * 86400
+        window = min(day_start, now - 60)
+        asked, mine = QuestionAsked.asked_at, QuestionAsked.user_id == user_id
+        async with self._writing() as session:
+            await self._advisory_lock(session, LOCK_RATE_LIMIT, user_id)
+            # Written first: on SQLite the first write is what serialises this with other writers.
+            added = insert(QuestionAsked).values(user_id=user_id, asked_at=now).returning(QuestionAsked.id)
+            question = await session.scalar(added)
+            earlier = select(asked).where(mine, asked >= window, QuestionAsked.id != question).order_by(asked)
+            times = (await session.scalars(earlier)).all()
+            wait = _question_wait(times, now, day_start, per_minute, per_day)
+            if wait is not None:  # a refused question does not count
+                await session.execute(delete(QuestionAsked).where(QuestionAsked.id == question))
+            elif not any(t >= day_start for t in times):  # first today: yesterday's count is done with
+                await session.execute(delete(QuestionAsked).where(mine, asked < window))
+        return wait
+
+    async def register_update(self, chat_id: int, update_id: int) -> bool:
+        """Note an update as received, before it is queued; False if it already was (Telegram
+        redelivered it), so it is answered once whichever process got it."""
+        now = time.time()
+        async with self._writing() as session:
+            await session.execute(
+                delete(PendingUpdate).where(
+                    PendingUpdate.chat_id == chat_id, PendingUpdate.answered_at < now - ANSWERED_KEPT
+                )
+            )
+            statement = self._insert(PendingUpdate).values(chat_id=chat_id, update_id=update_id, received_at=now)
+            result = await session.execute(statement.on_conflict_do_nothing())
+        return result.rowcount == 1
+
+    @contextlib.asynccontextmanager
+    async def chat_turn(
+        self, chat_id: int, update_id: int, wait_limit: float = ORDER_WAIT_LIMIT
+    ) -> AsyncIterator[None]:
+        """Wait until the chat's earlier updates are answered (by any process), run the body,
+        then mark this one answered: per-chat order across processes."""
+        started = time.monotonic()
+        while await self._earlier_unanswered(chat_id, update_id, time.time() - wait_limit):
+            if time.monotonic() - started > wait_limit:
+                log.warning("chat %s: gave up waiting for updates before %s", chat_id, update_id)
+                break
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            async with self._writing() as session:
+                await session.execute(
+                    update(PendingUpdate)
+                    .where(PendingUpdate.chat_id == chat_id, PendingUpdate.update_id == update_id)
+                    .values(answered_at=time.time())
+                )
+
+    async def _earlier_unanswered(self, chat_id: int, update_id: int, received_after: float) -> bool:
+        async with self.sessions() as session:
+            found = await session.scalar(
+                select(PendingUpdate.update_id)
+                .where(
+                    PendingUpdate.chat_id == chat_id,
+                    PendingUpdate.update_id < update_id,
+                    PendingUpdate.answered_at.is_(None),
+                    PendingUpdate.received_at > received_after,
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    async def add_comment_prompt(self, chat_id: int, message_id: int, turn_id: int, user_id: str) -> None:
+        async with self._writing() as session:
+            session.add(CommentPrompt(chat_id=chat_id, message_id=message_id, turn_id=turn_id, user_id=user_id))
+
+    async def take_comment_prompt(self, chat_id: int, message_id: int, user_id: str) -> int | None:
+        """The turn an owner's reply comments on, if the message replied to is their open prompt
+        (which is then closed); None otherwise."""
+        async with self._writing() as session:
+            prompt = await session.get(CommentPrompt, (chat_id, message_id))
+            if prompt is None or prompt.user_id != user_id:
+                return None
+            await session.delete(prompt)
+            return prompt.turn_id
+
+
+def _question_wait(earlier: list[float], now: float, day_start: float, per_minute: int, per_day: int) -> float | None:
+    """Seconds until an owner who asked at `earlier` times (the last minute and today) may ask
+    again, or None if they may ask now."""
+    if sum(t >= day_start for t in earlier) >= per_day:
+        return day_start + 86400 - now
+    recent = [t for t in earlier if t > now - 60]
+    if len(recent) >= per_minute:
+        return recent[-per_minute] + 60 - now
+    return None

@@ -1,0 +1,17 @@
+"""Everything the program stores and reads back: owners, conversations, turns, feedback.
+
+Channels call these methods; nothing else writes to the database. Every method
+commits its own work, so a turn is safely on disk as soon as `record_turn`
+returns, before the reply goes out. `Storage` is assembled from one part per concern.
+"""
+
+from __future__ import annotations
+
+from bot.storage.conversations import Conversations
+from bot.storage.owners import Owners
+from bot.storage.shared import SharedState
+from bot.storage.turns import Turns
+
+
+class Storage(Owners, Conversations, Turns, SharedState):
+    """The transcript database behind an async API (`await Storage.open(url)`)."""

@@ -1,0 +1,150 @@
+"""Turns and feedback: what was asked and answered, how owners rated it, and reading it back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sqlalchemy import Select, or_, select, update
+
+from bot.advisor.answer import Answer
+from bot.storage.base import StoreBase
+from bot.storage.models import Feedback, Turn, utcnow
+from bot.storage.records import TurnFilter, TurnRecord
+
+
+class Turns(StoreBase):
+    async def record_turn(self, conversation_id: int, user_id: str, answer: Answer, latency_ms: float) -> int:
+        """Store a turn and commit it; returns its id (used by feedback buttons)."""
+        turn = Turn(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            question=answer.question,
+            standalone_question=answer.standalone_question or None,
+            answer=answer.text,
+            covered=answer.covered,
+            mode=answer.mode,
+            model=answer.model,
+            sources=[
+                {
+                    "number": s.number,
+                    "path": s.path,
+                    "title": s.title,
+                    "heading": s.heading,
+                    "score": s.score,
+                    "excerpt": s.excerpt,
+                }
+                for s in answer.sources
+            ],
+            best_score=answer.best_score,
+            latency_ms=round(latency_ms, 1),
+            input_tokens=answer.input_tokens or None,
+            output_tokens=answer.output_tokens or None,
+            error=answer.error,
+        )
+        return await self._turn_writer.write(turn)
+
+    async def record_feedback(self, turn_id: int, user_id: str, rating: str, comment: str | None = None) -> None:
+        """An owner's 👍/👎 on a turn; a second press replaces the first."""
+        if rating not in ("up", "down"):
+            raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
+        values = {"turn_id": turn_id, "user_id": user_id, "rating": rating, "comment": comment, "created_at": utcnow()}
+        statement = self._insert(Feedback).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["turn_id", "user_id"],
+            set_={"rating": rating, "created_at": values["created_at"]},
+        )
+        async with self._writing() as session:
+            await session.execute(statement)
+
+    async def add_feedback_comment(self, turn_id: int, user_id: str, comment: str) -> None:
+        async with self._writing() as session:
+            await session.execute(
+                update(Feedback).where(Feedback.turn_id == turn_id, Feedback.user_id == user_id).values(comment=comment)
+            )
+
+    async def turn_owner(self, turn_id: int) -> str | None:
+        async with self.sessions() as session:
+            return await session.scalar(select(Turn.user_id).where(Turn.id == turn_id))
+
+    async def list_turns(self, filters: TurnFilter, limit: int | None = 50) -> list[TurnRecord]:
+        """Turns matching `filters`, newest first."""
+        return [t async for t in self.stream_turns(filters, limit=limit, newest_first=True)]
+
+    async def stream_turns(
+        self, filters: TurnFilter, limit: int | None = None, newest_first: bool = False
+    ) -> AsyncIterator[TurnRecord]:
+        """Turns matching `filters`, fetched in batches so an export never holds them all."""
+        statement = _filtered(select(Turn), filters)
+        statement = statement.order_by(Turn.id.desc() if newest_first else Turn.id)
+        if limit is not None:
+            statement = statement.limit(limit)
+        async with self.sessions() as session:
+            result = await session.stream_scalars(statement.execution_options(yield_per=500))
+            async for batch in result.partitions():
+                ratings = await _feedback_for(session, [t.id for t in batch])
+                for turn in batch:
+                    yield _record(turn, ratings.get(turn.id, []))
+
+    async def get_turn(self, turn_id: int) -> TurnRecord | None:
+        async with self.sessions() as session:
+            turn = await session.get(Turn, turn_id)
+            if turn is None:
+                return None
+            ratings = await _feedback_for(session, [turn_id])
+            return _record(turn, ratings.get(turn_id, []))
+
+
+def _filtered(statement: Select, filters: TurnFilter) -> Select:
+    if filters.user:
+        statement = statement.where(Turn.user_id == filters.user)
+    if filters.since:
+        statement = statement.where(Turn.created_at >= filters.since)
+    if filters.until:
+        statement = statement.where(Turn.created_at < filters.until)
+    if filters.mode:
+        statement = statement.where(Turn.mode == filters.mode)
+    if filters.conversation_id:
+        statement = statement.where(Turn.conversation_id == filters.conversation_id)
+    if filters.search:
+        pattern = f"%{filters.search}%"
+        statement = statement.where(or_(Turn.question.ilike(pattern), Turn.answer.ilike(pattern)))
+    if filters.feedback:
+        rated = select(Feedback.id).where(Feedback.turn_id == Turn.id, Feedback.rating == filters.feedback)
+        statement = statement.where(rated.exists())
+    return statement
+
+
+async def _feedback_for(session, turn_ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
+    if not turn_ids:
+        return {}
+    rows = await session.execute(
+        select(Feedback.turn_id, Feedback.rating, Feedback.comment).where(Feedback.turn_id.in_(turn_ids))
+    )
+    found: dict[int, list[tuple[str, str | None]]] = {}
+    for turn_id, rating, comment in rows:
+        found.setdefault(turn_id, []).append((rating, comment))
+    return found
+
+
+def _record(turn: Turn, ratings: list[tuple[str, str | None]]) -> TurnRecord:
+    kinds = {r for r, _ in ratings}
+    return TurnRecord(
+        id=turn.id,
+        conversation_id=turn.conversation_id,
+        user_id=turn.user_id,
+        created_at=turn.created_at,
+        question=turn.question,
+        standalone_question=turn.standalone_question,
+        answer=turn.answer,
+        covered=turn.covered,
+        mode=turn.mode,
+        model=turn.model,
+        sources=turn.sources or [],
+        best_score=turn.best_score,
+        latency_ms=turn.latency_ms,
+        input_tokens=turn.input_tokens,
+        output_tokens=turn.output_tokens,
+        error=turn.error,
+        feedback=None if not kinds else kinds.pop() if len(kinds) == 1 else "mixed",
+        comments=[c for _, c in ratings if c],
+    )

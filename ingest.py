@@ -4,7 +4,7 @@
 A thin script over `bot`: the same command as `python -m bot ingest`.
 """
 
-from bot.cli import cli
+from bot.channels.cli import cli
 
 if __name__ == "__main__":
     cli(["ingest", *__import__("sys").argv[1:]], prog_name="ingest.py")

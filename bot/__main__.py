@@ -1,3 +1,3 @@
-from bot.cli import main
+from bot.channels.cli import main
 
 main()

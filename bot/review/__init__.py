@@ -1,5 +1,11 @@
-"""Admin review: transcripts, statistics, knowledge gaps, exports and the Datasette browser.
+"""Review: what admins and consultants learn from the transcripts.
 
-Everything here reads the transcript database (and, for gaps, the knowledge index);
-the presentation for people lives in `tables.py`.
+- `stats`: usage statistics (volume, owners, feedback, modes, latency, topics)
+- `gaps`: knowledge-gap themes: not-covered, weak or 👎 questions grouped by meaning
+- `export`: CSV and JSON-lines exports, streamed
+- `datasette`: the read-only browser over the transcript database
+
+May import `bot.storage`, `bot.index` (gaps are matched against the knowledge index),
+`bot.advisor` and `bot.config`; never a channel. How results look on a terminal is the
+command line's business (`bot.channels.cli.tables`).
 """

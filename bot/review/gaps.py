@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.retrieval import Retriever
+from bot.index.retriever import Retriever
 from bot.storage import Storage, TurnFilter, TurnRecord
 
 WEAK_MARGIN = 0.08  # above MIN_SCORE by less than this counts as a weak match

@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bot.evaluation import percentile
+from bot.index.evaluation import percentile
 from bot.storage import Storage, TurnFilter
 
 

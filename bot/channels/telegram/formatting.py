@@ -38,7 +38,7 @@ def to_html(markdown: str) -> str:
     text = _FENCE.sub(
         lambda m: keep(f"<pre><code>{html.escape(m.group(1).rstrip(), quote=False)}</code></pre>"), markdown
     )
-    text = _INLINE_CODE.sub(lambda m: keep(f"<code>{_escape(m.group(1))}</code>"), text)
+    text = _INLINE_CODE.sub(lambda m: keep(f"<code>{escape(m.group(1))}</code>"), text)
     text = _LINK.sub(lambda m: keep(_link(m.group(1), m.group(2))), text)
     text = html.escape(text, quote=False)
     text = _HEADING.sub(lambda m: f"<b>{m.group(1)}</b>", text)
@@ -48,7 +48,8 @@ def to_html(markdown: str) -> str:
     return re.sub(r"\x00(\d+)\x00", lambda m: slots[int(m.group(1))], text)
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """Text shown as is in Telegram HTML: only `<`, `>` and `&` need escaping."""
     return html.escape(text, quote=False)
 
 

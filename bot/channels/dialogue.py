@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.advisor import Advisor, Answer
-from bot.conversation import Exchange, Profile
+from bot.advisor.conversation import Exchange, Profile
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)

@@ -1,13 +1,15 @@
-"""Tables for people: how review and eval results look on a terminal (rich)."""
+"""Tables for people: how ingest, eval and review results look on a terminal (rich)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from bot.evaluation import EvalReport
+from bot.index.evaluation import EvalReport
+from bot.knowledge.ingest import Report
 
 PIPE_WIDTH = 160  # rich assumes 80 columns when not on a terminal; logs and files can be wider
 
@@ -153,3 +155,24 @@ def print_gaps(themes, console: Console | None = None) -> None:
             f"{theme.closest_file} ({theme.closest_score:.2f})" if theme.closest_file else "-",
         )
     console.print(table)
+
+
+def summary_table(report: Report, knowledge_dir: Path) -> Table:
+    title = "Ingest (dry run: nothing written)" if report.dry_run else "Ingest"
+    table = Table(title=f"{title} — {knowledge_dir}", show_header=True)
+    for column in ("added", "updated", "removed", "unchanged", "skipped", "chunks", "seconds", "chunks/s"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(report.added),
+        str(report.updated),
+        str(report.removed),
+        str(report.unchanged),
+        str(len(report.skipped)),
+        str(report.chunks_written),
+        f"{report.seconds:.1f}",
+        f"{report.chunks_per_second:.1f}",
+    )
+    if report.skipped:
+        table.caption = "Skipped files:\n" + "\n".join(f"  {s.path}: {s.reason}" for s in report.skipped)
+        table.caption_justify = "left"
+    return table

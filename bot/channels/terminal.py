@@ -10,7 +10,7 @@ import sys
 from typing import TextIO
 
 from bot.advisor import Answer
-from bot.dialogue import Dialogue
+from bot.channels.dialogue import Dialogue
 
 QUIT_WORDS = {"quit", "exit", "bye", ":q"}
 

@@ -11,30 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable
-from typing import Any
 from urllib.parse import urlparse
 
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    BaseUpdateProcessor,
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.advisor import Advisor
+from bot.channels.dialogue import Dialogue
+from bot.channels.telegram.access import Access, RateLimiter
+from bot.channels.telegram.handlers import admin, buttons, jobs, owner
+from bot.channels.telegram.handlers.deps import BotContext, BotDeps, access_gate
+from bot.channels.telegram.updates import MessageRateLimiter, PerChatUpdateProcessor, SharedUpdateQueue
 from bot.config import Settings
-from bot.dialogue import Dialogue
-from bot.index_versions import IndexReloader
+from bot.index.reloader import IndexReloader
 from bot.storage import Storage
-from bot.telegram import handlers
-from bot.telegram.access import Access, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -43,76 +34,7 @@ class TelegramStartError(Exception):
     """The bot cannot start (wrong token, Bot API unreachable); the message says which."""
 
 
-class MessageRateLimiter(AIORateLimiter):
-    """Telegram's flood limits are about messages. Typing indicators and drafts are optional
-    extras: they skip the queue (a 429 on them is simply logged by the caller), so they never
-    delay a real answer."""
-
-    UNQUEUED = frozenset({"sendChatAction", "sendMessageDraft"})
-
-    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
-        if endpoint in self.UNQUEUED:
-            return await callback(*args, **kwargs)
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-
-
-def _chat_of(update: object) -> int | None:
-    return update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
-
-
-class SharedUpdateQueue(asyncio.Queue):
-    """The update queue of a bot process that shares its database with others (webhook workers
-    behind one address): each update is noted in the database before Telegram is told it was
-    received, so every process knows what its chat's earlier updates are, and an update
-    Telegram delivers twice is answered once."""
-
-    def __init__(self, storage: Storage) -> None:
-        super().__init__()
-        self.storage = storage
-
-    async def put(self, item: object) -> None:
-        chat = _chat_of(item)
-        if chat is not None and not await self.storage.register_update(chat, item.update_id):
-            log.info("update %s was delivered again; it is answered once", item.update_id)
-            return
-        await super().put(item)
-
-
-class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Updates of different chats run concurrently; updates of one chat run one at a time, in
-    the order they arrived, so an owner's follow-up never overtakes the question before it.
-    With a shared database (`storage` given) the order holds across bot processes too."""
-
-    def __init__(self, max_concurrent_updates: int, storage: Storage | None = None) -> None:
-        super().__init__(max_concurrent_updates)
-        self.storage = storage
-        self._locks: dict[int | None, asyncio.Lock] = {}
-        self._waiting: dict[int | None, int] = {}
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = _chat_of(update)
-        lock = self._locks.setdefault(chat, asyncio.Lock())
-        self._waiting[chat] = self._waiting.get(chat, 0) + 1
-        try:
-            async with lock:
-                if self.storage is None or chat is None:
-                    await coroutine
-                else:
-                    async with self.storage.chat_turn(chat, update.update_id):
-                        await coroutine
-        finally:
-            self._waiting[chat] -= 1
-            if not self._waiting[chat]:  # forget idle chats, so the dicts do not grow forever
-                del self._waiting[chat], self._locks[chat]
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-
-def build_application(settings: Settings, deps: handlers.BotDeps) -> Application:
+def build_application(settings: Settings, deps: BotDeps) -> Application:
     """The bot: rate limiter, per-chat ordering, and every handler, registered once."""
     shared = deps.storage if deps.storage.shared else None  # PostgreSQL: other processes may serve too
     builder = (
@@ -120,6 +42,7 @@ def build_application(settings: Settings, deps: handlers.BotDeps) -> Application
         .token(settings.telegram_bot_token.get_secret_value())
         .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5))
         .concurrent_updates(PerChatUpdateProcessor(512, shared))
+        .context_types(ContextTypes(context=BotContext))
         # httpcore checks every idle pooled connection before each request; a pool of
         # hundreds made that scan the bot's biggest cost under load (bench/bot_bench.py).
         .connection_pool_size(8)
@@ -136,39 +59,18 @@ def build_application(settings: Settings, deps: handlers.BotDeps) -> Application
     return application
 
 
+
 def _register(app: Application) -> None:
-    messages = filters.UpdateType.MESSAGE  # edited messages are ignored, never answered twice
-    app.add_handler(TypeHandler(Update, handlers.access_gate), group=-1)
-    for name, callback in (
-        ("start", handlers.start),
-        ("help", handlers.help_command),
-        ("new", handlers.new_conversation),
-        ("profile", handlers.profile),
-        ("topics", handlers.topics),
-        ("forget", handlers.forget),
-        ("ask", handlers.ask_command),
-        ("stats", handlers.stats),
-        ("reload", handlers.reload),
-        ("gaps", handlers.gaps),
-        ("transcript", handlers.transcript),
-        ("export", handlers.export),
-        ("allow", handlers.allow),
-        ("block", handlers.block),
-    ):
-        app.add_handler(CommandHandler(name, callback, filters=messages))
-    app.add_handler(CallbackQueryHandler(handlers.example_question, pattern=r"^ask:\d+$"))
-    app.add_handler(CallbackQueryHandler(handlers.feedback, pattern=r"^fb:(up|down):\d+$"))
-    app.add_handler(CallbackQueryHandler(handlers.show_sources, pattern=r"^src:\d+$"))
-    app.add_handler(CallbackQueryHandler(handlers.forget_confirmed, pattern=r"^forget:(yes|no)$"))
-    app.add_handler(MessageHandler(messages & filters.TEXT & ~filters.COMMAND, handlers.text_message))
-    app.add_handler(MessageHandler(messages & ~filters.TEXT & ~filters.StatusUpdate.ALL, handlers.not_text))
-    app.add_error_handler(handlers.on_error)
+    app.add_handler(TypeHandler(Update, access_gate), group=-1)
+    for handlers in (owner.HANDLERS, admin.HANDLERS, buttons.HANDLERS):
+        app.add_handlers(handlers)
+    app.add_error_handler(jobs.on_error)
 
 
 async def _register_commands(app: Application) -> None:
     """Register the command menu; a failure here is logged and the bot starts anyway."""
     try:
-        await app.bot.set_my_commands(handlers.COMMANDS)
+        await app.bot.set_my_commands(owner.COMMANDS)
     except TelegramError as exc:
         log.warning("could not register the command menu: %s", exc)
 
@@ -186,7 +88,7 @@ async def serve(
 
     storage = storage or await Storage.open(settings.database)
     advisor = advisor or make_advisor(settings)
-    deps = handlers.BotDeps(
+    deps = BotDeps(
         settings=settings,
         advisor=advisor,
         storage=storage,
@@ -203,9 +105,9 @@ async def serve(
         await _register_commands(app)
         await app.start()
         if deps.reloader is not None and settings.index_check_seconds:
-            app.job_queue.run_repeating(handlers.check_index, interval=settings.index_check_seconds, name="index")
+            app.job_queue.run_repeating(jobs.check_index, interval=settings.index_check_seconds, name="index")
         if settings.retention_days:
-            app.job_queue.run_repeating(handlers.prune_old_turns, interval=86_400, first=1, name="retention")
+            app.job_queue.run_repeating(jobs.prune_old_turns, interval=86_400, first=1, name="retention")
         await _start_updates(app, settings)
         log.info("the bot @%s is ready", app.bot.username)
         if ready is not None:
@@ -286,3 +188,4 @@ def run(settings: Settings) -> None:
         await serve(settings, stop)
 
     asyncio.run(main())
+

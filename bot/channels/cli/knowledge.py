@@ -1,0 +1,149 @@
+"""Commands for the knowledge base: `ingest`, `export-onnx` and `eval`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bot.channels.cli.common import (
+    EXIT_SKIPPED,
+    fail,
+    index_dir_option,
+    knowledge_dir_option,
+    log,
+    settings_from,
+    show,
+)
+from bot.config import Settings
+
+
+@click.command("ingest")
+@knowledge_dir_option
+@index_dir_option
+@click.option("--rebuild", is_flag=True, help="Drop the whole index and embed every file again.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing, load no model.")
+@click.pass_context
+def ingest_command(ctx, knowledge_dir, index_dir, rebuild, dry_run) -> None:
+    """Bring the index up to date with the knowledge dir.
+
+    Only new and changed files are embedded; deleted files leave the index. A
+    file that cannot be read (binary, empty, not UTF-8, too large, broken front
+    matter, outside the knowledge dir) is reported and skipped, the others are
+    ingested, and the exit code is 1 so a knowledge repo's CI notices.
+    """
+    settings = settings_from(ctx, knowledge_dir=knowledge_dir, index_dir=index_dir)
+    report = ingest_with_progress(settings, rebuild=rebuild, dry_run=dry_run)
+    ctx.exit(EXIT_SKIPPED if report.skipped else 0)
+
+
+
+def ingest_with_progress(
+    settings: Settings, *, rebuild: bool = False, dry_run: bool = False, quiet_when_unchanged: bool = False
+):
+    """An ingest as a consultant watches it: a progress bar on stderr and a summary table.
+    Ctrl-C and a missing knowledge dir end the command with one line."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bot.channels.cli.tables import make_console, summary_table
+    from bot.knowledge.runner import run_ingest
+
+    console = make_console(stderr=True)
+    progress = Progress(
+        TextColumn("Embedding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    task = None
+
+    def on_plan(plan, chunks: int) -> None:
+        nonlocal task
+        if chunks and not dry_run:
+            log.info("embedding %d chunks from %d files", chunks, len(plan.contents))
+            task = progress.add_task("embed", total=chunks)
+
+    def on_progress(done: int) -> None:
+        if task is not None:
+            progress.advance(task, done)
+
+    try:
+        with progress:
+            report = run_ingest(settings, rebuild=rebuild, dry_run=dry_run, on_plan=on_plan, on_progress=on_progress)
+    except KeyboardInterrupt:
+        console.print("Interrupted. The index is consistent; run ingest again to finish.")
+        sys.exit(130)
+    except FileNotFoundError as exc:
+        console.print(f"error: {exc}")
+        sys.exit(2)
+    changed = report.added or report.updated or report.removed or report.skipped
+    if changed or not quiet_when_unchanged:
+        console.print(summary_table(report, settings.knowledge_dir))
+    return report
+
+
+@click.command("export-onnx")
+@click.option("--int8", is_flag=True, help="Also write a dynamically quantised int8 copy (model.int8.onnx).")
+@click.option("--force", is_flag=True, help="Export again even if an export exists.")
+@click.pass_context
+def export_onnx_command(ctx, int8, force) -> None:
+    """Export the embedding model to ONNX, for EMBEDDING_BACKEND=onnx.
+
+    Made locally from the shipped weights (nothing is downloaded), into
+    ONNX_MODEL_DIR (default: inside .venv). setup runs this once.
+    """
+    from bot.index.embedder import make_embedder
+    from bot.index.onnx_model import ONNX_FILE, export
+
+    settings = settings_from(ctx)
+    embedder = make_embedder(settings)
+    wanted = [ONNX_FILE, "model.int8.onnx"] if int8 else [ONNX_FILE]
+    if all((embedder.onnx_dir / name).exists() for name in wanted) and not force:
+        click.echo(f"ONNX export already at {embedder.onnx_dir}")
+        return
+    export(embedder.model_path, embedder.onnx_dir, quantize=int8)
+    click.echo(f"exported to {embedder.onnx_dir}")
+
+
+@click.command("eval")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@index_dir_option
+@click.option("--min-recall", type=click.FloatRange(0, 1), help="Exit with code 1 if recall@5 is below this.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@click.pass_context
+def eval_command(ctx, file, index_dir, min_recall, as_json) -> None:
+    """Measure how well retrieval finds the right knowledge file.
+
+    FILE defaults to eval/questions.yaml inside the knowledge dir. Prints
+    recall@1, recall@5 and MRR over distinct files, how many off-topic
+    questions would get the not-covered answer (at MIN_SCORE), retrieval
+    latency, and the questions whose file was not in the top 5.
+    """
+    from bot.channels.cli.tables import print_eval_report
+    from bot.index.evaluation import EvalSetError, load_eval_set, run_eval, unknown_files
+    from bot.index.retriever import make_retriever
+
+    settings = settings_from(ctx, index_dir=index_dir)
+    path = file or settings.knowledge_dir / "eval" / "questions.yaml"
+    try:
+        questions = load_eval_set(path)
+    except EvalSetError as exc:
+        fail(str(exc))
+    retriever = make_retriever(settings)
+    indexed = set(retriever.index.file_states())
+    if not indexed:
+        fail("the knowledge index is empty; run `python ingest.py` first")
+    missing = unknown_files(questions, indexed)
+    if missing:
+        fail(f"the eval set expects files that are not in the index: {', '.join(missing)}")
+    report = run_eval(retriever, questions, settings.min_score)
+    show(as_json, report.to_dict(), lambda: print_eval_report(report))
+    if min_recall is not None and report.recall_at(5) < min_recall:
+        click.echo(f"recall@5 {report.recall_at(5):.3f} is below --min-recall {min_recall}", err=True)
+        ctx.exit(EXIT_SKIPPED)
+

@@ -1,0 +1,185 @@
+"""Commands for admins: `transcripts`, `stats`, `gaps`, `forget`, `prune` and `review`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bot.channels.cli.common import fail, log, make_filter, settings_from, show, turn_filters, with_storage
+
+
+@click.group("transcripts")
+def transcripts_group() -> None:
+    """Read what owners asked and what they were answered (the transcript database).
+
+    The database is DATABASE_URL (default: a SQLite file in DATA_DIR). For a
+    browser view with search, see `review`.
+    """
+
+
+@transcripts_group.command("list")
+@turn_filters
+@click.option("--limit", default=50, show_default=True, help="How many turns, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+def transcripts_list(ctx, user, since, until, feedback, mode, search, limit, as_json) -> None:
+    """List turns, newest first, with their mode, best retrieval score and feedback."""
+    from bot.channels.cli.tables import print_turns
+
+    settings = settings_from(ctx)
+    filters = make_filter(user, since, until, feedback, mode, search)
+    turns = with_storage(settings, lambda storage: storage.list_turns(filters, limit))
+    show(as_json, [t.to_dict() for t in turns], lambda: print_turns(turns))
+
+
+@transcripts_group.command("show")
+@click.argument("turn_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def transcripts_show(ctx, turn_id, as_json) -> None:
+    """Show one turn in full: question, answer, sources with scores, feedback, timing."""
+    from bot.channels.cli.tables import print_turn
+
+    settings = settings_from(ctx)
+    turn = with_storage(settings, lambda storage: storage.get_turn(turn_id))
+    if turn is None:
+        fail(f"no turn with id {turn_id}")
+    show(as_json, turn.to_dict(), lambda: print_turn(turn))
+
+
+@transcripts_group.command("export")
+@turn_filters
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write [default: stdout]."
+)
+@click.pass_context
+def transcripts_export(ctx, user, since, until, feedback, mode, search, fmt, output) -> None:
+    """Export turns, oldest first, as CSV or JSON lines.
+
+    Rows are streamed from the database in batches, so a large export does not
+    need memory for all of them.
+    """
+    from bot.review.export import write_turns
+
+    settings = settings_from(ctx)
+    filters = make_filter(user, since, until, feedback, mode, search)
+
+    async def export(storage):
+        if output is None:
+            return await write_turns(storage.stream_turns(filters), sys.stdout, fmt)
+        with open(output, "w", newline="", encoding="utf-8") as handle:
+            return await write_turns(storage.stream_turns(filters), handle, fmt)
+
+    count = with_storage(settings, export)
+    log.info("exported %d turns", count)
+
+
+@click.command("stats")
+@turn_filters
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def stats_command(ctx, user, since, until, feedback, mode, search, as_json) -> None:
+    """Usage: turns, owners, active owners per day, feedback ratio, offline/LLM share, latency, topics."""
+    from bot.channels.cli.tables import print_stats
+    from bot.review.stats import compute_stats
+
+    settings = settings_from(ctx)
+    filters = make_filter(user, since, until, feedback, mode, search)
+    stats = with_storage(settings, lambda storage: compute_stats(storage, filters))
+    show(as_json, stats.to_dict(), lambda: print_stats(stats))
+
+
+@click.command("gaps")
+@turn_filters
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.pass_context
+def gaps_command(ctx, user, since, until, feedback, mode, search, fmt, as_json) -> None:
+    """What the knowledge base should cover next.
+
+    Questions that got the not-covered answer, only a weak match, or a 👎 are
+    grouped by meaning into themes, with how often each came up, examples and
+    the closest existing knowledge file.
+    """
+    from bot.channels.cli.tables import print_gaps
+    from bot.index.retriever import make_retriever
+    from bot.review.gaps import find_gaps, gaps_markdown
+
+    settings = settings_from(ctx)
+    filters = make_filter(user, since, until, feedback, mode, search)
+    retriever = make_retriever(settings)
+    themes = with_storage(settings, lambda storage: find_gaps(storage, retriever, settings.min_score, filters))
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        click.echo(json.dumps([t.to_dict() for t in themes], ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(gaps_markdown(themes, settings.min_score))
+    else:
+        print_gaps(themes)
+
+
+@click.command("forget")
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def forget_command(ctx, user, yes) -> None:
+    """Delete everything stored about USER (tg:<id> or local:<name>): turns, feedback, profile.
+
+    An admin's allow/block decision for the user is kept.
+    """
+    settings = settings_from(ctx)
+    if not yes:
+        click.confirm(f"Delete all turns, feedback and the profile of {user}?", abort=True, err=True)
+    counts = with_storage(settings, lambda storage: storage.forget(user))
+    click.echo(f"Deleted {counts['turns']} turns and {counts['feedback']} feedback entries of {user}.")
+
+
+@click.command("prune")
+@click.option("--days", type=click.IntRange(min=1), help="Keep this many days [default: RETENTION_DAYS].")
+@click.pass_context
+def prune_command(ctx, days) -> None:
+    """Delete turns older than the retention period, with their feedback."""
+    settings = settings_from(ctx)
+    days = days or settings.retention_days
+    if days is None:
+        fail("no retention period: pass --days N or set RETENTION_DAYS")
+    deleted = with_storage(settings, lambda storage: storage.prune(days))
+    click.echo(f"Deleted {deleted} turns older than {days} days.")
+
+
+@click.command("review")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8001, show_default=True, help="Port to listen on.")
+@click.pass_context
+def review_command(ctx, host, port) -> None:
+    """Browse transcripts in a web browser (Datasette, read-only).
+
+    Full-text search on questions and answers, plus canned queries: latest
+    conversations, thumbs-down answers with their sources, knowledge gaps, and
+    one owner's history. Listening on anything but loopback requires
+    REVIEW_PASSWORD (user `admin`, HTTP basic auth).
+    """
+    import os
+
+    from bot.review.datasette import ReviewError, prepare
+    from bot.review.gaps import WEAK_MARGIN
+    from bot.storage import sqlite_path
+
+    settings = settings_from(ctx)
+    database = sqlite_path(settings.database)
+    if database is None:
+        fail("review works on the SQLite transcript database; DATABASE_URL points elsewhere")
+    password = settings.review_password.get_secret_value() if settings.review_password else None
+    with_storage(settings, lambda storage: asyncio.sleep(0))  # create and migrate the database first
+    try:
+        command, env = prepare(database, settings.data_dir, host, port, password, settings.min_score + WEAK_MARGIN)
+    except ReviewError as exc:
+        fail(str(exc))
+    log.info("review: http://%s:%d/ (Ctrl-C to stop)", host, port)
+    os.execve(command[0], command, {**os.environ, **env})
+

@@ -1,0 +1,11 @@
+"""The Telegram channel: turns updates into advisor calls and answers into messages.
+
+- `app`: builds the `Application` in one place and runs it (polling or webhook)
+- `updates`: flood limits for messages, one chat's updates in order (across processes too)
+- `handlers`: one handler per command and kind of update, by audience
+- `formatting`: answers as Telegram HTML, split within Telegram's limits
+- `access`: who may ask, and how often
+
+May import `bot.channels.dialogue` and every room below the channels; never the command
+line or the terminal chat.
+"""

@@ -1,0 +1,173 @@
+"""Admin commands (ADMIN_USER_IDS only): /stats, /reload, /gaps, /transcript, /export, /allow, /block."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+
+from telegram import Update
+from telegram.ext import CommandHandler
+
+from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, BotDeps, admin_only
+from bot.storage import TurnFilter
+
+
+@admin_only
+async def stats(update: Update, context: BotContext) -> None:
+    """/stats: the last 30 days in a few lines."""
+    from bot.review.stats import compute_stats
+
+    since = _days_ago(30)
+    result = await compute_stats(context.deps.storage, TurnFilter(since=since))
+    ratio = "-" if result.feedback_ratio is None else f"{result.feedback_ratio:.0%} 👍"
+    topics_line = ", ".join(f"{t} {n}" for t, n in result.top_topics[:5]) or "-"
+    await update.effective_message.reply_text(
+        f"Last 30 days\nTurns: {result.turns}\nOwners: {result.users}\n"
+        f"Feedback: {result.thumbs_up} 👍 / {result.thumbs_down} 👎 ({ratio})\n"
+        f"Offline / LLM: {result.share('offline'):.0%} / {result.share('llm'):.0%}\n"
+        f"Not covered: {result.not_covered}\nLatency p50 / p95: {result.latency_ms_p50:.0f} / "
+        f"{result.latency_ms_p95:.0f} ms\nTop topics: {topics_line}\n{_index_line(context.deps)}"
+    )
+
+
+def _index_line(deps: BotDeps) -> str:
+    """What the bot answers from: the live local version, or a Chroma server (CHROMA_URL), which
+    has no versions; its count is read live and can include, during an ingest, a file's two versions."""
+    manifest = deps.reloader.manifest if deps.reloader else None
+    if manifest is None:
+        where = " (Chroma server)" if deps.settings.chroma_url else ""
+        return f"Index: {deps.advisor.retriever.index.count()} chunks{where}"
+    return (
+        f"Index: version {manifest.version}, {manifest.files} files, {manifest.chunks} chunks, "
+        f"built {manifest.built_at.replace('T', ' ').removesuffix('+00:00')} UTC"
+    )
+
+
+@admin_only
+async def reload(update: Update, context: BotContext) -> None:
+    """/reload: answer from the newest ingested knowledge now (the bot also checks every few seconds)."""
+    deps = context.deps
+    if deps.reloader is None:
+        await update.effective_message.reply_text("The index is on a Chroma server; answers always use its content.")
+        return
+    swapped = await asyncio.to_thread(deps.reloader.check)
+    state = "Reloaded." if swapped else "Already up to date."
+    await update.effective_message.reply_text(f"{state} {_index_line(deps)}")
+
+
+@admin_only
+async def gaps(update: Update, context: BotContext) -> None:
+    """/gaps: the biggest knowledge gaps of the last 30 days."""
+    from bot.review.gaps import find_gaps
+
+    deps = context.deps
+    themes = await find_gaps(
+        deps.storage, deps.advisor.retriever, deps.settings.min_score, TurnFilter(since=_days_ago(30))
+    )
+    if not themes:
+        await update.effective_message.reply_text("No knowledge gaps in the last 30 days.")
+        return
+    lines = ["Knowledge gaps, last 30 days:"]
+    for number, theme in enumerate(themes[:8], start=1):
+        closest = f" (closest: {theme.closest_file})" if theme.closest_file else ""
+        lines.append(f"{number}. {theme.label} — {theme.count}×{closest}")
+    await update.effective_message.reply_text("\n".join(lines))
+
+
+@admin_only
+async def transcript(update: Update, context: BotContext) -> None:
+    """/transcript USER_ID [N]: an owner's last N turns (default 5)."""
+    args = context.args or []
+    if not args or not args[0].lstrip("-").isdigit() or (len(args) > 1 and not args[1].isdigit()):
+        await update.effective_message.reply_text("Usage: /transcript USER_ID [N], e.g. /transcript 123456789 5")
+        return
+    count = min(int(args[1]) if len(args) > 1 else 5, 20)
+    turns = await context.deps.storage.list_turns(TurnFilter(user=f"tg:{args[0]}"), limit=count)
+    if not turns:
+        await update.effective_message.reply_text(f"No stored turns for user {args[0]}.")
+        return
+    blocks = []
+    for turn in reversed(turns):
+        rating = {"up": " 👍", "down": " 👎", "mixed": " 👍👎"}.get(turn.feedback or "", "")
+        header = f"#{turn.id} {turn.created_at:%Y-%m-%d %H:%M} ({turn.mode}){rating}"
+        blocks.append(f"{header}\nQ: {turn.question}\nA: {turn.answer[:600]}")
+    for piece in _chunks("\n\n".join(blocks)):
+        await update.effective_message.reply_text(piece)
+
+
+@admin_only
+async def export(update: Update, context: BotContext) -> None:
+    """/export [days]: the last N days of turns as a CSV file (default 7)."""
+    from bot.review.export import write_turns
+
+    args = context.args or []
+    if args and not args[0].isdigit():
+        await update.effective_message.reply_text("Usage: /export [days], e.g. /export 30")
+        return
+    days = int(args[0]) if args else 7
+    buffer = io.StringIO()
+    count = await write_turns(context.deps.storage.stream_turns(TurnFilter(since=_days_ago(days))), buffer, "csv")
+    await context.bot.send_document(
+        update.effective_chat.id,
+        document=buffer.getvalue().encode("utf-8"),
+        filename=f"sme-advisor-turns-{days}d.csv",
+        caption=f"{count} turns from the last {days} days.",
+    )
+
+
+@admin_only
+async def allow(update: Update, context: BotContext) -> None:
+    """/allow USER_ID: give a user access (and lift a block)."""
+    user_id = await _user_id_argument(update, context, "allow")
+    if user_id is None:
+        return
+    deps = context.deps
+    await deps.access.allow(user_id)
+    await update.effective_message.reply_text(f"User {user_id} may now use the advisor.")
+
+
+@admin_only
+async def block(update: Update, context: BotContext) -> None:
+    """/block USER_ID: shut a user out, at once."""
+    user_id = await _user_id_argument(update, context, "block")
+    if user_id is None:
+        return
+    deps = context.deps
+    if deps.access.is_admin(user_id):
+        await update.effective_message.reply_text("Admins cannot be blocked; remove them from ADMIN_USER_IDS first.")
+        return
+    await deps.access.block(user_id)
+    await update.effective_message.reply_text(f"User {user_id} is blocked.")
+
+
+async def _user_id_argument(update: Update, context: BotContext, command: str) -> int | None:
+    """The one USER_ID argument of /allow and /block, or None once the admin has the usage hint."""
+    args = context.args or []
+    if len(args) != 1 or not args[0].isdigit():
+        await update.effective_message.reply_text(f"Usage: /{command} USER_ID, e.g. /{command} 123456789")
+        return None
+    return int(args[0])
+
+
+def _days_ago(days: int) -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=days)
+
+
+def _chunks(text: str, size: int = 4000) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+
+HANDLERS = [
+    CommandHandler(name, callback, filters=MESSAGES)
+    for name, callback in (
+        ("stats", stats),
+        ("reload", reload),
+        ("gaps", gaps),
+        ("transcript", transcript),
+        ("export", export),
+        ("allow", allow),
+        ("block", block),
+    )
+]

@@ -1,0 +1,91 @@
+"""The buttons under messages: example questions, 👍/👎 (and the comment after 👎), Sources,
+and /forget's confirmation. Callback data is checked by each handler's pattern."""
+
+from __future__ import annotations
+
+from telegram import ForceReply, Update
+from telegram.constants import ParseMode
+from telegram.ext import CallbackQueryHandler
+
+from bot.channels.telegram.formatting import escape
+from bot.channels.telegram.handlers.deps import BotContext, user_key
+from bot.channels.telegram.handlers.keyboards import EXAMPLE_QUESTIONS
+from bot.channels.telegram.handlers.streaming import answer_question
+
+
+async def example_question(update: Update, context: BotContext) -> None:
+    """A tap on one of /start's example buttons asks that question."""
+    query = update.callback_query
+    await query.answer()
+    index = int(query.data.split(":", 1)[1])
+    if 0 <= index < len(EXAMPLE_QUESTIONS):
+        await answer_question(update, context, EXAMPLE_QUESTIONS[index])
+
+
+async def feedback(update: Update, context: BotContext) -> None:
+    """👍 or 👎 under an answer; after 👎 ask what was missing."""
+    query = update.callback_query
+    _, rating, turn = query.data.split(":")
+    deps = context.deps
+    await deps.storage.record_feedback(int(turn), user_key(update), rating)
+    if rating == "up":
+        await query.answer("Thanks for the feedback!")
+        return
+    await query.answer("Thanks — sorry it didn't help.")
+    prompt = await context.bot.send_message(
+        update.effective_chat.id,
+        "What was missing or wrong? Reply to this message and a consultant will read it.",
+        reply_markup=ForceReply(selective=True, input_field_placeholder="What was missing?"),
+    )
+    await deps.storage.add_comment_prompt(prompt.chat_id, prompt.message_id, int(turn), user_key(update))
+
+
+async def store_comment(update: Update, context: BotContext) -> bool:
+    """A reply to the bot's "what was missing?" prompt is the owner's comment on their 👎."""
+    message = update.effective_message
+    replied = message.reply_to_message
+    if replied is None or not replied.from_user or replied.from_user.id != context.bot.id:
+        return False
+    storage = context.deps.storage
+    turn_id = await storage.take_comment_prompt(message.chat_id, replied.message_id, user_key(update))
+    if turn_id is None:
+        return False
+    await storage.add_feedback_comment(turn_id, user_key(update), message.text)
+    await message.reply_text("Thank you — that helps us improve the answers.")
+    return True
+
+
+async def show_sources(update: Update, context: BotContext) -> None:
+    """The 'Sources' button: the cited passages' excerpts."""
+    query = update.callback_query
+    await query.answer()
+    turn = await context.deps.storage.get_turn(int(query.data.split(":")[1]))
+    if turn is None or not turn.sources:
+        await context.bot.send_message(update.effective_chat.id, "Those sources are no longer stored.")
+        return
+    blocks = []
+    for source in turn.sources:
+        parts = [p for p in source["heading"].split(" > ") if p and p != source["title"]]
+        label = f"{source['title']} › {parts[-1]}" if parts else source["title"]
+        excerpt = source.get("excerpt") or ""
+        blocks.append(f"<b>[{source['number']}] {escape(label)}</b>\n{escape(excerpt)}")
+    await context.bot.send_message(update.effective_chat.id, "\n\n".join(blocks)[:4096], parse_mode=ParseMode.HTML)
+
+
+async def forget_confirmed(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    await query.answer()
+    if query.data != "forget:yes":
+        await query.edit_message_text("Nothing was deleted.")
+        return
+    counts = await context.deps.storage.forget(user_key(update))
+    await query.edit_message_text(f"Done: deleted {counts['turns']} questions and answers, your feedback and profile.")
+
+
+
+HANDLERS = [
+    CallbackQueryHandler(example_question, pattern=r"^ask:\d+$"),
+    CallbackQueryHandler(feedback, pattern=r"^fb:(up|down):\d+$"),
+    CallbackQueryHandler(show_sources, pattern=r"^src:\d+$"),
+    CallbackQueryHandler(forget_confirmed, pattern=r"^forget:(yes|no)$"),
+]

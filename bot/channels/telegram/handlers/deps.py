@@ -1,0 +1,101 @@
+"""What every handler needs: the bot's parts (`BotDeps`, as `context.deps`), who is asking,
+and the gates that run before a handler: access for everyone, admin-only commands.
+
+The parts are built once in `bot.channels.telegram.app` and kept in `bot_data`;
+`BotContext` gives handlers typed access to them (python-telegram-bot's custom context).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot, filters
+
+from bot.advisor import Advisor
+from bot.channels.dialogue import Dialogue
+from bot.channels.telegram.access import Access, RateLimiter
+from bot.config import Settings
+from bot.index.reloader import IndexReloader
+from bot.storage import Storage
+
+MESSAGES = filters.UpdateType.MESSAGE  # edited messages are ignored, never answered twice
+
+
+@dataclass
+class BotDeps:
+    settings: Settings
+    advisor: Advisor
+    storage: Storage
+    dialogue: Dialogue
+    access: Access
+    limiter: RateLimiter
+    reloader: IndexReloader | None = None  # None with CHROMA_URL: the server is always current
+
+
+
+class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
+    """The context every handler and job gets, with the bot's parts as `context.deps`."""
+
+    @property
+    def deps(self) -> BotDeps:
+        return self.bot_data["deps"]
+
+
+def user_key(update: Update) -> str:
+    return f"tg:{update.effective_user.id}"
+
+
+def chat_key(update: Update) -> str:
+    return f"tg-chat:{update.effective_chat.id}"
+
+
+def is_private(update: Update) -> bool:
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+def addressed_to_bot(update: Update, bot_username: str, bot_id: int) -> bool:
+    """In a group the bot speaks only when mentioned, replied to, or given a command."""
+    message = update.effective_message
+    if message is None:
+        return False
+    if is_private(update):
+        return True
+    text = message.text or message.caption or ""
+    if text.startswith("/"):
+        return True
+    if bot_username and f"@{bot_username.lower()}" in text.lower():
+        return True
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot_id)
+
+
+async def access_gate(update: Update, context: BotContext) -> None:
+    """Runs before every other handler: refuses users without access, politely and once."""
+    user = update.effective_user
+    if user is None or await context.deps.access.may_use(user.id):
+        return
+    if update.callback_query:
+        await update.callback_query.answer("Not permitted.")
+    elif update.effective_message and addressed_to_bot(update, context.bot.username, context.bot.id):
+        await update.effective_message.reply_text(
+            "Sorry, this advisor is private. Your Telegram user id is "
+            f"{user.id}: send it to the person who runs this bot to ask for access."
+        )
+    raise ApplicationHandlerStop
+
+
+def admin_only(handler):
+    """Admin commands answer 'Not permitted.' to everyone else, and reveal nothing more."""
+
+    async def wrapped(update: Update, context: BotContext) -> None:
+        if not context.deps.access.is_admin(update.effective_user.id):
+            await update.effective_message.reply_text("Not permitted.")
+            return
+        await handler(update, context)
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+

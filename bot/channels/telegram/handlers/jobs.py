@@ -1,0 +1,45 @@
+"""Work the bot does on its own: the index check, the daily retention prune, and the one error
+handler every unexpected exception goes to."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.channels.telegram.handlers.deps import BotContext
+
+log = logging.getLogger(__name__)
+
+
+async def check_index(context: BotContext) -> None:
+    """Repeating job: switch to an index version that `python ingest.py` has published."""
+    reloader = context.deps.reloader
+    if reloader is not None:
+        await asyncio.to_thread(reloader.check)
+
+
+async def prune_old_turns(context: BotContext) -> None:
+    """Daily job: delete turns older than RETENTION_DAYS."""
+    deps = context.deps
+    deleted = await deps.storage.prune(deps.settings.retention_days)
+    log.info("retention: deleted %d turns older than %d days", deleted, deps.settings.retention_days)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log first (with the update id, never the token), then tell the owner, with a reference."""
+    reference = secrets.token_hex(3).upper()
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("error while handling update %s (reference %s)", update_id, reference, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(
+                update.effective_chat.id,
+                f"Sorry, something went wrong on my side (reference {reference}). Please try again.",
+            )
+        except TelegramError:
+            log.warning("could not tell chat %s about error %s", update.effective_chat.id, reference)
+

@@ -1,0 +1,136 @@
+"""Answering a question in a chat: limits, "typing…", drafts while the answer streams, then
+the answer as messages with its buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+
+from telegram import Message, Update
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+
+from bot.advisor import Answer
+from bot.channels.telegram.formatting import telegram_messages
+from bot.channels.telegram.handlers.deps import BotContext, chat_key, is_private, user_key
+from bot.channels.telegram.handlers.keyboards import feedback_buttons
+
+log = logging.getLogger(__name__)
+
+TYPING_REFRESH = 4.5  # Telegram shows "typing…" for about 5 seconds
+
+
+async def answer_question(update: Update, context: BotContext, question: str) -> None:
+    deps = context.deps
+    chat_id = update.effective_chat.id
+    user_id = update.effective_user.id
+    reply_to = update.effective_message if update.message else None
+    if not deps.access.is_admin(user_id):
+        wait = await deps.limiter.check(user_id)
+        if wait is not None:
+            await context.bot.send_message(
+                chat_id, f"You've asked a lot of questions — please try again in {_duration(wait)}."
+            )
+            return
+    drafts = DraftStream(context.bot, chat_id, deps.settings.draft_interval) if is_private(update) else None
+    async with typing(context.bot, chat_id):
+        if drafts:
+            drafts.start()
+        try:
+            reply = await deps.dialogue.ask(
+                user_key(update), chat_key(update), question, on_delta=drafts.push if drafts else None
+            )
+        finally:
+            if drafts:
+                await drafts.stop()
+    await send_answer(context.bot, chat_id, reply.answer, reply.turn_id, reply_to)
+
+
+async def send_answer(bot, chat_id: int, answer: Answer, turn_id: int | None, reply_to: Message | None) -> None:
+    """The answer as HTML messages (plain text if Telegram rejects the markup), buttons on the last."""
+    messages = telegram_messages(answer.text, answer.sources, answer.notes)
+    markup = feedback_buttons(turn_id) if turn_id is not None and answer.covered else None
+    for number, (html, plain) in enumerate(messages):
+        last = number == len(messages) - 1
+        kwargs = {"reply_markup": markup if last else None}
+        if number == 0 and reply_to is not None and reply_to.chat.type != ChatType.PRIVATE:
+            kwargs["reply_to_message_id"] = reply_to.message_id
+        try:
+            await bot.send_message(chat_id, html, parse_mode=ParseMode.HTML, **kwargs)
+        except BadRequest as exc:
+            if "entit" not in str(exc).lower() and "tag" not in str(exc).lower():
+                raise
+            log.warning("Telegram rejected the HTML of an answer (%s); sending it as plain text", exc)
+            await bot.send_message(chat_id, plain, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def typing(bot, chat_id: int):
+    """Show 'typing…' until the answer is ready; a failing indicator never stops the answer."""
+
+    async def keep_typing() -> None:
+        while True:
+            try:
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            except TelegramError as exc:
+                log.debug("typing indicator failed in chat %s: %s", chat_id, exc)
+            await asyncio.sleep(TYPING_REFRESH)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class DraftStream:
+    """Streams a growing answer into a private chat with sendMessageDraft, at most once per
+    interval. A failing draft switches drafts off for this answer; the final message still comes."""
+
+    def __init__(self, bot, chat_id: int, interval: float) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.interval = interval
+        self.draft_id = secrets.randbelow(2**31 - 1) + 1
+        self.text = ""
+        self._sent = ""
+        self._task: asyncio.Task | None = None
+        self.failed = False
+
+    async def push(self, delta: str) -> None:
+        self.text += delta
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self.failed:
+            await asyncio.sleep(self.interval)
+            text = self.text[:4096]
+            if text.strip() and text != self._sent:
+                try:
+                    await self.bot.send_message_draft(self.chat_id, self.draft_id, text)
+                    self._sent = text
+                except TelegramError as exc:
+                    log.info("drafts unavailable in chat %s (%s); sending the final answer only", self.chat_id, exc)
+                    self.failed = True
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(1, int(seconds + 0.999))
+    if seconds < 90:
+        return f"{seconds} seconds"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} minutes"
+    return f"{round(seconds / 3600)} hours"
+

@@ -1,6 +1,6 @@
 # The two commands a newcomer needs (see README.md):
 #   make run   set up .venv, bring the knowledge index up to date, start the advisor
-#   make test  set up .venv and run the linter and the whole test suite
+#   make test  set up .venv and run the linter, the architecture contracts and the whole test suite
 .PHONY: run test setup lint
 
 PY := .venv/bin/python
@@ -10,6 +10,7 @@ run: setup
 
 test: setup
 	$(PY) -m ruff check .
+	.venv/bin/lint-imports
 	$(PY) -m pytest -q
 
 setup:

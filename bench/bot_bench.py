@@ -32,12 +32,12 @@ import time
 from pathlib import Path
 
 from common import RESULTS, ROOT, print_table, summary, write_result
-from fakes.openai_server import FakeOpenAI, Reply
-from fakes.telegram_server import TOKEN, FakeTelegram
 
 from bot.config import load_settings
 from bot.index import make_embedder, make_index
-from bot.ingestion import ingest_configured
+from bot.knowledge.ingest import ingest_configured
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.telegram_server import TOKEN, FakeTelegram
 
 QUESTIONS = [
     "How can a small business get credit without collateral?",

@@ -18,8 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # BENCH_RESULTS_DIR: where the smoke test sends its tiny runs, away from the recorded results
 RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "bench" / "results")
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # the fake Bot API and LLM servers live in tests/fakes
+sys.path.insert(0, str(ROOT))  # the project, and the fake Bot API and LLM servers in tests/fakes
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 

@@ -23,12 +23,13 @@ from pathlib import Path
 from common import ROOT, Timer, print_table, summary, write_result
 
 from bot.config import load_settings
-from bot.evaluation import load_eval_set, run_eval
-from bot.index import Embedder, default_model_path, make_index
-from bot.ingestion import ingest_configured
+from bot.index import Embedder, make_index
+from bot.index.embedder import default_model_path
+from bot.index.evaluation import load_eval_set, run_eval
+from bot.index.onnx_model import export
+from bot.index.retriever import Retriever
 from bot.knowledge import discover
-from bot.onnx_model import export
-from bot.retrieval import Retriever
+from bot.knowledge.ingest import ingest_configured
 
 LOAD_CODE = """
 import time; t = time.perf_counter()

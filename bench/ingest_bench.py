@@ -29,8 +29,8 @@ from common import ROOT, Timer, print_table, vary, write_result
 
 from bot.config import load_settings
 from bot.index import Embedder, make_index
-from bot.ingestion import ingest_configured
 from bot.knowledge import discover, load_document, split_document
+from bot.knowledge.ingest import ingest_configured
 
 
 def build_corpus(folder: Path, min_chunks: int, settings) -> int:

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import synthetic
 from common import ROOT, print_table, write_result
-from fakes.openai_server import FakeOpenAI, Reply
-from fakes.telegram_server import TOKEN, FakeTelegram
 
 from bot.config import load_settings
-from bot.evaluation import load_eval_set
 from bot.index import make_embedder
+from bot.index.evaluation import load_eval_set
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.telegram_server import TOKEN, FakeTelegram
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -24,9 +24,9 @@ import synthetic
 from common import ROOT, Timer, print_table, summary, write_result
 
 from bot.config import load_settings
-from bot.evaluation import load_eval_set
 from bot.index import Embedder, make_embedder
-from bot.retrieval import Retriever
+from bot.index.evaluation import load_eval_set
+from bot.index.retriever import Retriever
 
 
 def measure(index, embedder: Embedder, questions: list[str], k: int) -> dict:

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from common import ROOT, vary
 
-from bot.index import Embedder, KnowledgeIndex, chunk_metadata, make_index
-from bot.ingestion import Recipe
-from bot.knowledge import Chunk, discover, load_document, split_document
+from bot.index import Embedder, KnowledgeIndex, make_index
+from bot.knowledge import Chunk, chunk_metadata, discover, load_document, split_document
+from bot.knowledge.ingest import Recipe
 
 BATCH = 5000
 NOISE = 0.05

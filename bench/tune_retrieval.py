@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import load_settings  # noqa: E402
-from bot.evaluation import load_eval_set, run_eval  # noqa: E402
 from bot.index import make_embedder, make_index  # noqa: E402
-from bot.ingestion import ingest_configured  # noqa: E402
-from bot.retrieval import Retriever  # noqa: E402
+from bot.index.evaluation import load_eval_set, run_eval  # noqa: E402
+from bot.index.retriever import Retriever  # noqa: E402
+from bot.knowledge.ingest import ingest_configured  # noqa: E402
 
 GRID = [
     (120, 20, True),

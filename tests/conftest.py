@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,11 +19,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.index import Embedder, make_index
-from bot.ingestion import ingest_configured
-from bot.retrieval import Retriever
-
-ROOT = Path(__file__).resolve().parents[1]
+from bot.index import Embedder
+from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, free_port, run_ingest, write
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -57,91 +53,6 @@ def settings(tmp_path, kdir) -> Settings:
     return load_settings(knowledge_dir=kdir, data_dir=tmp_path / "data")
 
 
-def write(root: Path, rel: str, text: str | bytes) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
-
-
-def run_ingest(settings: Settings, embedder: Embedder, **kwargs):
-    index = make_index(settings)
-    report = ingest_configured(
-        settings,
-        index,
-        embedder,
-        **kwargs,
-    )
-    return report, index
-
-
-def retriever_for(settings: Settings, embedder: Embedder) -> Retriever:
-    return Retriever(make_index(settings), embedder)
-
-
-def invoke(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m bot ...` in this process with click's runner: the same code as the
-    command line, without a new interpreter and model import each time. (Tests of what only
-    a real process shows, such as clean stdout or exit without a traceback, use `run_cli`.)"""
-    from click.testing import CliRunner
-
-    from bot.cli import cli
-
-    result = CliRunner().invoke(cli, list(args), env=env or {}, input=input, catch_exceptions=False)
-    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
-
-
-def run_cli(*args: str, env: dict | None = None, input: str | None = None, cwd: Path = ROOT, timeout: int = 300):
-    """Run `python -m bot ...` (or a script) as a user would, in a fresh process."""
-    full_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}
-    full_env.update(env or {})
-    cmd = [sys.executable, *args] if args[0].endswith(".py") else [sys.executable, "-m", "bot", *args]
-    return subprocess.run(cmd, env=full_env, input=input, capture_output=True, text=True, cwd=cwd, timeout=timeout)
-
-
-SAMPLE_CREDIT = """---
-title: Credit without collateral
-topic: credit
-tags: [credit, invoice finance]
-audience: [owners]
-region: global
-updated: 2026-11-26
----
-
-# Credit without collateral
-
-Lenders can judge a small business on data instead of assets.
-
-## How data-driven lenders decide
-
-Data-driven lenders judge a small business on its transaction history and customer ratings
-instead of collateral. Steady, traceable sales make small loans possible within minutes.
-
-## Invoice finance
-
-Invoice finance advances cash against unpaid customer invoices, so a firm with slow-paying
-customers can cover wages without pledging property.
-"""
-
-SAMPLE_TRADE = """---
-title: Selling across borders
-topic: trade
-tags: [export, marketplaces]
----
-
-# Selling across borders
-
-## Picking a first export market
-
-Pick one foreign market where customers already search for your kind of product, test demand
-with a small cross-border marketplace listing, and learn the duties and delivery times before
-scaling up.
-"""
-
-
 @pytest.fixture(scope="session")
 def shared_index_dir(tmp_path_factory, embedder) -> Path:
     """A data dir whose index holds the repository's own knowledge/, ingested once per session."""
@@ -159,9 +70,6 @@ def indexed(settings, kdir, embedder):
     write(kdir, "trade/export.md", SAMPLE_TRADE)
     run_ingest(settings, embedder)
     return settings
-
-
-# --------------------------------------------------------------------------- PostgreSQL
 
 
 @pytest.fixture(scope="session")
@@ -204,15 +112,6 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'transcripts.db'}"
     return request.getfixturevalue("postgres_url")
-
-
-# --------------------------------------------------------------------------- servers on 127.0.0.1
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

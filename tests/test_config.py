@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli
 
 from bot.config import SettingsError, load_settings
+from tests.helpers import run_cli
 
 
 def test_defaults_and_derived_paths(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import write
 
 from bot.knowledge import (
     KnowledgeFileError,
@@ -15,6 +14,7 @@ from bot.knowledge import (
     parse_document,
     split_document,
 )
+from tests.helpers import write
 
 MB = 1024 * 1024
 

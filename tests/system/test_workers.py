@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 import aiohttp
-from conftest import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, free_port, run_ingest, write
-from fakes.telegram_server import TOKEN, FakeTelegram
 
 from bot.config import Settings, load_settings
 from bot.storage import Storage, TurnFilter
+from tests.fakes.telegram_server import TOKEN, FakeTelegram
+from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, free_port, run_ingest, write
 
 CHATS, ROUNDS = 20, 10
 SECRET = "hook-secret"

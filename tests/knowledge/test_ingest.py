@@ -10,11 +10,11 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
 
-from bot import ingest_runner
 from bot.index import Embedder, make_index
-from bot.index_versions import Manifest, current_version
+from bot.index.versions import Manifest, current_version
+from bot.knowledge import runner as ingest_runner
+from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
 
 
 def chunk_ids(index) -> set[str]:

@@ -14,12 +14,11 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import ROOT, free_port, invoke, retriever_for, run_cli
-from test_storage import answer
 
 from bot.config import load_settings
 from bot.review.gaps import find_gaps, gaps_markdown
 from bot.storage import Storage, TurnFilter, default_url
+from tests.helpers import ROOT, answer, free_port, invoke, retriever_for, run_cli
 
 
 def env_of(tmp_path) -> dict:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from conftest import SAMPLE_CREDIT, SAMPLE_TRADE, run_cli, write
-from fakes.slow_writes import SlowWrites
-from live_bot import (
+from bot.index import make_index
+from tests.fakes.slow_writes import SlowWrites
+from tests.helpers import SAMPLE_CREDIT, SAMPLE_TRADE, run_cli, write
+from tests.helpers.live_bot import (
     ADMIN,
     KOMBUCHA,
     NEW_QUESTION,
@@ -17,8 +18,6 @@ from live_bot import (
     running_bot,
     wait_for_answer,
 )
-
-from bot.index import make_index
 
 EVAL = """
 - question: "Can I borrow without collateral?"

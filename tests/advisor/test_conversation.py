@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation import Exchange, Profile, ProfileError, heuristic_standalone, trim_history
+from bot.advisor.conversation import Exchange, Profile, ProfileError, heuristic_standalone, trim_history
 
 
 def test_profile_from_key_value_pairs_with_aliases():

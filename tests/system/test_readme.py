@@ -14,9 +14,9 @@ import time
 import urllib.error
 import urllib.request
 
-from conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers.readme import README, console_commands, environment
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 QUESTION = "How can a small business get credit without collateral?"
 
 
@@ -24,27 +24,6 @@ def quick_start_commands() -> list[str]:
     block = re.search(r"## Quick start\s+```sh\n(.*?)```", README, re.DOTALL)
     assert block, "README lost its Quick start block"
     return [line.split("#", 1)[0].strip() for line in block.group(1).splitlines() if line.strip()]
-
-
-def section(title: str) -> str:
-    """One `## ` section of the README, without its heading."""
-    found = re.search(rf"^## {title}\n(.*?)(?=^## |\Z)", README, re.DOTALL | re.MULTILINE)
-    assert found, f"README lost its {title} section"
-    return found.group(1)
-
-
-def console_commands(text: str | None = None) -> list[str]:
-    """The `$ ` commands, in order; by default all but the Deploying section's (tests/test_deploying.py
-    runs those, which start servers)."""
-    text = README.replace(section("Deploying"), "") if text is None else text
-    return re.findall(r"^\$ (.+)$", text, re.MULTILINE)
-
-
-def environment(data_dir) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "LLM_MODEL", "REVIEW_PASSWORD")}
-    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
-    env["DATA_DIR"] = str(data_dir)
-    return env
 
 
 def shell(command: str, data_dir, input: str = "", cwd=ROOT, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import ROOT
 
 from bot.config import load_settings
 from bot.index import Embedder, make_embedder
+from tests.helpers import ROOT
 
 TEXTS = [
     "How can a small business get credit without collateral?",
@@ -41,7 +41,7 @@ def test_int8_is_another_model_for_the_index():
 
 def test_ask_with_the_onnx_backend_never_imports_torch(shared_index_dir):
     code = (
-        "import sys, json; from bot.cli import cli\n"
+        "import sys, json; from bot.channels.cli import cli\n"
         "try:\n cli(['ask', '--json', 'How can a small business get credit without collateral?'])\n"
         "except SystemExit: pass\n"
         "print(json.dumps({'torch': 'torch' in sys.modules}))"

@@ -1,7 +1,7 @@
 """The real bot in its own process, a fake Telegram, and `python ingest.py` run next to it.
 
-Shared by the live-update tests: the local, versioned index (tests/test_live_update.py)
-and a Chroma server updated in place (tests/test_chroma_server.py).
+Shared by the live-update tests: the local, versioned index (tests/index/test_live_update.py)
+and a Chroma server updated in place (tests/index/test_chroma_server.py).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from conftest import ROOT
-from fakes.telegram_server import TOKEN, FakeTelegram
+from tests.fakes.telegram_server import TOKEN, FakeTelegram
+from tests.helpers import ROOT
 
 ADMIN = 1
 KOMBUCHA = """---

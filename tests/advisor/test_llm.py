@@ -8,14 +8,14 @@ import socket
 import time
 
 import pytest
-from conftest import invoke, retriever_for
-from fakes.openai_server import Error, FakeOpenAI, Hang, Reply, last_user_message, system_message
 
 from bot.advisor import FALLBACK_NOTE, Advisor
+from bot.advisor.chat_model import make_chat_model
+from bot.advisor.conversation import Exchange, Profile
+from bot.advisor.prompts import load_prompts
 from bot.config import load_settings
-from bot.conversation import Exchange, Profile
-from bot.llm import make_chat_model
-from bot.prompts import load_prompts
+from tests.fakes.openai_server import Error, FakeOpenAI, Hang, Reply, last_user_message, system_message
+from tests.helpers import invoke, retriever_for
 
 CREDIT_Q = "How can a small business get credit without collateral?"
 SYSTEM_PROMPT = load_prompts(load_settings(_env_file=None).prompts_dir).answer.messages[0].prompt.template
@@ -168,7 +168,7 @@ async def test_history_is_kept_within_its_token_budget(indexed, embedder, server
 
 
 def test_a_missing_provider_package_names_the_extra_to_install():
-    from bot.llm import LLMConfigError
+    from bot.advisor.chat_model import LLMConfigError
 
     with pytest.raises(LLMConfigError, match=r"LLM_MODEL=anthropic:claude-x needs .*pip install -e '\.\[anthropic\]'"):
         make_chat_model(load_settings(llm_model="anthropic:claude-x", _env_file=None))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import SAMPLE_CREDIT, write
-from live_bot import (
+from bot.index.versions import current_version
+from bot.knowledge import runner as ingest_runner
+from tests.helpers import SAMPLE_CREDIT, write
+from tests.helpers.live_bot import (
     ADMIN,
     KOMBUCHA,
     NEW_QUESTION,
@@ -14,9 +16,6 @@ from live_bot import (
     running_bot,
     wait_for_answer,
 )
-
-from bot import ingest_runner
-from bot.index_versions import current_version
 
 
 async def test_an_ingest_next_to_the_running_bot_is_answered_from_within_seconds(tmp_path, kdir, settings):

@@ -20,9 +20,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import aiohttp
-from conftest import SAMPLE_CREDIT, SAMPLE_TRADE, write
-from fakes.telegram_server import TOKEN, FakeTelegram
-from test_readme import ROOT, console_commands, environment, section
+
+from tests.fakes.telegram_server import TOKEN, FakeTelegram
+from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, write
+from tests.helpers.readme import console_commands, environment, section
 
 DEPLOYING = section("Deploying")
 QUESTION = "How can a small business get credit without collateral?"

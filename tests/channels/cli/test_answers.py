@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import SAMPLE_CREDIT, invoke, retriever_for, run_cli, run_ingest, write
-
 from bot.advisor import Advisor
+from tests.helpers import SAMPLE_CREDIT, invoke, retriever_for, run_cli, run_ingest, write
 
 
 def env_for(settings) -> dict:

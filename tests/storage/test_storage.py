@@ -13,24 +13,14 @@ import sys
 from asyncio.subprocess import PIPE
 
 import pytest
-from conftest import SAMPLE_CREDIT, invoke, retriever_for, run_ingest, write
 from sqlalchemy import inspect, text
 
-from bot.advisor import Advisor, Answer, Source
-from bot.conversation import Profile
-from bot.dialogue import Dialogue
+from bot.advisor import Advisor
+from bot.advisor.conversation import Profile
+from bot.channels.dialogue import Dialogue
+from bot.channels.telegram.access import Access
 from bot.storage import Storage, StorageError, TurnFilter, default_url
-from bot.telegram.access import Access
-
-
-def answer(question: str, text: str = "Use invoice finance [1].", **extra) -> Answer:
-    """An Answer as the advisor returns it (the storage layer's input)."""
-    source = Source(1, "credit/invoice-finance.md", "Invoice finance", "Invoice finance > How", 0.61, "…")
-    fields = {"covered": True, "mode": "offline", "sources": [source], "standalone_question": question}
-    fields["best_score"] = 0.61
-    fields.update(extra)
-    return Answer(question=question, text=text, **fields)
-
+from tests.helpers import SAMPLE_CREDIT, answer, invoke, retriever_for, run_ingest, write
 
 TABLES = {"users", "conversations", "turns", "feedback", "questions_asked", "pending_updates", "comment_prompts"}
 

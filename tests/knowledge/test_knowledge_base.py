@@ -7,14 +7,14 @@ import re
 
 import pytest
 import yaml
-from conftest import ROOT, invoke
 
 from bot.advisor import Advisor
 from bot.config import load_settings
-from bot.evaluation import EvalSetError, load_eval_set
 from bot.index import make_index
+from bot.index.evaluation import EvalSetError, load_eval_set
+from bot.index.retriever import Retriever
 from bot.knowledge import discover
-from bot.retrieval import Retriever
+from tests.helpers import ROOT, invoke
 
 KNOWLEDGE = ROOT / "knowledge"
 TOPIC_FOLDERS = ("growth", "credit", "strategy", "trade", "operations")

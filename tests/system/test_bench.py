@@ -13,7 +13,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+
+from tests.helpers import ROOT
 
 BENCHES = {
     "ingest_bench.py": ("ingest", ["throughput", "reingest"]),

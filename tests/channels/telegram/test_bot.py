@@ -15,17 +15,17 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import ROOT, free_port
-from fakes.openai_server import FakeOpenAI, Reply, last_user_message
-from fakes.telegram_server import BOT, TOKEN, FakeTelegram
 
 from bot.advisor import Advisor
+from bot.advisor.chat_model import make_chat_model
+from bot.channels.telegram.app import serve
 from bot.config import load_settings
 from bot.index import make_index
-from bot.llm import make_chat_model
-from bot.retrieval import Retriever
+from bot.index.retriever import Retriever
 from bot.storage import Storage, TurnFilter
-from bot.telegram.app import serve
+from tests.fakes.openai_server import FakeOpenAI, Reply, last_user_message
+from tests.fakes.telegram_server import BOT, TOKEN, FakeTelegram
+from tests.helpers import ROOT, free_port
 
 OWNER = 111
 ADMIN = 1
@@ -499,7 +499,7 @@ async def test_the_running_bot_prunes_turns_past_the_retention_period(start_bot,
     storage = await Storage.open(f"sqlite+aiosqlite:///{tmp_path / 'transcripts.db'}")
     await storage.touch_user("tg:1")
     conversation = await storage.current_conversation("tg:1", "tg:1")
-    from test_storage import answer
+    from tests.helpers import answer
 
     old = await storage.record_turn(conversation, "tg:1", answer("an old question"), 5)
     await storage.record_turn(conversation, "tg:1", answer("a recent question"), 5)

@@ -1,0 +1,118 @@
+"""Helpers the tests share: files in a knowledge dir, ingest and retrieval on real parts,
+the command line run in-process or as a user runs it, sample knowledge, and free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.advisor import Answer, Source
+from bot.config import Settings
+from bot.index import Embedder, Retriever, make_index
+from bot.knowledge.ingest import ingest_configured
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(root: Path, rel: str, text: str | bytes) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run_ingest(settings: Settings, embedder: Embedder, **kwargs):
+    index = make_index(settings)
+    report = ingest_configured(
+        settings,
+        index,
+        embedder,
+        **kwargs,
+    )
+    return report, index
+
+
+def retriever_for(settings: Settings, embedder: Embedder) -> Retriever:
+    return Retriever(make_index(settings), embedder)
+
+
+def invoke(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m bot ...` in this process with click's runner: the same code as the
+    command line, without a new interpreter and model import each time. (Tests of what only
+    a real process shows, such as clean stdout or exit without a traceback, use `run_cli`.)"""
+    from click.testing import CliRunner
+
+    from bot.channels.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), env=env or {}, input=input, catch_exceptions=False)
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
+def run_cli(*args: str, env: dict | None = None, input: str | None = None, cwd: Path = ROOT, timeout: int = 300):
+    """Run `python -m bot ...` (or a script) as a user would, in a fresh process."""
+    full_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}
+    full_env.update(env or {})
+    cmd = [sys.executable, *args] if args[0].endswith(".py") else [sys.executable, "-m", "bot", *args]
+    return subprocess.run(cmd, env=full_env, input=input, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+SAMPLE_CREDIT = """---
+title: Credit without collateral
+topic: credit
+tags: [credit, invoice finance]
+audience: [owners]
+region: global
+updated: 2026-11-26
+---
+
+# Credit without collateral
+
+Lenders can judge a small business on data instead of assets.
+
+## How data-driven lenders decide
+
+Data-driven lenders judge a small business on its transaction history and customer ratings
+instead of collateral. Steady, traceable sales make small loans possible within minutes.
+
+## Invoice finance
+
+Invoice finance advances cash against unpaid customer invoices, so a firm with slow-paying
+customers can cover wages without pledging property.
+"""
+
+
+SAMPLE_TRADE = """---
+title: Selling across borders
+topic: trade
+tags: [export, marketplaces]
+---
+
+# Selling across borders
+
+## Picking a first export market
+
+Pick one foreign market where customers already search for your kind of product, test demand
+with a small cross-border marketplace listing, and learn the duties and delivery times before
+scaling up.
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answer(question: str, text: str = "Use invoice finance [1].", **extra) -> Answer:
+    """An Answer as the advisor returns it (the storage layer's input)."""
+    source = Source(1, "credit/invoice-finance.md", "Invoice finance", "Invoice finance > How", 0.61, "…")
+    fields = {"covered": True, "mode": "offline", "sources": [source], "standalone_question": question}
+    fields["best_score"] = 0.61
+    fields.update(extra)
+    return Answer(question=question, text=text, **fields)

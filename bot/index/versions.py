@@ -71,11 +71,13 @@ def live_folder(root: Path) -> Path:
 
 def prepare_next(root: Path, empty: bool = False) -> tuple[int, Path]:
     """The next version's folder, ready to be written: a copy of the live index (or empty,
-    for a rebuild), or the leftover of an interrupted ingest from the same live version."""
+    for a rebuild), or the leftover of an interrupted ingest of the same kind (update or
+    rebuild) from the same live version, which is resumed rather than started over."""
     live = current_version(root)
     number = (live or 0) + 1
     folder = root / VERSIONS / str(number)
-    if not empty and folder.exists() and Manifest.read(folder) is None and _base_of(folder) == live:
+    base = _base_text(live, empty)
+    if folder.exists() and Manifest.read(folder) is None and _read_base(folder) == base:
         log.info("resuming the unfinished index version %d", number)
         return number, folder
     shutil.rmtree(folder, ignore_errors=True)
@@ -84,7 +86,7 @@ def prepare_next(root: Path, empty: bool = False) -> tuple[int, Path]:
         shutil.copytree(source, folder, ignore=_not_copied(root, source))
         (folder / MANIFEST).unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / ".base").write_text("" if live is None else str(live))
+    (folder / ".base").write_text(base)
     return number, folder
 
 
@@ -115,12 +117,16 @@ def prune(root: Path, keep: int = KEEP) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _base_of(folder: Path) -> int | None:
+def _base_text(live: int | None, rebuild: bool) -> str:
+    """What an unfinished version was started from: the live version, and whether it is a rebuild."""
+    return ("rebuild:" if rebuild else "") + ("" if live is None else str(live))
+
+
+def _read_base(folder: Path) -> str | None:
     try:
-        text = (folder / ".base").read_text().strip()
+        return (folder / ".base").read_text().strip()
     except OSError:
-        return -1  # not a folder this module started
-    return int(text) if text else None
+        return None  # not a folder this module started
 
 
 def _has_chroma_files(folder: Path) -> bool:

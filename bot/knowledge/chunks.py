@@ -6,6 +6,9 @@ so each chunk knows the section it comes from and an answer can cite it.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -126,3 +129,30 @@ def chunk_metadata(chunk: Chunk, chunk_count: int) -> dict:
         "chunk_count": chunk_count,
         "content_hash": chunk.content_hash,
     }
+
+
+def renumbered(chunks: list[Chunk]) -> list[Chunk]:
+    """The same chunks numbered 0, 1, 2… again (after some were left out)."""
+    return [dataclasses.replace(chunk, chunk_index=number) for number, chunk in enumerate(chunks)]
+
+
+_WORD = re.compile(r"\w+")
+DEGENERATE_MIN_WORDS = 20  # shorter chunks are too small to judge
+DEGENERATE_DISTINCT = 0.2  # a chunk of prose has 0.5–0.8 distinct words per word
+DEGENERATE_TRIGRAM = 0.3  # share of the chunk taken by its most repeated three-word run
+
+
+def is_degenerate(text: str) -> bool:
+    """Text that repeats itself (one word or phrase over and over) rather than saying something.
+
+    Such a chunk embeds close to any question that uses its word and would crowd out the
+    passages that answer it, so ingest leaves it out and names its file.
+    """
+    words = _WORD.findall(text.lower())
+    if len(words) < DEGENERATE_MIN_WORDS:
+        return False
+    if len(set(words)) / len(words) < DEGENERATE_DISTINCT:
+        return True
+    trigrams = Counter(zip(words, words[1:], words[2:], strict=False))
+    _, most = trigrams.most_common(1)[0]
+    return most * 3 / len(words) > DEGENERATE_TRIGRAM

@@ -8,6 +8,7 @@ the file and the reason, never a crash.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import io
 import re
@@ -66,7 +67,16 @@ def load_document(path: Path, root: Path, max_bytes: int) -> Document:
 
 
 def _decode_text(rel_path: str, data: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark), or UTF-16 with one (what Windows editors save
+    as 'Unicode'); anything else gets a reason saying how to save it."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise KnowledgeFileError(rel_path, "is damaged UTF-16 text; save it as UTF-8") from None
     if b"\x00" in data[:8192]:
+        if _looks_like_utf16(data[:8192]):
+            raise KnowledgeFileError(rel_path, "looks like UTF-16 text without a byte-order mark; save it as UTF-8")
         raise KnowledgeFileError(rel_path, "looks like a binary file, not text")
     try:
         return data.decode("utf-8-sig")
@@ -74,6 +84,15 @@ def _decode_text(rel_path: str, data: bytes) -> str:
         raise KnowledgeFileError(
             rel_path, f"is not valid UTF-8 text (bad byte at position {exc.start}); save it as UTF-8"
         ) from None
+
+
+def _looks_like_utf16(head: bytes) -> bool:
+    """Mostly-ASCII text in UTF-16 has a NUL in every other byte, and only there."""
+    even, odd = head[0::2], head[1::2]
+    if len(head) < 8:
+        return False
+    zeros = sorted((even.count(0) / len(even), odd.count(0) / len(odd)))
+    return zeros[1] > 0.4 and zeros[0] < 0.05
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
@@ -168,7 +187,6 @@ def _topic_from_path(rel_path: str) -> str:
 
 def _pdf_text(rel_path: str, data: bytes) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -177,8 +195,8 @@ def _pdf_text(rel_path: str, data: bytes) -> str:
         pages = [page.extract_text() or "" for page in reader.pages]
     except KnowledgeFileError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise KnowledgeFileError(rel_path, f"is not a readable PDF ({exc})") from None
+    except Exception as exc:  # pypdf's own errors (limits reached, damaged xref) and what its parsers meet
+        raise KnowledgeFileError(rel_path, f"is not a readable PDF ({_brief(exc)})") from None
     text = "\n\n".join(page.strip() for page in pages if page.strip())
     if not text:
         raise KnowledgeFileError(rel_path, "PDF has no extractable text (a scan? export it with text)")
@@ -186,23 +204,26 @@ def _pdf_text(rel_path: str, data: bytes) -> str:
 
 
 def _docx_text(rel_path: str, data: bytes) -> str:
-    import zipfile
-
     from docx import Document as DocxDocument
 
     try:
         doc = DocxDocument(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise KnowledgeFileError(rel_path, f"is not a readable Word (.docx) file ({exc})") from None
+        paragraphs = [
+            (para.text.strip(), (para.style.name if para.style is not None else "") or "") for para in doc.paragraphs
+        ]
+    except Exception as exc:  # not a zip, a missing part, damaged XML (lxml), …
+        raise KnowledgeFileError(rel_path, f"is not a readable Word (.docx) file ({_brief(exc)})") from None
     lines = []
-    for para in doc.paragraphs:
-        text = para.text.strip()
+    for text, style in paragraphs:
         if not text:
             continue
-        style = (para.style.name if para.style is not None else "") or ""
         level = _docx_heading_level(style)
         lines.append(f"{'#' * level} {text}" if level else text)
     return "\n\n".join(lines)
+
+
+def _brief(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
 
 
 def _docx_heading_level(style: str) -> int:

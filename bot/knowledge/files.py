@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +31,15 @@ class KnowledgeFileError(Exception):
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file that was not ingested, and why."""
+    """A file (or a folder, `folder=True`) that was not ingested, and why. A skipped folder's
+    files are not deleted from the index: a folder that cannot be read is not an empty one."""
 
     path: str
     reason: str
+    folder: bool = False
+
+
+UNREADABLE_FOLDER = "folder cannot be read ({}); the files indexed from it are kept as they were"
 
 
 def discover(root: Path) -> tuple[list[Path], list[Skipped]]:
@@ -42,39 +48,83 @@ def discover(root: Path) -> tuple[list[Path], list[Skipped]]:
     Hidden entries, the top-level README.md and eval/ folder are for people and are
     left out silently. Symlinks are followed only when they resolve inside `root`,
     so a link (or `..`) can never make ingestion read a file outside the knowledge dir.
+    Only regular files are listed: a named pipe would block the reader forever. A folder
+    that cannot be listed (the knowledge dir itself included) is reported as skipped.
     """
     root = root.resolve()
     files: list[Path] = []
     skipped: list[Skipped] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unreadable(error: OSError) -> None:
+        where = Path(error.filename) if error.filename else root
+        rel = _rel(where, root) if _is_inside(where, root) else str(where)
+        skipped.append(Skipped(rel, UNREADABLE_FOLDER.format(_why(error)), folder=True))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         here = Path(dirpath)
-        kept_dirs = []
-        for name in sorted(dirnames):
-            full = here / name
-            if name.startswith(".") or (here == root and name.lower() in EXCLUDED_TOP_LEVEL):
-                continue
-            if full.is_symlink():
-                if not _is_inside(full.resolve(), root):
-                    skipped.append(
-                        Skipped(_rel(full, root), "symlinked folder points outside the knowledge dir; not read")
-                    )
-                continue  # a link to a folder inside root is indexed under its real path
-            kept_dirs.append(name)
-        dirnames[:] = kept_dirs
+        dirnames[:] = _folders_to_walk(here, root, dirnames, skipped)
         for name in sorted(filenames):
             full = here / name
             if name.startswith(".") or (here == root and name.lower() in EXCLUDED_TOP_LEVEL):
                 continue
-            rel = _rel(full, root)
-            if full.is_symlink() and not _is_inside(full.resolve(), root):
-                skipped.append(Skipped(rel, "symlink points outside the knowledge dir; not read"))
-                continue
-            if full.suffix.lower() not in SUPPORTED_SUFFIXES:
-                supported = ", ".join(SUPPORTED_SUFFIXES)
-                skipped.append(Skipped(rel, f"unsupported file type '{full.suffix or name}' (supported: {supported})"))
-                continue
-            files.append(full)
+            refusal = _refusal(full, root, name)
+            if refusal:
+                skipped.append(Skipped(_rel(full, root), refusal))
+            else:
+                files.append(full)
     return sorted(files, key=lambda p: _rel(p, root)), skipped
+
+
+def _folders_to_walk(here: Path, root: Path, names: list[str], skipped: list[Skipped]) -> list[str]:
+    """The sub-folders to descend into; a linked folder is indexed under its real path, and one
+    linked from outside the knowledge dir is refused."""
+    kept = []
+    for name in sorted(names):
+        full = here / name
+        if name.startswith(".") or (here == root and name.lower() in EXCLUDED_TOP_LEVEL):
+            continue
+        if full.is_symlink():
+            target = _resolve(full)
+            if target is None or not _is_inside(target, root):
+                skipped.append(Skipped(_rel(full, root), "symlinked folder points outside the knowledge dir; not read"))
+            continue
+        kept.append(name)
+    return kept
+
+
+def _refusal(full: Path, root: Path, name: str) -> str | None:
+    """Why a listed file is not read, or None when it may be."""
+    if full.is_symlink():
+        target = _resolve(full)
+        if target is None:
+            return "is a symlink loop; not read"
+        if not _is_inside(target, root):
+            return "symlink points outside the knowledge dir; not read"
+    if full.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return f"unsupported file type '{full.suffix or name}' (supported: {', '.join(SUPPORTED_SUFFIXES)})"
+    try:
+        mode = full.stat().st_mode
+    except FileNotFoundError:
+        return None  # a broken link: reading it says so
+    except OSError as exc:
+        return f"cannot be read: {_why(exc)}"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a named pipe, socket or device); not read"
+    return None
+
+
+def _resolve(path: Path) -> Path | None:
+    """Where a link leads, or None for a link loop."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return None
+
+
+def _why(error: OSError) -> str:
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    return (error.strerror or str(error)).lower()
 
 
 def _is_inside(path: Path, root: Path) -> bool:
@@ -98,7 +148,9 @@ def file_hash(data: bytes) -> str:
 
 
 def read_bytes(path: Path, root: Path, max_bytes: int) -> bytes:
-    """Read a knowledge file's bytes, refusing what is outside `root`, too big or unreadable."""
+    """Read a knowledge file's bytes, refusing what is outside `root`, too big, not a regular
+    file or unreadable. The file is opened without blocking and checked once open, so a file
+    swapped for a named pipe after listing cannot hang the ingest."""
     root = root.resolve()
     absolute = Path(os.path.abspath(path))
     rel = _rel(absolute, root) if _is_inside(absolute, root) else str(path)
@@ -106,11 +158,9 @@ def read_bytes(path: Path, root: Path, max_bytes: int) -> bytes:
         real = path.resolve(strict=True)
         if not _is_inside(real, root):
             raise KnowledgeFileError(rel, "is outside the knowledge dir; not read")
-        size = real.stat().st_size
-        if size > max_bytes:
-            limit = f"the limit is {max_bytes / 1_048_576:.1f} MB, setting MAX_FILE_MB"
-            raise KnowledgeFileError(rel, f"too large ({size / 1_048_576:.1f} MB; {limit})")
-        return real.read_bytes()
+        return _read_regular(real, rel, max_bytes)
+    except RuntimeError:  # Path.resolve on a link loop
+        raise KnowledgeFileError(rel, "is a symlink loop; not read") from None
     except PermissionError:
         raise KnowledgeFileError(rel, "cannot be read: permission denied") from None
     except FileNotFoundError:
@@ -119,3 +169,18 @@ def read_bytes(path: Path, root: Path, max_bytes: int) -> bytes:
         raise KnowledgeFileError(rel, "is a folder, not a file") from None
     except OSError as exc:
         raise KnowledgeFileError(rel, f"cannot be read: {exc.strerror or exc}") from None
+
+
+def _read_regular(real: Path, rel: str, max_bytes: int) -> bytes:
+    fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise KnowledgeFileError(rel, "is not a regular file (a named pipe, socket or device); not read")
+        if info.st_size > max_bytes:
+            limit = f"the limit is {max_bytes / 1_048_576:.1f} MB, setting MAX_FILE_MB"
+            raise KnowledgeFileError(rel, f"too large ({info.st_size / 1_048_576:.1f} MB; {limit})")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew while being read
+        raise KnowledgeFileError(rel, f"too large (over {max_bytes / 1_048_576:.1f} MB, setting MAX_FILE_MB)")
+    return data

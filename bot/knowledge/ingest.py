@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.index.chroma import KnowledgeIndex
 from bot.index.embedder import Embedder
-from bot.knowledge.chunks import SPLITTER_VERSION, Chunk, chunk_metadata, split_document
+from bot.knowledge.chunks import SPLITTER_VERSION, Chunk, chunk_metadata, is_degenerate, renumbered, split_document
 from bot.knowledge.documents import Document, parse_document
 from bot.knowledge.files import KnowledgeFileError, Skipped, discover, file_hash, read_bytes, relative_path
 
@@ -52,10 +52,21 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     contents: dict[str, bytes] = field(default_factory=dict)
+    indexed: int = 0  # files the index held before this run
 
     @property
     def changes(self) -> bool:
         return bool(self.added or self.updated or self.removed)
+
+    @property
+    def shrinks_too_much(self) -> bool:
+        """Would this run remove more than half of the files the index holds? Usually that is a
+        knowledge dir that moved, was half-copied or mounted wrong, not a consultant's intent."""
+        return len(self.removed) * 2 > self.indexed
+
+
+class IndexShrinkError(Exception):
+    """An ingest would remove more than half of the index's files; nothing was changed."""
 
 
 @dataclass
@@ -70,6 +81,12 @@ class Report:
     chunks_written: int = 0
     seconds: float = 0.0
     dry_run: bool = False
+    degenerate: dict[str, int] = field(default_factory=dict)  # chunks left out per file (repetitive text)
+
+    @property
+    def changed(self) -> bool:
+        """Did this run change what the index holds?"""
+        return bool(self.added or self.updated or self.removed)
 
     @property
     def chunks_per_second(self) -> float:
@@ -99,9 +116,26 @@ def plan(knowledge_dir: Path, index: KnowledgeIndex, max_bytes: int, recipe: str
         (result.updated if state is not None else result.added).append(rel)
         result.contents[rel] = data
     # A file that is now skipped keeps its old chunks out of the index only if it is gone;
-    # a file that turned bad keeps its last good version, so a typo never empties a topic.
-    result.removed = sorted(p for p in states if p not in on_disk)
+    # a file that turned bad keeps its last good version, so a typo never empties a topic,
+    # and the files of a folder that cannot be read are not gone either.
+    unreadable = [s.path for s in skipped if s.folder]
+    result.removed = sorted(p for p in states if p not in on_disk and not _under_any(p, unreadable))
+    result.indexed = len(states)
     return result
+
+
+def _under_any(path: str, folders: list[str]) -> bool:
+    return any(folder == "." or path.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def check_shrink(work: Plan, allowed: bool) -> None:
+    """Raise IndexShrinkError when `work` removes more than half of the index's files, unless allowed."""
+    if work.shrinks_too_much and not allowed:
+        raise IndexShrinkError(
+            f"this ingest would remove {len(work.removed)} of the {work.indexed} files in the index "
+            f"(e.g. {', '.join(work.removed[:3])}); nothing was changed. If they really were deleted, "
+            "run it again with --allow-shrink"
+        )
 
 
 ProgressCallback = Callable[[int], None]
@@ -129,6 +163,7 @@ def ingest(
     max_bytes: int,
     rebuild: bool = False,
     dry_run: bool = False,
+    allow_shrink: bool = False,
     on_plan: Callable[[Plan, int], None] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> Report:
@@ -137,14 +172,18 @@ def ingest(
     Chunks of several files are embedded together in full batches (the model is
     fastest that way); each file is written to the index as soon as all of its
     chunks are embedded, so an interruption loses at most the batch in flight.
+    A run that would remove more than half of the index's files raises
+    `IndexShrinkError` before writing anything, unless `allow_shrink` (or `rebuild`).
     """
     started = time.perf_counter()
     if rebuild and not dry_run:
         with index.writing():
             _clear(index)
     work = plan(knowledge_dir, index, max_bytes, recipe.key, rebuild=rebuild)
-    docs = _parse_changed(work)
-    chunks_by_file = {doc.path: split_document(doc, recipe.chunk_size, recipe.chunk_overlap) for doc in docs}
+    if not dry_run:
+        check_shrink(work, allowed=allow_shrink or rebuild)
+    degenerate: dict[str, int] = {}
+    chunks_by_file = _split_changed(_parse_changed(work), recipe, work, degenerate)
     total_chunks = sum(len(c) for c in chunks_by_file.values())
     if on_plan:
         on_plan(work, total_chunks)
@@ -155,6 +194,7 @@ def ingest(
         unchanged=len(work.unchanged),
         skipped=work.skipped,
         dry_run=dry_run,
+        degenerate=degenerate,
     )
     if dry_run:
         report.chunks_written = total_chunks
@@ -175,14 +215,41 @@ def _clear(index: KnowledgeIndex) -> None:
 
 
 def _parse_changed(work: Plan) -> list[Document]:
+    """Each changed file as a document; whatever goes wrong with one file (a reader's bug on a
+    malformed DOCX or PDF included) skips that file, named with its reason, and only that file."""
     docs = []
     for rel, data in work.contents.items():
         try:
             docs.append(parse_document(rel, data))
         except KnowledgeFileError as exc:
             work.skipped.append(Skipped(exc.path, exc.reason))
+        except Exception as exc:
+            log.warning("%s could not be read", rel, exc_info=True)
+            work.skipped.append(Skipped(rel, f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"))
     work.skipped.sort(key=lambda s: s.path)
     return docs
+
+
+def _split_changed(docs: list[Document], recipe: Recipe, work: Plan, degenerate: dict[str, int]) -> dict:
+    """Each document's chunks, without degenerate ones (text repeating itself, which would
+    match every question about its words); a file with nothing else is skipped."""
+    chunks_by_file: dict[str, list[Chunk]] = {}
+    for doc in docs:
+        try:
+            chunks = split_document(doc, recipe.chunk_size, recipe.chunk_overlap)
+        except Exception as exc:
+            log.warning("%s could not be split into chunks", doc.path, exc_info=True)
+            work.skipped.append(Skipped(doc.path, f"cannot be split ({type(exc).__name__}: {str(exc)[:200]})"))
+            continue
+        kept = [c for c in chunks if not is_degenerate(c.text)]
+        if chunks and not kept:
+            work.skipped.append(Skipped(doc.path, "its text only repeats itself (the same words over and over)"))
+            continue
+        if len(kept) < len(chunks):
+            degenerate[doc.path] = len(chunks) - len(kept)
+        chunks_by_file[doc.path] = renumbered(kept) if len(kept) < len(chunks) else chunks
+    work.skipped.sort(key=lambda s: s.path)
+    return chunks_by_file
 
 
 def _count_failed(work: Plan, paths: list[str]) -> int:

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.index import versions
 from bot.index.chroma import KnowledgeIndex, make_index
 from bot.index.embedder import Embedder, make_embedder
-from bot.knowledge.ingest import Plan, ProgressCallback, Recipe, Report, ingest_configured, plan
+from bot.knowledge.ingest import Plan, ProgressCallback, Recipe, Report, check_shrink, ingest_configured, plan
 
 log = logging.getLogger(__name__)
 
@@ -42,39 +42,57 @@ def run_ingest(
     *,
     rebuild: bool = False,
     dry_run: bool = False,
+    allow_shrink: bool = False,
     on_plan: Callable[[Plan, int], None] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> Report:
     """Bring the index up to date under the ingest lock; raises FileNotFoundError when the
-    knowledge dir is missing. Ctrl-C leaves a consistent index, which the next run finishes."""
+    knowledge dir is missing and IndexShrinkError when the run would remove more than half of
+    the index's files (unless `allow_shrink`). Ctrl-C leaves a consistent index, which the
+    next run finishes."""
     index = make_index(settings)
     embedder = make_embedder(settings)
-    options = {"rebuild": rebuild, "on_plan": on_plan, "on_progress": on_progress}
+    options = {"allow_shrink": allow_shrink, "on_plan": on_plan, "on_progress": on_progress}
     with ingest_lock(settings):
-        if settings.chroma_url or dry_run or not _needs_writing(settings, index, embedder, rebuild):
+        if settings.chroma_url:
+            return ingest_configured(settings, index, embedder, rebuild=rebuild, dry_run=dry_run, **options)
+        if dry_run or not _needs_writing(settings, index, embedder, rebuild, allow_shrink):
             return ingest_configured(settings, index, embedder, dry_run=dry_run, **options)
-        return _ingest_next_version(settings, embedder, **options)
+        index.close()
+        return _ingest_next_version(settings, embedder, rebuild=rebuild, **options)
 
 
-def _needs_writing(settings: Settings, index: KnowledgeIndex, embedder: Embedder, rebuild: bool) -> bool:
-    """Whether this ingest changes the index (planning reads and hashes files, embeds nothing)."""
+def _needs_writing(
+    settings: Settings, index: KnowledgeIndex, embedder: Embedder, rebuild: bool, allow_shrink: bool
+) -> bool:
+    """Whether this ingest changes the index (planning reads and hashes files, embeds nothing);
+    a run that would remove too much is refused here, before the live index is copied."""
     if rebuild:
         return True
     recipe = Recipe.from_settings(settings, embedder).key
-    return plan(settings.knowledge_dir, index, settings.max_file_bytes, recipe).changes  # incomplete files count
+    work = plan(settings.knowledge_dir, index, settings.max_file_bytes, recipe)
+    check_shrink(work, allow_shrink)
+    return work.changes  # incomplete files count
 
 
 def _ingest_next_version(settings: Settings, embedder: Embedder, rebuild: bool, **options) -> Report:
     """Build the next index version beside the live one, then publish it (bot/index/versions.py):
-    a running bot keeps answering from the live version and switches when this is done."""
+    a running bot keeps answering from the live version and switches when this is done.
+
+    A rebuild starts from an empty folder and fills it like any ingest, so an interrupted
+    rebuild is resumed by the next one. A version that changed nothing (every changed file
+    turned out unreadable) is dropped, not published."""
     root = settings.index_path
     number, folder = versions.prepare_next(root, empty=rebuild)
     index = make_index(settings, folder)
     try:
-        report = ingest_configured(settings, index, embedder, rebuild=rebuild, **options)
+        report = ingest_configured(settings, index, embedder, **options)
         files, chunks = len(index.file_states()), index.count()
     finally:
         index.close()
+    if not report.changed and not rebuild:
+        versions.discard(root, number)
+        return report
     manifest = versions.publish(root, number, files, chunks)
     log.info("index version %d is live: %d files, %d chunks", manifest.version, files, chunks)
     return report

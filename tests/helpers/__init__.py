@@ -54,12 +54,31 @@ def invoke(*args: str, env: dict | None = None, input: str | None = None) -> sub
     return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
-def run_cli(*args: str, env: dict | None = None, input: str | None = None, cwd: Path = ROOT, timeout: int = 300):
-    """Run `python -m bot ...` (or a script) as a user would, in a fresh process."""
+def run_cli(
+    *args: str,
+    env: dict | None = None,
+    input: str | None = None,
+    cwd: Path = ROOT,
+    timeout: int = 300,
+    unprivileged: bool = False,
+):
+    """Run `python -m bot ...` (or a script) as a user would, in a fresh process. `unprivileged`:
+    as root (CI), without the powers that ignore file permissions, so a chmod 000 means what it
+    means for any other user."""
     full_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}
     full_env.update(env or {})
     cmd = [sys.executable, *args] if args[0].endswith(".py") else [sys.executable, "-m", "bot", *args]
+    if unprivileged:
+        cmd = [*WITHOUT_ROOT_POWERS, *cmd]
     return subprocess.run(cmd, env=full_env, input=input, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+# Root reads any file; dropping these capabilities (util-linux's setpriv) makes it obey permissions.
+WITHOUT_ROOT_POWERS = (
+    ["setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search"]
+    if os.geteuid() == 0
+    else []
+)
 
 
 SAMPLE_CREDIT = """---

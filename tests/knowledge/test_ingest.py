@@ -134,13 +134,15 @@ def test_bad_files_are_reported_and_the_rest_ingested(settings, kdir, embedder, 
     assert "outside secret" not in " ".join(index.collection.get()["documents"])
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_unreadable_file_is_reported(settings, kdir, embedder):
+def test_unreadable_file_is_reported(settings, kdir, tmp_path):
     write(kdir, "credit/good.md", SAMPLE_CREDIT)
     locked = write(kdir, "credit/locked.md", "# Locked\n\ntext")
     locked.chmod(0)
-    report, _ = run_ingest(settings, embedder)
-    assert [(s.path, s.reason) for s in report.skipped] == [("credit/locked.md", "cannot be read: permission denied")]
+    env = {"KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data")}
+    result = run_cli("ingest.py", env=env, unprivileged=True)
+    assert result.returncode == 1, result.stderr
+    assert "credit/locked.md: cannot be read: permission denied" in result.stderr
+    assert paths_in(make_index(settings)) == {"credit/good.md"}
 
 
 def test_a_file_that_turns_bad_keeps_its_last_good_version(settings, kdir, embedder):
@@ -164,16 +166,21 @@ def test_cli_exit_code_and_summary(tmp_path, kdir):
     assert "bad.md: looks like a binary file" in bad.stderr
 
 
-def test_killed_ingest_is_finished_by_the_next_run(tmp_path, kdir, embedder, settings):
+@pytest.mark.parametrize("rebuild", [False, True], ids=["ingest", "rebuild"])
+def test_killed_ingest_is_finished_by_the_next_run(tmp_path, kdir, embedder, settings, rebuild):
     """Kill -9 in the middle of embedding, then run again: the index ends up complete, and
-    the half-built version was never live."""
+    the half-built version was never live. A rebuild is resumed by the next rebuild too."""
     for i in range(40):
         write(kdir, f"topic{i % 4}/file{i}.md", SAMPLE_CREDIT.replace("Credit without collateral", f"Credit note {i}"))
+    if rebuild:
+        ingest_runner.run_ingest(settings)
+    live = current_version(settings.index_path)
     env = {**os.environ, "KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data"), "EMBEDDING_BATCH_SIZE": "4"}
-    proc = subprocess.Popen([sys.executable, "ingest.py"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    args = [sys.executable, "ingest.py", *(["--rebuild"] if rebuild else [])]
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     # Wait until some, but not all, chunks are stored, reading Chroma's SQLite file directly
     # (a Chroma client in this process would keep its own, stale view).
-    building = tmp_path / "data" / "index" / "versions" / "1"
+    building = tmp_path / "data" / "index" / "versions" / str((live or 0) + 1)
     stored = 0
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None and stored == 0:
@@ -183,10 +190,10 @@ def test_killed_ingest_is_finished_by_the_next_run(tmp_path, kdir, embedder, set
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert (building / ".knowledge.ingest-in-progress").exists()  # the next run checks every chunk
-    assert current_version(settings.index_path) is None  # a reader never sees the half-built version
+    assert current_version(settings.index_path) == live  # a reader never sees the half-built version
 
-    report = ingest_runner.run_ingest(settings)
-    assert current_version(settings.index_path) == 1  # resumed and published, not started over
+    report = ingest_runner.run_ingest(settings, rebuild=rebuild)
+    assert current_version(settings.index_path) == (live or 0) + 1  # resumed and published, not started over
     assert report.added + report.updated + report.unchanged == 40
     assert report.unchanged > 0 and report.added + report.updated > 0  # it really was cut half-way
     index = make_index(settings)

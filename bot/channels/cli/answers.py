@@ -15,7 +15,7 @@ from bot.channels.cli.common import (
     settings_from,
     show,
 )
-from bot.channels.cli.knowledge import ingest_with_progress
+from bot.channels.cli.knowledge import ingest_at_start
 from bot.config import Settings
 
 
@@ -111,7 +111,7 @@ def run_command(ctx) -> None:
     mode = "webhook" if settings.telegram_webhook_url else "polling"
     log.info("starting the Telegram bot (%s)", mode)
     build_advisor(settings)  # bad LLM settings or prompts fail here, in one line
-    ingest_with_progress(settings, quiet_when_unchanged=True)
+    ingest_at_start(settings)
     try:
         run(settings)
     except TelegramStartError as exc:
@@ -121,7 +121,7 @@ def run_command(ctx) -> None:
 def _terminal_chat(settings: Settings, profile_pairs: tuple[str, ...]) -> None:
     parse_profile(profile_pairs)  # a bad --profile fails before anything starts
     advisor = build_advisor(settings)
-    ingest_with_progress(settings, quiet_when_unchanged=True)
+    ingest_at_start(settings)
     advisor.warm_up()
     asyncio.run(_chat(settings, advisor, profile_pairs))
 

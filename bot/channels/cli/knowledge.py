@@ -24,29 +24,58 @@ from bot.config import Settings
 @index_dir_option
 @click.option("--rebuild", is_flag=True, help="Drop the whole index and embed every file again.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing, load no model.")
+@click.option(
+    "--allow-shrink", is_flag=True, help="Go ahead even if more than half of the indexed files are gone from the dir."
+)
 @click.pass_context
-def ingest_command(ctx, knowledge_dir, index_dir, rebuild, dry_run) -> None:
+def ingest_command(ctx, knowledge_dir, index_dir, rebuild, dry_run, allow_shrink) -> None:
     """Bring the index up to date with the knowledge dir.
 
     Only new and changed files are embedded; deleted files leave the index. A
     file that cannot be read (binary, empty, not UTF-8, too large, broken front
     matter, outside the knowledge dir) is reported and skipped, the others are
-    ingested, and the exit code is 1 so a knowledge repo's CI notices.
+    ingested, and the exit code is 1 so a knowledge repo's CI notices. A folder
+    that cannot be read is reported too, and its files stay in the index as
+    they were. A run that would remove more than half of the indexed files
+    changes nothing and exits with code 2, unless --allow-shrink (or --rebuild).
     """
     settings = settings_from(ctx, knowledge_dir=knowledge_dir, index_dir=index_dir)
-    report = ingest_with_progress(settings, rebuild=rebuild, dry_run=dry_run)
+    report = ingest_with_progress(settings, rebuild=rebuild, dry_run=dry_run, allow_shrink=allow_shrink)
     ctx.exit(EXIT_SKIPPED if report.skipped else 0)
 
 
 
+def ingest_at_start(settings: Settings) -> None:
+    """The ingest `run` and `chat` do before answering. If it fails, for whatever reason, the
+    advisor answers from the last good index, and one log line says so."""
+    try:
+        ingest_with_progress(settings, quiet_when_unchanged=True)
+    except SystemExit as exc:
+        if exc.code == 130:  # Ctrl-C: the owner wants out
+            raise
+        log.error("the knowledge index was not brought up to date (see above); answering from the last good index")
+    except Exception as exc:
+        log.error(
+            "the knowledge index was not brought up to date (%s: %s); answering from the last good index",
+            type(exc).__name__,
+            exc,
+        )
+
+
 def ingest_with_progress(
-    settings: Settings, *, rebuild: bool = False, dry_run: bool = False, quiet_when_unchanged: bool = False
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    allow_shrink: bool = False,
+    quiet_when_unchanged: bool = False,
 ):
     """An ingest as a consultant watches it: a progress bar on stderr and a summary table.
-    Ctrl-C and a missing knowledge dir end the command with one line."""
+    Ctrl-C, a missing knowledge dir and a refused shrink end the command with one line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from bot.channels.cli.tables import make_console, summary_table
+    from bot.knowledge.ingest import IndexShrinkError
     from bot.knowledge.runner import run_ingest
 
     console = make_console(stderr=True)
@@ -74,12 +103,19 @@ def ingest_with_progress(
 
     try:
         with progress:
-            report = run_ingest(settings, rebuild=rebuild, dry_run=dry_run, on_plan=on_plan, on_progress=on_progress)
+            report = run_ingest(
+                settings,
+                rebuild=rebuild,
+                dry_run=dry_run,
+                allow_shrink=allow_shrink,
+                on_plan=on_plan,
+                on_progress=on_progress,
+            )
     except KeyboardInterrupt:
         console.print("Interrupted. The index is consistent; run ingest again to finish.")
         sys.exit(130)
-    except FileNotFoundError as exc:
-        console.print(f"error: {exc}")
+    except (FileNotFoundError, IndexShrinkError) as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(2)
     changed = report.added or report.updated or report.removed or report.skipped
     if changed or not quiet_when_unchanged:

@@ -1,17 +1,33 @@
-"""Tables for people: how ingest, eval and review results look on a terminal (rich)."""
+"""Tables for people: how ingest, eval and review results look on a terminal (rich).
+
+Owners' questions, answers and comments, and knowledge file names, are other people's text:
+they are shown as `Text` (never parsed as rich markup, so `[/]` in a question cannot break a
+table) with terminal control characters removed (so a question cannot move an admin's cursor
+or retitle their terminal).
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.index.evaluation import EvalReport
 from bot.knowledge.ingest import Report
 
 PIPE_WIDTH = 160  # rich assumes 80 columns when not on a terminal; logs and files can be wider
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: object) -> Text:
+    """Someone else's text, safe to print: no markup, no control characters."""
+    return Text(_CONTROL.sub("", str(text)))
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -48,17 +64,17 @@ def print_eval_report(report: EvalReport, console: Console | None = None) -> Non
     table.add_column("rank", justify="right")
     for outcome in misses:
         table.add_row(
-            outcome.question.question,
-            "\n".join(outcome.question.files),
-            outcome.ranked_files[0] if outcome.ranked_files else "-",
+            shown(outcome.question.question),
+            shown("\n".join(outcome.question.files)),
+            shown(outcome.ranked_files[0] if outcome.ranked_files else "-"),
             str(outcome.rank or "-"),
         )
     console.print(table)
 
 
-def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _short(text: str, width: int) -> Text:
+    text = " ".join(_CONTROL.sub("", text).split())
+    return Text(text if len(text) <= width else text[: width - 1] + "…")
 
 
 def print_turns(turns, console: Console | None = None) -> None:
@@ -70,7 +86,7 @@ def print_turns(turns, console: Console | None = None) -> None:
         table.add_row(
             str(t.id),
             t.created_at.strftime("%Y-%m-%d %H:%M"),
-            t.user_id,
+            shown(t.user_id),
             t.mode + ("!" if t.error else ""),
             f"{t.best_score:.2f}" if t.best_score is not None else "-",
             {"up": "👍", "down": "👎", "mixed": "👍👎"}.get(t.feedback or "", ""),
@@ -82,25 +98,38 @@ def print_turns(turns, console: Console | None = None) -> None:
 
 def print_turn(turn, console: Console | None = None) -> None:
     console = console or make_console()
-    console.print(f"[bold]Turn {turn.id}[/bold]  conversation {turn.conversation_id}  user {turn.user_id}")
-    console.print(f"{turn.created_at:%Y-%m-%d %H:%M:%S} UTC · {turn.mode}" + (f" ({turn.model})" if turn.model else ""))
+    console.print(
+        Text.assemble(
+            ("Turn ", "bold"),
+            (str(turn.id), "bold"),
+            f"  conversation {turn.conversation_id}  user ",
+            shown(turn.user_id),
+        )
+    )
+    console.print(
+        shown(f"{turn.created_at:%Y-%m-%d %H:%M:%S} UTC · {turn.mode}" + (f" ({turn.model})" if turn.model else ""))
+    )
     latency = f"{turn.latency_ms:.0f} ms" if turn.latency_ms is not None else "-"
     console.print(f"latency {latency} · tokens in/out {turn.input_tokens or 0}/{turn.output_tokens or 0}")
     if turn.error:
-        console.print(f"[red]LLM failure:[/red] {turn.error}")
-    console.print(f"\n[bold]Question[/bold]\n{turn.question}", markup=True, highlight=False)
+        console.print(Text.assemble(("LLM failure: ", "red"), shown(turn.error)))
+    console.print("\n[bold]Question[/bold]")
+    console.print(shown(turn.question), highlight=False)
     if turn.standalone_question and turn.standalone_question != turn.question:
-        console.print(f"[bold]As understood[/bold]\n{turn.standalone_question}", highlight=False)
+        console.print("[bold]As understood[/bold]")
+        console.print(shown(turn.standalone_question), highlight=False)
     console.print("\n[bold]Answer[/bold]")
-    console.print(turn.answer, markup=False, highlight=False)
+    console.print(shown(turn.answer), highlight=False)
     if turn.sources:
         console.print("\n[bold]Sources[/bold]")
         for s in turn.sources:
-            console.print(f"  [{s['number']}] {s['path']} — {s['heading']} (score {s['score']:.2f})", markup=False)
+            console.print(
+                shown(f"  [{s['number']}] {s['path']} — {s['heading']} (score {s['score']:.2f})"), highlight=False
+            )
     feedback = {"up": "👍", "down": "👎", "mixed": "👍 and 👎"}.get(turn.feedback or "", "none")
     console.print(f"\n[bold]Feedback[/bold] {feedback}")
     for comment in turn.comments:
-        console.print(f"  “{comment}”", markup=False)
+        console.print(shown(f"  “{comment}”"), highlight=False)
 
 
 def print_stats(stats, console: Console | None = None) -> None:
@@ -133,7 +162,7 @@ def print_stats(stats, console: Console | None = None) -> None:
         topics.add_column("topic")
         topics.add_column("turns", justify="right")
         for topic, count in stats.top_topics:
-            topics.add_row(topic, str(count))
+            topics.add_row(shown(topic), str(count))
         console.print(topics)
 
 
@@ -151,15 +180,15 @@ def print_gaps(themes, console: Console | None = None) -> None:
             _short(theme.label, 50),
             str(theme.count),
             ", ".join(f"{r} {n}" for r, n in sorted(theme.reasons.items())),
-            "\n".join(_short(e, 60) for e in theme.examples),
-            f"{theme.closest_file} ({theme.closest_score:.2f})" if theme.closest_file else "-",
+            Text("\n").join(_short(e, 60) for e in theme.examples),
+            shown(f"{theme.closest_file} ({theme.closest_score:.2f})") if theme.closest_file else "-",
         )
     console.print(table)
 
 
 def summary_table(report: Report, knowledge_dir: Path) -> Table:
     title = "Ingest (dry run: nothing written)" if report.dry_run else "Ingest"
-    table = Table(title=f"{title} — {knowledge_dir}", show_header=True)
+    table = Table(title=shown(f"{title} — {knowledge_dir}"), show_header=True)
     for column in ("added", "updated", "removed", "unchanged", "skipped", "chunks", "seconds", "chunks/s"):
         table.add_column(column, justify="right")
     table.add_row(
@@ -172,7 +201,11 @@ def summary_table(report: Report, knowledge_dir: Path) -> Table:
         f"{report.seconds:.1f}",
         f"{report.chunks_per_second:.1f}",
     )
-    if report.skipped:
-        table.caption = "Skipped files:\n" + "\n".join(f"  {s.path}: {s.reason}" for s in report.skipped)
+    lines = [f"  {s.path}: {s.reason}" for s in report.skipped]
+    lines = (["Skipped files:", *lines] if lines else []) + [
+        f"  {path}: {count} chunk(s) left out: the text repeats itself" for path, count in report.degenerate.items()
+    ]
+    if lines:
+        table.caption = shown("\n".join(lines))
         table.caption_justify = "left"
     return table

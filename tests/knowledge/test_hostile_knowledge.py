@@ -1,0 +1,172 @@
+"""Knowledge dirs as a careless or hostile world leaves them: unreadable folders, files that
+crash readers or hang them, half of the files gone, text that repeats itself, odd encodings
+and names. Nothing indexed is lost, every bad file is named, and the good ones get in."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+import pytest
+
+from bot.index import make_index
+from bot.index.versions import current_version
+from bot.knowledge import runner
+from bot.knowledge.ingest import IndexShrinkError
+from tests.helpers import SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
+
+GROWTH = SAMPLE_TRADE.replace("Selling across borders", "Growing through platforms").replace("trade", "growth")
+STRATEGY = SAMPLE_CREDIT.replace("Credit without collateral", "Ten-year strategy").replace("credit", "strategy")
+
+
+def files_in(settings) -> set[str]:
+    return set(make_index(settings).file_states())
+
+
+def env_for(settings) -> dict:
+    return {"KNOWLEDGE_DIR": str(settings.knowledge_dir), "DATA_DIR": str(settings.data_dir)}
+
+
+@pytest.fixture
+def four_files(settings, kdir):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    write(kdir, "trade/export.md", SAMPLE_TRADE)
+    write(kdir, "growth/platforms.md", GROWTH)
+    write(kdir, "strategy/ten-years.md", STRATEGY)
+    runner.run_ingest(settings)
+    assert len(files_in(settings)) == 4
+    return settings
+
+
+def test_an_unreadable_folder_keeps_its_indexed_files_and_is_named(four_files, kdir):
+    (kdir / "credit").chmod(0)
+    try:
+        result = run_cli("ingest.py", env=env_for(four_files), unprivileged=True)
+    finally:
+        (kdir / "credit").chmod(0o755)
+    assert result.returncode == 1, result.stderr
+    assert "credit: folder cannot be read (permission denied)" in result.stderr
+    assert "credit/collateral.md" in files_in(four_files)
+    assert current_version(four_files.index_path) == 1  # nothing changed, nothing published
+
+
+def test_an_unreadable_knowledge_dir_publishes_nothing(four_files, kdir):
+    kdir.chmod(0)
+    try:
+        result = run_cli("ingest.py", env=env_for(four_files), unprivileged=True)
+    finally:
+        kdir.chmod(0o755)
+    assert result.returncode == 1, result.stderr
+    assert "folder cannot be read (permission denied)" in result.stderr
+    assert len(files_in(four_files)) == 4 and current_version(four_files.index_path) == 1
+
+
+def test_removing_more_than_half_of_the_files_needs_allow_shrink(four_files, kdir):
+    for rel in ("credit/collateral.md", "trade/export.md", "growth/platforms.md"):
+        (kdir / rel).unlink()
+    with pytest.raises(IndexShrinkError, match="remove 3 of the 4 files"):
+        runner.run_ingest(four_files)
+    assert len(files_in(four_files)) == 4
+
+    refused = run_cli("ingest.py", env=env_for(four_files))
+    assert refused.returncode == 2 and "--allow-shrink" in refused.stderr and "Traceback" not in refused.stderr
+    assert len(files_in(four_files)) == 4 and current_version(four_files.index_path) == 1
+
+    allowed = run_cli("ingest.py", "--allow-shrink", env=env_for(four_files))
+    assert allowed.returncode == 0, allowed.stderr
+    assert files_in(four_files) == {"strategy/ten-years.md"}
+
+
+def broken_docx() -> bytes:
+    """A Word file whose document XML is cut in half (python-docx raises lxml's XMLSyntaxError)."""
+    from docx import Document
+
+    buffer = io.BytesIO()
+    document = Document()
+    document.add_paragraph("Cash flow forecasting for small firms.")
+    document.save(buffer)
+    source, out = zipfile.ZipFile(io.BytesIO(buffer.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            target.writestr(item, data[: len(data) // 2] if item.filename == "word/document.xml" else data)
+    return out.getvalue()
+
+
+def cyclic_pdf() -> bytes:
+    """A PDF whose page tree contains itself."""
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, NumberObject
+
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    pages = writer._root_object["/Pages"]
+    pages["/Kids"].append(writer._root_object.raw_get("/Pages"))
+    pages[NameObject("/Count")] = NumberObject(2)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def test_files_that_crash_or_hang_readers_are_skipped_and_the_rest_ingested(settings, kdir):
+    write(kdir, "credit/good.md", SAMPLE_CREDIT)
+    write(kdir, "bad/broken.docx", broken_docx())
+    write(kdir, "bad/cyclic.pdf", cyclic_pdf())
+    (kdir / "bad" / "loop-a.md").symlink_to(kdir / "bad" / "loop-b.md")
+    (kdir / "bad" / "loop-b.md").symlink_to(kdir / "bad" / "loop-a.md")
+    os.mkfifo(kdir / "bad" / "x.md")  # opened for reading, a named pipe waits for a writer forever
+    write(kdir, "bad/unicode.md", "# Unicode\n\nSaved by a Windows editor as 'Unicode'.".encode("utf-16"))
+
+    result = run_cli("ingest.py", env=env_for(settings), timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    out = " ".join(result.stderr.split())
+    assert "bad/broken.docx: is not a readable Word (.docx) file (XMLSyntaxError" in out
+    assert "bad/cyclic.pdf: is not a readable PDF" in out
+    assert "bad/loop-a.md: is a symlink loop; not read" in out
+    assert "bad/x.md: is not a regular file (a named pipe, socket or device); not read" in out
+    assert files_in(settings) == {"credit/good.md", "bad/unicode.md"}
+
+
+def test_the_bot_starts_and_answers_from_the_last_good_index_when_the_start_up_ingest_fails(four_files, kdir):
+    for rel in ("credit/collateral.md", "trade/export.md", "growth/platforms.md"):
+        (kdir / rel).unlink()  # the start-up ingest refuses to remove 3 of 4 files
+    result = run_cli("run", env=env_for(four_files), input="How can a small business borrow without collateral?\n")
+    assert result.returncode == 0, result.stderr
+    assert "answering from the last good index" in result.stderr
+    assert "Credit without collateral" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_a_file_of_one_repeated_word_cannot_hijack_search(settings, kdir, embedder):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    write(kdir, "credit/spam.md", "# Collateral\n\n" + "collateral " * 100_000)
+    write(kdir, "trade/export.md", SAMPLE_TRADE + "\n\n" + "duty duty duty duty " * 50)
+    report, _ = run_ingest(settings, embedder)
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        ("credit/spam.md", "its text only repeats itself (the same words over and over)")
+    ]
+    assert list(report.degenerate) == ["trade/export.md"]
+    found = retriever_for(settings, embedder).retrieve("Can I borrow without collateral?", 5)
+    assert found[0].path == "credit/collateral.md" and {p.path for p in found} <= {
+        "credit/collateral.md",
+        "trade/export.md",
+    }
+
+
+def test_ingesting_twice_without_changes_leaves_the_live_version_alone(settings, kdir):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    write(kdir, "credit/broken.md", "---\ntitle: [oops\n---\n# T\n\ntext")  # fails every time
+    runner.run_ingest(settings)
+    runner.run_ingest(settings)
+    assert current_version(settings.index_path) == 1
+    assert sorted(p.name for p in (settings.index_path / "versions").iterdir()) == ["1"]
+
+
+def test_markup_and_control_characters_in_file_names_are_shown_as_text(settings, kdir):
+    write(kdir, "credit/[/]odd [bold]name.md", SAMPLE_CREDIT)
+    write(kdir, "credit/[/]bad.md", "")
+    result = run_cli("ingest.py", env=env_for(settings))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "credit/[/]bad.md: is empty" in result.stderr
+    assert files_in(settings) == {"credit/[/]odd [bold]name.md"}

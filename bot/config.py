@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.2, ge=0, le=2)
     llm_max_tokens: int = Field(600, ge=16, le=32000)
     llm_max_retries: int = Field(2, ge=0, le=10)
+    answer_max_chars: int = Field(3500, ge=200, le=100_000)
     prompts_dir: Path = Path("prompts")
 
     # --- Conversation ---------------------------------------------------------------

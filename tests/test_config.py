@@ -53,3 +53,12 @@ def test_cli_reports_a_bad_setting_in_one_line_without_traceback():
     assert result.returncode == 2
     assert result.stderr.strip() == "error: Invalid setting MIN_SCORE='2': Input should be less than or equal to 1"
     assert "Traceback" not in result.stderr
+
+
+def test_env_example_documents_every_setting():
+    from bot.config import Settings
+    from tests.helpers import ROOT
+
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    missing = [name.upper() for name in Settings.model_fields if f"{name.upper()}=" not in example]
+    assert not missing, f".env.example does not document {missing}"

@@ -53,6 +53,7 @@ class Answer:
     output_tokens: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
     error: str | None = None  # why the LLM was not used, when it should have been
+    truncated: bool = False  # the model stopped before it finished (length limit, cut stream)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:

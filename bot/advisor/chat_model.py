@@ -43,6 +43,11 @@ def make_chat_model(settings: Settings):
             f"LLM_MODEL={settings.llm_model} is not usable ({first}); write it as provider:model, "
             "e.g. openai:gpt-4o-mini or ollama:llama3.1"
         ) from None
+    except Exception as exc:  # the provider's client refusing its settings, e.g. no API key
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        keyless = "key" in first.lower() or "credential" in first.lower()
+        hint = "set LLM_API_KEY (or LLM_BASE_URL for a local server)" if keyless else "check the LLM_ settings"
+        raise LLMConfigError(f"LLM_MODEL={settings.llm_model} cannot be used: {first[:300]}; {hint}") from None
 
 
 def _model_kwargs(settings: Settings, provider: str) -> dict:

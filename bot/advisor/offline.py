@@ -31,6 +31,19 @@ _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+(?:\[[ xX]\]\s+)?")  # bull
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
 _SEE_FILE = re.compile(r"\s*\((?:see|See) [^)]*\.md[^)]*\)")  # "(see credit/x.md)": the sources list does that
 _META = re.compile(r"\bthis (?:file|guide|folder|document)\b|\bsee also\b|\.md\b", re.IGNORECASE)
+# Lines that speak to the reader as instructions: a system prompt, a request to ignore rules, a
+# request to pay or send credentials. Passages are other people's text; an answer never quotes
+# such a line as if it were advice.
+_INSTRUCTION = re.compile(
+    r"^\W*(?:system|assistant|user|developer)\s*:"
+    r"|\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions?|rules|prompts?|everything above)\b"
+    r"|\byou are now\b|\bact as\b.{0,40}\b(?:assistant|admin|system)\b"
+    r"|^\W*(?:please\s+)?(?:send|transfer|wire|pay|deposit)\b.{0,80}"
+    r"\b(?:iban|bitcoin|btc|crypto|wallet|gift cards?|account (?:number|no\.?)|bank details)\b"
+    r"|\b(?:send|share|reply with|tell us|give us|enter)\b.{0,20}\byour\b.{0,20}"
+    r"\b(?:password|pin|one-time code|verification code|card number)s?\b",
+    re.IGNORECASE,
+)
 _DANGLING = re.compile(r"^(?:it|this|that|these|those|they|he|she|but|and|so|also|however)\b", re.IGNORECASE)
 
 
@@ -68,10 +81,10 @@ def compose(
     finished from the following chunk of the same file.
     """
     usable = _usable_passages(passages)
-    units = [u for i, p in enumerate(usable) for u in units_of(p.text, i)]
+    units = [u for i, p in enumerate(usable) for u in units_of(p.text, i) if not _INSTRUCTION.search(u.text)]
     candidates = [u for u in units if not _META.search(u.text)]
     if not candidates:
-        return Composed("", [])
+        return _excerpt_of_best(usable)
     question_vector = embedder.embed_query(question)
     vectors = embedder.embed([u.text for u in candidates])
     relevance = _relevance(candidates, vectors @ question_vector, usable)
@@ -79,6 +92,25 @@ def compose(
     chosen += _lead_ins(chosen, units)
     chosen += _list_items(chosen, units, usable, next_passage)
     return _render(_first_occurrences(chosen), usable)
+
+
+def _excerpt_of_best(passages: list[Passage]) -> Composed:
+    """When no sentence stands on its own (a table, short list items), the best passage itself,
+    shortened: an answer is never empty."""
+    for passage in passages:
+        lines, size = [], 0
+        for line in passage.text.splitlines():
+            if line.strip() and not _INSTRUCTION.search(line) and size + len(line) <= 600:
+                lines.append(line.rstrip())
+                size += len(line)
+        if lines:
+            return Composed("\n".join(lines) + " [1]", [passage])
+    return Composed("", [])
+
+
+def is_instruction(text: str) -> bool:
+    """Does this line address the reader as instructions (see _INSTRUCTION)?"""
+    return bool(_INSTRUCTION.search(text))
 
 
 def _usable_passages(passages: list[Passage]) -> list[Passage]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 
@@ -20,7 +21,7 @@ from bot.advisor.answer import Answer, Failure, Mode, Source
 from bot.advisor.citations import CitationFilter
 from bot.advisor.conversation import Exchange, Profile, heuristic_standalone, needs_rewrite, trim_history
 from bot.advisor.offline import compose
-from bot.advisor.prompts import Prompts, load_prompts
+from bot.advisor.prompts import Prompts, defused, load_prompts
 from bot.config import Settings
 from bot.index.retriever import Passage, Retriever
 from bot.knowledge.tokens import count_tokens, token_encoding
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 FALLBACK_NOTE = (
     "_The AI model is not available right now, so these are the most relevant passages from the knowledge base._"
 )
+CUT_SHORT = "The answer was cut short; ask for the rest, or ask a narrower question."
 EMPTY_QUESTION = (
     "Ask me a question about your business — for example: "
     "“How can I get working capital without collateral?” or “Should I sell cross-border?”"
@@ -50,7 +52,6 @@ class Advisor:
         self.settings = settings
         self.chat_model = chat_model
         self.prompts = prompts or load_prompts(settings.prompts_dir)
-        self._topics: dict[str, list[str]] | None = None
 
     @property
     def mode(self) -> Mode:
@@ -88,14 +89,17 @@ class Advisor:
             return
         history = trim_history(conversation, self.settings.memory_tokens)
         timings: dict[str, float] = {}
-        standalone, error = await self._standalone(question, history, timings)
+        # One deadline for the model's whole part (a follow-up's rewrite, then the answer): the
+        # owner waits at most LLM_TIMEOUT for it, then gets the offline answer.
+        deadline = asyncio.get_running_loop().time() + self.settings.llm_timeout
+        standalone, error = await self._standalone(question, history, timings, deadline)
         passages = await self._retrieve(standalone, profile, timings)
         best = passages[0].score if passages else 0.0
         answer: Answer | None = None
         if best < self.settings.min_score:
             answer = Answer(question, await asyncio.to_thread(self.not_covered_text), False, "offline")
         elif self.chat_model is not None and error is None:
-            async for event in self._generate(question, history, profile, passages, timings):
+            async for event in self._generate(question, history, profile, passages, timings, deadline):
                 if isinstance(event, str):
                     yield event
                 elif isinstance(event, Failure):
@@ -122,7 +126,9 @@ class Advisor:
         trimmed = token_encoding().decode(tokens[:limit]).rstrip()
         return trimmed, [f"Your question was long, so I used its first {limit} tokens."]
 
-    async def _standalone(self, question: str, history: list[Exchange], timings: dict) -> tuple[str, str | None]:
+    async def _standalone(
+        self, question: str, history: list[Exchange], timings: dict, deadline: float
+    ) -> tuple[str, str | None]:
         """Rewrite a follow-up into a standalone question before retrieval.
 
         Only questions that look like follow-ups (short, or leaning on the previous one with
@@ -133,9 +139,9 @@ class Advisor:
         if self.chat_model is None:
             return heuristic_standalone(question, history), None
         started = time.perf_counter()
-        prompt = self.prompts.rewrite.format(history=_history_text(history), question=question)
+        prompt = self.prompts.rewrite.format(history=defused(_history_text(history)), question=defused(question))
         try:
-            async with asyncio.timeout(self.settings.llm_timeout):
+            async with asyncio.timeout_at(deadline):
                 reply = await self.chat_model.ainvoke([HumanMessage(prompt)])
         except Exception as exc:  # the model is down: answer offline, and say why in the log
             cause = _describe(exc)
@@ -161,27 +167,35 @@ class Advisor:
         profile: Profile,
         passages: list[Passage],
         timings: dict,
+        deadline: float,
     ) -> AsyncIterator[str | Answer | Failure]:
         """Stream the model's answer with citations checked; end with an Answer or a Failure."""
         started = time.perf_counter()
         messages = self.prompts.answer.format_messages(
             history=_history_messages(history),
-            profile=profile.describe(),
-            passages=_passages_text(passages),
-            question=question,
+            profile=defused(profile.describe()),
+            passages=defused(_passages_text(passages)),
+            question=defused(question),
         )
         citations = CitationFilter(set(range(1, len(passages) + 1)))
         text: list[str] = []
         usage: dict = {}
+        finish: str | None = None
+        length = 0
         try:
-            async with asyncio.timeout(self.settings.llm_timeout):
+            async with asyncio.timeout_at(deadline):
                 async for chunk in self.chat_model.astream(messages):
                     if chunk.usage_metadata:
                         usage = dict(chunk.usage_metadata)
-                    delta = citations.feed(_text_of(chunk.content))
+                    finish = chunk.response_metadata.get("finish_reason") or finish
+                    delta = citations.feed(_clean(_text_of(chunk.content)))
                     if delta:
                         text.append(delta)
+                        length += len(delta)
                         yield delta
+                    if length > self.settings.answer_max_chars:
+                        finish = "too long"  # stop reading: an owner on a phone will not read 14 messages
+                        break
             if rest := citations.finish():
                 text.append(rest)
                 yield rest
@@ -193,9 +207,13 @@ class Advisor:
             return
         timings["generate"] = _ms(started)
         body = "".join(text).strip()
+        truncated = finish not in ("stop", "end_turn", "STOP", "eos")  # cut stream (None), length limit, our cap
+        if truncated:
+            log.warning("LLM answer was cut short (finish reason %s); keeping its whole sentences", finish)
+            body = whole_sentences(body)
         if not body:
             log.warning("LLM returned an empty answer; answering offline")
-            yield Failure("the model returned an empty answer")
+            yield Failure("the model's answer was cut short" if truncated else "the model returned an empty answer")
             return
         cited = citations.cited or list(range(1, len(passages) + 1))  # no valid citation: list them all
         yield Answer(
@@ -207,6 +225,8 @@ class Advisor:
             model=self.settings.llm_model,
             input_tokens=usage.get("input_tokens") or sum(count_tokens(str(m.content)) for m in messages),
             output_tokens=usage.get("output_tokens") or count_tokens(body),
+            truncated=truncated,
+            notes=[CUT_SHORT] if truncated else [],
         )
 
     async def _offline(self, question: str, passages: list[Passage], error: str | None) -> Answer:
@@ -219,15 +239,14 @@ class Advisor:
 
     def not_covered_text(self) -> str:
         """Say plainly that the question is outside the knowledge base, and what it does cover."""
-        if self._topics is None:
-            self._topics = self.retriever.topics()
+        topics = self.retriever.topics()  # the live version's: nothing from the index is kept across versions
         lines = [
             "I don't have material on that in my knowledge base, so I won't guess.",
             "For questions outside it, an accountant, a lawyer or your bank's business team can help.",
             "",
             "I can help with:",
         ]
-        for topic, titles in self._topics.items():
+        for topic, titles in topics.items():
             lines.append(f"- {topic.capitalize()}: {'; '.join(titles[:3])}")
         return "\n".join(lines)
 
@@ -263,6 +282,23 @@ def _passages_text(passages: list[Passage]) -> str:
         label = f"{passage.title} › {passage.section}" if passage.section else passage.title
         blocks.append(f"[{number}] {label} ({passage.path})\n{passage.text}")
     return "\n\n".join(blocks)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SENTENCE_END = re.compile(r"(?:[.!?…](?:\s*\[\d+(?:,\s*\d+)*\])?[\"')\]*]?|\n)\s")
+MIN_KEPT = 40  # characters: less than this of a cut answer is not worth showing
+
+
+def _clean(text: str) -> str:
+    """Model output without control characters (a NUL breaks Telegram formatting)."""
+    return _CONTROL.sub("", text)
+
+
+def whole_sentences(text: str) -> str:
+    """A cut answer up to its last complete sentence (or line), or "" when too little is left."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text + " ")]
+    kept = text[: ends[-1]].rstrip() if ends else ""
+    return kept if len(kept) >= MIN_KEPT else ""
 
 
 def _text_of(content) -> str:

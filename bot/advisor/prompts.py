@@ -7,6 +7,7 @@ with the file name and the problem, instead of failing on an owner's question.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,18 @@ TEMPLATES = {
     "answer.md": ({"passages", "question"}, {"profile"}),
     "rewrite.md": ({"history", "question"}, set()),
 }
+
+
+# The tags that fence untrusted text in the templates (<passages>…</passages> and so on).
+FENCE_TAGS = ("passages", "question", "history", "message", "profile")
+_FENCE = re.compile(r"<\s*(/?)\s*(" + "|".join(FENCE_TAGS) + r")\b\s*>?", re.IGNORECASE)
+
+
+def defused(text: str) -> str:
+    """Untrusted text (a question, a knowledge file, the conversation) with the fence tags
+    neutralised: '</question>' in a question becomes '‹/question›', so it cannot close the
+    fence and pose as instructions outside it."""
+    return _FENCE.sub(lambda m: f"‹{m.group(1)}{m.group(2)}›", text)
 
 
 class PromptError(Exception):

@@ -69,3 +69,12 @@ class Dialogue:
         except Exception:
             log.exception("could not store the turn of %s; the answer is sent anyway", user_id)
             return None
+
+    async def delivered(self, turn_id: int | None, delivered: bool) -> None:
+        """Record whether the answer reached the owner; a storage failure is logged, not raised."""
+        if turn_id is None:
+            return
+        try:
+            await self.storage.mark_delivered(turn_id, delivered)
+        except Exception:
+            log.exception("could not record the delivery of turn %s", turn_id)

@@ -65,6 +65,7 @@ async def chat_loop(
         prefix = "\nAdvisor:\n" if interactive else f"> {question}\n"
         stdout.write(prefix + render_answer(reply.answer) + "\n\n")
         stdout.flush()
+        await dialogue.delivered(reply.turn_id, True)
         answered += 1
     return answered
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings
-from bot.index.versions import live_folder
+from bot.index.versions import current_version, live_folder
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,10 @@ class KnowledgeIndex:
 
     page_size = 5000
 
-    def __init__(self, collection, state_dir: Path, client=None) -> None:
+    def __init__(self, collection, state_dir: Path, client=None, version: int | None = None) -> None:
         self.collection = collection
         self.client = client
+        self.version = version  # the index version this is (None: a server, or a folder without versions)
         self._marker = state_dir / f".{collection.name}.ingest-in-progress"
 
     def close(self) -> None:
@@ -172,13 +173,13 @@ class KnowledgeIndex:
         return {topic: sorted(titles) for topic, titles in sorted(grouped.items())}
 
 
-def make_chroma_client(settings: Settings, index_dir: Path | None = None):
-    """A Chroma client: an HTTP client when CHROMA_URL is set, else a local persistent one."""
+def make_chroma_client(settings: Settings, folder: Path | None = None):
+    """A Chroma client: on the local index in `folder`, else an HTTP client on CHROMA_URL."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.chroma_url and index_dir is None:
+    if folder is None:
         from urllib.parse import urlparse
 
         url = urlparse(settings.chroma_url)
@@ -188,24 +189,22 @@ def make_chroma_client(settings: Settings, index_dir: Path | None = None):
             ssl=url.scheme == "https",
             settings=chroma_settings,
         )
-    path = local_index_folder(settings, index_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-
-
-def local_index_folder(settings: Settings, index_dir: Path | None = None) -> Path:
-    """The folder of the live index version under INDEX_DIR (see bot/index/versions.py)."""
-    return live_folder(index_dir or settings.index_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
 
 
 def make_index(settings: Settings, index_dir: Path | None = None, create: bool = True) -> KnowledgeIndex:
-    """Open (or create) the knowledge collection, cosine space, with our own embeddings."""
-    client = make_chroma_client(settings, index_dir)
-    remote = settings.chroma_url and index_dir is None
-    state_dir = settings.data_dir if remote else local_index_folder(settings, index_dir)
+    """Open (or create) the knowledge collection, cosine space, with our own embeddings: on the
+    Chroma server (CHROMA_URL), or in the live version under `index_dir` (default INDEX_DIR),
+    whose number the index remembers (`KnowledgeIndex.version`)."""
+    remote = bool(settings.chroma_url) and index_dir is None
+    root = index_dir or settings.index_path
+    version = None if remote else current_version(root)
+    folder = None if remote else live_folder(root, version)
+    client = make_chroma_client(settings, folder)
     name = settings.chroma_collection
     if create:
         collection = client.get_or_create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
     else:
         collection = client.get_collection(name, embedding_function=None)
-    return KnowledgeIndex(collection, state_dir, client)
+    return KnowledgeIndex(collection, settings.data_dir if remote else folder, client, version)

@@ -1,8 +1,11 @@
-"""Keeping a running bot on the live index version.
+"""Keeping a running advisor on the live index version, in every channel.
 
-`python ingest.py` publishes new versions beside the one the bot reads
-(`bot.index.versions`); the reloader notices, opens the new one, swaps it into the
-retriever, and closes the old one once answers in flight are done with it.
+`python ingest.py` publishes new versions beside the one being read (`bot.index.versions`);
+the reloader notices, opens the new one, swaps it into the retriever, and closes the old one
+once answers in flight are done with it. The retriever asks it before each search (reading
+CURRENT costs microseconds), so the terminal chat, `ask` and the Telegram bot all follow new
+versions the same way; the bot also checks every INDEX_CHECK_SECONDS and on /reload, so it
+is ready before the next owner asks.
 """
 
 from __future__ import annotations
@@ -18,26 +21,39 @@ log = logging.getLogger(__name__)
 
 
 class IndexReloader:
-    """Keeps a running bot's Retriever on the live version: `check()` opens a newly
-    published version and swaps it in; the old one is closed after `grace` seconds,
-    when questions that were using it have finished."""
+    """Swaps a newly published version into `retriever.index`; the old index is closed after
+    `grace` seconds, when questions that were using it have finished."""
 
     def __init__(self, settings, retriever, grace: float = 30.0) -> None:
         self.settings = settings
         self.retriever = retriever
         self.grace = grace
-        self.version = current_version(settings.index_path)
         self._retired: list[tuple[float, object]] = []
-        self._lock = threading.Lock()  # the periodic check and /reload may meet
+        self._lock = threading.Lock()  # searches, the periodic check and /reload may meet
+
+    @property
+    def version(self) -> int | None:
+        """The version the retriever reads (None: an index folder without versions)."""
+        return self.retriever.index.version
 
     @property
     def manifest(self) -> Manifest | None:
-        return Manifest.read(live_folder(self.settings.index_path)) if self.version is not None else None
+        version = self.version
+        return Manifest.read(live_folder(self.settings.index_path, version)) if version is not None else None
 
     def check(self) -> bool:
         """Blocking (run it in a thread): True when a new version was swapped in."""
         with self._lock:
             return self._check()
+
+    def check_before_search(self) -> None:
+        """`check`, without waiting for a check in progress elsewhere (the search then reads the
+        version it has, which stays open): what a search does first."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._check()
+            finally:
+                self._lock.release()
 
     def _check(self) -> bool:
         self._close_retired(time.monotonic())
@@ -45,8 +61,9 @@ class IndexReloader:
         if version is None or version == self.version:
             return False
         index = make_index(self.settings, self.settings.index_path / VERSIONS / str(version), create=False)
+        index.version = version
         index.query(self.retriever.embedder.embed_query("warm up the new index"), 1)  # load it before owners do
-        old, self.retriever.index, self.version = self.retriever.index, index, version
+        old, self.retriever.index = self.retriever.index, index
         self._retired.append((time.monotonic() + self.grace, old))
         manifest = self.manifest
         log.info(

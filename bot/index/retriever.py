@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.index.chroma import KnowledgeIndex, make_index
 from bot.index.embedder import Embedder, make_embedder
+from bot.index.reloader import IndexReloader
 
 FILTER_FIELDS = ("topic", "path")
 PREFER_BOOST = 0.03  # about the gap between neighbouring passages: enough to break near-ties
@@ -43,11 +44,21 @@ class Passage:
 
 
 class Retriever:
-    """Vector search over the knowledge index."""
+    """Vector search over the knowledge index. With a `reloader` (local index versions), each
+    search first follows a newly published version, so nothing reads a replaced index."""
 
-    def __init__(self, index: KnowledgeIndex, embedder: Embedder) -> None:
+    def __init__(self, index: KnowledgeIndex, embedder: Embedder, reloader: IndexReloader | None = None) -> None:
         self.index = index
         self.embedder = embedder
+        self.reloader = reloader
+        self._topics: tuple[KnowledgeIndex, dict[str, list[str]]] | None = None
+
+    def follow_versions(self, settings) -> IndexReloader | None:
+        """Follow the index versions `python ingest.py` publishes under INDEX_DIR (not on a
+        Chroma server, which is always current); returns the reloader, also for a timer."""
+        if self.reloader is None and not settings.chroma_url:
+            self.reloader = IndexReloader(settings, self)
+        return self.reloader
 
     def retrieve(
         self,
@@ -62,6 +73,8 @@ class Retriever:
         `prefer` nudges passages whose front matter matches the owner (e.g.
         `{"region": "AU"}`) up by PREFER_BOOST, among twice as many candidates.
         """
+        if self.reloader is not None:
+            self.reloader.check_before_search()
         vector = self.embedder.embed_query(question)
         passages = self._nearest(vector, k * 2 if prefer else k, _where(filters))
         if prefer:
@@ -82,7 +95,13 @@ class Retriever:
         return passages
 
     def topics(self) -> dict[str, list[str]]:
-        return self.index.topics()
+        """The titles of the indexed files by topic, read once per index version."""
+        if self.reloader is not None:
+            self.reloader.check_before_search()
+        index = self.index
+        if self._topics is None or self._topics[0] is not index:
+            self._topics = (index, index.topics())
+        return self._topics[1]
 
     def next_passage(self, passage: Passage) -> Passage | None:
         """The chunk that follows `passage` in its file, if any (scored like the passage)."""
@@ -140,5 +159,9 @@ def _passage(text: str, meta: dict, score: float) -> Passage:
 
 
 def make_retriever(settings, index_dir=None, embedder: Embedder | None = None) -> Retriever:
-    """The retriever the program uses, built from settings (tests pass their own parts)."""
-    return Retriever(make_index(settings, index_dir), embedder or make_embedder(settings))
+    """The retriever the program uses, built from settings (tests pass their own parts); it
+    follows new index versions unless it reads a given `index_dir` or a Chroma server."""
+    retriever = Retriever(make_index(settings, index_dir), embedder or make_embedder(settings))
+    if index_dir is None:
+        retriever.follow_versions(settings)
+    return retriever

@@ -63,9 +63,9 @@ def current_version(root: Path) -> int | None:
         return None
 
 
-def live_folder(root: Path) -> Path:
-    """The folder Chroma should open to read the live index under `root`."""
-    version = current_version(root)
+def live_folder(root: Path, version: int | None = None) -> Path:
+    """The folder Chroma should open to read the live index under `root` (or that version)."""
+    version = current_version(root) if version is None else version
     return root if version is None else root / VERSIONS / str(version)
 
 

@@ -75,11 +75,14 @@ def is_loopback(host: str) -> bool:
 
 
 def metadata(database_name: str, weak_below: float, protected: bool) -> dict:
+    """Datasette's metadata: the canned queries, full-text search on turns, and who may look:
+    only the admin (password) or the root user (the one-time login URL), never anonymous."""
     queries = {name: {**query, "sql": query["sql"].strip()} for name, query in CANNED_QUERIES.items()}
     gaps = queries["knowledge_gaps"]
     gaps["sql"] = gaps["sql"].format(weak_below=weak_below)  # the gap report's threshold
     meta: dict = {
         "title": "SME Advisor transcripts",
+        "allow": {"id": ["admin", "root"]},
         "description": "Read-only review of owners' questions, answers, sources and feedback.",
         "databases": {
             database_name: {
@@ -101,11 +104,16 @@ def metadata(database_name: str, weak_below: float, protected: bool) -> dict:
 def prepare(
     database: Path, data_dir: Path, host: str, port: int, password: str | None, weak_below: float
 ) -> tuple[list[str], dict[str, str]]:
-    """Check the request and write Datasette's metadata; returns (command, extra environment)."""
+    """Check the request and write Datasette's metadata; returns (command, extra environment).
+
+    Nobody reads transcripts anonymously: with REVIEW_PASSWORD every request needs it (user
+    `admin`, HTTP basic auth); without one (loopback only) Datasette prints a one-time login
+    URL with a random token, the way Jupyter does. Requests must name the address the server
+    listens on in their Host header (`datasette_plugins/host_check.py`)."""
     if not database.exists():
         raise ReviewError(f"no transcript database at {database} yet; it is created when the advisor first answers")
-    protected = not is_loopback(host)
-    if protected and not password:
+    protected = bool(password)
+    if not protected and not is_loopback(host):
         raise ReviewError(
             f"refusing to serve transcripts on {host} without a password: set REVIEW_PASSWORD (or bind to 127.0.0.1)"
         )
@@ -113,11 +121,30 @@ def prepare(
     folder.mkdir(parents=True, exist_ok=True)
     meta_path = folder / "metadata.json"
     meta_path.write_text(json.dumps(metadata(database.stem, weak_below, protected), indent=2))
-    env = {}
+    env = {"SME_REVIEW_HOSTS": ",".join(allowed_hosts(host, port))}
     if protected:
         from datasette_auth_passwords.utils import hash_password
 
         env["SME_REVIEW_PASSWORD_HASH"] = hash_password(password)
     command = [sys.executable, "-m", "datasette", "serve", str(database), "--metadata", str(meta_path)]
     command += ["--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "5000"]
+    command += ["--plugins-dir", str(PLUGINS)]
+    if not protected:
+        command.append("--root")  # prints the one-time login URL
     return command, env
+
+
+PLUGINS = Path(__file__).parent / "datasette_plugins"
+
+
+def allowed_hosts(host: str, port: int) -> list[str]:
+    """The Host headers a browser sends to this server: the bound name or address (and, on
+    loopback, its other names); any when bound to every address, where the password guards."""
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    names = {host}
+    if is_loopback(host):
+        names |= {"localhost", "127.0.0.1", "[::1]"}
+    if ":" in host and not host.startswith("["):
+        names = {f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names}
+    return sorted({f"{name}:{port}" for name in names} | ({*names} if port == 80 else set()))

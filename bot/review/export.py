@@ -1,4 +1,9 @@
-"""Streaming exports of turns as CSV or JSON lines."""
+"""Streaming exports of turns as CSV or JSON lines.
+
+Owners write the questions and comments: a cell starting with `=`, `+`, `-`, `@` (or a tab
+or carriage return) would run as a formula when an admin opens the CSV in a spreadsheet, so
+such cells get the usual `'` prefix (OWASP's advice for CSV injection).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ COLUMNS = [
     "input_tokens",
     "output_tokens",
     "error",
+    "delivered",
+    "truncated",
     "feedback",
     "comments",
     "sources",
@@ -42,8 +49,18 @@ async def write_turns(turns: AsyncIterator[TurnRecord], out: TextIO, fmt: str) -
         if writer is not None:
             row["comments"] = json.dumps(row["comments"], ensure_ascii=False)
             row["sources"] = json.dumps(row["sources"], ensure_ascii=False)
-            writer.writerow(row)
+            writer.writerow({key: inert(value) for key, value in row.items()})
         else:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

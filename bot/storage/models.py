@@ -67,6 +67,8 @@ class Turn(Base):
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    delivered: Mapped[bool | None] = mapped_column(Boolean)  # did the answer reach the owner (None: not known)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)  # the model's answer was cut short
 
 
 class Feedback(Base):

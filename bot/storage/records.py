@@ -39,6 +39,8 @@ class TurnRecord:
     input_tokens: int | None
     output_tokens: int | None
     error: str | None
+    delivered: bool | None = None  # did the answer reach the owner (None: not known)
+    truncated: bool = False
     feedback: str | None = None  # up, down, or mixed when several owners rated it
     comments: list[str] = field(default_factory=list)
 

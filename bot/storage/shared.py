@@ -47,9 +47,10 @@ class SharedState(StoreBase):
                 await session.execute(delete(QuestionAsked).where(mine, asked < window))
         return wait
 
-    async def register_update(self, chat_id: int, update_id: int) -> bool:
+    async def register_update(self, chat_id: int, update_id: int, answered: bool = False) -> bool:
         """Note an update as received, before it is queued; False if it already was (Telegram
-        redelivered it), so it is answered once whichever process got it."""
+        redelivered it), so it is answered once whichever process got it. `answered`: no
+        process will wait for it (one bot process), so it is kept only to spot redeliveries."""
         now = time.time()
         async with self._writing() as session:
             await session.execute(
@@ -57,7 +58,8 @@ class SharedState(StoreBase):
                     PendingUpdate.chat_id == chat_id, PendingUpdate.answered_at < now - ANSWERED_KEPT
                 )
             )
-            statement = self._insert(PendingUpdate).values(chat_id=chat_id, update_id=update_id, received_at=now)
+            values = {"chat_id": chat_id, "update_id": update_id, "received_at": now}
+            statement = self._insert(PendingUpdate).values(**values, answered_at=now if answered else None)
             result = await session.execute(statement.on_conflict_do_nothing())
         return result.rowcount == 1
 

@@ -8,7 +8,7 @@ from sqlalchemy import Select, or_, select, update
 
 from bot.advisor.answer import Answer
 from bot.storage.base import StoreBase
-from bot.storage.models import Feedback, Turn, utcnow
+from bot.storage.models import Conversation, Feedback, Turn, User, utcnow
 from bot.storage.records import TurnFilter, TurnRecord
 
 
@@ -40,11 +40,13 @@ class Turns(StoreBase):
             input_tokens=answer.input_tokens or None,
             output_tokens=answer.output_tokens or None,
             error=answer.error,
+            truncated=answer.truncated,
         )
         return await self._turn_writer.write(turn)
 
-    async def record_feedback(self, turn_id: int, user_id: str, rating: str, comment: str | None = None) -> None:
-        """An owner's 👍/👎 on a turn; a second press replaces the first."""
+    async def record_feedback(self, turn_id: int, user_id: str, rating: str, comment: str | None = None) -> bool:
+        """An owner's 👍/👎 on a turn; a second press replaces the first. False when the turn is
+        gone (deleted by /forget or retention), so there is nothing to rate."""
         if rating not in ("up", "down"):
             raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
         values = {"turn_id": turn_id, "user_id": user_id, "rating": rating, "comment": comment, "created_at": utcnow()}
@@ -53,8 +55,25 @@ class Turns(StoreBase):
             index_elements=["turn_id", "user_id"],
             set_={"rating": rating, "created_at": values["created_at"]},
         )
+        rater = self._insert(User).values(id=user_id, profile={}).on_conflict_do_nothing()  # a group member never seen
         async with self._writing() as session:
+            if await session.scalar(select(Turn.id).where(Turn.id == turn_id)) is None:
+                return False
+            await session.execute(rater)
             await session.execute(statement)
+        return True
+
+    async def mark_delivered(self, turn_id: int, delivered: bool) -> None:
+        """Record whether the turn's answer reached the owner (sent, or given up after retries)."""
+        async with self._writing() as session:
+            await session.execute(update(Turn).where(Turn.id == turn_id).values(delivered=delivered))
+
+    async def turn_chat(self, turn_id: int) -> str | None:
+        """The chat a turn was asked in (None when the turn is gone): buttons under an answer
+        only work in the chat the answer was given in."""
+        async with self.sessions() as session:
+            chat = select(Conversation.chat_id).join(Turn, Turn.conversation_id == Conversation.id)
+            return await session.scalar(chat.where(Turn.id == turn_id))
 
     async def add_feedback_comment(self, turn_id: int, user_id: str, comment: str) -> None:
         async with self._writing() as session:
@@ -145,6 +164,8 @@ def _record(turn: Turn, ratings: list[tuple[str, str | None]]) -> TurnRecord:
         input_tokens=turn.input_tokens,
         output_tokens=turn.output_tokens,
         error=turn.error,
+        delivered=turn.delivered,
+        truncated=turn.truncated,
         feedback=None if not kinds else kinds.pop() if len(kinds) == 1 else "mixed",
         comments=[c for _, c in ratings if c],
     )

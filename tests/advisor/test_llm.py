@@ -14,24 +14,13 @@ from bot.advisor.chat_model import make_chat_model
 from bot.advisor.conversation import Exchange, Profile
 from bot.advisor.prompts import load_prompts
 from bot.config import load_settings
-from tests.fakes.openai_server import Error, FakeOpenAI, Hang, Reply, last_user_message, system_message
-from tests.helpers import invoke, retriever_for
+from tests.fakes.openai_server import Error, Hang, Reply, last_user_message, system_message
+from tests.helpers import invoke, llm_advisor, retriever_for
 
 CREDIT_Q = "How can a small business get credit without collateral?"
 SYSTEM_PROMPT = load_prompts(load_settings(_env_file=None).prompts_dir).answer.messages[0].prompt.template
 
 
-@pytest.fixture
-def server():
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-def llm_advisor(settings, embedder, server, **overrides) -> Advisor:
-    settings = settings.model_copy(
-        update={"llm_model": "openai:fake-model", "llm_base_url": server.base_url, "llm_timeout": 5.0, **overrides}
-    )
-    return Advisor(retriever_for(settings, embedder), settings, make_chat_model(settings))
 
 
 async def test_passages_history_and_profile_are_in_the_prompt(indexed, embedder, server):

@@ -25,6 +25,8 @@ class Reply:
     delay: float = 0.0
     piece: int = 6  # characters per streamed chunk
     piece_delay: float = 0.0
+    finish: str = "stop"  # finish_reason of the last chunk: "length" when the model hit max_tokens
+    cut_after: int | None = None  # streamed: close the connection after this many pieces, with no end
 
 
 @dataclass
@@ -90,7 +92,7 @@ class FakeOpenAI(LoopbackServer):
         if body.get("stream"):
             response = await self._stream(request, body, rule)
         else:
-            response = web.json_response(_completion(body, rule.text))
+            response = web.json_response(_completion(body, rule.text, rule.finish))
         body["_finished_at"] = time.monotonic()
         return response
 
@@ -99,11 +101,14 @@ class FakeOpenAI(LoopbackServer):
         await response.prepare(request)
         pieces = [rule.text[i : i + rule.piece] for i in range(0, len(rule.text), rule.piece)] or [""]
         for number, piece in enumerate(pieces):
+            if rule.cut_after is not None and number >= rule.cut_after:
+                await response.write_eof()  # the stream just stops: no finish_reason, no [DONE]
+                return response
             delta = {"role": "assistant", "content": piece} if number == 0 else {"content": piece}
             await _event(response, _chunk(body, delta))
             if rule.piece_delay:
                 await asyncio.sleep(rule.piece_delay)
-        await _event(response, _chunk(body, {}, finish="stop"))
+        await _event(response, _chunk(body, {}, finish=rule.finish))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = _chunk(body, None)
             usage["choices"] = []
@@ -128,13 +133,13 @@ def _chunk(body: dict, delta: dict | None, finish: str | None = None) -> dict:
     }
 
 
-def _completion(body: dict, text: str) -> dict:
+def _completion(body: dict, text: str, finish: str = "stop") -> dict:
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
         "usage": _usage(body, text),
     }
 

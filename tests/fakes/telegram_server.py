@@ -168,6 +168,10 @@ class FakeTelegram(LoopbackServer):
         }
         return self._push({"callback_query": query})
 
+    def raw_update(self, payload: dict) -> int:
+        """Push an update exactly as given, one Telegram would never send included; its id."""
+        return self._push(payload)
+
     def _push(self, payload: dict, wait: bool = True) -> int:
         update_id = payload.get("update_id") or next(self._update_ids)
 

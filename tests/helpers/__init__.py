@@ -128,6 +128,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def llm_advisor(settings: Settings, embedder: Embedder, server, **overrides):
+    """An advisor on `settings`' index whose chat model is the fake OpenAI `server`."""
+    from bot.advisor import Advisor
+    from bot.advisor.chat_model import make_chat_model
+
+    settings = settings.model_copy(
+        update={"llm_model": "openai:fake-model", "llm_base_url": server.base_url, "llm_timeout": 5.0, **overrides}
+    )
+    return Advisor(retriever_for(settings, embedder), settings, make_chat_model(settings))
+
+
 def answer(question: str, text: str = "Use invoice finance [1].", **extra) -> Answer:
     """An Answer as the advisor returns it (the storage layer's input)."""
     source = Source(1, "credit/invoice-finance.md", "Invoice finance", "Invoice finance > How", 0.61, "…")

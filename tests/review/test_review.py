@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import subprocess
@@ -233,14 +234,31 @@ def test_forget_and_prune_commands(tmp_path):
     assert invoke("prune", env={**env, "RETENTION_DAYS": "30"}).stdout.strip() == "Deleted 0 turns older than 30 days."
 
 
-def get_json(url: str, auth: str | None = None):
-    request = urllib.request.Request(url)
+def get_json(url: str, auth: str | None = None, opener=None, headers: dict | None = None):
+    request = urllib.request.Request(url, headers=headers or {})
     if auth:
         import base64
 
         request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
-    with urllib.request.urlopen(request, timeout=5) as response:
+    with (opener or urllib.request.build_opener()).open(request, timeout=5) as response:
         return json.loads(response.read())
+
+
+def login_link(proc) -> str:
+    """The one-time login URL `review` prints when it has no password."""
+    for line in proc.stdout:
+        if "/-/auth-token?token=" in line:
+            return line.strip()
+    raise AssertionError(f"no login link; review said: {proc.stderr.read()}")
+
+
+def logged_in(link: str):
+    """A browser-like client that opened the login link (and keeps its cookie)."""
+    import http.cookiejar
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    opener.open(link, timeout=5).read()
+    return opener
 
 
 def start_review(tmp_path, *args: str, env: dict | None = None):
@@ -284,20 +302,34 @@ async def test_review_serves_canned_queries_and_search_over_http(tmp_path):
     proc, port = start_review(tmp_path)
     base = f"http://127.0.0.1:{port}/transcripts"
     try:
+        link = login_link(proc)
         wait_for(f"http://127.0.0.1:{port}/-/versions.json", proc)
-        latest = get_json(f"{base}/latest_conversations.json?_shape=array")
+        with pytest.raises(urllib.error.HTTPError) as anonymous:  # nobody reads transcripts without logging in
+            get_json(f"{base}/turns.json")
+        assert anonymous.value.code == 403
+        browser = logged_in(link)
+        fetch = functools.partial(get_json, opener=browser)
+        with pytest.raises(urllib.error.HTTPError):  # the link works once
+            logged_in(link).open(f"{base}/turns.json", timeout=5)
+        with pytest.raises(urllib.error.HTTPError) as rebound:  # DNS rebinding: another name for 127.0.0.1
+            fetch(f"{base}/turns.json", headers={"Host": f"evil.example:{port}"})
+        assert rebound.value.code == 400
+        with pytest.raises(urllib.error.HTTPError) as other_name:  # localhost is fine (then: not logged in there)
+            fetch(f"http://localhost:{port}/transcripts/turns.json")
+        assert other_name.value.code == 403
+        latest = fetch(f"{base}/latest_conversations.json?_shape=array")
         assert {row["last_question"] for row in latest} == {"How do I use invoice finance?", "Should I sell to Japan?"}
-        down = get_json(f"{base}/thumbs_down.json?_shape=array")
+        down = fetch(f"{base}/thumbs_down.json?_shape=array")
         assert [(r["turn"], r["comment"]) for r in down] == [(ids[0], "no steps")]
         assert "credit/invoice-finance.md (0.61)" in down[0]["sources"]
-        gaps = get_json(f"{base}/knowledge_gaps.json?_shape=array")
+        gaps = fetch(f"{base}/knowledge_gaps.json?_shape=array")
         assert {r["turn"] for r in gaps} == set(ids)
-        history = get_json(f"{base}/user_history.json?_shape=array&user=tg:2")
+        history = fetch(f"{base}/user_history.json?_shape=array&user=tg:2")
         assert [r["question"] for r in history] == ["Should I sell to Japan?"]
-        found = get_json(f"{base}/turns.json?_shape=array&_search=japan")
+        found = fetch(f"{base}/turns.json?_shape=array&_search=japan")
         assert [r["id"] for r in found] == [ids[1]]
         with pytest.raises(urllib.error.HTTPError):  # read-only: no writes through SQL
-            get_json(f"{base}.json?sql=" + urllib.parse.quote("delete from turns"))
+            fetch(f"{base}.json?sql=" + urllib.parse.quote("delete from turns"))
     finally:
         proc.terminate()
         proc.wait(10)
@@ -319,3 +351,25 @@ async def test_review_on_a_public_address_needs_a_password(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_owners_markup_and_control_characters_cannot_break_or_steer_admin_tools(tmp_path):
+    hostile = "[/] [bold red]Loans?[/bold red] \x1b]0;pwned\x07\x1b[2J and [link=http://x]here[/link]"
+    [turn] = seed_now(tmp_path, [("tg:1", hostile, {"covered": False})])
+    env = env_of(tmp_path)
+    for args in (["transcripts", "list"], ["transcripts", "show", str(turn)], ["gaps"]):
+        result = run_cli(*args, env={**env, "COLUMNS": "250"})
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout, args
+    shown = run_cli("transcripts", "show", str(turn), env=env).stdout
+    assert "[/] [bold red]Loans?[/bold red]" in shown and "[link=http://x]here[/link]" in shown
+
+
+def test_csv_exports_are_owner_only_and_never_run_as_formulas(tmp_path):
+    seed_now(tmp_path, [("tg:1", "=HYPERLINK(\"http://evil\",\"click\")", {}), ("tg:1", "+1+1", {})])
+    out = tmp_path / "turns.csv"
+    result = invoke("transcripts", "export", "-o", str(out), env=env_of(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    questions = [row["question"] for row in csv.DictReader(out.open(encoding="utf-8"))]
+    assert questions == ["'=HYPERLINK(\"http://evil\",\"click\")", "'+1+1"]

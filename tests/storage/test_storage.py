@@ -54,7 +54,18 @@ async def test_migrations_bring_a_new_database_to_the_newest_schema(storage):
     async with storage.engine.connect() as connection:
         tables = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
     assert TABLES | {"alembic_version"} <= tables
-    assert await rows(storage, "select version_num from alembic_version") == [("0002",)]
+    assert await rows(storage, "select version_num from alembic_version") == [(newest_revision(),)]
+
+
+def newest_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from bot.storage.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 OPEN_AND_CLOSE = "import asyncio, sys; from bot.storage import Storage; asyncio.run(Storage.open(sys.argv[1]))"
@@ -71,7 +82,7 @@ async def test_worker_processes_starting_together_migrate_once(postgres_url):
     assert [p.returncode for p in starts] == [0, 0, 0], errors
     storage = await Storage.open(postgres_url)
     try:
-        assert await rows(storage, "select version_num from alembic_version") == [("0002",)]
+        assert await rows(storage, "select version_num from alembic_version") == [(newest_revision(),)]
     finally:
         await storage.close()
 
@@ -280,3 +291,39 @@ async def test_a_comment_prompt_is_answered_once_and_only_by_its_owner(storage):
     assert await storage.take_comment_prompt(900, 77, "tg:2") is None
     assert await storage.take_comment_prompt(900, 77, "tg:1") == turn
     assert await storage.take_comment_prompt(900, 77, "tg:1") is None
+
+
+async def test_an_older_database_is_upgraded_with_its_search_intact(tmp_path):
+    """A database from before 0003 gains the new columns in place: its full-text triggers stay."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from bot.storage.database import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    with create_engine(f"sqlite:///{path}").begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        connection.execute(
+            text("insert into users (id, first_seen, last_seen, status, profile) values ('tg:1', 0, 0, 'active', '{}')")
+        )
+        connection.execute(text("insert into conversations (chat_id, started_at) values ('tg:1', 0)"))
+        connection.execute(
+            text(
+                "insert into turns (conversation_id, user_id, question, answer, covered, mode, sources, created_at)"
+                " values (1, 'tg:1', 'old kombucha question', 'a', 1, 'offline', '[]', 0)"
+            )
+        )
+    storage = await Storage.open(f"sqlite+aiosqlite:///{path}")
+    try:
+        conversation = await storage.current_conversation("tg:1", "tg:1")
+        new = await storage.record_turn(conversation, "tg:1", answer("new kombucha question"), 5)
+        await storage.mark_delivered(new, True)
+        found = await rows(storage, "select rowid from turns_fts where turns_fts match 'kombucha' order by rowid")
+        assert found == [(1,), (new,)]
+        assert (await storage.get_turn(new)).delivered is True
+    finally:
+        await storage.close()

@@ -91,7 +91,7 @@ def check_server(command: str, data_dir, cwd) -> None:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/-/versions.json", timeout=2)
                 return
             except urllib.error.HTTPError as exc:
-                assert exc.code == 401, command  # password-protected, and up
+                assert exc.code in (401, 403), command  # up, and not open to anonymous visitors
                 return
             except OSError:
                 time.sleep(0.3)

@@ -20,6 +20,20 @@ EXIT_SKIPPED = 1
 EXIT_USAGE = 2
 
 
+# Libraries whose INFO lines drown ours; apscheduler logs every run of the index check (every
+# few seconds), when only a switch to a new index version is worth a line.
+NOISY_LOGGERS = (
+    "httpx",
+    "chromadb",
+    "sentence_transformers",
+    "transformers",
+    "urllib3",
+    "alembic",
+    "aiosqlite",
+    "apscheduler",
+)
+
+
 def setup_logging(level: str) -> None:
     """Logs go to stderr, so stdout stays clean for answers and JSON."""
     logging.basicConfig(
@@ -27,7 +41,7 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers", "urllib3", "alembic", "aiosqlite"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -72,7 +73,10 @@ def transcripts_export(ctx, user, since, until, feedback, mode, search, fmt, out
     async def export(storage):
         if output is None:
             return await write_turns(storage.stream_turns(filters), sys.stdout, fmt)
-        with open(output, "w", newline="", encoding="utf-8") as handle:
+        # owner-only, like the database it comes from
+        descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.chmod(output, 0o600)  # also when the file existed with looser permissions
+        with open(descriptor, "w", newline="", encoding="utf-8") as handle:
             return await write_turns(storage.stream_turns(filters), handle, fmt)
 
     count = with_storage(settings, export)
@@ -161,10 +165,11 @@ def review_command(ctx, host, port) -> None:
 
     Full-text search on questions and answers, plus canned queries: latest
     conversations, thumbs-down answers with their sources, knowledge gaps, and
-    one owner's history. Listening on anything but loopback requires
-    REVIEW_PASSWORD (user `admin`, HTTP basic auth).
+    one owner's history. Nobody reads it anonymously: with REVIEW_PASSWORD
+    every request needs it (user `admin`, HTTP basic auth); without one it
+    listens on loopback only and prints a one-time login link to open.
+    Requests naming another host than the one listened on are refused.
     """
-    import os
 
     from bot.review.datasette import ReviewError, prepare
     from bot.review.gaps import WEAK_MARGIN
@@ -180,6 +185,9 @@ def review_command(ctx, host, port) -> None:
         command, env = prepare(database, settings.data_dir, host, port, password, settings.min_score + WEAK_MARGIN)
     except ReviewError as exc:
         fail(str(exc))
-    log.info("review: http://%s:%d/ (Ctrl-C to stop)", host, port)
+    if password:
+        log.info("review: http://%s:%d/ (user admin, the REVIEW_PASSWORD; Ctrl-C to stop)", host, port)
+    else:
+        log.info("review on %s:%d: open the one-time login link printed below (Ctrl-C to stop)", host, port)
     os.execve(command[0], command, {**os.environ, **env})
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from urllib.parse import urlparse
 
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -22,9 +21,14 @@ from bot.channels.dialogue import Dialogue
 from bot.channels.telegram.access import Access, RateLimiter
 from bot.channels.telegram.handlers import admin, buttons, jobs, owner
 from bot.channels.telegram.handlers.deps import BotContext, BotDeps, access_gate
-from bot.channels.telegram.updates import MessageRateLimiter, PerChatUpdateProcessor, SharedUpdateQueue
+from bot.channels.telegram.updates import (
+    MessageRateLimiter,
+    PerChatUpdateProcessor,
+    SharedUpdateQueue,
+    TolerantUpdates,
+)
+from bot.channels.telegram.webhook import WebhookReceiver
 from bot.config import Settings
-from bot.index.reloader import IndexReloader
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -48,8 +52,9 @@ def build_application(settings: Settings, deps: BotDeps) -> Application:
         .connection_pool_size(8)
         .pool_timeout(30)
     )
-    if shared is not None:
-        builder = builder.update_queue(SharedUpdateQueue(shared))
+    builder = builder.update_queue(SharedUpdateQueue(deps.storage)).get_updates_request(
+        TolerantUpdates(connection_pool_size=1)  # what PTB would build for getUpdates, reading updates one by one
+    )
     if settings.telegram_api_base_url:
         base = settings.telegram_api_base_url
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
@@ -95,9 +100,10 @@ async def serve(
         dialogue=Dialogue(advisor, storage),
         access=Access.from_settings(settings, storage),
         limiter=RateLimiter(storage, settings.questions_per_minute, settings.questions_per_day),
-        reloader=None if settings.chroma_url else IndexReloader(settings, advisor.retriever),
+        reloader=advisor.retriever.follow_versions(settings),
     )
     app = build_application(settings, deps)
+    webhook = WebhookReceiver(app, settings) if settings.telegram_webhook_url else None
     try:
         await _initialize(app, settings)
         await asyncio.to_thread(advisor.warm_up)  # the first owner does not wait for the model
@@ -108,7 +114,7 @@ async def serve(
             app.job_queue.run_repeating(jobs.check_index, interval=settings.index_check_seconds, name="index")
         if settings.retention_days:
             app.job_queue.run_repeating(jobs.prune_old_turns, interval=86_400, first=1, name="retention")
-        await _start_updates(app, settings)
+        await (webhook.start() if webhook else app.updater.start_polling(allowed_updates=Update.ALL_TYPES))
         log.info("the bot @%s is ready", app.bot.username)
         if ready is not None:
             ready.set()
@@ -116,12 +122,14 @@ async def serve(
         log.info(
             "stopping: no new updates; finishing answers in flight (up to %.0f s)", settings.shutdown_grace_seconds
         )
-        await app.updater.stop()
+        await (webhook.stop() if webhook else app.updater.stop())
         try:
             await asyncio.wait_for(app.stop(), settings.shutdown_grace_seconds)
         except TimeoutError:
             log.warning("answers still in flight after %.0f s; stopping anyway", settings.shutdown_grace_seconds)
     finally:
+        if webhook is not None:
+            await webhook.stop()
         if app.running:
             await app.stop()
         await app.shutdown()
@@ -132,25 +140,14 @@ async def _initialize(app: Application, settings: Settings) -> None:
     """getMe happens here: a wrong token or an unreachable API stops the start in one line."""
     try:
         await app.initialize()
-    except InvalidToken as exc:
-        raise TelegramStartError(f"Telegram rejected TELEGRAM_BOT_TOKEN (getMe: {exc}); check the token") from None
+    except InvalidToken:
+        bot_id = settings.telegram_bot_token.get_secret_value().partition(":")[0]
+        raise TelegramStartError(
+            f"Telegram rejected TELEGRAM_BOT_TOKEN (the token of bot id {bot_id or '?'}); check the token"
+        ) from None
     except NetworkError as exc:
         where = settings.telegram_api_base_url or "https://api.telegram.org"
         raise TelegramStartError(f"cannot reach the Telegram Bot API at {where}: {exc}") from None
-
-
-async def _start_updates(app: Application, settings: Settings) -> None:
-    if settings.telegram_webhook_url:
-        await app.updater.start_webhook(
-            listen=settings.telegram_webhook_listen,
-            port=settings.telegram_webhook_port,
-            url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
-            webhook_url=settings.telegram_webhook_url,
-            secret_token=settings.telegram_webhook_secret.get_secret_value(),
-            allowed_updates=Update.ALL_TYPES,
-        )
-    else:
-        await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
 
 
 class RedactToken(logging.Filter):

@@ -29,6 +29,7 @@ _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:")
 
 def to_html(markdown: str) -> str:
     """Telegram HTML for the answer's Markdown; everything that is not markup is escaped."""
+    markdown = markdown.replace("\x00", "")  # NUL marks the slots below; in text it is never wanted
     slots: list[str] = []
 
     def keep(rendered: str) -> str:

@@ -115,3 +115,10 @@ async def test_sentences_about_the_file_itself_are_not_quoted(settings, kdir, em
     answer = await Advisor(retriever_for(settings, embedder), settings).answer("What should I outsource first?")
     assert "Outsource bookkeeping and payroll first" in answer.text
     assert "This file" not in answer.text and ".md" not in answer.text
+
+
+def test_an_llm_without_its_api_key_is_one_line_not_a_traceback(indexed):
+    result = run_cli("ask", "Can invoices get me cash?", env={**env_for(indexed), "LLM_MODEL": "openai:gpt-4o-mini"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: LLM_MODEL=openai:gpt-4o-mini cannot be used") and "set LLM_API_KEY" in line

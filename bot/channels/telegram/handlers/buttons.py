@@ -7,8 +7,8 @@ from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler
 
-from bot.channels.telegram.formatting import escape
-from bot.channels.telegram.handlers.deps import BotContext, user_key
+from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape
+from bot.channels.telegram.handlers.deps import BotContext, chat_key, user_key
 from bot.channels.telegram.handlers.keyboards import EXAMPLE_QUESTIONS
 from bot.channels.telegram.handlers.streaming import answer_question
 
@@ -27,7 +27,11 @@ async def feedback(update: Update, context: BotContext) -> None:
     query = update.callback_query
     _, rating, turn = query.data.split(":")
     deps = context.deps
-    await deps.storage.record_feedback(int(turn), user_key(update), rating)
+    if not await from_this_chat(update, context, int(turn)):
+        return
+    if not await deps.storage.record_feedback(int(turn), user_key(update), rating):
+        await query.answer(DELETED)
+        return
     if rating == "up":
         await query.answer("Thanks for the feedback!")
         return
@@ -58,18 +62,36 @@ async def store_comment(update: Update, context: BotContext) -> bool:
 async def show_sources(update: Update, context: BotContext) -> None:
     """The 'Sources' button: the cited passages' excerpts."""
     query = update.callback_query
+    turn_id = int(query.data.split(":")[1])
+    if not await from_this_chat(update, context, turn_id):
+        return
     await query.answer()
-    turn = await context.deps.storage.get_turn(int(query.data.split(":")[1]))
+    turn = await context.deps.storage.get_turn(turn_id)
     if turn is None or not turn.sources:
         await context.bot.send_message(update.effective_chat.id, "Those sources are no longer stored.")
         return
-    blocks = []
+    text = ""
     for source in turn.sources:
         parts = [p for p in source["heading"].split(" > ") if p and p != source["title"]]
         label = f"{source['title']} › {parts[-1]}" if parts else source["title"]
-        excerpt = source.get("excerpt") or ""
-        blocks.append(f"<b>[{source['number']}] {escape(label)}</b>\n{escape(excerpt)}")
-    await context.bot.send_message(update.effective_chat.id, "\n\n".join(blocks)[:4096], parse_mode=ParseMode.HTML)
+        block = f"<b>[{source['number']}] {escape(label)}</b>\n{escape(source.get('excerpt') or '')}"
+        if len(text) + len(block) + 2 > MESSAGE_LIMIT:
+            break  # whole blocks only: a cut tag would make Telegram refuse the message
+        text = f"{text}\n\n{block}" if text else block
+    await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML)
+
+
+DELETED = "This conversation was deleted, so it can no longer be rated."
+
+
+async def from_this_chat(update: Update, context: BotContext, turn_id: int) -> bool:
+    """Buttons act only on answers given in the chat they are pressed in: callback data can be
+    forged, and a turn id is easy to guess. A turn that is gone says so."""
+    chat = await context.deps.storage.turn_chat(turn_id)
+    if chat == chat_key(update):
+        return True
+    await update.callback_query.answer(DELETED if chat is None else "That answer is not from this chat.")
+    return False
 
 
 async def forget_confirmed(update: Update, context: BotContext) -> None:

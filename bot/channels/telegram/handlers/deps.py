@@ -7,6 +7,8 @@ The parts are built once in `bot.channels.telegram.app` and kept in `bot_data`;
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 
 from telegram import Update
@@ -19,6 +21,8 @@ from bot.channels.telegram.access import Access, RateLimiter
 from bot.config import Settings
 from bot.index.reloader import IndexReloader
 from bot.storage import Storage
+
+log = logging.getLogger(__name__)
 
 MESSAGES = filters.UpdateType.MESSAGE  # edited messages are ignored, never answered twice
 
@@ -72,18 +76,35 @@ def addressed_to_bot(update: Update, bot_username: str, bot_id: int) -> bool:
 
 
 async def access_gate(update: Update, context: BotContext) -> None:
-    """Runs before every other handler: refuses users without access, politely and once."""
+    """Runs before every other handler: refuses users without access, politely and once.
+
+    The decision is made before anything is sent, and the update stops here whatever
+    happens while refusing (a send that fails after its retries included): a refusal that
+    cannot be delivered never lets the question through. Anyone may erase their own data
+    (/forget and its confirmation), blocked owners too."""
     user = update.effective_user
-    if user is None or await context.deps.access.may_use(user.id):
+    if user is None or erasing_own_data(update) or await context.deps.access.may_use(user.id):
         return
-    if update.callback_query:
-        await update.callback_query.answer("Not permitted.")
-    elif update.effective_message and addressed_to_bot(update, context.bot.username, context.bot.id):
-        await update.effective_message.reply_text(
-            "Sorry, this advisor is private. Your Telegram user id is "
-            f"{user.id}: send it to the person who runs this bot to ask for access."
-        )
+    try:
+        if update.callback_query:
+            await update.callback_query.answer("Not permitted.")
+        elif update.effective_message and addressed_to_bot(update, context.bot.username, context.bot.id):
+            await update.effective_message.reply_text(
+                "Sorry, this advisor is private. Your Telegram user id is "
+                f"{user.id}: send it to the person who runs this bot to ask for access."
+            )
+    except Exception:
+        log.warning("could not tell user %s that they have no access", user.id, exc_info=True)
     raise ApplicationHandlerStop
+
+
+def erasing_own_data(update: Update) -> bool:
+    """/forget, or a tap on its confirmation buttons."""
+    if update.callback_query is not None:
+        return update.callback_query.data in ("forget:yes", "forget:no")
+    text = update.message.text if update.message is not None and update.message.text else ""
+    command = text.split(maxsplit=1)[0] if text.strip() else ""
+    return command.split("@", 1)[0] == "/forget"
 
 
 def admin_only(handler):
@@ -91,7 +112,8 @@ def admin_only(handler):
 
     async def wrapped(update: Update, context: BotContext) -> None:
         if not context.deps.access.is_admin(update.effective_user.id):
-            await update.effective_message.reply_text("Not permitted.")
+            with contextlib.suppress(Exception):  # the refusal is a courtesy; the command never runs
+                await update.effective_message.reply_text("Not permitted.")
             return
         await handler(update, context)
 

@@ -45,7 +45,12 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
         finally:
             if drafts:
                 await drafts.stop()
-    await send_answer(context.bot, chat_id, reply.answer, reply.turn_id, reply_to)
+    delivered = False
+    try:
+        await send_answer(context.bot, chat_id, reply.answer, reply.turn_id, reply_to)
+        delivered = True
+    finally:
+        await deps.dialogue.delivered(reply.turn_id, delivered)
 
 
 async def send_answer(bot, chat_id: int, answer: Answer, turn_id: int | None, reply_to: Message | None) -> None:

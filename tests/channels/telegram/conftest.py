@@ -1,0 +1,88 @@
+"""The running bot for the Telegram tests: a fake Bot API, a fake LLM, and `start_bot`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.advisor import Advisor
+from bot.advisor.chat_model import make_chat_model
+from bot.channels.telegram.app import serve
+from bot.config import load_settings
+from bot.index import make_index
+from bot.index.retriever import Retriever
+from bot.storage import Storage
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.telegram_server import TOKEN, FakeTelegram
+from tests.helpers import ROOT
+from tests.helpers.telegram import ADMIN
+
+
+@pytest.fixture
+def telegram():
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def llm():
+    with FakeOpenAI(lambda body: Reply("Use **invoice finance** [1] and supplier credit [2].")) as server:
+        yield server
+
+
+class Bot:
+    """A running bot: its settings, storage and a way to stop it."""
+
+    def __init__(self, settings, storage, task, stop):
+        self.settings, self.storage, self.task, self.stop_event = settings, storage, task, stop
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        await asyncio.wait_for(self.task, 30)
+
+
+@pytest.fixture
+async def start_bot(tmp_path, shared_index_dir, embedder, telegram, llm):
+    """Start the bot with settings overrides; stopped at the end of the test."""
+    running: list[Bot] = []
+
+    async def start(**overrides) -> Bot:
+        values = {
+            "knowledge_dir": ROOT / "knowledge",
+            "data_dir": tmp_path,
+            "index_dir": shared_index_dir / "index",
+            "telegram_bot_token": TOKEN,
+            "telegram_api_base_url": telegram.base_url,
+            "llm_model": "openai:fake-model",
+            "llm_base_url": llm.base_url,
+            "llm_timeout": 10,
+            "admin_user_ids": [ADMIN],
+            "questions_per_minute": 100,
+            "draft_interval": 0.2,
+            "_env_file": None,
+            **overrides,
+        }
+        settings = load_settings(**values)
+        advisor = Advisor(Retriever(make_index(settings), embedder), settings, make_chat_model(settings))
+        storage = await Storage.open(settings.database)
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(serve(settings, stop, advisor=advisor, storage=storage, ready=ready))
+        await asyncio.wait_for(_first(ready, task), 30)
+        bot = Bot(settings, storage, task, stop)
+        running.append(bot)
+        return bot
+
+    yield start
+    for bot in running:
+        if not bot.task.done():
+            await bot.stop()
+
+
+async def _first(ready: asyncio.Event, task: asyncio.Task) -> None:
+    waiter = asyncio.create_task(ready.wait())
+    done, _ = await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()  # raises the start-up error
+    waiter.cancel()
+

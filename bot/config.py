@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     questions_per_minute: int = Field(6, ge=1, le=1000)
     questions_per_day: int = Field(100, ge=1, le=100_000)
     draft_interval: float = Field(1.0, ge=0.2, le=10)
+    question_window_seconds: float = Field(1.5, ge=0, le=10)
     telegram_max_messages_per_second: float = Field(30, ge=0, le=1000)
     shutdown_grace_seconds: float = Field(20.0, ge=0, le=600)
 

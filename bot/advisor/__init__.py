@@ -6,7 +6,9 @@
 - `citations`: checks the model's `[n]` citations as the text streams
 - `chat_model`: the langchain chat model from settings (`make_chat_model`)
 - `prompts`: the editable templates in `prompts/`, checked at start
-- `conversation`: earlier exchanges, the owner's `Profile`, follow-up questions
+- `conversation`: earlier exchanges, the owner's `Profile`, follow-up questions, long messages
+- `smalltalk`: "hi", "thanks", "who are you?" recognised and answered without a search
+- `evaluation`: do offline answers lead with and cite the expected file (the eval's answer part)
 
 May import `bot.index`, `bot.knowledge` (token counts) and `bot.config`. It knows no
 channel, no database and no Telegram: channels load memory and profile and pass them in.

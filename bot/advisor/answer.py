@@ -11,7 +11,7 @@ from typing import Literal
 
 from bot.index.retriever import Passage
 
-Mode = Literal["offline", "llm"]
+Mode = Literal["offline", "llm", "smalltalk"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,29 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     error: str | None = None  # why the LLM was not used, when it should have been
     truncated: bool = False  # the model stopped before it finished (length limit, cut stream)
+    cancelled: bool = False  # the owner stopped it (/cancel) before it was finished
+    follow_ups: list[str] = field(default_factory=list)  # next questions the knowledge base answers too
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+FOLLOW_UPS = 2
+FOLLOW_UP_CHARACTERS = 60  # short enough to read whole on a button on a phone
+
+
+def follow_ups(passages: list[Passage], answered: list[Source]) -> list[str]:
+    """Up to two next questions the knowledge base answers: the question-headings of retrieved
+    sections near the answer ("What does invoice finance cost?"), not the ones it cited first."""
+    done = {source.heading for source in answered[:1]}
+    questions: list[str] = []
+    for passage in passages:
+        section = passage.section.strip()
+        if passage.heading in done or not section.endswith("?") or len(section) > FOLLOW_UP_CHARACTERS:
+            continue
+        if section not in questions:
+            questions.append(section)
+        if len(questions) == FOLLOW_UPS:
+            break
+    return questions

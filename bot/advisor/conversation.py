@@ -50,7 +50,7 @@ class Profile:
 
     business_name: str = ""
     industry: str = ""
-    staff: int | None = None
+    staff: int | str | None = None  # a number of people, or a range chosen from buttons ("2–9")
     region: str = ""
     stage: str = ""
     goals: str = ""
@@ -105,19 +105,46 @@ class Profile:
         if self.region:
             prefer["region"] = self.region
         if self.stage:
-            prefer["audience"] = self.stage
+            prefer["audience"] = STAGE_AUDIENCE.get(self.stage.lower(), self.stage)
         if self.industry:
             prefer["tags"] = self.industry
         return prefer
+
+
+_STAFF_RANGE = re.compile(r"\d{1,7}\s*[-–]\s*\d{1,7}|\d{1,7}\+")
+_KEY = re.compile(r"(?:^|(?<=\s))([A-Za-z][\w-]*)\s*=\s*")
+
+
+def profile_pairs(text: str) -> list[str]:
+    """`key=value` pairs from what an owner typed, values with spaces included: a value runs up
+    to the next known key (`business_name=Rosie's Cakes & Co staff=6`), and may be quoted."""
+    keys = [m for m in _KEY.finditer(text) if m.group(1).lower().replace("-", "_") in PROFILE_ALIASES]
+    before = text[: keys[0].start()].strip() if keys else text.strip()
+    if before:
+        raise ProfileError(f"'{before}' is not a profile setting; use key=value with keys: {', '.join(Profile.keys())}")
+    pairs = []
+    for number, match in enumerate(keys):
+        end = keys[number + 1].start() if number + 1 < len(keys) else len(text)
+        value = text[match.end() : end].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'“”":
+            value = value[1:-1].strip()
+        pairs.append(f"{match.group(1)}={value}")
+    return pairs
+
+
+# The stages /profile offers, as the `audience` words knowledge files use in their front matter.
+STAGE_AUDIENCE = {"just starting": "founders", "selling abroad": "exporters", "selling online": "online-sellers"}
 
 
 def _clean(name: str, value: str) -> object:
     if name == "staff":
         if value == "":
             return None
-        if not value.isdigit() or int(value) > 1_000_000:
-            raise ProfileError(f"staff must be a whole number of people, e.g. staff=6 (got '{value}')")
-        return int(value)
+        if value.isdigit() and int(value) <= 1_000_000:
+            return int(value)
+        if _STAFF_RANGE.fullmatch(value):
+            return value.replace("-", "–")
+        raise ProfileError(f"staff must be a whole number of people, e.g. staff=6, or a range like 2-9 (got '{value}')")
     if len(value) > 200:
         raise ProfileError(f"{name} is too long (at most 200 characters)")
     return value
@@ -170,3 +197,56 @@ def heuristic_standalone(question: str, history: Sequence[Exchange]) -> str:
     terms = [w for w in re.findall(r"[\w'-]+", previous) if w.lower() not in _STOPWORDS]
     new = [t for t in terms if t.lower() not in question.lower()]
     return f"{question} ({' '.join(new)})" if new else question
+
+
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
+_ASKS = re.compile(
+    r"\?\s*[\"')]*$|^\W*(?:how|what|which|when|where|why|who|should|can|could|would|is|are|do|does|did|will|"
+    r"shall|may|might|tell me|explain|help me|give me|show me|suggest|recommend|advise)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Focus:
+    """What of a long message is answered: `text` (the question with the context that fits),
+    `question` (the sentence that asks, what retrieval searches for) and a `note` for the owner."""
+
+    text: str
+    question: str
+    note: str | None = None
+
+
+def focus_question(message: str, limit_tokens: int) -> Focus:
+    """A message over `limit_tokens` cut to what matters: its last sentence that asks something,
+    and as much of the context before it as fits, with a note saying what was used."""
+    text = " ".join(message.split())
+    if count_tokens(text) <= limit_tokens:
+        return Focus(text, text)
+    sentences = [s.strip() for s in _SENTENCE.split(message) if s.strip()]
+    asking = [n for n, sentence in enumerate(sentences) if _ASKS.search(sentence)]
+    last = asking[-1] if asking else len(sentences) - 1
+    kept = [_tail(sentences[last], limit_tokens)]
+    used = count_tokens(kept[0])
+    for sentence in reversed(sentences[:last]):
+        cost = count_tokens(sentence) + 1
+        if used + cost > limit_tokens:
+            break
+        kept.insert(0, sentence)
+        used += cost
+    context = len(kept) - 1
+    question = kept[-1] if len(kept[-1]) <= 80 else kept[-1][:79] + "…"
+    if asking:
+        note = f"Your message was long, so I answered its question (“{question}”)"
+    else:
+        note = "Your message was long and I found no question in it, so I used its end"
+    note += f" with the {context} sentence{'s' if context != 1 else ''} before it." if context else "."
+    return Focus(" ".join(" ".join(kept).split()), kept[-1], note)
+
+
+def _tail(sentence: str, limit_tokens: int) -> str:
+    """A sentence cut from the front to `limit_tokens`, if it is longer than that on its own."""
+    from bot.knowledge.tokens import token_encoding
+
+    tokens = token_encoding().encode(sentence, disallowed_special=())
+    return sentence if len(tokens) <= limit_tokens else "…" + token_encoding().decode(tokens[-limit_tokens:]).lstrip()

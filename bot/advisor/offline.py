@@ -1,10 +1,20 @@
-"""The answer composed without an LLM: the most relevant sentences and steps, cited.
+"""The answer composed without an LLM: the best passage, said well, and what else is relevant.
 
-This is the embedded default and the fallback when an LLM fails. It breaks the
-best passages into units (sentences and list items), scores them by meaning
-against the question, skips ones that repeat what is already said or only make
-sense in context, and renders them per source, in the source's own order, with
-a citation number that matches the sources list.
+This is what every owner sees until an LLM is configured, and the fallback afterwards, so it
+has to read like advice, not like search results:
+
+1. **Which file answers.** Files are ranked by their best passage plus a share of their
+   second best (a file that matches in two sections is likelier the topic), and the lead
+   passage is the leading file's best one.
+2. **The lead.** Its most relevant sentences and list items, in their original order and
+   with their Markdown (bold, lists), as one paragraph; a list keeps the sentence that
+   introduces it (finished from the next chunk when the splitter cut it), and the lead never
+   opens with an example, a caption, a question or a list fragment.
+3. **Also relevant.** One sentence from each of the next two files, as a short list.
+
+Every passage is cited once, numbered in order of first use; the answer stays under ~180
+words, repeats no line, and is never empty. Lines that address the reader as instructions
+("SYSTEM:", "ignore previous instructions", "transfer the fee to IBAN…") are never quoted.
 """
 
 from __future__ import annotations
@@ -16,21 +26,30 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.index.embedder import Embedder
-from bot.index.retriever import Passage
+from bot.index.retriever import Passage, matched_preferences
 
-MAX_UNITS = 5
-MAX_WORDS = 140
-REDUNDANT = 0.85  # cosine above which a unit says nothing new
-PASSAGE_MARGIN = 0.12  # passages this far below the best one are not quoted
-RELEVANCE_DROP = 0.2  # units this far below the best unit are not quoted
-LIST_ALLOWANCE = 60  # extra words a quoted list may take to be shown whole
+LEAD_WORDS = 100  # the lead paragraph's budget (a list it introduces may take LIST_ALLOWANCE more)
+LEAD_MIN_WORDS = 40  # a lead shorter than this takes the next most relevant units too
+LIST_ALLOWANCE = 30
+ALSO_FILES = 2  # other files named under "Also relevant"
+ALSO_WORDS = 25  # per "Also relevant" line
+ALSO_MARGIN = 0.15  # files whose best passage scores this far below the leading file's are not relevant
+SECOND_PASSAGE_SHARE = 0.2  # how much a file's second-best passage adds to its rank
+INTRO_MARGIN = 0.12  # a section this close to the file's introduction leads instead of it
+RELEVANCE_DROP = 0.12  # lead units this far below the best unit are left out
 MAX_CONTINUATIONS = 3  # following chunks read to finish a list the splitter cut
 
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
-_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+(?:\[[ xX]\]\s+)?")  # bullets, numbers, checkboxes
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
+_LIST_MARK = re.compile(r"^\s*((?:[-*+•]|\d+[.)]))\s+(?:\[[ xX]\]\s+)?")  # bullets, numbers, checkboxes
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]*]*\s+(?=[*_]*[A-Z0-9\"'(])")
 _SEE_FILE = re.compile(r"\s*\((?:see|See) [^)]*\.md[^)]*\)")  # "(see credit/x.md)": the sources list does that
 _META = re.compile(r"\bthis (?:file|guide|folder|document)\b|\bsee also\b|\.md\b", re.IGNORECASE)
+_NOT_AN_OPENER = re.compile(
+    r"^\W*(?:example|for example|for instance|e\.g\.|case study|worked example|figure|fig\.|table|source|"
+    r"photo|image|note)\b",
+    re.IGNORECASE,
+)
+_DANGLING = re.compile(r"^(?:it|this|that|these|those|they|he|she|but|and|so|also|however)\b", re.IGNORECASE)
 # Lines that speak to the reader as instructions: a system prompt, a request to ignore rules, a
 # request to pay or send credentials. Passages are other people's text; an answer never quotes
 # such a line as if it were advice.
@@ -44,23 +63,29 @@ _INSTRUCTION = re.compile(
     r"\b(?:password|pin|one-time code|verification code|card number)s?\b",
     re.IGNORECASE,
 )
-_DANGLING = re.compile(r"^(?:it|this|that|these|those|they|he|she|but|and|so|also|however)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Unit:
-    """A sentence or a list item of one passage."""
+    """A sentence or a list item of one passage, with its Markdown."""
 
-    passage: int
     position: int
     text: str
-    is_item: bool
+    marker: str  # the list marker ("-", "1.") of a list item, "" for a sentence
     lead_in: bool  # a sentence ending in ':' that introduces a list
     block: int  # a paragraph and the list items that follow it share a block
 
     @property
+    def is_item(self) -> bool:
+        return bool(self.marker)
+
+    @property
     def words(self) -> int:
         return len(self.text.split())
+
+    @property
+    def plain(self) -> str:
+        return self.text.replace("**", "").replace("__", "")
 
 
 @dataclass(frozen=True)
@@ -74,24 +99,218 @@ def compose(
     passages: list[Passage],
     embedder: Embedder,
     next_passage: Callable[[Passage], Passage | None] | None = None,
+    prefer: dict[str, str] | None = None,
 ) -> Composed:
-    """Select a few units that answer the question and cite their passages.
+    """The offline answer to `question` from the retrieved `passages` (best first).
 
-    `next_passage` lets a quoted list that the splitter cut at a chunk's end be
-    finished from the following chunk of the same file.
+    `next_passage` lets a list that the splitter cut at a chunk's end be finished from the
+    following chunk of the same file. `prefer` is the owner's profile as front-matter values
+    (region, audience, tags): when the lead passage is written for them, the answer says so.
     """
-    usable = _usable_passages(passages)
-    units = [u for i, p in enumerate(usable) for u in units_of(p.text, i) if not _INSTRUCTION.search(u.text)]
-    candidates = [u for u in units if not _META.search(u.text)]
-    if not candidates:
-        return _excerpt_of_best(usable)
     question_vector = embedder.embed_query(question)
-    vectors = embedder.embed([u.text for u in candidates])
-    relevance = _relevance(candidates, vectors @ question_vector, usable)
-    chosen = [candidates[i] for i in _select(relevance, vectors, candidates)]
-    chosen += _lead_ins(chosen, units)
-    chosen += _list_items(chosen, units, usable, next_passage)
-    return _render(_first_occurrences(chosen), usable)
+    files = rank_files(passages)
+    if not files:
+        return Composed("", [])
+    lead = _lead_passage(files[0])
+    lead_text = _lead(lead, question_vector, embedder, next_passage)
+    if not lead_text:
+        return _excerpt_of_best([p for ps in files for p in ps])
+    cited = [lead]
+    text = f"{lead_text} [1]"
+    fits = matched_preferences(lead, prefer or {})
+    if fits:  # only where the passage's front matter supports it
+        text = f"For a business like yours ({', '.join(fits)}):\n\n{text}"
+    nearby = [ps[0] for ps in files[1:] if ps[0].score >= files[0][0].score - ALSO_MARGIN]
+    also = _also_relevant(nearby, question_vector, embedder, set(lead_text.splitlines()))
+    if also:
+        bullets = []
+        for passage, sentence in also:
+            cited.append(passage)
+            bullets.append(f"- {sentence} [{len(cited)}]")
+        text += "\n\n**Also relevant:**\n" + "\n".join(bullets)
+    return Composed(text, cited)
+
+
+def _lead_passage(group: list[Passage]) -> Passage:
+    """The file's best passage, unless that is the file's introduction (the text under its
+    title, usually a summary of what the file covers) and a section nearly as good exists."""
+    best = group[0]
+    if best.section:
+        return best
+    return next((p for p in group[1:] if p.section and p.score >= best.score - INTRO_MARGIN), best)
+
+
+def rank_files(passages: list[Passage]) -> list[list[Passage]]:
+    """The passages grouped by file (best passage first), files ranked by their best passage's
+    score plus SECOND_PASSAGE_SHARE of their second best's. Passages repeating another's text go."""
+    by_file: dict[str, list[Passage]] = {}
+    seen: set[str] = set()
+    for passage in passages:
+        if passage.text in seen:
+            continue
+        seen.add(passage.text)
+        by_file.setdefault(passage.path, []).append(passage)
+
+    def rank(group: list[Passage]) -> float:
+        second = group[1].score if len(group) > 1 else 0.0
+        return group[0].score + SECOND_PASSAGE_SHARE * second
+
+    return sorted(by_file.values(), key=lambda group: -rank(group))
+
+
+# --------------------------------------------------------------------------- the lead
+
+
+def _lead(
+    passage: Passage,
+    question_vector: np.ndarray,
+    embedder: Embedder,
+    next_passage: Callable[[Passage], Passage | None] | None,
+) -> str:
+    """The lead passage's most relevant units, in order, as Markdown."""
+    units = [u for u in units_of(passage.text) if not _META.search(u.text)]
+    if not units:
+        return ""
+    similarity = embedder.embed([u.plain for u in units]) @ question_vector
+    relevance = similarity + np.array([0.03 if u.position == 0 else 0.0 for u in units])
+    relevance -= np.array([0.06 if _DANGLING.match(u.plain) else 0.0 for u in units])
+    relevance -= np.array([0.1 if not _opens_well(u) else 0.0 for u in units])
+    chosen = _choose(units, relevance)
+    chosen = _with_lists_whole(chosen, units, passage, next_passage)
+    return _render(_trim_openers(chosen))
+
+
+def _opens_well(unit: Unit) -> bool:
+    return not (_NOT_AN_OPENER.match(unit.plain) or unit.plain.endswith("?"))
+
+
+def _choose(units: list[Unit], relevance: np.ndarray) -> list[Unit]:
+    """The most relevant units, in their original order: all within RELEVANCE_DROP of the best,
+    and more, most relevant first, until the lead says enough (LEAD_MIN_WORDS) or the budget
+    (LEAD_WORDS) is spent."""
+    best = float(relevance.max())
+    picked: list[Unit] = []
+    words = 0
+    for i in np.argsort(-relevance):
+        unit = units[int(i)]
+        if relevance[int(i)] < best - RELEVANCE_DROP and words >= LEAD_MIN_WORDS:
+            break
+        if words + unit.words > LEAD_WORDS and picked:
+            continue
+        picked.append(unit)
+        words += unit.words
+    return sorted(picked, key=lambda u: u.position)
+
+
+def _with_lists_whole(
+    chosen: list[Unit], units: list[Unit], passage: Passage, next_passage: Callable[[Passage], Passage | None] | None
+) -> list[Unit]:
+    """A list is quoted whole: a chosen item brings the sentence introducing its list and the
+    other items; a chosen lead-in brings its items (within LIST_ALLOWANCE), finished from the
+    next chunk when the list runs to the end of this one."""
+    picked = {u.position: u for u in chosen}
+    words = sum(u.words for u in chosen)
+    for block in sorted({u.block for u in chosen if u.is_item or u.lead_in}):
+        members = [u for u in units if u.block == block]
+        lead_in = next((u for u in members if u.lead_in), None)
+        if lead_in is not None:
+            picked.setdefault(lead_in.position, lead_in)
+        items = [u for u in members if u.is_item]
+        if members[-1] == units[-1] and next_passage is not None:  # the splitter may have cut the list
+            items += _continued_items(passage, next_passage, start=units[-1].position + 1, block=block)
+        for item in items:
+            if item.position not in picked and words + item.words <= LEAD_WORDS + LIST_ALLOWANCE:
+                picked[item.position] = item
+                words += item.words
+    return [picked[p] for p in sorted(picked)]
+
+
+def _continued_items(
+    passage: Passage, next_passage: Callable[[Passage], Passage | None], start: int, block: int
+) -> list[Unit]:
+    """The list items at the start of the following chunks (a long list may span several),
+    minus those repeated by the chunk overlap."""
+    continued: list[Unit] = []
+    seen = {u.text for u in units_of(passage.text)}
+    for _ in range(MAX_CONTINUATIONS):
+        following = next_passage(passage)
+        if following is None:
+            break
+        for unit in units_of(following.text):
+            if not unit.is_item:
+                return continued
+            if unit.text not in seen:
+                seen.add(unit.text)
+                position = start + len(continued)
+                continued.append(Unit(position, unit.text, unit.marker, False, block))
+        passage = following
+    return continued
+
+
+def _trim_openers(chosen: list[Unit]) -> list[Unit]:
+    """Never open with an example, a caption, a question or a list fragment: such leading units
+    go while something else is left, and a list without its introduction follows the first
+    sentence instead of opening the answer."""
+    kept = list(chosen)
+    while len(kept) > 1 and not _opens_well(kept[0]):
+        dropped = kept.pop(0)
+        if _NOT_AN_OPENER.match(dropped.plain):  # an example's paragraph goes with it
+            rest = [u for u in kept if u.block != dropped.block]
+            kept = rest or kept
+    if kept and kept[0].is_item:
+        prose = next((u for u in kept if not u.is_item), None)
+        if prose is not None:
+            kept = [prose] + [u for u in kept if u is not prose]
+    return kept
+
+
+def _render(units: list[Unit]) -> str:
+    """Sentences of a paragraph joined, list items on their own lines with their markers."""
+    lines: list[str] = []
+    previous: Unit | None = None
+    for unit in units:
+        if unit.is_item:
+            lines.append(f"{unit.marker} {unit.text}")
+        elif lines and previous is not None and not previous.is_item and previous.block == unit.block:
+            lines[-1] += " " + unit.text
+        else:
+            lines.append(unit.text)
+        previous = unit
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- also relevant
+
+
+def _also_relevant(
+    passages: list[Passage], question_vector: np.ndarray, embedder: Embedder, said: set[str]
+) -> list[tuple[Passage, str]]:
+    """One line for each of the next files: the most relevant short sentence of its best
+    passage (or list item, shortened if need be), else where to read on ("Title › Section")."""
+    found: list[tuple[Passage, str]] = []
+    for passage in passages[:ALSO_FILES]:
+        units = [
+            u
+            for u in units_of(passage.text)
+            if not u.lead_in and not _META.search(u.text) and not _NOT_AN_OPENER.match(u.plain)
+            and not u.plain.endswith("?") and f"{u.marker} {u.text}".strip() not in said and u.text not in said
+        ]
+        if units:
+            similarity = embedder.embed([u.plain for u in units]) @ question_vector
+            similarity -= np.array([0.05 if u.is_item else 0.0 for u in units])  # a sentence stands alone better
+            line = _shortened(units[int(np.argmax(similarity))].text)
+        else:
+            line = f"*{passage.title} › {passage.section}*" if passage.section else f"*{passage.title}*"
+        said.add(line)
+        found.append((passage, line))
+    return found
+
+
+def _shortened(text: str) -> str:
+    words = text.split()
+    if len(words) <= ALSO_WORDS:
+        return text
+    return _balanced(" ".join(words[:ALSO_WORDS]).rstrip(",;:") + "…")
 
 
 def _excerpt_of_best(passages: list[Passage]) -> Composed:
@@ -113,159 +332,42 @@ def is_instruction(text: str) -> bool:
     return bool(_INSTRUCTION.search(text))
 
 
-def _usable_passages(passages: list[Passage]) -> list[Passage]:
-    """The passages close to the best one. A file's introduction (the text under its title,
-    usually a summary of what the file covers) is quoted only when nothing else matches."""
-    if not passages:
-        return []
-    best = passages[0].score
-    close = [p for p in passages if p.score >= best - PASSAGE_MARGIN]
-    sections = [p for p in close if p.section]
-    return (sections or close)[:4]
+# --------------------------------------------------------------------------- units
 
 
-def _relevance(units: list[Unit], similarity: np.ndarray, passages: list[Passage]) -> np.ndarray:
-    """Similarity to the question, plus a share of the passage's score, plus writing-shape hints:
-    a section's first sentence usually states its point; a sentence opening with 'It' or 'This'
-    leans on one we may not quote."""
-    scores = 0.7 * similarity + 0.3 * np.array([passages[u.passage].score for u in units])
-    scores += np.array([0.04 if u.position == 0 else 0.0 for u in units])
-    scores -= np.array([0.08 if _DANGLING.match(u.text) else 0.0 for u in units])
-    return scores
-
-
-def _select(relevance: np.ndarray, vectors: np.ndarray, units: list[Unit]) -> list[int]:
-    """Greedy pick by relevance, skipping near-duplicates, within a word budget."""
-    chosen: list[int] = []
-    words = 0
-    for i in np.argsort(-relevance):
-        i = int(i)
-        if len(chosen) >= MAX_UNITS or (chosen and relevance[i] < relevance[chosen[0]] - RELEVANCE_DROP):
-            break
-        if chosen and float(np.max(vectors[chosen] @ vectors[i])) > REDUNDANT:
-            continue
-        if chosen and words + units[i].words > MAX_WORDS:
-            continue
-        chosen.append(i)
-        words += units[i].words
-    return chosen
-
-
-def _lead_ins(chosen: list[Unit], units: list[Unit]) -> list[Unit]:
-    """A quoted list item brings the sentence that introduces its list, so it reads in context."""
-    extra: list[Unit] = []
-    for item in (u for u in chosen if u.is_item):
-        for unit in units:
-            same_block = unit.passage == item.passage and unit.block == item.block
-            if same_block and unit.lead_in and unit not in chosen and unit not in extra:
-                extra.append(unit)
-    return extra
-
-
-def _list_items(
-    chosen: list[Unit],
-    units: list[Unit],
-    passages: list[Passage],
-    next_passage: Callable[[Passage], Passage | None] | None,
-) -> list[Unit]:
-    """A quoted sentence that introduces a list ('…has four steps:') brings the list with it."""
-    extra: list[Unit] = []
-    words = sum(u.words for u in chosen)
-    for lead in [u for u in chosen if u.lead_in]:
-        items = [u for u in units if u.passage == lead.passage and u.block == lead.block and u.is_item]
-        last = [u for u in units if u.passage == lead.passage][-1]
-        runs_to_end = (items[-1] if items else lead) == last  # the splitter cut the list off here
-        if runs_to_end and next_passage is not None:
-            items += _continued_items(lead, passages[lead.passage], next_passage, {u.text for u in items})
-        for unit in items:
-            if words + unit.words > MAX_WORDS + LIST_ALLOWANCE:
-                break
-            if unit not in chosen and unit not in extra:
-                extra.append(unit)
-                words += unit.words
-    return extra
-
-
-def _continued_items(
-    lead: Unit, passage: Passage, next_passage: Callable[[Passage], Passage | None], seen: set[str]
-) -> list[Unit]:
-    """The list items at the start of the following chunks (a long list may span several),
-    minus those repeated by the chunk overlap."""
-    continued: list[Unit] = []
-    for _ in range(MAX_CONTINUATIONS):
-        following = next_passage(passage)
-        if following is None:
-            break
-        units = units_of(following.text, -1)
-        for unit in units:
-            if not unit.is_item:
-                return continued
-            if unit.text not in seen:  # placed after the passage's own units, in the lead-in's list
-                seen.add(unit.text)
-                position = 10_000 + len(continued)
-                continued.append(Unit(lead.passage, position, unit.text, True, False, lead.block))
-        passage = following
-    return continued
-
-
-def _first_occurrences(units: list[Unit]) -> list[Unit]:
-    """Overlapping chunks (and continued lists) can offer the same text twice; quote it once."""
-    seen: set[str] = set()
-    kept = []
-    for unit in sorted(units, key=lambda u: (u.passage, u.position)):
-        if unit.text not in seen:
-            seen.add(unit.text)
-            kept.append(unit)
-    return kept
-
-
-def _render(chosen: list[Unit], passages: list[Passage]) -> Composed:
-    """One block per cited passage (best first); sentences as a paragraph, items as a list."""
-    cited: list[Passage] = []
-    blocks = []
-    for passage_no in sorted({u.passage for u in chosen}):
-        cited.append(passages[passage_no])
-        number = len(cited)
-        lines: list[str] = []
-        for unit in sorted((u for u in chosen if u.passage == passage_no), key=lambda u: u.position):
-            if unit.is_item:
-                lines.append(f"- {unit.text}")
-            elif lines and not lines[-1].startswith("- "):
-                lines[-1] += " " + unit.text
-            else:
-                lines.append(unit.text)
-        lines[-1] += f" [{number}]"
-        blocks.append("\n".join(lines))
-    return Composed("\n\n".join(blocks), cited)
-
-
-def units_of(text: str, passage: int) -> list[Unit]:
-    """Split a chunk into sentences and list items, in order; headings, tables and code are left out.
+def units_of(text: str) -> list[Unit]:
+    """Split a chunk into sentences and list items, in order, keeping their bold; headings,
+    tables, code and lines that instruct the reader are left out.
 
     Every paragraph line starts a new block, so a list belongs to the line just above it.
     """
     units: list[Unit] = []
     block = 0
     for line in _logical_lines(text):
-        is_item = bool(_LIST_MARK.match(line))
+        mark = _LIST_MARK.match(line)
+        marker = mark.group(1) if mark else ""
         line = _LIST_MARK.sub("", line).strip()
         if not line:
             continue
-        if not is_item:
+        if not marker:
             block += 1
-        if line.startswith(("#", "|", "```")):
+        if line.startswith(("#", "|", "```")) or _INSTRUCTION.search(line):
             continue
-        line = _SEE_FILE.sub("", _MD_LINK.sub(r"\1", line)).replace("**", "").replace("__", "")
-        parts = [line] if is_item else _SENTENCE_END.split(line)
-        for part in parts:
-            part = part.strip()
+        line = _SEE_FILE.sub("", _MD_LINK.sub(r"\1", line))
+        for part in [line] if marker else _SENTENCE_END.split(line):
+            part = _balanced(part.strip())
             lead_in = part.endswith(":")
-            if len(part.split()) < (3 if is_item or lead_in else 6):
+            if len(part.split()) < (3 if marker or lead_in else 6) or _INSTRUCTION.search(part):
                 continue
-            if not lead_in and part[-1] not in ".!?":
+            if not lead_in and part.rstrip("*_")[-1:] not in (".", "!", "?"):
                 part += "."
-            units.append(Unit(passage, len(units), part, is_item, lead_in, block))
+            units.append(Unit(len(units), part, "-" if marker in ("*", "+", "•") else marker, lead_in, block))
     return units
+
+
+def _balanced(text: str) -> str:
+    """A sentence cut out of a bold span would leave an odd `**`: then the bold goes."""
+    return text.replace("**", "") if text.count("**") % 2 else text
 
 
 def _logical_lines(text: str) -> list[str]:

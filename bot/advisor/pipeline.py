@@ -17,20 +17,28 @@ from collections.abc import AsyncIterator, Sequence
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from bot.advisor.answer import Answer, Failure, Mode, Source
+from bot.advisor.answer import Answer, Failure, Mode, Source, follow_ups
 from bot.advisor.citations import CitationFilter
-from bot.advisor.conversation import Exchange, Profile, heuristic_standalone, needs_rewrite, trim_history
+from bot.advisor.conversation import (
+    Exchange,
+    Profile,
+    focus_question,
+    heuristic_standalone,
+    needs_rewrite,
+    trim_history,
+)
 from bot.advisor.offline import compose
 from bot.advisor.prompts import Prompts, defused, load_prompts
 from bot.config import Settings
 from bot.index.retriever import Passage, Retriever
-from bot.knowledge.tokens import count_tokens, token_encoding
+from bot.knowledge.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 
 FALLBACK_NOTE = (
     "_The AI model is not available right now, so these are the most relevant passages from the knowledge base._"
 )
+COMPOSE_DEPTH = 10  # passages the offline answer chooses from
 CUT_SHORT = "The answer was cut short; ask for the rest, or ask a narrower question."
 EMPTY_QUESTION = (
     "Ask me a question about your business — for example: "
@@ -83,7 +91,8 @@ class Advisor:
         """
         started = time.perf_counter()
         profile = profile or Profile()
-        question, notes = self._limit(question)
+        focus = focus_question(question, self.settings.question_max_tokens)
+        question, notes = focus.text, [focus.note] if focus.note else []
         if not question:
             yield Answer(question="", text=EMPTY_QUESTION, covered=False, mode="offline", notes=["empty question"])
             return
@@ -93,13 +102,15 @@ class Advisor:
         # owner waits at most LLM_TIMEOUT for it, then gets the offline answer.
         deadline = asyncio.get_running_loop().time() + self.settings.llm_timeout
         standalone, error = await self._standalone(question, history, timings, deadline)
-        passages = await self._retrieve(standalone, profile, timings)
+        search = focus.question if focus.note and standalone == question else standalone  # a long message: its question
+        passages = await self._retrieve(search, profile, timings)
         best = passages[0].score if passages else 0.0
         answer: Answer | None = None
         if best < self.settings.min_score:
             answer = Answer(question, await asyncio.to_thread(self.not_covered_text), False, "offline")
         elif self.chat_model is not None and error is None:
-            async for event in self._generate(question, history, profile, passages, timings, deadline):
+            prompt_passages = passages[: self.settings.top_k]
+            async for event in self._generate(question, history, profile, prompt_passages, timings, deadline):
                 if isinstance(event, str):
                     yield event
                 elif isinstance(event, Failure):
@@ -107,24 +118,24 @@ class Advisor:
                 else:
                     answer = event
         if answer is None:
-            answer = await self._offline(question, passages, error)
+            answer = await self._offline(question, passages, error, profile)
         answer.standalone_question = standalone
         answer.best_score = best
+        if answer.covered:
+            answer.follow_ups = follow_ups(passages, answer.sources)
         answer.notes = notes + answer.notes
         timings["total"] = _ms(started)
         answer.timings_ms = timings
         yield answer
 
-    # ----------------------------------------------------------------- steps
+    async def offline_answer(self, question: str, profile: Profile | None = None) -> Answer:
+        """The answer composed without the chat model, as owners see it without an LLM (the eval)."""
+        passages = await self._retrieve(question, profile or Profile(), {})
+        if not passages or passages[0].score < self.settings.min_score:
+            return Answer(question, await asyncio.to_thread(self.not_covered_text), False, "offline")
+        return await self._offline(question, passages, None, profile or Profile())
 
-    def _limit(self, question: str) -> tuple[str, list[str]]:
-        question = " ".join(question.split())
-        limit = self.settings.question_max_tokens
-        tokens = token_encoding().encode(question, disallowed_special=())
-        if len(tokens) <= limit:
-            return question, []
-        trimmed = token_encoding().decode(tokens[:limit]).rstrip()
-        return trimmed, [f"Your question was long, so I used its first {limit} tokens."]
+    # ----------------------------------------------------------------- steps
 
     async def _standalone(
         self, question: str, history: list[Exchange], timings: dict, deadline: float
@@ -153,10 +164,11 @@ class Advisor:
         return (rewritten or question), None
 
     async def _retrieve(self, question: str, profile: Profile, timings: dict) -> list[Passage]:
+        """The passages for an answer: TOP_K for the model's prompt, and at least COMPOSE_DEPTH
+        for the offline answer, which ranks files by more than their best passage."""
         started = time.perf_counter()
-        passages = await asyncio.to_thread(
-            self.retriever.retrieve, question, self.settings.top_k, None, profile.preferences()
-        )
+        depth = max(self.settings.top_k, COMPOSE_DEPTH)
+        passages = await asyncio.to_thread(self.retriever.retrieve, question, depth, None, profile.preferences())
         timings["retrieve"] = _ms(started)
         return passages
 
@@ -229,10 +241,9 @@ class Advisor:
             notes=[CUT_SHORT] if truncated else [],
         )
 
-    async def _offline(self, question: str, passages: list[Passage], error: str | None) -> Answer:
-        composed = await asyncio.to_thread(
-            compose, question, passages, self.retriever.embedder, self.retriever.next_passage
-        )
+    async def _offline(self, question: str, passages: list[Passage], error: str | None, profile: Profile) -> Answer:
+        embedder, following = self.retriever.embedder, self.retriever.next_passage
+        composed = await asyncio.to_thread(compose, question, passages, embedder, following, profile.preferences())
         sources = [Source.from_passage(i + 1, p) for i, p in enumerate(composed.cited)]
         text = composed.text if error is None else f"{FALLBACK_NOTE}\n\n{composed.text}"
         return Answer(question, text, True, "offline", sources, error=error)

@@ -8,6 +8,7 @@ storage fails, the failure is logged and the owner still gets the answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from bot.advisor import Advisor, Answer
 from bot.advisor.conversation import Exchange, Profile
+from bot.advisor.smalltalk import small_talk
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,7 @@ DeltaCallback = Callable[[str], Awaitable[None]]
 class Reply:
     answer: Answer
     turn_id: int | None  # None when the turn could not be stored
+    examples: bool = False  # show example questions with it (a greeting, "what can you do?")
 
 
 class Dialogue:
@@ -40,19 +43,41 @@ class Dialogue:
         question: str,
         on_delta: DeltaCallback | None = None,
     ) -> Reply:
-        """Answer `question` in the chat's conversation; `on_delta` receives streamed text."""
+        """Answer `question` in the chat's conversation; `on_delta` receives streamed text.
+
+        Cancelled (the owner's /cancel), the turn is stored as cancelled, with what was written
+        so far, and the cancellation goes on to the caller."""
         started = time.perf_counter()
         conversation_id, history, profile = await self._context(user_id, chat_id)
         answer = None
-        async for event in self.advisor.stream(question, history, profile):
-            if isinstance(event, Answer):
-                answer = event
-            elif on_delta is not None:
-                await on_delta(event)
+        written: list[str] = []
+        try:
+            async for event in self.advisor.stream(question, history, profile):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    written.append(event)
+                    if on_delta is not None:
+                        await on_delta(event)
+        except asyncio.CancelledError:
+            stopped = Answer(question, "".join(written), True, self.advisor.mode, cancelled=True)
+            latency_ms = (time.perf_counter() - started) * 1000
+            await asyncio.shield(self._store(conversation_id, user_id, stopped, latency_ms, profile))
+            raise
         assert answer is not None
         latency_ms = (time.perf_counter() - started) * 1000
-        turn_id = await self._store(conversation_id, user_id, answer, latency_ms)
+        turn_id = await self._store(conversation_id, user_id, answer, latency_ms, profile)
         return Reply(answer, turn_id)
+
+    async def small_talk(self, user_id: str, chat_id: str, text: str) -> Reply | None:
+        """A friendly reply to "hi", "thanks", "who are you?" and the like, stored as a small-talk
+        turn (no model, no question limit, no knowledge gap); None when `text` may be a question."""
+        talk = small_talk(text)
+        if talk is None:
+            return None
+        answer = Answer(question=text, text=talk.reply, covered=True, mode="smalltalk")
+        conversation_id, _, _ = await self._context(user_id, chat_id)
+        return Reply(answer, await self._store(conversation_id, user_id, answer, 0.0), talk.shows_examples)
 
     async def _context(self, user_id: str, chat_id: str) -> tuple[int | None, list[Exchange], Profile]:
         try:
@@ -61,11 +86,19 @@ class Dialogue:
             log.exception("could not load the conversation of chat %s; answering without memory", chat_id)
             return None, [], Profile()
 
-    async def _store(self, conversation_id: int | None, user_id: str, answer: Answer, latency_ms: float) -> int | None:
+    async def _store(
+        self,
+        conversation_id: int | None,
+        user_id: str,
+        answer: Answer,
+        latency_ms: float,
+        profile: Profile | None = None,
+    ) -> int | None:
         if conversation_id is None:
             return None
+        shaped = profile.to_dict() if profile is not None and not profile.is_empty() else None
         try:
-            return await self.storage.record_turn(conversation_id, user_id, answer, latency_ms)
+            return await self.storage.record_turn(conversation_id, user_id, answer, latency_ms, shaped)
         except Exception:
             log.exception("could not store the turn of %s; the answer is sent anyway", user_id)
             return None

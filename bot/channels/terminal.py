@@ -24,6 +24,8 @@ def render_answer(answer: Answer) -> str:
             section = s.heading.split(" > ")[-1] if s.heading and s.heading != s.title else ""
             label = f"{s.title} › {section}" if section else s.title
             lines.append(f"  [{s.number}] {label} ({s.path}, match {s.score:.2f})")
+    if answer.mode == "smalltalk":
+        return "\n".join([*lines, "", "(small talk)"])
     total = answer.timings_ms.get("total", 0.0)
     mode = f"llm answer, {answer.model}" if answer.mode == "llm" else "offline answer"
     if answer.error:
@@ -61,7 +63,7 @@ async def chat_loop(
             continue
         if question.lower() in QUIT_WORDS:
             break
-        reply = await dialogue.ask(user_id, chat_id, question)
+        reply = await dialogue.small_talk(user_id, chat_id, question) or await dialogue.ask(user_id, chat_id, question)
         prefix = "\nAdvisor:\n" if interactive else f"> {question}\n"
         stdout.write(prefix + render_answer(reply.answer) + "\n\n")
         stdout.flush()

@@ -121,12 +121,15 @@ def _where(filters: dict[str, str] | None) -> dict | None:
 
 def _matches(passage: Passage, prefer: dict[str, str]) -> bool:
     """Does any preferred value appear in the passage's region, audience or tags?"""
+    return bool(matched_preferences(passage, prefer))
+
+
+def matched_preferences(passage: Passage, prefer: dict[str, str]) -> list[str]:
+    """The preferred values (e.g. the owner's region) that the passage's front matter names."""
     fields = {"region": passage.region, "audience": passage.audience, "tags": passage.tags}
-    for key, wanted in prefer.items():
-        values = {v.lower() for v in fields.get(key, ())}
-        if wanted.lower() in values:
-            return True
-    return False
+    return [
+        wanted for key, wanted in prefer.items() if wanted.lower() in {v.lower() for v in fields.get(key, ())}
+    ]
 
 
 def _distinct(hits: list[tuple[str, dict, float]]) -> list[Passage]:

@@ -32,6 +32,9 @@ COLUMNS = [
     "error",
     "delivered",
     "truncated",
+    "cancelled",
+    "profile",
+    "follow_ups",
     "feedback",
     "comments",
     "sources",
@@ -47,8 +50,8 @@ async def write_turns(turns: AsyncIterator[TurnRecord], out: TextIO, fmt: str) -
     async for turn in turns:
         row = turn.to_dict()
         if writer is not None:
-            row["comments"] = json.dumps(row["comments"], ensure_ascii=False)
-            row["sources"] = json.dumps(row["sources"], ensure_ascii=False)
+            for key in ("comments", "sources", "profile", "follow_ups"):
+                row[key] = json.dumps(row[key], ensure_ascii=False) if row[key] is not None else ""
             writer.writerow({key: inert(value) for key, value in row.items()})
         else:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")

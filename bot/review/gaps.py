@@ -45,6 +45,8 @@ class Theme:
 
 
 def gap_reasons(turn: TurnRecord, min_score: float) -> list[str]:
+    if turn.mode == "smalltalk" or turn.cancelled:  # "hi" and "thanks" are not gaps in the knowledge
+        return []
     reasons = []
     if not turn.covered:
         reasons.append("not covered")

@@ -75,7 +75,7 @@ def _open_conversation(chat_id: str) -> Select:
 def _recent_turns(conversation_id: int, limit: int) -> Select:
     return (
         select(Turn.question, Turn.answer, Turn.standalone_question)
-        .where(Turn.conversation_id == conversation_id)
+        .where(Turn.conversation_id == conversation_id, Turn.mode != "smalltalk", Turn.cancelled.is_(False))
         .order_by(Turn.id.desc())
         .limit(limit)
     )

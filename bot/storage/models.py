@@ -69,6 +69,9 @@ class Turn(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     delivered: Mapped[bool | None] = mapped_column(Boolean)  # did the answer reach the owner (None: not known)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)  # the model's answer was cut short
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)  # the owner stopped it with /cancel
+    profile: Mapped[dict | None] = mapped_column(JSON)  # the owner's profile when they asked
+    follow_ups: Mapped[list | None] = mapped_column(JSON)  # the next questions suggested under the answer
 
 
 class Feedback(Base):

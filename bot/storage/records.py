@@ -41,6 +41,9 @@ class TurnRecord:
     error: str | None
     delivered: bool | None = None  # did the answer reach the owner (None: not known)
     truncated: bool = False
+    cancelled: bool = False
+    profile: dict | None = None
+    follow_ups: list[str] = field(default_factory=list)
     feedback: str | None = None  # up, down, or mixed when several owners rated it
     comments: list[str] = field(default_factory=list)
 

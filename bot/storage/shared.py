@@ -78,12 +78,16 @@ class SharedState(StoreBase):
         try:
             yield
         finally:
-            async with self._writing() as session:
-                await session.execute(
-                    update(PendingUpdate)
-                    .where(PendingUpdate.chat_id == chat_id, PendingUpdate.update_id == update_id)
-                    .values(answered_at=time.time())
-                )
+            await self.mark_answered(chat_id, update_id)
+
+    async def mark_answered(self, chat_id: int, update_id: int) -> None:
+        """Note an update as dealt with (e.g. gathered into another message's question)."""
+        async with self._writing() as session:
+            await session.execute(
+                update(PendingUpdate)
+                .where(PendingUpdate.chat_id == chat_id, PendingUpdate.update_id == update_id)
+                .values(answered_at=time.time())
+            )
 
     async def _earlier_unanswered(self, chat_id: int, update_id: int, received_after: float) -> bool:
         async with self.sessions() as session:

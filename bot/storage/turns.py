@@ -13,8 +13,11 @@ from bot.storage.records import TurnFilter, TurnRecord
 
 
 class Turns(StoreBase):
-    async def record_turn(self, conversation_id: int, user_id: str, answer: Answer, latency_ms: float) -> int:
-        """Store a turn and commit it; returns its id (used by feedback buttons)."""
+    async def record_turn(
+        self, conversation_id: int, user_id: str, answer: Answer, latency_ms: float, profile: dict | None = None
+    ) -> int:
+        """Store a turn and commit it; returns its id (used by feedback buttons). `profile`: the
+        owner's profile as it shaped the answer."""
         turn = Turn(
             conversation_id=conversation_id,
             user_id=user_id,
@@ -41,6 +44,9 @@ class Turns(StoreBase):
             output_tokens=answer.output_tokens or None,
             error=answer.error,
             truncated=answer.truncated,
+            cancelled=answer.cancelled,
+            profile=profile or None,
+            follow_ups=answer.follow_ups or None,
         )
         return await self._turn_writer.write(turn)
 
@@ -166,6 +172,9 @@ def _record(turn: Turn, ratings: list[tuple[str, str | None]]) -> TurnRecord:
         error=turn.error,
         delivered=turn.delivered,
         truncated=turn.truncated,
+        cancelled=turn.cancelled,
+        profile=turn.profile,
+        follow_ups=turn.follow_ups or [],
         feedback=None if not kinds else kinds.pop() if len(kinds) == 1 else "mixed",
         comments=[c for _, c in ratings if c],
     )

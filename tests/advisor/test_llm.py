@@ -144,7 +144,12 @@ async def test_long_questions_are_trimmed_with_a_note_and_empty_ones_get_a_promp
     assert not empty.covered and "Ask me a question" in empty.text
     long = await advisor.answer(CREDIT_Q + " Please explain in detail." * 200)
     assert len(long.question.split()) < 300
-    assert any("first 300 tokens" in note for note in long.notes)
+    assert long.notes == [f"Your message was long, so I answered its question (“{CREDIT_Q}”)."]
+    background = "We run a bakery in Lyon with six staff and sell at two markets. " * 60
+    pasted = await advisor.answer(background + "Our cash is tight every winter. " + CREDIT_Q + " Thanks!")
+    assert pasted.question.endswith(CREDIT_Q) and "Our cash is tight every winter." in pasted.question
+    assert pasted.notes[0].startswith(f"Your message was long, so I answered its question (“{CREDIT_Q}”) with the ")
+    assert pasted.sources and pasted.sources[0].path == "credit/collateral.md"
 
 
 async def test_history_is_kept_within_its_token_budget(indexed, embedder, server):

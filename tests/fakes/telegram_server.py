@@ -252,7 +252,9 @@ class FakeTelegram(LoopbackServer):
         return self._message(params, text=text)
 
     async def _api_sendMessageDraft(self, params: dict) -> bool:
-        if len(params.get("text", "")) > 4096:
+        text = params.get("text", "")
+        visible = _visible_text(text) if params.get("parse_mode") == "HTML" else text
+        if len(visible) > 4096:
             raise _BadRequest("text is too long")
         return True
 
@@ -331,7 +333,7 @@ async def _params(request: web.Request) -> dict:
         try:
             params[key] = (
                 json.loads(value)
-                if key in ("reply_markup", "commands", "allowed_updates", "reply_parameters", "entities")
+                if key in ("reply_markup", "commands", "allowed_updates", "reply_parameters", "entities", "scope")
                 else value
             )
         except json.JSONDecodeError:

@@ -101,6 +101,10 @@ def test_eval_meets_its_targets(shared_index_dir):
     assert report["recall_at_5"] >= 0.90
     assert report["mrr"] >= 0.75
     assert report["not_covered_accuracy"] >= 0.90
+    # the offline answers (what owners see without an LLM) lead with, and cite, the right file
+    assert report["answer_first_cited_right"] >= 0.85
+    assert report["answer_cites_right"] >= 0.95
+    assert report["answer_words_max"] <= 180
 
 
 def test_eval_fails_the_build_when_recall_drops(shared_index_dir, tmp_path):

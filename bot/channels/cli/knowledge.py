@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -153,13 +154,17 @@ def export_onnx_command(ctx, int8, force) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.pass_context
 def eval_command(ctx, file, index_dir, min_recall, as_json) -> None:
-    """Measure how well retrieval finds the right knowledge file.
+    """Measure how well retrieval finds the right knowledge file, and answers cite it.
 
     FILE defaults to eval/questions.yaml inside the knowledge dir. Prints
     recall@1, recall@5 and MRR over distinct files, how many off-topic
     questions would get the not-covered answer (at MIN_SCORE), retrieval
-    latency, and the questions whose file was not in the top 5.
+    latency, and the questions whose file was not in the top 5. Then, for the
+    offline answers (what owners see without an LLM): how often the first
+    cited file is an expected one, and how often an expected one is cited.
     """
+    from bot.advisor import Advisor
+    from bot.advisor.evaluation import run_answer_eval
     from bot.channels.cli.tables import print_eval_report
     from bot.index.evaluation import EvalSetError, load_eval_set, run_eval, unknown_files
     from bot.index.retriever import make_retriever
@@ -178,7 +183,8 @@ def eval_command(ctx, file, index_dir, min_recall, as_json) -> None:
     if missing:
         fail(f"the eval set expects files that are not in the index: {', '.join(missing)}")
     report = run_eval(retriever, questions, settings.min_score)
-    show(as_json, report.to_dict(), lambda: print_eval_report(report))
+    answers = asyncio.run(run_answer_eval(Advisor(retriever, settings), questions))
+    show(as_json, {**report.to_dict(), **answers.to_dict()}, lambda: print_eval_report(report, answers))
     if min_recall is not None and report.recall_at(5) < min_recall:
         click.echo(f"recall@5 {report.recall_at(5):.3f} is below --min-recall {min_recall}", err=True)
         ctx.exit(EXIT_SKIPPED)

@@ -36,7 +36,7 @@ def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=None if stream.isatty() else PIPE_WIDTH)
 
 
-def print_eval_report(report: EvalReport, console: Console | None = None) -> None:
+def print_eval_report(report: EvalReport, answers=None, console: Console | None = None) -> None:
     console = console or make_console()
     summary = Table(title="Knowledge eval", show_header=True)
     columns = ("questions", "recall@1", "recall@5", "MRR", "not-covered acc.", "wrongly declined", "p50 ms", "p95 ms")
@@ -54,6 +54,12 @@ def print_eval_report(report: EvalReport, console: Console | None = None) -> Non
     )
     console.print(summary)
     console.print(f"MIN_SCORE {report.min_score}; the best threshold on this set is {report.suggested_min_score()}")
+    if answers is not None:
+        console.print(
+            f"Offline answers: the first cited file is an expected one for {answers.first_cited_right:.1%} of the "
+            f"covered questions; an expected file is cited for {answers.cited_right:.1%}; "
+            f"the longest answer has {answers.words_max} words"
+        )
     misses = report.misses()
     if not misses:
         return
@@ -113,6 +119,14 @@ def print_turn(turn, console: Console | None = None) -> None:
     console.print(f"latency {latency} · tokens in/out {turn.input_tokens or 0}/{turn.output_tokens or 0}")
     if turn.error:
         console.print(Text.assemble(("LLM failure: ", "red"), shown(turn.error)))
+    flags = [name for name, on in (("cancelled by the owner", turn.cancelled), ("cut short", turn.truncated)) if on]
+    if turn.delivered is False:
+        flags.append("not delivered")
+    if flags:
+        console.print(Text.assemble(("Note: ", "yellow"), shown(", ".join(flags))))
+    if turn.profile:
+        profile = ", ".join(f"{key} {value}" for key, value in turn.profile.items() if value not in ("", None))
+        console.print(Text.assemble(("Profile: ", "bold"), shown(profile)))
     console.print("\n[bold]Question[/bold]")
     console.print(shown(turn.question), highlight=False)
     if turn.standalone_question and turn.standalone_question != turn.question:

@@ -12,21 +12,17 @@ import asyncio
 import logging
 import signal
 
-from telegram import Update
+from telegram import BotCommandScopeChat, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.advisor import Advisor
 from bot.channels.dialogue import Dialogue
 from bot.channels.telegram.access import Access, RateLimiter
-from bot.channels.telegram.handlers import admin, buttons, jobs, owner
+from bot.channels.telegram.chats import ChatActivity, PerChatUpdateProcessor
+from bot.channels.telegram.handlers import admin, buttons, jobs, owner, profile
 from bot.channels.telegram.handlers.deps import BotContext, BotDeps, access_gate
-from bot.channels.telegram.updates import (
-    MessageRateLimiter,
-    PerChatUpdateProcessor,
-    SharedUpdateQueue,
-    TolerantUpdates,
-)
+from bot.channels.telegram.updates import MessageRateLimiter, SharedUpdateQueue, TolerantUpdates
 from bot.channels.telegram.webhook import WebhookReceiver
 from bot.config import Settings
 from bot.storage import Storage
@@ -45,7 +41,7 @@ def build_application(settings: Settings, deps: BotDeps) -> Application:
         Application.builder()
         .token(settings.telegram_bot_token.get_secret_value())
         .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5))
-        .concurrent_updates(PerChatUpdateProcessor(512, shared))
+        .concurrent_updates(PerChatUpdateProcessor(512, deps.activity, shared))
         .context_types(ContextTypes(context=BotContext))
         # httpcore checks every idle pooled connection before each request; a pool of
         # hundreds made that scan the bot's biggest cost under load (bench/bot_bench.py).
@@ -67,17 +63,26 @@ def build_application(settings: Settings, deps: BotDeps) -> Application:
 
 def _register(app: Application) -> None:
     app.add_handler(TypeHandler(Update, access_gate), group=-1)
-    for handlers in (owner.HANDLERS, admin.HANDLERS, buttons.HANDLERS):
+    # In one group the first matching handler wins: the profile questions see their answers
+    # (and /cancel) before the question handler does; unknown commands come last.
+    for handlers in (profile.HANDLERS, owner.HANDLERS, admin.HANDLERS, buttons.HANDLERS, owner.FALLBACKS):
         app.add_handlers(handlers)
     app.add_error_handler(jobs.on_error)
 
 
-async def _register_commands(app: Application) -> None:
-    """Register the command menu; a failure here is logged and the bot starts anyway."""
+async def _register_commands(app: Application, admins: list[int]) -> None:
+    """The command menu: owners' commands for everyone, and in each admin's private chat the
+    admin commands too (a scope per admin chat, so owners never see them). A failure is
+    logged and the bot starts anyway (an admin who never opened the bot has no chat yet)."""
     try:
         await app.bot.set_my_commands(owner.COMMANDS)
     except TelegramError as exc:
         log.warning("could not register the command menu: %s", exc)
+    for admin_id in admins:
+        try:
+            await app.bot.set_my_commands(owner.COMMANDS + owner.ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:
+            log.warning("could not register the admin command menu for %s: %s", admin_id, exc)
 
 
 async def serve(
@@ -101,6 +106,7 @@ async def serve(
         access=Access.from_settings(settings, storage),
         limiter=RateLimiter(storage, settings.questions_per_minute, settings.questions_per_day),
         reloader=advisor.retriever.follow_versions(settings),
+        activity=ChatActivity(settings.question_window_seconds),
     )
     app = build_application(settings, deps)
     webhook = WebhookReceiver(app, settings) if settings.telegram_webhook_url else None
@@ -108,7 +114,7 @@ async def serve(
         await _initialize(app, settings)
         await asyncio.to_thread(advisor.warm_up)  # the first owner does not wait for the model
         advisor.retriever.embedder.serve_queries()
-        await _register_commands(app)
+        await _register_commands(app, settings.admin_user_ids)
         await app.start()
         if deps.reloader is not None and settings.index_check_seconds:
             app.job_queue.run_repeating(jobs.check_index, interval=settings.index_check_seconds, name="index")

@@ -1,17 +1,15 @@
-"""How updates flow into the bot: Telegram's flood limits for messages, one chat's updates in
-order, and, with a shared database, across several bot processes."""
+"""How updates flow between Telegram and the bot: flood limits and retries for what it sends,
+updates read one by one, and each update noted once in the database."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 import logging
-from collections.abc import Awaitable
-from typing import Any
 
 from telegram import Update
 from telegram.error import BadRequest, NetworkError
-from telegram.ext import AIORateLimiter, BaseUpdateProcessor
+from telegram.ext import AIORateLimiter
 from telegram.request import HTTPXRequest
 
 from bot.storage import Storage
@@ -86,6 +84,15 @@ def _chat_of(update: object) -> int | None:
     return update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
 
 
+def is_question(update: object) -> bool:
+    """A message the bot may answer as a question (text that is not a command, or /ask): these
+    are answered one at a time per chat, in order. Commands and button presses never wait."""
+    if not isinstance(update, Update) or update.message is None or not update.message.text:
+        return False
+    text = update.message.text.lstrip()
+    return not text.startswith("/") or text.split(maxsplit=1)[0].split("@")[0] == "/ask"
+
+
 class SharedUpdateQueue(asyncio.Queue):
     """The update queue: each update is noted in the database before Telegram is told it was
     received, so an update Telegram delivers twice (a webhook it thinks failed) is answered
@@ -98,44 +105,10 @@ class SharedUpdateQueue(asyncio.Queue):
 
     async def put(self, item: object) -> None:
         chat = _chat_of(item)
-        # one process (SQLite): nothing waits for the row, so it counts as answered from the start
-        answered = not self.storage.shared
+        # Only questions wait for the chat's earlier questions (`bot.channels.telegram.chats`);
+        # with one process (SQLite) nothing waits on the row, so it counts as answered at once.
+        answered = not self.storage.shared or not is_question(item)
         if chat is not None and not await self.storage.register_update(chat, item.update_id, answered=answered):
             log.info("update %s was delivered again; it is answered once", item.update_id)
             return
         await super().put(item)
-
-
-class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Updates of different chats run concurrently; updates of one chat run one at a time, in
-    the order they arrived, so an owner's follow-up never overtakes the question before it.
-    With a shared database (`storage` given) the order holds across bot processes too."""
-
-    def __init__(self, max_concurrent_updates: int, storage: Storage | None = None) -> None:
-        super().__init__(max_concurrent_updates)
-        self.storage = storage
-        self._locks: dict[int | None, asyncio.Lock] = {}
-        self._waiting: dict[int | None, int] = {}
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = _chat_of(update)
-        lock = self._locks.setdefault(chat, asyncio.Lock())
-        self._waiting[chat] = self._waiting.get(chat, 0) + 1
-        try:
-            async with lock:
-                if self.storage is None or chat is None:
-                    await coroutine
-                else:
-                    async with self.storage.chat_turn(chat, update.update_id):
-                        await coroutine
-        finally:
-            self._waiting[chat] -= 1
-            if not self._waiting[chat]:  # forget idle chats, so the dicts do not grow forever
-                del self._waiting[chat], self._locks[chat]
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-

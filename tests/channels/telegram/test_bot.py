@@ -43,8 +43,9 @@ async def test_a_question_is_answered_with_sources_buttons_typing_and_drafts(sta
     assert "<b>Sources</b>\n1. " in reply and "\n2. " in reply
     call = telegram.calls_of("sendMessage", OWNER)[-1]
     assert call.params["parse_mode"] == "HTML"
-    [[up, down, sources]] = call.params["reply_markup"]["inline_keyboard"]
+    [up, down, sources], *next_questions = call.params["reply_markup"]["inline_keyboard"]
     assert (up["text"], down["text"], sources["text"]) == ("👍", "👎", "Sources")
+    assert len(next_questions) <= 2 and all(row[0]["text"].endswith("?") for row in next_questions)
     assert telegram.calls_of("sendChatAction", OWNER)
     assert telegram.calls_of("sendMessageDraft", OWNER)  # streamed before the final message
     turns = await bot.storage.list_turns(TurnFilter(user=f"tg:{OWNER}"))

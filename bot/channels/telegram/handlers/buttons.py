@@ -22,6 +22,19 @@ async def example_question(update: Update, context: BotContext) -> None:
         await answer_question(update, context, EXAMPLE_QUESTIONS[index])
 
 
+async def next_question(update: Update, context: BotContext) -> None:
+    """A suggested next question under an answer: asks it."""
+    query = update.callback_query
+    _, turn_id, number = query.data.split(":")
+    if not await from_this_chat(update, context, int(turn_id)):
+        return
+    await query.answer()
+    turn = await context.deps.storage.get_turn(int(turn_id))
+    questions = turn.follow_ups if turn is not None else []
+    if int(number) < len(questions):
+        await answer_question(update, context, questions[int(number)])
+
+
 async def feedback(update: Update, context: BotContext) -> None:
     """👍 or 👎 under an answer; after 👎 ask what was missing."""
     query = update.callback_query
@@ -110,4 +123,5 @@ HANDLERS = [
     CallbackQueryHandler(feedback, pattern=r"^fb:(up|down):\d+$"),
     CallbackQueryHandler(show_sources, pattern=r"^src:\d+$"),
     CallbackQueryHandler(forget_confirmed, pattern=r"^forget:(yes|no)$"),
+    CallbackQueryHandler(next_question, pattern=r"^next:\d+:\d$"),
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -18,6 +18,7 @@ from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot, filter
 from bot.advisor import Advisor
 from bot.channels.dialogue import Dialogue
 from bot.channels.telegram.access import Access, RateLimiter
+from bot.channels.telegram.chats import ChatActivity
 from bot.config import Settings
 from bot.index.reloader import IndexReloader
 from bot.storage import Storage
@@ -35,6 +36,7 @@ class BotDeps:
     dialogue: Dialogue
     access: Access
     limiter: RateLimiter
+    activity: ChatActivity = field(default_factory=lambda: ChatActivity(window=1.5))
     reloader: IndexReloader | None = None  # None with CHROMA_URL: the server is always current
 
 

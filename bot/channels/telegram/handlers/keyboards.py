@@ -20,16 +20,18 @@ def example_questions() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-def feedback_buttons(turn_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
+def feedback_buttons(turn_id: int, next_questions: list[str] = ()) -> InlineKeyboardMarkup:
+    """👍 / 👎 / Sources (`fb:up:<turn>`, `fb:down:<turn>`, `src:<turn>`), and a row for each
+    suggested next question (`next:<turn>:<n>`: the n-th of the turn's stored `follow_ups`)."""
+    rows = [
         [
-            [
-                InlineKeyboardButton("👍", callback_data=f"fb:up:{turn_id}"),
-                InlineKeyboardButton("👎", callback_data=f"fb:down:{turn_id}"),
-                InlineKeyboardButton("Sources", callback_data=f"src:{turn_id}"),
-            ]
+            InlineKeyboardButton("👍", callback_data=f"fb:up:{turn_id}"),
+            InlineKeyboardButton("👎", callback_data=f"fb:down:{turn_id}"),
+            InlineKeyboardButton("Sources", callback_data=f"src:{turn_id}"),
         ]
-    )
+    ]
+    rows += [[InlineKeyboardButton(q, callback_data=f"next:{turn_id}:{n}")] for n, q in enumerate(next_questions)]
+    return InlineKeyboardMarkup(rows)
 
 
 def forget_confirmation() -> InlineKeyboardMarkup:

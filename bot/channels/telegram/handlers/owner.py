@@ -1,5 +1,5 @@
-"""What owners can do: /start, /help, /new, /profile, /topics, /forget, /ask, and any text,
-which is a question (in groups only when addressed to the bot)."""
+"""What owners can do: /start, /help, /new, /topics, /forget, /ask, /cancel, and any text,
+which is a question (in groups only when addressed to the bot). /profile has its own module."""
 
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from bot.advisor.conversation import ProfileError
 from bot.channels.telegram.formatting import escape
 from bot.channels.telegram.handlers.buttons import store_comment
-from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, addressed_to_bot, chat_key, user_key
+from bot.channels.telegram.handlers.deps import (
+    MESSAGES,
+    BotContext,
+    addressed_to_bot,
+    chat_key,
+    is_private,
+    user_key,
+)
 from bot.channels.telegram.handlers.keyboards import example_questions, forget_confirmation
 from bot.channels.telegram.handlers.streaming import answer_question
 
@@ -24,13 +30,17 @@ COMMANDS = [
     BotCommand("topics", "What the knowledge base covers"),
     BotCommand("forget", "Delete everything stored about you"),
     BotCommand("ask", "Ask a question (in groups)"),
+    BotCommand("cancel", "Stop the answer I'm preparing"),
 ]
-
-PROFILE_USAGE = (
-    "Set facts about your business so answers fit it, for example:\n"
-    "/profile industry=bakery staff=6 region=AU\n"
-    "Keys: business_name, industry, staff, region, stage, goals. An empty value clears one: /profile goals="
-)
+ADMIN_COMMANDS = [
+    BotCommand("stats", "Usage of the last 30 days and the live index"),
+    BotCommand("gaps", "The biggest knowledge gaps"),
+    BotCommand("reload", "Answer from the newest knowledge now"),
+    BotCommand("transcript", "An owner's last turns: USER_ID [N]"),
+    BotCommand("export", "Turns as a CSV file: [days]"),
+    BotCommand("allow", "Give a user access: USER_ID"),
+    BotCommand("block", "Shut a user out: USER_ID"),
+]
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -39,8 +49,7 @@ async def start(update: Update, context: BotContext) -> None:
         "<b>Hello! I'm SME Advisor.</b> I give short, practical answers for small businesses on "
         "<b>growth</b>, <b>credit and finance</b>, <b>long-horizon strategy</b> and <b>trade</b>, "
         "from a knowledge base curated by business consultants, with sources.\n\n"
-        "Just type a question. Tell me about your business so answers fit it:\n"
-        "<code>/profile industry=bakery staff=6 region=AU</code>\n\n"
+        "Just type a question. Tell me about your business so answers fit it: /profile\n\n"
         "Our conversations are stored so I can remember them and consultants can improve the "
         "answers. /forget deletes everything stored about you.\n\nTry one of these:"
     )
@@ -48,39 +57,45 @@ async def start(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """/help: the commands, in one message."""
-    await update.effective_message.reply_text(
-        "Type any question about your business and I'll answer from the knowledge base, with sources.\n\n"
-        "/new – start a fresh conversation (I forget the earlier context)\n"
-        "/profile – show or set your business profile\n"
-        "/topics – what I know about\n"
-        "/forget – delete everything stored about you\n"
-        "/ask QUESTION – ask in a group (or mention me, or reply to me)\n\n"
-        "Under each answer: 👍 / 👎 to tell us if it helped, and Sources to read the passages."
-    )
+    """/help: the commands, in one message (admins also see theirs)."""
+    lines = [
+        "Type any question about your business and I'll answer from the knowledge base, with sources.",
+        "",
+        "/new – start a fresh conversation (I forget the earlier context)",
+        "/profile – tell me about your business, step by step (or /profile industry=bakery staff=6)",
+        "/topics – what I know about",
+        "/cancel – stop the answer I'm preparing",
+        "/forget – delete everything stored about you",
+        "/ask QUESTION – ask in a group (or mention me, or reply to me)",
+        "",
+        "Under each answer: 👍 / 👎 to tell us if it helped, Sources to read the passages, and next questions.",
+    ]
+    if context.deps.access.is_admin(update.effective_user.id):
+        lines += ["", "For admins:"] + [f"/{c.command} – {c.description}" for c in ADMIN_COMMANDS]
+    await update.effective_message.reply_text("\n".join(lines))
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """/cancel: stop the answer being prepared in this chat (never queued behind it)."""
+    if context.deps.activity.cancel(update.effective_chat.id):
+        await update.effective_message.reply_text("Stopped. Ask me something else whenever you like.")
+    else:
+        await update.effective_message.reply_text("There's nothing to cancel: I'm not preparing an answer.")
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """A command the bot does not have: one line pointing to /help (in groups, only if it is ours)."""
+    command = (update.effective_message.text or "").split(maxsplit=1)[0]
+    name, _, bot = command.partition("@")
+    if not is_private(update) and bot.lower() != (context.bot.username or "").lower():
+        return
+    await update.effective_message.reply_text(f"I don't know {name}. /help lists what I can do.")
 
 
 async def new_conversation(update: Update, context: BotContext) -> None:
     """/new: close the chat's conversation so the next question starts without memory."""
     await context.deps.storage.new_conversation(chat_key(update), user_key(update))
     await update.effective_message.reply_text("Fresh start: I won't use our earlier conversation. Ask away!")
-
-
-async def profile(update: Update, context: BotContext) -> None:
-    """/profile [key=value …]: show the owner's profile, or set fields of it."""
-    storage = context.deps.storage
-    current = await storage.profile(user_key(update))
-    if context.args:
-        try:
-            current = current.updated(context.args)
-        except ProfileError as exc:
-            await update.effective_message.reply_text(f"{exc}\n\n{PROFILE_USAGE}")
-            return
-        await storage.set_profile(user_key(update), current)
-        heading = "Saved. Your profile:"
-    else:
-        heading = "Your profile:"
-    await update.effective_message.reply_text(f"{heading}\n{current.describe()}\n\n{PROFILE_USAGE}")
 
 
 async def topics(update: Update, context: BotContext) -> None:
@@ -112,12 +127,11 @@ async def ask_command(update: Update, context: BotContext) -> None:
 
 async def text_message(update: Update, context: BotContext) -> None:
     """Any text is a question (in groups: only when addressed), or the comment after a 👎."""
-    message = update.effective_message
     if await store_comment(update, context):
         return
     if not addressed_to_bot(update, context.bot.username, context.bot.id):
         return
-    question = message.text
+    question = context.deps.activity.question_of(update)
     if context.bot.username:
         question = question.replace(f"@{context.bot.username}", " ")
     await answer_question(update, context, question)
@@ -137,12 +151,13 @@ HANDLERS = [
             ("start", start),
             ("help", help_command),
             ("new", new_conversation),
-            ("profile", profile),
             ("topics", topics),
             ("forget", forget),
             ("ask", ask_command),
+            ("cancel", cancel),
         )
     ),
     MessageHandler(MESSAGES & filters.TEXT & ~filters.COMMAND, text_message),
     MessageHandler(MESSAGES & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text),
 ]
+FALLBACKS = [MessageHandler(MESSAGES & filters.COMMAND, unknown_command)]  # registered after every command

@@ -12,51 +12,87 @@ from telegram import Message, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from bot.advisor import Answer
-from bot.channels.telegram.formatting import telegram_messages
+from bot.channels.dialogue import Reply
+from bot.channels.telegram.formatting import telegram_messages, to_html
 from bot.channels.telegram.handlers.deps import BotContext, chat_key, is_private, user_key
-from bot.channels.telegram.handlers.keyboards import feedback_buttons
+from bot.channels.telegram.handlers.keyboards import example_questions, feedback_buttons
 
 log = logging.getLogger(__name__)
 
 TYPING_REFRESH = 4.5  # Telegram shows "typing…" for about 5 seconds
+DRAFT_CHARACTERS = 3800  # of Markdown: room for the HTML tags within Telegram's 4,096 visible
 
 
 async def answer_question(update: Update, context: BotContext, question: str) -> None:
+    """Answer `question` in this chat: small talk at once; a real question counted against the
+    owner's limits, then prepared with "typing…" and drafts, and sent with its buttons. /cancel
+    stops it while it is prepared (`ChatActivity.cancel`): nothing half-written is sent."""
     deps = context.deps
     chat_id = update.effective_chat.id
-    user_id = update.effective_user.id
     reply_to = update.effective_message if update.message else None
-    if not deps.access.is_admin(user_id):
-        wait = await deps.limiter.check(user_id)
+    chatter = await deps.dialogue.small_talk(user_key(update), chat_key(update), question)
+    if chatter is not None:
+        await deliver(context, chat_id, chatter, reply_to)
+        return
+    if not deps.access.is_admin(update.effective_user.id):
+        wait = await deps.limiter.check(update.effective_user.id)
         if wait is not None:
             await context.bot.send_message(
                 chat_id, f"You've asked a lot of questions — please try again in {_duration(wait)}."
             )
             return
+    reply = await _prepare(update, context, question)
+    if reply is not None:
+        await deliver(context, chat_id, reply, reply_to)
+
+
+async def _prepare(update: Update, context: BotContext, question: str) -> Reply | None:
+    """The answer, prepared in a task of its own that /cancel can stop (then: None)."""
+    deps, chat_id = context.deps, update.effective_chat.id
     drafts = DraftStream(context.bot, chat_id, deps.settings.draft_interval) if is_private(update) else None
-    async with typing(context.bot, chat_id):
-        if drafts:
-            drafts.start()
-        try:
-            reply = await deps.dialogue.ask(
-                user_key(update), chat_key(update), question, on_delta=drafts.push if drafts else None
-            )
-        finally:
+    work = asyncio.create_task(
+        deps.dialogue.ask(user_key(update), chat_key(update), question, on_delta=drafts.push if drafts else None)
+    )
+    deps.activity.answering[chat_id] = work
+    try:
+        async with typing(context.bot, chat_id):
             if drafts:
-                await drafts.stop()
+                drafts.start()
+            return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        if work.cancelled():  # the owner's /cancel: the turn is stored as cancelled, /cancel says so
+            return None
+        work.cancel()  # the bot is stopping
+        raise
+    finally:
+        if drafts:
+            await drafts.stop()
+        if deps.activity.answering.get(chat_id) is work:
+            del deps.activity.answering[chat_id]
+
+
+async def deliver(context: BotContext, chat_id: int, reply: Reply, reply_to: Message | None) -> None:
+    """Send the reply, and record on its turn whether it arrived."""
     delivered = False
     try:
-        await send_answer(context.bot, chat_id, reply.answer, reply.turn_id, reply_to)
+        await send_answer(context.bot, chat_id, reply, reply_to)
         delivered = True
     finally:
-        await deps.dialogue.delivered(reply.turn_id, delivered)
+        await context.deps.dialogue.delivered(reply.turn_id, delivered)
 
 
-async def send_answer(bot, chat_id: int, answer: Answer, turn_id: int | None, reply_to: Message | None) -> None:
-    """The answer as HTML messages (plain text if Telegram rejects the markup), buttons on the last."""
+async def send_answer(bot, chat_id: int, reply: Reply, reply_to: Message | None) -> None:
+    """The answer as HTML messages (plain text if Telegram rejects the markup); on the last one,
+    👍/👎/Sources and suggested next questions, or example questions after a greeting."""
+    answer, turn_id = reply.answer, reply.turn_id
     messages = telegram_messages(answer.text, answer.sources, answer.notes)
-    markup = feedback_buttons(turn_id) if turn_id is not None and answer.covered else None
+    if reply.examples:
+        messages[-1] = (messages[-1][0] + "\n\nTry one of these:", messages[-1][1] + "\n\nTry one of these:")
+        markup = example_questions()
+    elif turn_id is not None and answer.covered and answer.mode != "smalltalk":
+        markup = feedback_buttons(turn_id, answer.follow_ups)
+    else:
+        markup = None
     for number, (html, plain) in enumerate(messages):
         last = number == len(messages) - 1
         kwargs = {"reply_markup": markup if last else None}
@@ -121,10 +157,10 @@ class DraftStream:
     async def _run(self) -> None:
         while not self.failed:
             await asyncio.sleep(self.interval)
-            text = self.text[:4096]
+            text = self.text[:DRAFT_CHARACTERS]
             if text.strip() and text != self._sent:
-                try:
-                    await self.bot.send_message_draft(self.chat_id, self.draft_id, text)
+                try:  # the same Markdown → HTML as the final message; an unfinished ** stays as typed
+                    await self.bot.send_message_draft(self.chat_id, self.draft_id, to_html(text), parse_mode="HTML")
                     self._sent = text
                 except TelegramError as exc:
                     log.info("drafts unavailable in chat %s (%s); sending the final answer only", self.chat_id, exc)

@@ -1,0 +1,145 @@
+"""What each chat is doing: its questions answered one at a time and in order, a long paste
+gathered into one question, and the answer in progress (which /cancel stops).
+
+- **Order.** Updates of different chats run concurrently. A chat's questions (text that is not
+  a command, and /ask) run one at a time, in the order they arrived, so a follow-up never
+  overtakes the question before it; with a shared database the order holds across bot
+  processes too. Commands and button presses never wait behind a slow answer: /help, /cancel
+  and 👍 work at once.
+- **A new question while one is being answered** waits its turn, and the owner is told so in
+  one line ("I'll answer it right after").
+- **Long pastes.** Telegram splits a message over 4,096 characters into several that arrive
+  within about a second. A long message (over LONG_MESSAGE characters) waits QUESTION_WINDOW
+  seconds for the rest of the owner's messages, and they are answered as one question.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+from bot.channels.telegram.updates import is_question
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+LONG_MESSAGE = 3000  # characters: a message this long may be the first part of a paste Telegram split
+WAITS = "I'm still answering your previous question; I'll answer this one right after."
+
+
+@dataclass
+class Gathering:
+    """The messages of one owner gathered into one question, until they stop coming."""
+
+    texts: list[str]
+    last: float = field(default_factory=time.monotonic)
+    open: bool = True
+
+    def add(self, text: str) -> None:
+        self.texts.append(text)
+        self.last = time.monotonic()
+
+    async def until_quiet(self, window: float) -> str:
+        """Wait until no message joined for `window` seconds; then close it and give the text."""
+        while (wait := self.last + window - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+        self.open = False
+        return "\n".join(self.texts)
+
+
+class ChatActivity:
+    """Per chat, in this process: the answer being prepared and the messages being gathered."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.answering: dict[int, asyncio.Task] = {}  # chat id -> the task preparing its answer
+        self.gathered: dict[int, str] = {}  # update id -> the text of the messages gathered into it
+        self.gatherings: dict[tuple[int, int], Gathering] = {}  # (chat, user) -> messages gathering
+
+    def question_of(self, update: Update) -> str:
+        """The text to answer for `update`: its own, or the messages gathered into it."""
+        return self.gathered.pop(update.update_id, None) or update.effective_message.text or ""
+
+    def cancel(self, chat_id: int) -> bool:
+        """Stop the answer being prepared in the chat; False when there is none."""
+        task = self.answering.get(chat_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Runs updates: a chat's questions one at a time and in order (across processes when
+    `storage` is shared), everything else at once; see the module's docstring."""
+
+    def __init__(self, max_concurrent_updates: int, activity: ChatActivity, storage: Storage | None = None) -> None:
+        super().__init__(max_concurrent_updates)
+        self.activity = activity
+        self.storage = storage
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if not is_question(update) or update.effective_chat is None:
+            await coroutine
+            return
+        chat, user = update.effective_chat.id, update.effective_user.id if update.effective_user else 0
+        gathering = self.activity.gatherings.get((chat, user))
+        if gathering is not None and gathering.open:  # the rest of a long paste
+            gathering.add(update.message.text)
+            coroutine.close()
+            await self._answered_with_another(chat, update.update_id)
+            return
+        if len(update.message.text) >= LONG_MESSAGE:
+            gathering = self.activity.gatherings[(chat, user)] = Gathering([update.message.text])
+        await self._in_turn(update, chat, user, gathering, coroutine)
+
+    async def _in_turn(
+        self, update: Update, chat: int, user: int, gathering: Gathering | None, coroutine: Awaitable[Any]
+    ) -> None:
+        lock = self._locks.setdefault(chat, asyncio.Lock())
+        self._waiting[chat] = self._waiting.get(chat, 0) + 1
+        try:
+            if lock.locked() and chat in self.activity.answering:
+                await _tell(update, WAITS)
+            async with lock:
+                if gathering is not None:
+                    self.activity.gathered[update.update_id] = await gathering.until_quiet(self.activity.window)
+                    self.activity.gatherings.pop((chat, user), None)
+                if self.storage is None:
+                    await coroutine
+                else:
+                    async with self.storage.chat_turn(chat, update.update_id):
+                        await coroutine
+        finally:
+            self._waiting[chat] -= 1
+            if not self._waiting[chat]:  # forget idle chats, so the dicts do not grow forever
+                del self._waiting[chat], self._locks[chat]
+
+    async def _answered_with_another(self, chat: int, update_id: int) -> None:
+        """A message gathered into another's question needs no answer of its own; other
+        processes must not wait for one."""
+        if self.storage is not None:
+            await self.storage.mark_answered(chat, update_id)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+async def _tell(update: Update, text: str) -> None:
+    """A courtesy line; if it cannot be sent, the question is still answered."""
+    try:
+        await update.get_bot().send_message(update.effective_chat.id, text)
+    except Exception as exc:
+        log.info("could not tell chat %s its question waits: %s", update.effective_chat.id, exc)

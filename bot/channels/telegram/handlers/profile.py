@@ -1,0 +1,159 @@
+"""/profile: what an owner tells the advisor about the business, so answers fit it.
+
+`/profile` alone starts a short guided conversation (python-telegram-bot's
+`ConversationHandler`): industry, number of staff, country or region and stage, with buttons
+where the choices are few, then the business's name and goals as free text. Each answer is
+saved as it is given; /skip passes a question and /cancel stops, at every step.
+`/profile key=value …` sets fields directly, values with spaces included
+(`/profile business_name=Rosie's Cakes & Co staff=6`).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.warnings import PTBUserWarning
+
+from bot.advisor.conversation import ProfileError, profile_pairs
+from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, user_key
+
+USAGE = (
+    "Send /profile to answer a few questions about your business, or set fields directly:\n"
+    "/profile industry=bakery staff=6 region=Australia\n"
+    "Keys: business_name, industry, staff, region, stage, goals. An empty value clears one: /profile goals="
+)
+TIMEOUT = 15 * 60  # seconds an unanswered step waits before the conversation ends
+
+# (field, question, button choices: (label, value)); an empty list means free text only
+STEPS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    (
+        "industry",
+        "What does your business do? Tap one or type it.",
+        [
+            ("Retail shop", "retail"),
+            ("Food & drink", "food and drink"),
+            ("Services", "services"),
+            ("Online shop", "online retail"),
+            ("Manufacturing", "manufacturing"),
+            ("Farming", "agriculture"),
+        ],
+    ),
+    (
+        "staff",
+        "How many people work in it, you included? Tap one or type a number.",
+        [("Just me", "1"), ("2–9", "2–9"), ("10–49", "10–49"), ("50–249", "50–249"), ("250+", "250+")],
+    ),
+    ("region", "Which country or region do you mostly sell in? Type it, e.g. Kenya or Southeast Asia.", []),
+    (
+        "stage",
+        "Where is the business now?",
+        [
+            ("Just starting", "just starting"),
+            ("Growing", "growing"),
+            ("Established", "established"),
+            ("Selling abroad", "selling abroad"),
+        ],
+    ),
+    ("business_name", "What is the business called? (Type it, or /skip.)", []),
+    ("goals", "Last one: what do you want to achieve in the next few years? (Type it, or /skip.)", []),
+]
+
+
+async def start(update: Update, context: BotContext) -> int:
+    """/profile: set fields given as key=value, or start the guided questions."""
+    text = update.effective_message.text or ""
+    given = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+    storage = context.deps.storage
+    current = await storage.profile(user_key(update))
+    if given.strip():
+        try:
+            current = current.updated(profile_pairs(given))
+        except ProfileError as exc:
+            await update.effective_message.reply_text(f"{exc}\n\n{USAGE}")
+            return ConversationHandler.END
+        await storage.set_profile(user_key(update), current)
+        await update.effective_message.reply_text(f"Saved. Your profile:\n{current.describe()}")
+        return ConversationHandler.END
+    intro = "Your profile now:\n" + current.describe() + "\n\n" if not current.is_empty() else ""
+    await update.effective_message.reply_text(
+        intro + "A few quick questions so my answers fit your business. /skip any of them, /cancel to stop."
+    )
+    return await _ask(update, 0)
+
+
+async def _ask(update: Update, step: int) -> int:
+    if step == len(STEPS):
+        return ConversationHandler.END
+    _, question, choices = STEPS[step]
+    buttons = [[InlineKeyboardButton(label, callback_data=f"pf:{step}:{n}")] for n, (label, _) in enumerate(choices)]
+    await update.effective_chat.send_message(question, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None)
+    return step
+
+
+def _answer(step: int):
+    """The handlers of one step: a button, typed text, or /skip."""
+
+    async def chosen(update: Update, context: BotContext) -> int:
+        query = update.callback_query
+        await query.answer()
+        _, _, choice = query.data.split(":")
+        label, value = STEPS[step][2][int(choice)]
+        await query.edit_message_text(f"{STEPS[step][1].split('?')[0]}? {label}")
+        return await _save(update, context, step, value)
+
+    async def typed(update: Update, context: BotContext) -> int:
+        return await _save(update, context, step, update.effective_message.text.strip())
+
+    async def skipped(update: Update, context: BotContext) -> int:
+        return await _next(update, context, step)
+
+    return [
+        CallbackQueryHandler(chosen, pattern=rf"^pf:{step}:\d+$"),
+        MessageHandler(MESSAGES & filters.TEXT & ~filters.COMMAND, typed),
+        CommandHandler("skip", skipped),
+    ]
+
+
+async def _save(update: Update, context: BotContext, step: int, value: str) -> int:
+    """Save one answer at once (a conversation cut short keeps what was given)."""
+    field = STEPS[step][0]
+    storage = context.deps.storage
+    try:
+        profile = (await storage.profile(user_key(update))).updated([f"{field}={value}"])
+    except ProfileError as exc:
+        await update.effective_chat.send_message(f"{exc}. Try again, or /skip.")
+        return step
+    await storage.set_profile(user_key(update), profile)
+    return await _next(update, context, step)
+
+
+async def _next(update: Update, context: BotContext, step: int) -> int:
+    if step + 1 < len(STEPS):
+        return await _ask(update, step + 1)
+    profile = await context.deps.storage.profile(user_key(update))
+    await update.effective_chat.send_message(
+        f"Thanks! Your profile:\n{profile.describe()}\n\nMy answers will take it into account. Ask away!"
+    )
+    return ConversationHandler.END
+
+
+async def stop(update: Update, context: BotContext) -> int:
+    """/cancel during the questions: stop asking; what was answered stays saved."""
+    await update.effective_message.reply_text("Stopped. What you told me so far is saved; /profile shows it.")
+    return ConversationHandler.END
+
+
+with warnings.catch_warnings():  # buttons are tracked per chat and user, not per message: what we want
+    warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
+    GUIDED = ConversationHandler(
+        entry_points=[CommandHandler("profile", start, filters=MESSAGES)],
+        states={step: _answer(step) for step in range(len(STEPS))},
+        fallbacks=[CommandHandler("cancel", stop)],
+        conversation_timeout=TIMEOUT,
+        allow_reentry=True,
+        name="profile",
+    )
+
+HANDLERS = [GUIDED]

@@ -1,0 +1,127 @@
+"""Small talk is recognised in many languages and only in short messages; offline answers read
+like advice: the best passage first, whole lists, nothing repeated, short, never empty."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.advisor import Advisor
+from bot.advisor.conversation import Profile
+from bot.advisor.smalltalk import small_talk
+from tests.helpers import retriever_for, run_ingest, write
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("hi", "greeting"),
+        ("Hello there!", "greeting"),
+        ("Привет", "greeting"),
+        ("hola", "greeting"),
+        ("Selamat pagi", "greeting"),
+        ("thanks!!! 🙏", "thanks"),
+        ("Muchas gracias", "thanks"),
+        ("спасибо", "thanks"),
+        ("ok", "ack"),
+        ("who are you?", "identity"),
+        ("What can you do?", "capabilities"),
+        ("bye", "farewell"),
+    ],
+)
+def test_small_talk_is_recognised(text, kind):
+    assert small_talk(text).kind == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi, how do I get a loan without collateral?",
+        "no",
+        "yes",
+        "thanks for the loan tips, what about leasing?",
+        "okay so how do I price cakes",
+    ],
+)
+def test_questions_are_not_small_talk(text):
+    assert small_talk(text) is None
+
+
+QUESTIONS = [
+    "How do I get working capital without collateral?",
+    "Should I sell cross-border?",
+    "What should my 10-year plan look like?",
+    "How do I price my cakes?",
+    "What does invoice finance cost?",
+    "How do I choose what to outsource first?",
+    "How should I prepare for tariffs?",
+    "How many staff should a small team have?",
+]
+
+
+@pytest.fixture(scope="module")
+def advisor(shared_index_dir, embedder):
+    from bot.config import load_settings
+    from tests.helpers import ROOT
+
+    settings = load_settings(knowledge_dir=ROOT / "knowledge", data_dir=shared_index_dir, _env_file=None)
+    return Advisor(retriever_for(settings, embedder), settings)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+async def test_offline_answers_read_like_advice(advisor, question):
+    answer = await advisor.offline_answer(question)
+    text = answer.text
+    first_line = text.splitlines()[0]
+    assert not re.match(r"\W*(example|for example|e\.g\.|figure|table|source)\b", first_line, re.IGNORECASE)
+    assert not first_line.startswith(("- ", "* ")) and not re.match(r"\d+[.)] ", first_line)
+    assert not first_line.rstrip(" [1]").endswith("?")
+    assert len(text.split()) <= 180
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines))
+    numbers = [int(n) for n in re.findall(r"\[(\d+)\]", text)]
+    assert numbers == sorted(set(numbers)) == [s.number for s in answer.sources]  # each cited once, in order
+    assert len({(s.path, s.heading) for s in answer.sources}) == len(answer.sources)
+    assert text.count("**") % 2 == 0
+
+
+async def test_a_numbered_list_is_quoted_whole_with_its_introduction(advisor):
+    answer = await advisor.offline_answer("What should my 10-year plan look like?")
+    items = re.findall(r"^(\d+)\. ", answer.text, re.MULTILINE)
+    assert items == [str(n) for n in range(1, len(items) + 1)] and len(items) >= 5
+    assert answer.text.splitlines()[0].endswith(":")
+
+
+EXPORTING = """---
+title: First exports
+audience: [exporters]
+---
+# First exports
+
+## Pricing for export
+
+Price exports from your landed cost: product, freight, insurance, duties and the importer's margin,
+then compare with local prices in the target market.
+"""
+LOANS = """---
+title: Loans
+---
+# Loans
+
+## Small loans
+
+Lenders look at steady sales, clean books and a clear repayment plan before they offer a small business loan.
+"""
+
+
+async def test_the_profile_shapes_an_offline_answer_only_where_the_passage_is_written_for_it(settings, kdir, embedder):
+    write(kdir, "trade/exporting.md", EXPORTING)
+    write(kdir, "credit/loans.md", LOANS)
+    run_ingest(settings, embedder)
+    advisor = Advisor(retriever_for(settings, embedder), settings)
+    exporter = Profile(stage="selling abroad")
+    export = await advisor.offline_answer("How should I price my products for export?", exporter)
+    assert export.text.startswith("For a business like yours (exporters):")
+    loan = await advisor.offline_answer("What do lenders look at before a small loan?", exporter)
+    assert "business like yours" not in loan.text

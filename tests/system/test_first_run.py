@@ -1,0 +1,55 @@
+"""The very first run, as a newcomer has it: a fresh copy of the repository, no data folder,
+the README's run command, and questions typed in. (Other tests share a pre-built index,
+which is why they could not see a first run that answered nothing.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from tests.helpers import ROOT
+from tests.system.test_readme import quick_start_commands
+
+
+def fresh_copy(target) -> None:
+    """The repository's files as a clone has them (tracked, and new ones not ignored), with the
+    already set-up virtual environment, so `make run` finds its setup done."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_bytes(source.read_bytes())
+    (target / ".venv").symlink_to(ROOT / ".venv")
+
+
+def test_the_first_run_on_an_empty_data_folder_answers_with_sources(tmp_path):
+    copy = tmp_path / "sme-advisor"
+    copy.mkdir()
+    fresh_copy(copy)
+    assert not (copy / "data").exists()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATA_DIR", "INDEX_DIR", "TELEGRAM_BOT_TOKEN", "LLM_MODEL")}
+    questions = "hi\nHow do I get working capital without collateral?\nShould I sell cross-border?\n"
+    result = subprocess.run(
+        quick_start_commands()[0],
+        shell=True,
+        cwd=copy,
+        env=env,
+        input=questions,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    greeting, *answers = result.stdout.split("\n> ")[1:]
+    assert greeting.startswith("hi\nHello! I'm SME Advisor.")
+    assert len(answers) == 2
+    for answer in answers:
+        assert "I don't have material on that" not in answer
+        assert "Sources:" in answer and "[1]" in answer, answer
+    assert "credit/" in answers[0] and "trade/" in answers[1]

@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README.md):
 #   make run   set up .venv, bring the knowledge index up to date, start the advisor
 #   make test  set up .venv and run the linter, the architecture contracts and the whole test suite
-.PHONY: run test setup lint
+.PHONY: run test setup lint translations
 
 PY := .venv/bin/python
 
@@ -15,3 +15,10 @@ test: setup
 
 setup:
 	@bash scripts/setup.sh
+
+# The bot's texts for translators (README: Languages): collect them into messages.pot, update
+# every language's messages.po from it, and compile the .mo files the bot reads.
+translations: setup
+	.venv/bin/pybabel extract -F bot/locales/babel.cfg -o bot/locales/messages.pot --no-location --sort-output --project "SME Advisor" --copyright-holder "SME Advisor" --msgid-bugs-address "" --omit-header .
+	.venv/bin/pybabel update -i bot/locales/messages.pot -d bot/locales --no-fuzzy-matching --ignore-obsolete
+	.venv/bin/pybabel compile -d bot/locales --statistics

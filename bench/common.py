@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "bench" / "results")
 sys.path.insert(0, str(ROOT))  # the project, and the fake Bot API and LLM servers in tests/fakes
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("EMBEDDING_CACHE", "false")  # benchmarks measure the models, not the vector cache
 
 
 def machine() -> dict:

@@ -75,6 +75,7 @@ def ingest_in_process(settings, embedder: Embedder, rebuild: bool = False):
 
 def ingest_command(knowledge: Path, data: Path, *args: str) -> tuple[float, str]:
     env = {"KNOWLEDGE_DIR": str(knowledge), "DATA_DIR": str(data), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    env["EMBEDDING_CACHE"] = "false"
     with Timer() as timer:
         result = subprocess.run([sys.executable, "ingest.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:

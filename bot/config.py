@@ -39,8 +39,10 @@ class Settings(BaseSettings):
     chroma_collection: str = Field("knowledge", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
     embedding_model: Path | None = None
     embedding_batch_size: int = Field(32, ge=1, le=1024)
-    embedding_backend: Literal["onnx", "onnx-int8", "torch"] = "onnx"
+    embedding_backend: Literal["onnx", "onnx-int8", "torch", "e5", "onnx+e5"] = "onnx+e5"
     onnx_model_dir: Path | None = None
+    embedding_cache: bool = True
+    embedding_cache_dir: Path | None = None
     index_check_seconds: float = Field(2.0, ge=0, le=3600)
     chunk_size: int = Field(150, ge=50, le=2000)
     chunk_overlap: int = Field(30, ge=0, le=1000)

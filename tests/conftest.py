@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.index import Embedder
+from bot.index import E5Embedder, Embedder, Embeddings
+from bot.index.cache import default_cache_dir
 from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, free_port, run_ingest, write
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -55,10 +56,14 @@ def settings(tmp_path, kdir) -> Settings:
 
 @pytest.fixture(scope="session")
 def shared_index_dir(tmp_path_factory, embedder) -> Path:
-    """A data dir whose index holds the repository's own knowledge/, ingested once per session."""
+    """A data dir whose index holds the repository's own knowledge/, ingested once per session
+    with the default backend's two spaces (MiniLM and e5), so the bot processes tests start on
+    it find nothing to re-embed."""
     data_dir = tmp_path_factory.mktemp("repo-data")
     settings = load_settings(knowledge_dir=ROOT / "knowledge", data_dir=data_dir, _env_file=None)
-    report, _ = run_ingest(settings, embedder)
+    # with the cache the bot processes use, so their ingests (and the first-run test's) reuse these vectors
+    cache = default_cache_dir()
+    report, _ = run_ingest(settings, Embeddings(embedder.use_cache(cache), E5Embedder().use_cache(cache)))
     assert not report.skipped, report.skipped
     return data_dir
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
 from bot.knowledge.tokens import count_tokens
+from bot.locales import N_, Translate
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,17 @@ class Exchange:
 
 
 class ProfileError(ValueError):
-    """A profile value the owner typed cannot be used; the message says how to fix it."""
+    """A profile value the owner typed cannot be used; the message says how to fix it.
+
+    `template` (marked for translation) and `params` let a channel say it in the owner's
+    language: `_(exc.template).format(**exc.params)`; str(exc) is the English."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        super().__init__(template.format(**params))
+        self.template, self.params = template, params
+
+
+NOT_A_SETTING = N_("'{pair}' is not a profile setting; use key=value with keys: {keys}")
 
 
 PROFILE_ALIASES = {
@@ -69,9 +80,7 @@ class Profile:
             key, sep, value = pair.partition("=")
             name = PROFILE_ALIASES.get(key.strip().lower().replace("-", "_"))
             if not sep or name is None:
-                raise ProfileError(
-                    f"'{pair}' is not a profile setting; use key=value with keys: {', '.join(self.keys())}"
-                )
+                raise ProfileError(NOT_A_SETTING, pair=pair, keys=", ".join(self.keys()))
             values[name] = _clean(name, value.strip())
         return Profile(**values)
 
@@ -86,18 +95,18 @@ class Profile:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def describe(self) -> str:
-        """The profile as lines for a prompt or a reply; 'not given' when empty."""
+    def describe(self, _: Translate = str) -> str:
+        """The profile as lines for a prompt or a reply ('not given' when empty), labels in `_`'s language."""
         labels = {
-            "business_name": "Business",
-            "industry": "Industry",
-            "staff": "Staff",
-            "region": "Region/country",
-            "stage": "Stage",
-            "goals": "Goals",
+            "business_name": N_("Business"),
+            "industry": N_("Industry"),
+            "staff": N_("Staff"),
+            "region": N_("Region/country"),
+            "stage": N_("Stage"),
+            "goals": N_("Goals"),
         }
-        lines = [f"{labels[k]}: {v}" for k, v in self.to_dict().items() if v not in ("", None)]
-        return "\n".join(lines) if lines else "not given"
+        lines = [f"{_(labels[k])}: {v}" for k, v in self.to_dict().items() if v not in ("", None)]
+        return "\n".join(lines) if lines else _("not given")
 
     def preferences(self) -> dict[str, str]:
         """Metadata values retrieval should prefer (front-matter region and audience)."""
@@ -121,7 +130,7 @@ def profile_pairs(text: str) -> list[str]:
     keys = [m for m in _KEY.finditer(text) if m.group(1).lower().replace("-", "_") in PROFILE_ALIASES]
     before = text[: keys[0].start()].strip() if keys else text.strip()
     if before:
-        raise ProfileError(f"'{before}' is not a profile setting; use key=value with keys: {', '.join(Profile.keys())}")
+        raise ProfileError(NOT_A_SETTING, pair=before, keys=", ".join(Profile.keys()))
     pairs = []
     for number, match in enumerate(keys):
         end = keys[number + 1].start() if number + 1 < len(keys) else len(text)
@@ -144,9 +153,11 @@ def _clean(name: str, value: str) -> object:
             return int(value)
         if _STAFF_RANGE.fullmatch(value):
             return value.replace("-", "–")
-        raise ProfileError(f"staff must be a whole number of people, e.g. staff=6, or a range like 2-9 (got '{value}')")
+        raise ProfileError(
+            N_("staff must be a whole number of people, e.g. staff=6, or a range like 2-9 (got '{value}')"), value=value
+        )
     if len(value) > 200:
-        raise ProfileError(f"{name} is too long (at most 200 characters)")
+        raise ProfileError(N_("{name} is too long (at most 200 characters)"), name=name)
     return value
 
 
@@ -209,17 +220,21 @@ _ASKS = re.compile(
 
 @dataclass(frozen=True)
 class Focus:
-    """What of a long message is answered: `text` (the question with the context that fits),
-    `question` (the sentence that asks, what retrieval searches for) and a `note` for the owner."""
+    """What of a message is answered: `text` (the question with the context that fits) and
+    `question` (the sentence that asks, what retrieval searches for). `cut` says the message
+    was over the limit; `asked` is its asking sentence as the owner is shown it (None: it had
+    none), and `context` whether text before it was kept."""
 
     text: str
     question: str
-    note: str | None = None
+    cut: bool = False
+    asked: str | None = None
+    context: bool = False
 
 
 def focus_question(message: str, limit_tokens: int) -> Focus:
     """A message over `limit_tokens` cut to what matters: its last sentence that asks something,
-    and as much of the context before it as fits, with a note saying what was used."""
+    and as much of the context before it as fits."""
     text = " ".join(message.split())
     if count_tokens(text) <= limit_tokens:
         return Focus(text, text)
@@ -234,14 +249,8 @@ def focus_question(message: str, limit_tokens: int) -> Focus:
             break
         kept.insert(0, sentence)
         used += cost
-    context = len(kept) - 1
-    question = kept[-1] if len(kept[-1]) <= 80 else kept[-1][:79] + "…"
-    if asking:
-        note = f"Your message was long, so I answered its question (“{question}”)"
-    else:
-        note = "Your message was long and I found no question in it, so I used its end"
-    note += f" with the {context} sentence{'s' if context != 1 else ''} before it." if context else "."
-    return Focus(" ".join(" ".join(kept).split()), kept[-1], note)
+    shown = kept[-1] if len(kept[-1]) <= 80 else kept[-1][:79] + "…"
+    return Focus(" ".join(" ".join(kept).split()), kept[-1], True, shown if asking else None, len(kept) > 1)
 
 
 def _tail(sentence: str, limit_tokens: int) -> str:

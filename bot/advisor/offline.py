@@ -25,8 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.index.embedder import Embedder
+from bot.advisor import texts
+from bot.index.embedder import BaseEmbedder as Embedder
 from bot.index.retriever import Passage, matched_preferences
+from bot.locales import Translate
 
 LEAD_WORDS = 100  # the lead paragraph's budget (a list it introduces may take LIST_ALLOWANCE more)
 LEAD_MIN_WORDS = 40  # a lead shorter than this takes the next most relevant units too
@@ -100,6 +102,7 @@ def compose(
     embedder: Embedder,
     next_passage: Callable[[Passage], Passage | None] | None = None,
     prefer: dict[str, str] | None = None,
+    _: Translate = str,
 ) -> Composed:
     """The offline answer to `question` from the retrieved `passages` (best first).
 
@@ -119,7 +122,7 @@ def compose(
     text = f"{lead_text} [1]"
     fits = matched_preferences(lead, prefer or {})
     if fits:  # only where the passage's front matter supports it
-        text = f"For a business like yours ({', '.join(fits)}):\n\n{text}"
+        text = f"{texts.for_a_business_like_yours(_, fits)}\n\n{text}"
     nearby = [ps[0] for ps in files[1:] if ps[0].score >= files[0][0].score - ALSO_MARGIN]
     also = _also_relevant(nearby, question_vector, embedder, set(lead_text.splitlines()))
     if also:
@@ -127,7 +130,7 @@ def compose(
         for passage, sentence in also:
             cited.append(passage)
             bullets.append(f"- {sentence} [{len(cited)}]")
-        text += "\n\n**Also relevant:**\n" + "\n".join(bullets)
+        text += f"\n\n**{texts.also_relevant(_)}**\n" + "\n".join(bullets)
     return Composed(text, cited)
 
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from langchain_core.messages import AIMessage, HumanMessage
 
+from bot.advisor import texts
 from bot.advisor.answer import Answer, Failure, Mode, Source, follow_ups
 from bot.advisor.citations import CitationFilter
 from bot.advisor.conversation import (
@@ -30,20 +31,17 @@ from bot.advisor.conversation import (
 from bot.advisor.offline import compose
 from bot.advisor.prompts import Prompts, defused, load_prompts
 from bot.config import Settings
+from bot.index.language import detect_language
 from bot.index.retriever import Passage, Retriever
 from bot.knowledge.tokens import count_tokens
+from bot.locales import Translate
+from bot.locales import texts as texts_for
 
 log = logging.getLogger(__name__)
 
-FALLBACK_NOTE = (
-    "_The AI model is not available right now, so these are the most relevant passages from the knowledge base._"
-)
+KNOWLEDGE_LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "ru": "Russian", "fr": "French"}
 COMPOSE_DEPTH = 10  # passages the offline answer chooses from
-CUT_SHORT = "The answer was cut short; ask for the rest, or ask a narrower question."
-EMPTY_QUESTION = (
-    "Ask me a question about your business — for example: "
-    "“How can I get working capital without collateral?” or “Should I sell cross-border?”"
-)
+FALLBACK_NOTE = texts.fallback_note(str)  # in English: what tests and the README quote
 
 
 class Advisor:
@@ -67,34 +65,47 @@ class Advisor:
 
     def warm_up(self) -> None:
         """Load the embedding model now, so the first owner does not wait for it."""
-        self.retriever.embedder.embed_query("warm up")
+        for embedder in self.retriever.embeddings.embedders:
+            embedder.embed_query("warm up")
 
     async def answer(
-        self, question: str, conversation: Sequence[Exchange] = (), profile: Profile | None = None
+        self,
+        question: str,
+        conversation: Sequence[Exchange] = (),
+        profile: Profile | None = None,
+        language: str | None = None,
     ) -> Answer:
         """The whole answer at once (the same work as `stream`, without the deltas)."""
         final = None
-        async for event in self.stream(question, conversation, profile):
+        async for event in self.stream(question, conversation, profile, language):
             if isinstance(event, Answer):
                 final = event
         assert final is not None
         return final
 
     async def stream(
-        self, question: str, conversation: Sequence[Exchange] = (), profile: Profile | None = None
+        self,
+        question: str,
+        conversation: Sequence[Exchange] = (),
+        profile: Profile | None = None,
+        language: str | None = None,
     ) -> AsyncIterator[str | Answer]:
         """Yield text deltas as the model writes, then the final `Answer`.
 
         When all goes well the deltas join to exactly `Answer.text`. When the model
         fails half-way, the final `Answer` holds the offline fallback instead, so a
-        channel should always show the final `Answer.text`.
+        channel should always show the final `Answer.text`. Fixed texts (notes, the
+        not-covered reply) are in the question's language, else the owner's (`language`).
         """
         started = time.perf_counter()
         profile = profile or Profile()
+        owner_language = texts.language_for(question, language)
+        _ = texts_for(owner_language)
         focus = focus_question(question, self.settings.question_max_tokens)
-        question, notes = focus.text, [focus.note] if focus.note else []
+        question = focus.text
+        notes = [texts.long_message(_, focus.asked, focus.context)] if focus.cut else []
         if not question:
-            yield Answer(question="", text=EMPTY_QUESTION, covered=False, mode="offline", notes=["empty question"])
+            yield Answer(question="", text=texts.empty_question(_), covered=False, mode="offline")
             return
         history = trim_history(conversation, self.settings.memory_tokens)
         timings: dict[str, float] = {}
@@ -102,15 +113,15 @@ class Advisor:
         # owner waits at most LLM_TIMEOUT for it, then gets the offline answer.
         deadline = asyncio.get_running_loop().time() + self.settings.llm_timeout
         standalone, error = await self._standalone(question, history, timings, deadline)
-        search = focus.question if focus.note and standalone == question else standalone  # a long message: its question
+        search = focus.question if focus.cut and standalone == question else standalone  # a long message: its question
         passages = await self._retrieve(search, profile, timings)
         best = passages[0].score if passages else 0.0
         answer: Answer | None = None
         if best < self.settings.min_score:
-            answer = Answer(question, await asyncio.to_thread(self.not_covered_text), False, "offline")
+            answer = Answer(question, await asyncio.to_thread(self.not_covered_text, _), False, "offline")
         elif self.chat_model is not None and error is None:
             prompt_passages = passages[: self.settings.top_k]
-            async for event in self._generate(question, history, profile, prompt_passages, timings, deadline):
+            async for event in self._generate(question, history, profile, prompt_passages, timings, deadline, _):
                 if isinstance(event, str):
                     yield event
                 elif isinstance(event, Failure):
@@ -118,7 +129,7 @@ class Advisor:
                 else:
                     answer = event
         if answer is None:
-            answer = await self._offline(question, passages, error, profile)
+            answer = await self._offline(question, passages, error, profile, owner_language)
         answer.standalone_question = standalone
         answer.best_score = best
         if answer.covered:
@@ -128,29 +139,43 @@ class Advisor:
         answer.timings_ms = timings
         yield answer
 
-    async def offline_answer(self, question: str, profile: Profile | None = None) -> Answer:
+    async def offline_answer(
+        self, question: str, profile: Profile | None = None, language: str | None = None
+    ) -> Answer:
         """The answer composed without the chat model, as owners see it without an LLM (the eval)."""
+        owner_language = texts.language_for(question, language)
         passages = await self._retrieve(question, profile or Profile(), {})
         if not passages or passages[0].score < self.settings.min_score:
-            return Answer(question, await asyncio.to_thread(self.not_covered_text), False, "offline")
-        return await self._offline(question, passages, None, profile or Profile())
+            text = await asyncio.to_thread(self.not_covered_text, texts_for(owner_language))
+            return Answer(question, text, False, "offline")
+        return await self._offline(question, passages, None, profile or Profile(), owner_language)
 
     # ----------------------------------------------------------------- steps
 
     async def _standalone(
         self, question: str, history: list[Exchange], timings: dict, deadline: float
     ) -> tuple[str, str | None]:
-        """Rewrite a follow-up into a standalone question before retrieval.
+        """The question to search the knowledge base with: a follow-up made standalone, and a
+        question in another language than the knowledge base's translated into it, by the
+        model in one call (retrieval then uses the knowledge's own language; the answer is
+        still written to the original question).
 
-        Only questions that look like follow-ups (short, or leaning on the previous one with
-        'it', 'what about'…) go to the model: a rewrite costs a whole extra model round trip.
+        Only such questions go to the model: a rewrite costs a whole extra model round trip.
+        Without a model, follow-ups are rewritten by a heuristic and other languages are
+        searched as they are (the multilingual embedding finds English passages for them).
         """
-        if not history or not needs_rewrite(question):
+        foreign = self._foreign(question)
+        follow_up = bool(history) and needs_rewrite(question)
+        if not follow_up and not foreign:
             return question, None
         if self.chat_model is None:
             return heuristic_standalone(question, history), None
         started = time.perf_counter()
-        prompt = self.prompts.rewrite.format(history=defused(_history_text(history)), question=defused(question))
+        prompt = self.prompts.rewrite.format(
+            history=defused(_history_text(history)) or "(none)",
+            question=defused(question),
+            language=KNOWLEDGE_LANGUAGE_NAMES.get(self._knowledge_language(), "English"),
+        )
         try:
             async with asyncio.timeout_at(deadline):
                 reply = await self.chat_model.ainvoke([HumanMessage(prompt)])
@@ -162,6 +187,15 @@ class Advisor:
             timings["rewrite"] = _ms(started)
         rewritten = " ".join(str(reply.content).split()).strip().strip('"')
         return (rewritten or question), None
+
+    def _knowledge_language(self) -> str:
+        languages = self.retriever.catalog().languages
+        return "en" if "en" in languages or not languages else sorted(languages)[0]
+
+    def _foreign(self, question: str) -> bool:
+        """Is `question` confidently in another language than the knowledge base?"""
+        language = detect_language(question)
+        return language is not None and language != self._knowledge_language()
 
     async def _retrieve(self, question: str, profile: Profile, timings: dict) -> list[Passage]:
         """The passages for an answer: TOP_K for the model's prompt, and at least COMPOSE_DEPTH
@@ -180,6 +214,7 @@ class Advisor:
         passages: list[Passage],
         timings: dict,
         deadline: float,
+        _: Translate = str,
     ) -> AsyncIterator[str | Answer | Failure]:
         """Stream the model's answer with citations checked; end with an Answer or a Failure."""
         started = time.perf_counter()
@@ -238,28 +273,24 @@ class Advisor:
             input_tokens=usage.get("input_tokens") or sum(count_tokens(str(m.content)) for m in messages),
             output_tokens=usage.get("output_tokens") or count_tokens(body),
             truncated=truncated,
-            notes=[CUT_SHORT] if truncated else [],
+            notes=[texts.cut_short(_)] if truncated else [],
         )
 
-    async def _offline(self, question: str, passages: list[Passage], error: str | None, profile: Profile) -> Answer:
-        embedder, following = self.retriever.embedder, self.retriever.next_passage
-        composed = await asyncio.to_thread(compose, question, passages, embedder, following, profile.preferences())
+    async def _offline(
+        self, question: str, passages: list[Passage], error: str | None, profile: Profile, language: str = "en"
+    ) -> Answer:
+        _ = texts_for(language)
+        embedder, following = self.retriever.embedder_for(question), self.retriever.next_passage
+        composed = await asyncio.to_thread(compose, question, passages, embedder, following, profile.preferences(), _)
         sources = [Source.from_passage(i + 1, p) for i, p in enumerate(composed.cited)]
-        text = composed.text if error is None else f"{FALLBACK_NOTE}\n\n{composed.text}"
-        return Answer(question, text, True, "offline", sources, error=error)
+        leads = [texts.fallback_note(_)] if error is not None else []
+        if language != self._knowledge_language():  # the passages are in English; the owner reads another
+            leads.append(texts.english_knowledge(_))
+        return Answer(question, "\n\n".join([*leads, composed.text]), True, "offline", sources, error=error)
 
-    def not_covered_text(self) -> str:
+    def not_covered_text(self, _: Translate = str) -> str:
         """Say plainly that the question is outside the knowledge base, and what it does cover."""
-        topics = self.retriever.topics()  # the live version's: nothing from the index is kept across versions
-        lines = [
-            "I don't have material on that in my knowledge base, so I won't guess.",
-            "For questions outside it, an accountant, a lawyer or your bank's business team can help.",
-            "",
-            "I can help with:",
-        ]
-        for topic, titles in topics.items():
-            lines.append(f"- {topic.capitalize()}: {'; '.join(titles[:3])}")
-        return "\n".join(lines)
+        return texts.not_covered(_, self.retriever.topics())  # the live version's topics
 
 
 def make_advisor(settings: Settings, retriever: Retriever | None = None) -> Advisor:

@@ -17,7 +17,7 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder, Prom
 TEMPLATES = {
     "system.md": (set(), set()),
     "answer.md": ({"passages", "question"}, {"profile"}),
-    "rewrite.md": ({"history", "question"}, set()),
+    "rewrite.md": ({"history", "question"}, {"language"}),
 }
 
 

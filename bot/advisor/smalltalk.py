@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.locales import N_
+
 Kind = Literal["greeting", "thanks", "ack", "farewell", "identity", "capabilities"]
 
 MAX_WORDS = 6  # longer messages are questions, even when they start with "hi"
@@ -183,24 +185,30 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
     },
 }
 
-REPLIES: dict[Kind, str] = {
-    "greeting": "Hello! I'm SME Advisor. Ask me anything about growing your business, credit and cash, "
-    "long-term strategy or selling abroad.",
-    "thanks": "You're welcome! Ask me anything else whenever you like.",
-    "ack": "👍 Ask me anything else whenever you like.",
-    "farewell": "Goodbye, and good luck with the business! I'm here whenever you need me.",
-    "identity": "I'm SME Advisor, an assistant that answers small-business questions from a knowledge base "
-    "written by business consultants, and shows the sources. I'm not a person.",
-    "capabilities": "I give short, practical answers, with sources, on growing a small business (platforms, "
-    "partners, outsourcing), credit and working capital without collateral, long-term strategy and ten-year "
-    "plans, trade and selling abroad, and day-to-day operations. Just type your question.",
-}
+REPLIES: dict[Kind, str] = {  # translated where shown (`bot.locales`)
+    "greeting": N_(
+        "Hello! I'm SME Advisor. Ask me anything about growing your business, credit and cash, "
+        "long-term strategy or selling abroad."
+    ),
+    "thanks": N_("You're welcome! Ask me anything else whenever you like."),
+    "ack": N_("👍 Ask me anything else whenever you like."),
+    "farewell": N_("Goodbye, and good luck with the business! I'm here whenever you need me."),
+    "identity": N_(
+        "I'm SME Advisor, an assistant that answers small-business questions from a knowledge base "
+        "written by business consultants, and shows the sources. I'm not a person."
+    ),
+    "capabilities": N_(
+        "I give short, practical answers, with sources, on growing a small business (platforms, "
+        "partners, outsourcing), credit and working capital without collateral, long-term strategy and ten-year "
+        "plans, trade and selling abroad, and day-to-day operations. Just type your question."
+    ),}
 
 
 @dataclass(frozen=True)
 class SmallTalk:
     kind: Kind
-    reply: str
+    reply: str  # in English; `_(reply)` in the owner's language
+    language: str = "en"  # the language of the phrase recognised ("привет": ru)
 
     @property
     def shows_examples(self) -> bool:
@@ -208,9 +216,11 @@ class SmallTalk:
         return self.kind in ("greeting", "capabilities")
 
 
-_LOOKUP: dict[str, Kind] = {
-    phrase: kind for kind, by_language in PHRASES.items() for phrases in by_language.values() for phrase in phrases
-}
+_LOOKUP: dict[str, tuple[Kind, str]] = {}
+for _kind, _by_language in PHRASES.items():
+    for _language, _phrases in _by_language.items():
+        for _phrase in _phrases:
+            _LOOKUP.setdefault(_phrase, (_kind, _language))  # "ok" is English first
 _FILLERS = ("there", "bot", "advisor", "sme advisor", "again", "so much", "a lot", "very much", "friend", "please")
 _PUNCTUATION = re.compile(r"[^\w\s'’]+")
 
@@ -220,8 +230,8 @@ def small_talk(message: str) -> SmallTalk | None:
     words = _normalised(message)
     if not words or len(words.split()) > MAX_WORDS:
         return None
-    kind = _LOOKUP.get(words) or _LOOKUP.get(_without_fillers(words))
-    return SmallTalk(kind, REPLIES[kind]) if kind else None
+    found = _LOOKUP.get(words) or _LOOKUP.get(_without_fillers(words))
+    return SmallTalk(found[0], REPLIES[found[0]], found[1]) if found else None
 
 
 def _normalised(message: str) -> str:

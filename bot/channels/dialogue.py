@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bot.advisor import Advisor, Answer
 from bot.advisor.conversation import Exchange, Profile
 from bot.advisor.smalltalk import small_talk
+from bot.locales import DEFAULT, supported, texts
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Dialogue:
         chat_id: str,
         question: str,
         on_delta: DeltaCallback | None = None,
+        language: str | None = None,
     ) -> Reply:
         """Answer `question` in the chat's conversation; `on_delta` receives streamed text.
 
@@ -52,7 +54,7 @@ class Dialogue:
         answer = None
         written: list[str] = []
         try:
-            async for event in self.advisor.stream(question, history, profile):
+            async for event in self.advisor.stream(question, history, profile, language):
                 if isinstance(event, Answer):
                     answer = event
                 else:
@@ -69,14 +71,17 @@ class Dialogue:
         turn_id = await self._store(conversation_id, user_id, answer, latency_ms, profile)
         return Reply(answer, turn_id)
 
-    async def small_talk(self, user_id: str, chat_id: str, text: str) -> Reply | None:
+    async def small_talk(self, user_id: str, chat_id: str, text: str, language: str | None = None) -> Reply | None:
         """A friendly reply to "hi", "thanks", "who are you?" and the like, stored as a small-talk
-        turn (no model, no question limit, no knowledge gap); None when `text` may be a question."""
+        turn (no model, no question limit, no knowledge gap); None when `text` may be a question.
+        It is in the language of the phrase ("привет": Russian), or else the owner's."""
         talk = small_talk(text)
         if talk is None:
             return None
-        answer = Answer(question=text, text=talk.reply, covered=True, mode="smalltalk")
-        conversation_id, _, _ = await self._context(user_id, chat_id)
+        said_in = supported(talk.language) if talk.language != DEFAULT else None
+        _ = texts(said_in or language)
+        answer = Answer(question=text, text=_(talk.reply), covered=True, mode="smalltalk")
+        conversation_id = (await self._context(user_id, chat_id))[0]
         return Reply(answer, await self._store(conversation_id, user_id, answer, 0.0), talk.shows_examples)
 
     async def _context(self, user_id: str, chat_id: str) -> tuple[int | None, list[Exchange], Profile]:

@@ -1,6 +1,9 @@
 """The index: embeddings, the Chroma store, index versions, and retrieval over them.
 
-- `embedder`: the embedding model behind a lazy load (`Embedder`, `make_embedder`)
+- `embedder`: the embedding models behind a lazy load: MiniLM (`Embedder`) and e5 (`E5Embedder`)
+- `spaces`: the spaces an index keeps and which one a question is searched in (`Embeddings`)
+- `language`: which language a text is in (py3langid)
+- `cache`: passage vectors already computed, by model and text
 - `onnx_model`: the same model on ONNX Runtime, and its one-time export
 - `chroma`: the Chroma collection and its per-file writes (`KnowledgeIndex`, `make_index`)
 - `versions`: index versions under INDEX_DIR: build beside the live one, switch atomically
@@ -13,16 +16,21 @@ nothing of knowledge files, the advisor or any channel.
 """
 
 from bot.index.chroma import FileState, KnowledgeIndex, make_index
-from bot.index.embedder import Embedder, make_embedder
+from bot.index.embedder import BaseEmbedder, E5Embedder, Embedder
 from bot.index.retriever import Passage, Retriever, make_retriever
+from bot.index.spaces import Embeddings, make_embedder, make_embeddings
 
 __all__ = [
+    "BaseEmbedder",
+    "E5Embedder",
     "Embedder",
+    "Embeddings",
     "FileState",
     "KnowledgeIndex",
     "Passage",
     "Retriever",
     "make_embedder",
+    "make_embeddings",
     "make_index",
     "make_retriever",
 ]

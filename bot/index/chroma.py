@@ -32,18 +32,23 @@ class FileState:
 
 
 class KnowledgeIndex:
-    """A Chroma collection of chunks, with the per-file operations ingestion needs.
+    """The chunks in Chroma, with the per-file operations ingestion needs.
 
     Chunk metadata carries the source file's hash and chunk count, so the index
     itself records which files it holds and whether each is complete. A run that
     is killed half-way leaves a file absent, incomplete or holding two versions,
     and the next run re-embeds exactly that file.
+
+    Each embedding model (vector space) has its own collection, holding the same chunks
+    with the same ids: `collection` is the first space's, the record of what the index
+    holds; a file is written to it last, so a file complete there is complete everywhere.
     """
 
     page_size = 5000
 
-    def __init__(self, collection, state_dir: Path, client=None, version: int | None = None) -> None:
+    def __init__(self, collection, state_dir: Path, client=None, version: int | None = None, others=None) -> None:
         self.collection = collection
+        self.spaces: dict[str, object] = dict(others or {})  # space name -> its collection (besides the first)
         self.client = client
         self.version = version  # the index version this is (None: a server, or a folder without versions)
         self._marker = state_dir / f".{collection.name}.ingest-in-progress"
@@ -116,7 +121,12 @@ class KnowledgeIndex:
             offset += page
 
     def replace_file(
-        self, path: str, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict], vectors: np.ndarray
+        self,
+        path: str,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metadatas: Sequence[dict],
+        vectors: np.ndarray | dict[str | None, np.ndarray],
     ) -> None:
         """Swap a file's chunks for new ones: new ones first in, then the old ones out.
 
@@ -128,22 +138,33 @@ class KnowledgeIndex:
         same and upsert replaces each chunk in place. A crash between the two steps leaves
         both versions in a dirty index, which `file_states` reports as incomplete, so the
         next ingest redoes the file and removes the old chunks then.
+
+        `vectors`: one array per space (None for the first space), or one array for an index
+        of one space. The other spaces are written first, the first space last.
         """
-        old_ids = set(self.collection.get(where={"path": path}, include=[])["ids"])
-        if ids:
-            self.collection.upsert(
-                ids=list(ids), embeddings=vectors, documents=list(texts), metadatas=list(metadatas)
-            )
-        stale = old_ids - set(ids)
-        if stale:
-            self.collection.delete(ids=sorted(stale))
+        by_space = vectors if isinstance(vectors, dict) else {None: vectors}
+        for name, collection in [*self.spaces.items(), (None, self.collection)]:
+            if name not in by_space:  # a space this ingest's models do not fill
+                continue
+            old_ids = set(collection.get(where={"path": path}, include=[])["ids"])
+            if ids:
+                collection.upsert(
+                    ids=list(ids), embeddings=by_space[name], documents=list(texts), metadatas=list(metadatas)
+                )
+            stale = old_ids - set(ids)
+            if stale:
+                collection.delete(ids=sorted(stale))
 
     def remove_file(self, path: str) -> None:
-        self.collection.delete(where={"path": path})
+        for collection in [*self.spaces.values(), self.collection]:
+            collection.delete(where={"path": path})
 
-    def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, dict, float]]:
-        """Nearest chunks to `vector`: (text, metadata, cosine similarity), best first."""
-        result = self.collection.query(
+    def query(
+        self, vector: np.ndarray, k: int, where: dict | None = None, space: str | None = None
+    ) -> list[tuple[str, dict, float]]:
+        """Nearest chunks to `vector` in `space` (default: the first): (text, metadata, cosine
+        similarity), best first."""
+        result = self.spaces.get(space, self.collection).query(
             query_embeddings=[vector],
             n_results=k,
             where=where or None,
@@ -167,10 +188,22 @@ class KnowledgeIndex:
 
     def topics(self) -> dict[str, list[str]]:
         """Titles of the indexed files, grouped by topic (for 'what do you cover?' answers)."""
+        return self.catalog().topics
+
+    def catalog(self) -> Catalog:
+        """What the index covers, from each file's first chunk: titles by topic, and languages."""
         grouped: dict[str, set[str]] = {}
+        languages: set[str] = set()
         for meta in self._all_metadata(where={"chunk_index": 0}):
             grouped.setdefault(meta.get("topic") or "general", set()).add(meta["title"])
-        return {topic: sorted(titles) for topic, titles in sorted(grouped.items())}
+            languages.add(meta.get("language") or "en")
+        return Catalog({topic: sorted(titles) for topic, titles in sorted(grouped.items())}, frozenset(languages))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    topics: dict[str, list[str]]
+    languages: frozenset[str]
 
 
 def make_chroma_client(settings: Settings, folder: Path | None = None):
@@ -193,18 +226,33 @@ def make_chroma_client(settings: Settings, folder: Path | None = None):
     return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
 
 
-def make_index(settings: Settings, index_dir: Path | None = None, create: bool = True) -> KnowledgeIndex:
+def make_index(
+    settings: Settings, index_dir: Path | None = None, create: bool = True, spaces: Sequence[str] | None = None
+) -> KnowledgeIndex:
     """Open (or create) the knowledge collection, cosine space, with our own embeddings: on the
     Chroma server (CHROMA_URL), or in the live version under `index_dir` (default INDEX_DIR),
-    whose number the index remembers (`KnowledgeIndex.version`)."""
+    whose number the index remembers (`KnowledgeIndex.version`). `spaces`: the embedding
+    spaces besides the first (default: as EMBEDDING_BACKEND says), each a collection of its
+    own named `<CHROMA_COLLECTION>-<space>`."""
     remote = bool(settings.chroma_url) and index_dir is None
     root = index_dir or settings.index_path
     version = None if remote else current_version(root)
     folder = None if remote else live_folder(root, version)
     client = make_chroma_client(settings, folder)
     name = settings.chroma_collection
+    others = extra_spaces(settings) if spaces is None else spaces
+    names = {None: name} | {space: f"{name}-{space}" for space in others}
     if create:
-        collection = client.get_or_create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+        made = {
+            key: client.get_or_create_collection(n, embedding_function=None, metadata={"hnsw:space": "cosine"})
+            for key, n in names.items()
+        }
     else:
-        collection = client.get_collection(name, embedding_function=None)
-    return KnowledgeIndex(collection, settings.data_dir if remote else folder, client, version)
+        made = {key: client.get_collection(n, embedding_function=None) for key, n in names.items()}
+    primary = made.pop(None)
+    return KnowledgeIndex(primary, settings.data_dir if remote else folder, client, version, made)
+
+
+def extra_spaces(settings: Settings) -> list[str]:
+    """The embedding spaces besides the first that EMBEDDING_BACKEND keeps ('onnx+e5': e5)."""
+    return [part.split("-")[0] for part in settings.embedding_backend.split("+")[1:]]

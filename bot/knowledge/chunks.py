@@ -32,6 +32,7 @@ class Chunk:
     region: tuple[str, ...] = ()
     updated: str = ""
     source: str = ""
+    language: str = "en"
 
     @property
     def id(self) -> str:
@@ -108,6 +109,7 @@ def split_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
                     region=doc.region,
                     updated=doc.updated,
                     source=doc.source,
+                    language=doc.language,
                 )
             )
     return chunks
@@ -125,6 +127,7 @@ def chunk_metadata(chunk: Chunk, chunk_count: int) -> dict:
         "region": ", ".join(chunk.region),
         "updated": chunk.updated,
         "source": chunk.source,
+        "language": chunk.language,
         "chunk_index": chunk.chunk_index,
         "chunk_count": chunk_count,
         "content_hash": chunk.content_hash,

@@ -1,7 +1,7 @@
 """A knowledge file's bytes → a `Document`: text, title, topic and front matter.
 
 Markdown may start with YAML front matter (title, topic, tags, audience, region,
-updated, source); PDF and DOCX give their text (Word headings become Markdown
+updated, source, language); PDF and DOCX give their text (Word headings become Markdown
 headings). Anything that cannot become a document is a `KnowledgeFileError` naming
 the file and the reason, never a crash.
 """
@@ -19,7 +19,7 @@ import yaml
 
 from bot.knowledge.files import KnowledgeFileError, file_hash, read_bytes, relative_path
 
-FRONT_MATTER_FIELDS = ("title", "topic", "tags", "audience", "region", "updated", "source")
+FRONT_MATTER_FIELDS = ("title", "topic", "tags", "audience", "region", "updated", "source", "language")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Document:
     region: tuple[str, ...] = ()
     updated: str = ""
     source: str = ""
+    language: str = "en"  # ISO 639-1, front matter `language: es` (English when not given)
 
 
 def parse_document(rel_path: str, data: bytes) -> Document:
@@ -166,7 +167,16 @@ def _build_document(rel_path: str, body: str, meta: dict, digest: str) -> Docume
         region=meta.get("region", ()),
         updated=meta.get("updated", ""),
         source=meta.get("source", ""),
+        language=_language(rel_path, meta.get("language", "en")),
     )
+
+
+def _language(rel_path: str, value: str) -> str:
+    code = value.strip().lower()
+    if not re.fullmatch(r"[a-z]{2}", code):
+        reason = f"front matter 'language' must be a two-letter code like en or es, not {value!r}"
+        raise KnowledgeFileError(rel_path, reason)
+    return code
 
 
 def _first_heading(body: str) -> str:

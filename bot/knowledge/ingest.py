@@ -15,7 +15,8 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.index.chroma import KnowledgeIndex
-from bot.index.embedder import Embedder
+from bot.index.embedder import BaseEmbedder
+from bot.index.spaces import Embeddings
 from bot.knowledge.chunks import SPLITTER_VERSION, Chunk, chunk_metadata, is_degenerate, renumbered, split_document
 from bot.knowledge.documents import Document, parse_document
 from bot.knowledge.files import KnowledgeFileError, Skipped, discover, file_hash, read_bytes, relative_path
@@ -38,7 +39,7 @@ class Recipe:
         return f"{self.chunk_size}:{self.chunk_overlap}:{int(self.embed_headings)}:{self.model}:v{SPLITTER_VERSION}"
 
     @classmethod
-    def from_settings(cls, settings, embedder: Embedder) -> Recipe:
+    def from_settings(cls, settings, embedder: BaseEmbedder | Embeddings) -> Recipe:
         return cls(settings.chunk_size, settings.chunk_overlap, settings.embed_headings, embedder.fingerprint)
 
 
@@ -141,7 +142,9 @@ def check_shrink(work: Plan, allowed: bool) -> None:
 ProgressCallback = Callable[[int], None]
 
 
-def ingest_configured(settings: Settings, index: KnowledgeIndex, embedder: Embedder, **options) -> Report:
+def ingest_configured(
+    settings: Settings, index: KnowledgeIndex, embedder: BaseEmbedder | Embeddings, **options
+) -> Report:
     """`ingest` of settings.knowledge_dir with the recipe and size limit the settings give:
     what `python ingest.py` runs, and what benchmarks and tests run in-process."""
     return ingest(
@@ -157,7 +160,7 @@ def ingest_configured(settings: Settings, index: KnowledgeIndex, embedder: Embed
 def ingest(
     knowledge_dir: Path,
     index: KnowledgeIndex,
-    embedder: Embedder,
+    embedder: BaseEmbedder | Embeddings,
     *,
     recipe: Recipe,
     max_bytes: int,
@@ -260,11 +263,12 @@ def _count_failed(work: Plan, paths: list[str]) -> int:
 def _embed_and_store(
     chunks_by_file: dict[str, list[Chunk]],
     index: KnowledgeIndex,
-    embedder: Embedder,
+    embedder: BaseEmbedder | Embeddings,
     recipe: Recipe,
     on_progress: ProgressCallback | None,
 ) -> int:
-    batch_size = embedder.batch_size
+    embeddings = embedder if isinstance(embedder, Embeddings) else Embeddings(embedder)
+    batch_size = embeddings.batch_size
     pending: list[tuple[str, list[Chunk]]] = []
     pending_count = 0
     written = 0
@@ -278,10 +282,12 @@ def _embed_and_store(
         if pending_count < batch_size * 16 and not last:
             continue
         all_chunks = [c for _, cs in pending for c in cs]
-        vectors = embedder.embed([c.embedding_text(recipe.embed_headings) for c in all_chunks])
+        texts = [c.embedding_text(recipe.embed_headings) for c in all_chunks]
+        vectors = embeddings.embed_everywhere(texts)
         offset = 0
         for file_path, file_chunks in pending:
-            _store_file(index, file_path, file_chunks, vectors[offset : offset + len(file_chunks)], recipe.key)
+            part = {space: v[offset : offset + len(file_chunks)] for space, v in vectors.items()}
+            _store_file(index, file_path, file_chunks, part, recipe.key)
             offset += len(file_chunks)
         written += len(all_chunks)
         if on_progress:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from bot.config import Settings
 from bot.index import versions
 from bot.index.chroma import KnowledgeIndex, make_index
-from bot.index.embedder import Embedder, make_embedder
+from bot.index.spaces import Embeddings, make_embeddings
 from bot.knowledge.ingest import Plan, ProgressCallback, Recipe, Report, check_shrink, ingest_configured, plan
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def run_ingest(
     the index's files (unless `allow_shrink`). Ctrl-C leaves a consistent index, which the
     next run finishes."""
     index = make_index(settings)
-    embedder = make_embedder(settings)
+    embedder = make_embeddings(settings)
     options = {"allow_shrink": allow_shrink, "on_plan": on_plan, "on_progress": on_progress}
     with ingest_lock(settings):
         if settings.chroma_url:
@@ -63,7 +63,7 @@ def run_ingest(
 
 
 def _needs_writing(
-    settings: Settings, index: KnowledgeIndex, embedder: Embedder, rebuild: bool, allow_shrink: bool
+    settings: Settings, index: KnowledgeIndex, embedder: Embeddings, rebuild: bool, allow_shrink: bool
 ) -> bool:
     """Whether this ingest changes the index (planning reads and hashes files, embeds nothing);
     a run that would remove too much is refused here, before the live index is copied."""
@@ -75,7 +75,7 @@ def _needs_writing(
     return work.changes  # incomplete files count
 
 
-def _ingest_next_version(settings: Settings, embedder: Embedder, rebuild: bool, **options) -> Report:
+def _ingest_next_version(settings: Settings, embedder: Embeddings, rebuild: bool, **options) -> Report:
     """Build the next index version beside the live one, then publish it (bot/index/versions.py):
     a running bot keeps answering from the live version and switches when this is done.
 

@@ -32,6 +32,7 @@ class User(Base):
     last_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | allowed | blocked
     profile: Mapped[dict] = mapped_column(JSON, default=dict)
+    language: Mapped[str | None] = mapped_column(String(16))  # chosen with /language (None: the app's)
 
 
 class Conversation(Base):

@@ -50,8 +50,19 @@ class Owners(StoreBase):
 
     async def user_status(self, user_id: str) -> str | None:
         """'allowed', 'blocked', 'active', or None for an owner never seen."""
+        return (await self.user_state(user_id))[0]
+
+    async def user_state(self, user_id: str) -> tuple[str | None, str | None]:
+        """(access status, chosen language) in one read: what every update needs to know."""
         async with self.engine.connect() as connection:  # read on every update: no ORM session needed
-            return await connection.scalar(select(User.status).where(User.id == user_id))
+            row = (await connection.execute(select(User.status, User.language).where(User.id == user_id))).first()
+        return (row[0], row[1]) if row else (None, None)
+
+    async def set_language(self, user_id: str, language: str | None) -> None:
+        """The language the owner chose with /language (None: follow their Telegram app)."""
+        await self.touch_user(user_id)
+        async with self._writing() as session:
+            await session.execute(update(User).where(User.id == user_id).values(language=language))
 
     async def forget(self, user_id: str) -> dict[str, int]:
         """Delete an owner's turns, feedback, profile and user row (keeping only an admin's block/allow)."""

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bot.advisor import Advisor
-from bot.advisor.pipeline import CUT_SHORT
+from bot.advisor.texts import cut_short
 from tests.fakes.openai_server import Hang, Reply, last_user_message
 from tests.helpers import SAMPLE_CREDIT, llm_advisor, retriever_for, run_ingest, write
 
@@ -22,7 +22,7 @@ LONG = "Use invoice finance to turn unpaid invoices into cash [1]. " + "Then kee
 async def test_a_cut_answer_keeps_its_whole_sentences_and_says_so(indexed, embedder, server, cut):
     server.responder = lambda body: cut
     answer = await llm_advisor(indexed, embedder, server).answer(CREDIT_Q)
-    assert answer.mode == "llm" and answer.truncated and answer.notes == [CUT_SHORT]
+    assert answer.mode == "llm" and answer.truncated and answer.notes == [cut_short(str)]
     assert answer.text.startswith("Use invoice finance") and answer.text.endswith(".")
     assert len(answer.text) <= len(LONG)
 

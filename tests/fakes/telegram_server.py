@@ -125,6 +125,7 @@ class FakeTelegram(LoopbackServer):
         chat_type: str = "private",
         reply_to: dict | None = None,
         extra: dict | None = None,
+        language_code: str | None = None,
     ) -> dict:
         """An update with a message from a user, numbered but not queued: what Telegram would
         POST to a webhook."""
@@ -136,6 +137,8 @@ class FakeTelegram(LoopbackServer):
             "chat": {"id": chat_id, "type": chat_type, **({"title": "Group"} if chat_type != "private" else {})},
             "from": {"id": user_id, "is_bot": False, "first_name": f"Owner{user_id}", "username": f"owner{user_id}"},
         }
+        if language_code:
+            message["from"]["language_code"] = language_code
         if text is not None:
             message["text"] = text
             if text.startswith("/"):

@@ -146,3 +146,20 @@ def answer(question: str, text: str = "Use invoice finance [1].", **extra) -> An
     fields["best_score"] = 0.61
     fields.update(extra)
     return Answer(question=question, text=text, **fields)
+
+
+def fresh_copy(target) -> None:
+    """The repository's files as a clone has them (tracked, and new ones not ignored), with the
+    already set-up virtual environment, so `make run` finds its setup done."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_bytes(source.read_bytes())
+    (target / ".venv").symlink_to(ROOT / ".venv")

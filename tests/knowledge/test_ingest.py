@@ -221,14 +221,19 @@ def test_each_ingest_that_changes_something_publishes_a_version(tmp_path, kdir, 
     assert kept == [3, 4, 5]  # older versions are deleted; a bot may still be closing the last two
 
 
-def stored_embeddings(database) -> int:
+def stored_embeddings(database, collection: str = "knowledge") -> int:
+    """Chunks stored in a collection (the first space's: a file counts as written once it is there)."""
     import sqlite3
 
     if not database.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.1) as conn:
-            return conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+            query = (
+                "SELECT count(*) FROM embeddings e JOIN segments s ON e.segment_id = s.id "
+                "JOIN collections c ON s.collection = c.id WHERE c.name = ?"
+            )
+            return conn.execute(query, (collection,)).fetchone()[0]
     except sqlite3.Error:
         return 0
 

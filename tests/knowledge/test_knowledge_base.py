@@ -98,13 +98,25 @@ def test_eval_meets_its_targets(shared_index_dir):
     result = invoke("eval", "--json", "--min-recall", "0.85", env={"DATA_DIR": str(shared_index_dir)})
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["recall_at_5"] >= 0.90
+    assert report["recall_at_5"] >= 0.98  # 0.99 with MiniLM alone: the multilingual default costs at most 0.01
     assert report["mrr"] >= 0.75
     assert report["not_covered_accuracy"] >= 0.90
     # the offline answers (what owners see without an LLM) lead with, and cite, the right file
     assert report["answer_first_cited_right"] >= 0.85
     assert report["answer_cites_right"] >= 0.95
     assert report["answer_words_max"] <= 180
+
+
+def test_questions_in_other_languages_find_the_english_knowledge(shared_index_dir):
+    """The multilingual eval: the same topics asked in 11 other languages, searched with the
+    multilingual embedding; off-topic ones in other languages are still declined."""
+    multilingual = str(KNOWLEDGE / "eval" / "questions.multilingual.yaml")
+    result = invoke("eval", multilingual, "--json", env={"DATA_DIR": str(shared_index_dir)})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["covered_questions"] >= 45
+    assert report["recall_at_5"] >= 0.95
+    assert report["not_covered_accuracy"] == 1.0 and report["false_not_covered"] <= 0.05
 
 
 def test_eval_fails_the_build_when_recall_drops(shared_index_dir, tmp_path):

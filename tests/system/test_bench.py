@@ -22,6 +22,7 @@ BENCHES = {
     "bot_bench.py": ("bot", ["llm_300ms", "llm_0ms", "targets"]),
     "memory_bench.py": ("memory", ["runs"]),
     "embedding_bench.py": ("embedding", ["backends"]),
+    "languages_bench.py": ("languages", ["backends"]),
 }
 
 

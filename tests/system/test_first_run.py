@@ -7,25 +7,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-from tests.helpers import ROOT
+from tests.helpers import fresh_copy
 from tests.system.test_readme import quick_start_commands
-
-
-def fresh_copy(target) -> None:
-    """The repository's files as a clone has them (tracked, and new ones not ignored), with the
-    already set-up virtual environment, so `make run` finds its setup done."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            (target / name).write_bytes(source.read_bytes())
-    (target / ".venv").symlink_to(ROOT / ".venv")
 
 
 def test_the_first_run_on_an_empty_data_folder_answers_with_sources(tmp_path):

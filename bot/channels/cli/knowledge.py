@@ -134,11 +134,11 @@ def export_onnx_command(ctx, int8, force) -> None:
     Made locally from the shipped weights (nothing is downloaded), into
     ONNX_MODEL_DIR (default: inside .venv). setup runs this once.
     """
-    from bot.index.embedder import make_embedder
+    from bot.index.embedder import Embedder
     from bot.index.onnx_model import ONNX_FILE, export
 
     settings = settings_from(ctx)
-    embedder = make_embedder(settings)
+    embedder = Embedder(settings.embedding_model, onnx_dir=settings.onnx_model_dir)  # MiniLM, whatever the backend
     wanted = [ONNX_FILE, "model.int8.onnx"] if int8 else [ONNX_FILE]
     if all((embedder.onnx_dir / name).exists() for name in wanted) and not force:
         click.echo(f"ONNX export already at {embedder.onnx_dir}")

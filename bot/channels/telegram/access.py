@@ -36,12 +36,16 @@ class Access:
         return user_id in self.admins
 
     async def may_use(self, user_id: int) -> bool:
+        return (await self.check(user_id))[0]
+
+    async def check(self, user_id: int) -> tuple[bool, str | None]:
+        """Whether the user may use the bot, and the language they chose (/language), in one read."""
+        status, language = await self.storage.user_state(f"tg:{user_id}")
         if user_id in self.admins:
-            return True
-        status = await self.storage.user_status(f"tg:{user_id}")
+            return True, language
         if status == "blocked":
-            return False
-        return self.open_to_all or user_id in self.configured_allowed or status == "allowed"
+            return False, language
+        return self.open_to_all or user_id in self.configured_allowed or status == "allowed", language
 
     async def allow(self, user_id: int) -> None:
         await self.storage.set_status(f"tg:{user_id}", "allowed")

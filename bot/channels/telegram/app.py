@@ -25,6 +25,7 @@ from bot.channels.telegram.handlers.deps import BotContext, BotDeps, access_gate
 from bot.channels.telegram.updates import MessageRateLimiter, SharedUpdateQueue, TolerantUpdates
 from bot.channels.telegram.webhook import WebhookReceiver
 from bot.config import Settings
+from bot.locales import DEFAULT, LANGUAGES
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -71,18 +72,19 @@ def _register(app: Application) -> None:
 
 
 async def _register_commands(app: Application, admins: list[int]) -> None:
-    """The command menu: owners' commands for everyone, and in each admin's private chat the
-    admin commands too (a scope per admin chat, so owners never see them). A failure is
-    logged and the bot starts anyway (an admin who never opened the bot has no chat yet)."""
-    try:
-        await app.bot.set_my_commands(owner.COMMANDS)
-    except TelegramError as exc:
-        log.warning("could not register the command menu: %s", exc)
-    for admin_id in admins:
+    """The command menu: owners' commands for everyone, in each language the bot speaks
+    (Telegram shows the one matching the owner's app), and in each admin's private chat the
+    admin commands too (a scope per admin chat, so owners never see them). A failure is logged
+    and the bot starts anyway (an admin who never opened the bot has no chat yet)."""
+    menus = [(owner.commands_in(DEFAULT), {})] + [
+        (owner.commands_in(code), {"language_code": code}) for code in LANGUAGES if code != DEFAULT
+    ]
+    menus += [(owner.commands_in(DEFAULT, admin=True), {"scope": BotCommandScopeChat(a)}) for a in admins]
+    for commands, where in menus:
         try:
-            await app.bot.set_my_commands(owner.COMMANDS + owner.ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
+            await app.bot.set_my_commands(commands, **where)
         except TelegramError as exc:
-            log.warning("could not register the admin command menu for %s: %s", admin_id, exc)
+            log.warning("could not register the command menu %s: %s", where or "(default)", exc)
 
 
 async def serve(
@@ -113,7 +115,7 @@ async def serve(
     try:
         await _initialize(app, settings)
         await asyncio.to_thread(advisor.warm_up)  # the first owner does not wait for the model
-        advisor.retriever.embedder.serve_queries()
+        advisor.retriever.embeddings.serve_queries()
         await _register_commands(app, settings.admin_user_ids)
         await app.start()
         if deps.reloader is not None and settings.index_check_seconds:

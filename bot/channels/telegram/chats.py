@@ -26,12 +26,13 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 from bot.channels.telegram.updates import is_question
+from bot.locales import N_, texts
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
 
 LONG_MESSAGE = 3000  # characters: a message this long may be the first part of a paste Telegram split
-WAITS = "I'm still answering your previous question; I'll answer this one right after."
+WAITS = N_("I'm still answering your previous question; I'll answer this one right after.")
 
 
 @dataclass
@@ -109,7 +110,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._waiting[chat] = self._waiting.get(chat, 0) + 1
         try:
             if lock.locked() and chat in self.activity.answering:
-                await _tell(update, WAITS)
+                await _tell(update, WAITS)  # in the owner's app language (no /language lookup here)
             async with lock:
                 if gathering is not None:
                     self.activity.gathered[update.update_id] = await gathering.until_quiet(self.activity.window)
@@ -139,7 +140,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
 async def _tell(update: Update, text: str) -> None:
     """A courtesy line; if it cannot be sent, the question is still answered."""
+    _ = texts(update.effective_user.language_code if update.effective_user else None)
     try:
-        await update.get_bot().send_message(update.effective_chat.id, text)
+        await update.get_bot().send_message(update.effective_chat.id, _(text))
     except Exception as exc:
         log.info("could not tell chat %s its question waits: %s", update.effective_chat.id, exc)

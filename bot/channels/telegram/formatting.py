@@ -71,11 +71,11 @@ def to_plain(markdown: str) -> str:
     return _BULLET.sub(lambda m: f"{m.group(1)}• ", text)
 
 
-def sources_markdown(sources: Sequence[Source]) -> str:
+def sources_markdown(sources: Sequence[Source], heading: str = "Sources") -> str:
     """The compact numbered source list under an answer: 'n. Title › Section'."""
     if not sources:
         return ""
-    lines = ["**Sources**"]
+    lines = [f"**{heading}**"]
     for source in sources:
         parts = [p for p in source.heading.split(" > ") if p and p != source.title]
         label = f"{source.title} › {parts[-1]}" if parts else source.title
@@ -117,11 +117,13 @@ def _inside_citation(text: str, position: int) -> bool:
     return opening > closing and re.fullmatch(r"\[[\d,\s]*", text[opening:position]) is not None
 
 
-def render_messages(answer_text: str, sources: Sequence[Source], notes: Sequence[str] = ()) -> list[str]:
+def render_messages(
+    answer_text: str, sources: Sequence[Source], notes: Sequence[str] = (), heading: str = "Sources"
+) -> list[str]:
     """The Markdown of each message of an answer: notes, the answer, then the sources."""
     body = "\n\n".join([*(f"_{note}_" for note in notes), answer_text])
     pieces = split_markdown(body)
-    listing = sources_markdown(sources)
+    listing = sources_markdown(sources, heading)
     if listing:
         if len(pieces[-1]) + len(listing) + 2 <= SPLIT_TARGET:
             pieces[-1] = f"{pieces[-1]}\n\n{listing}"
@@ -130,11 +132,13 @@ def render_messages(answer_text: str, sources: Sequence[Source], notes: Sequence
     return pieces
 
 
-def telegram_messages(answer_text: str, sources: Sequence[Source], notes: Sequence[str] = ()) -> list[tuple[str, str]]:
+def telegram_messages(
+    answer_text: str, sources: Sequence[Source], notes: Sequence[str] = (), heading: str = "Sources"
+) -> list[tuple[str, str]]:
     """(HTML, plain text) for each message of an answer, both within Telegram's limit."""
     return [
         (to_html(part), to_plain(part))
-        for piece in render_messages(answer_text, sources, notes)
+        for piece in render_messages(answer_text, sources, notes, heading)
         for part in _fitting(piece)
     ]
 

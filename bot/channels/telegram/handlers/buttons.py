@@ -1,5 +1,6 @@
 """The buttons under messages: example questions, 👍/👎 (and the comment after 👎), Sources,
-and /forget's confirmation. Callback data is checked by each handler's pattern."""
+next questions, /forget's confirmation and /language's choice. Callback data is checked by
+each handler's pattern."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler
 
 from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape
-from bot.channels.telegram.handlers.deps import BotContext, chat_key, user_key
+from bot.channels.telegram.handlers.deps import BotContext, chat_key, texts_of, user_key
 from bot.channels.telegram.handlers.keyboards import EXAMPLE_QUESTIONS
 from bot.channels.telegram.handlers.streaming import answer_question
+from bot.locales import DEFAULT, LANGUAGES, N_, supported, texts
 
 
 async def example_question(update: Update, context: BotContext) -> None:
@@ -18,14 +20,14 @@ async def example_question(update: Update, context: BotContext) -> None:
     query = update.callback_query
     await query.answer()
     index = int(query.data.split(":", 1)[1])
-    if 0 <= index < len(EXAMPLE_QUESTIONS):
-        await answer_question(update, context, EXAMPLE_QUESTIONS[index])
+    if 0 <= index < len(EXAMPLE_QUESTIONS):  # asked in the owner's language, as the button showed it
+        await answer_question(update, context, texts_of(update, context)(EXAMPLE_QUESTIONS[index]))
 
 
 async def next_question(update: Update, context: BotContext) -> None:
     """A suggested next question under an answer: asks it."""
     query = update.callback_query
-    _, turn_id, number = query.data.split(":")
+    _kind, turn_id, number = query.data.split(":")
     if not await from_this_chat(update, context, int(turn_id)):
         return
     await query.answer()
@@ -38,21 +40,22 @@ async def next_question(update: Update, context: BotContext) -> None:
 async def feedback(update: Update, context: BotContext) -> None:
     """👍 or 👎 under an answer; after 👎 ask what was missing."""
     query = update.callback_query
-    _, rating, turn = query.data.split(":")
+    _kind, rating, turn = query.data.split(":")
     deps = context.deps
+    _ = texts_of(update, context)
     if not await from_this_chat(update, context, int(turn)):
         return
     if not await deps.storage.record_feedback(int(turn), user_key(update), rating):
-        await query.answer(DELETED)
+        await query.answer(_(DELETED))
         return
     if rating == "up":
-        await query.answer("Thanks for the feedback!")
+        await query.answer(_("Thanks for the feedback!"))
         return
-    await query.answer("Thanks — sorry it didn't help.")
+    await query.answer(_("Thanks — sorry it didn't help."))
     prompt = await context.bot.send_message(
         update.effective_chat.id,
-        "What was missing or wrong? Reply to this message and a consultant will read it.",
-        reply_markup=ForceReply(selective=True, input_field_placeholder="What was missing?"),
+        _("What was missing or wrong? Reply to this message and a consultant will read it."),
+        reply_markup=ForceReply(selective=True, input_field_placeholder=_("What was missing?")),
     )
     await deps.storage.add_comment_prompt(prompt.chat_id, prompt.message_id, int(turn), user_key(update))
 
@@ -68,7 +71,8 @@ async def store_comment(update: Update, context: BotContext) -> bool:
     if turn_id is None:
         return False
     await storage.add_feedback_comment(turn_id, user_key(update), message.text)
-    await message.reply_text("Thank you — that helps us improve the answers.")
+    _ = texts_of(update, context)
+    await message.reply_text(_("Thank you — that helps us improve the answers."))
     return True
 
 
@@ -81,7 +85,9 @@ async def show_sources(update: Update, context: BotContext) -> None:
     await query.answer()
     turn = await context.deps.storage.get_turn(turn_id)
     if turn is None or not turn.sources:
-        await context.bot.send_message(update.effective_chat.id, "Those sources are no longer stored.")
+        _ = texts_of(update, context)
+        gone = _("Those sources are no longer stored.")
+        await context.bot.send_message(update.effective_chat.id, gone)
         return
     text = ""
     for source in turn.sources:
@@ -94,7 +100,7 @@ async def show_sources(update: Update, context: BotContext) -> None:
     await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML)
 
 
-DELETED = "This conversation was deleted, so it can no longer be rated."
+DELETED = N_("This conversation was deleted, so it can no longer be rated.")
 
 
 async def from_this_chat(update: Update, context: BotContext, turn_id: int) -> bool:
@@ -103,19 +109,36 @@ async def from_this_chat(update: Update, context: BotContext, turn_id: int) -> b
     chat = await context.deps.storage.turn_chat(turn_id)
     if chat == chat_key(update):
         return True
-    await update.callback_query.answer(DELETED if chat is None else "That answer is not from this chat.")
+    _ = texts_of(update, context)
+    await update.callback_query.answer(_(DELETED) if chat is None else _("That answer is not from this chat."))
     return False
 
 
 async def forget_confirmed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     await query.answer()
+    _ = texts_of(update, context)
     if query.data != "forget:yes":
-        await query.edit_message_text("Nothing was deleted.")
+        await query.edit_message_text(_("Nothing was deleted."))
         return
     counts = await context.deps.storage.forget(user_key(update))
-    await query.edit_message_text(f"Done: deleted {counts['turns']} questions and answers, your feedback and profile.")
+    done = _("Done: deleted {count} questions and answers, your feedback and profile.")
+    await query.edit_message_text(done.format(count=counts["turns"]))
 
+
+async def language_chosen(update: Update, context: BotContext) -> None:
+    """A tap on /language's buttons: speak that language from now on (stored)."""
+    query = update.callback_query
+    code = supported(query.data.split(":", 1)[1]) or DEFAULT
+    await query.answer()
+    await query.edit_message_text(await remember_language(update, context, code))
+
+
+async def remember_language(update: Update, context: BotContext, code: str) -> str:
+    """Store the owner's choice of language (used from the next message on) and say so in it."""
+    await context.deps.storage.set_language(user_key(update), code)
+    context.user_data["language"] = code
+    return texts(code)("From now on I'll speak {language}.").format(language=LANGUAGES[code])
 
 
 HANDLERS = [
@@ -124,4 +147,5 @@ HANDLERS = [
     CallbackQueryHandler(show_sources, pattern=r"^src:\d+$"),
     CallbackQueryHandler(forget_confirmed, pattern=r"^forget:(yes|no)$"),
     CallbackQueryHandler(next_question, pattern=r"^next:\d+:\d$"),
+    CallbackQueryHandler(language_chosen, pattern=r"^lang:[a-z-]{2,8}$"),
 ]

@@ -21,6 +21,7 @@ from bot.channels.telegram.access import Access, RateLimiter
 from bot.channels.telegram.chats import ChatActivity
 from bot.config import Settings
 from bot.index.reloader import IndexReloader
+from bot.locales import DEFAULT, Translate, supported, texts
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -85,19 +86,38 @@ async def access_gate(update: Update, context: BotContext) -> None:
     cannot be delivered never lets the question through. Anyone may erase their own data
     (/forget and its confirmation), blocked owners too."""
     user = update.effective_user
-    if user is None or erasing_own_data(update) or await context.deps.access.may_use(user.id):
+    if user is None:
         return
+    allowed, chosen = await context.deps.access.check(user.id)
+    context.user_data["language"] = chosen  # /language, read with the access status: no second query
+    if allowed or erasing_own_data(update):
+        return
+    _ = texts_of(update, context)
     try:
         if update.callback_query:
-            await update.callback_query.answer("Not permitted.")
+            await update.callback_query.answer(_("Not permitted."))
         elif update.effective_message and addressed_to_bot(update, context.bot.username, context.bot.id):
             await update.effective_message.reply_text(
-                "Sorry, this advisor is private. Your Telegram user id is "
-                f"{user.id}: send it to the person who runs this bot to ask for access."
+                _(
+                    "Sorry, this advisor is private. Your Telegram user id is {user_id}: send it to the "
+                    "person who runs this bot to ask for access."
+                ).format(user_id=user.id)
             )
     except Exception:
         log.warning("could not tell user %s that they have no access", user.id, exc_info=True)
     raise ApplicationHandlerStop
+
+
+def language_of(update: Update, context: BotContext) -> str:
+    """The owner's language: their /language choice, else their Telegram app's, else English."""
+    chosen = context.user_data.get("language") if context.user_data is not None else None
+    app = update.effective_user.language_code if update.effective_user else None
+    return supported(chosen) or supported(app) or DEFAULT
+
+
+def texts_of(update: Update, context: BotContext) -> Translate:
+    """`_` in the owner's language."""
+    return texts(language_of(update, context))
 
 
 def erasing_own_data(update: Update) -> bool:
@@ -115,7 +135,8 @@ def admin_only(handler):
     async def wrapped(update: Update, context: BotContext) -> None:
         if not context.deps.access.is_admin(update.effective_user.id):
             with contextlib.suppress(Exception):  # the refusal is a courtesy; the command never runs
-                await update.effective_message.reply_text("Not permitted.")
+                _ = texts_of(update, context)
+                await update.effective_message.reply_text(_("Not permitted."))
             return
         await handler(update, context)
 

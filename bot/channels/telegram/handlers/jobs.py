@@ -10,7 +10,7 @@ import secrets
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.channels.telegram.handlers.deps import BotContext
+from bot.channels.telegram.handlers.deps import BotContext, texts_of
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,10 @@ async def on_error(update: object, context: BotContext) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s (reference %s)", update_id, reference, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
+        _ = texts_of(update, context)
+        sorry = _("Sorry, something went wrong on my side (reference {reference}). Please try again.")
         try:
-            await context.bot.send_message(
-                update.effective_chat.id,
-                f"Sorry, something went wrong on my side (reference {reference}). Please try again.",
-            )
+            await context.bot.send_message(update.effective_chat.id, sorry.format(reference=reference))
         except TelegramError:
             log.warning("could not tell chat %s about error %s", update.effective_chat.id, reference)
 

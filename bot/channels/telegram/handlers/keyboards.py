@@ -1,46 +1,56 @@
 """The inline keyboards under messages, and the callback data their buttons send back.
 
-`bot.channels.telegram.handlers.buttons` answers the taps."""
+`bot.channels.telegram.handlers.buttons` answers the taps. Labels are in the owner's language
+(`_`); callback data never is, so a tap means the same whatever language it was shown in.
+"""
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.locales import LANGUAGES, N_, Translate
+
 EXAMPLE_QUESTIONS = [
-    "How can I get working capital without collateral?",
-    "Should I sell cross-border?",
-    "What should my 10-year plan look like?",
-    "What should a small business outsource first?",
+    N_("How can I get working capital without collateral?"),
+    N_("Should I sell cross-border?"),
+    N_("What should my 10-year plan look like?"),
+    N_("What should a small business outsource first?"),
 ]
 
 
-def example_questions() -> InlineKeyboardMarkup:
-    """One button per example question (`ask:<n>`), under /start."""
-    rows = [[InlineKeyboardButton(q, callback_data=f"ask:{i}")] for i, q in enumerate(EXAMPLE_QUESTIONS)]
+def example_questions(_: Translate = str) -> InlineKeyboardMarkup:
+    """One button per example question (`ask:<n>`), under /start and a greeting."""
+    rows = [[InlineKeyboardButton(_(q), callback_data=f"ask:{i}")] for i, q in enumerate(EXAMPLE_QUESTIONS)]
     return InlineKeyboardMarkup(rows)
 
 
-def feedback_buttons(turn_id: int, next_questions: list[str] = ()) -> InlineKeyboardMarkup:
+def feedback_buttons(turn_id: int, next_questions: list[str] = (), _: Translate = str) -> InlineKeyboardMarkup:
     """👍 / 👎 / Sources (`fb:up:<turn>`, `fb:down:<turn>`, `src:<turn>`), and a row for each
     suggested next question (`next:<turn>:<n>`: the n-th of the turn's stored `follow_ups`)."""
     rows = [
         [
             InlineKeyboardButton("👍", callback_data=f"fb:up:{turn_id}"),
             InlineKeyboardButton("👎", callback_data=f"fb:down:{turn_id}"),
-            InlineKeyboardButton("Sources", callback_data=f"src:{turn_id}"),
+            InlineKeyboardButton(_("Sources"), callback_data=f"src:{turn_id}"),
         ]
     ]
     rows += [[InlineKeyboardButton(q, callback_data=f"next:{turn_id}:{n}")] for n, q in enumerate(next_questions)]
     return InlineKeyboardMarkup(rows)
 
 
-def forget_confirmation() -> InlineKeyboardMarkup:
+def forget_confirmation(_: Translate = str) -> InlineKeyboardMarkup:
     """/forget's confirmation: delete, or keep everything."""
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("Yes, delete my data", callback_data="forget:yes"),
-                InlineKeyboardButton("Cancel", callback_data="forget:no"),
+                InlineKeyboardButton(_("Yes, delete my data"), callback_data="forget:yes"),
+                InlineKeyboardButton(_("Cancel"), callback_data="forget:no"),
             ]
         ]
     )
+
+
+def languages() -> InlineKeyboardMarkup:
+    """/language: one button per language the bot speaks (`lang:<code>`), each in itself."""
+    buttons = [InlineKeyboardButton(name, callback_data=f"lang:{code}") for code, name in LANGUAGES.items()]
+    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])

@@ -17,47 +17,49 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandl
 from telegram.warnings import PTBUserWarning
 
 from bot.advisor.conversation import ProfileError, profile_pairs
-from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, user_key
+from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, texts_of, user_key
+from bot.locales import N_
 
-USAGE = (
+USAGE = N_(
     "Send /profile to answer a few questions about your business, or set fields directly:\n"
     "/profile industry=bakery staff=6 region=Australia\n"
     "Keys: business_name, industry, staff, region, stage, goals. An empty value clears one: /profile goals="
 )
 TIMEOUT = 15 * 60  # seconds an unanswered step waits before the conversation ends
 
-# (field, question, button choices: (label, value)); an empty list means free text only
+# (field, question, button choices: (label, value)); an empty list means free text only. Labels
+# and questions are translated where shown; values are stored as they are here, in English.
 STEPS: list[tuple[str, str, list[tuple[str, str]]]] = [
     (
         "industry",
-        "What does your business do? Tap one or type it.",
+        N_("What does your business do? Tap one or type it."),
         [
-            ("Retail shop", "retail"),
-            ("Food & drink", "food and drink"),
-            ("Services", "services"),
-            ("Online shop", "online retail"),
-            ("Manufacturing", "manufacturing"),
-            ("Farming", "agriculture"),
+            (N_("Retail shop"), "retail"),
+            (N_("Food & drink"), "food and drink"),
+            (N_("Services"), "services"),
+            (N_("Online shop"), "online retail"),
+            (N_("Manufacturing"), "manufacturing"),
+            (N_("Farming"), "agriculture"),
         ],
     ),
     (
         "staff",
-        "How many people work in it, you included? Tap one or type a number.",
-        [("Just me", "1"), ("2–9", "2–9"), ("10–49", "10–49"), ("50–249", "50–249"), ("250+", "250+")],
+        N_("How many people work in it, you included? Tap one or type a number."),
+        [(N_("Just me"), "1"), ("2–9", "2–9"), ("10–49", "10–49"), ("50–249", "50–249"), ("250+", "250+")],
     ),
-    ("region", "Which country or region do you mostly sell in? Type it, e.g. Kenya or Southeast Asia.", []),
+    ("region", N_("Which country or region do you mostly sell in? Type it, e.g. Kenya or Southeast Asia."), []),
     (
         "stage",
-        "Where is the business now?",
+        N_("Where is the business now?"),
         [
-            ("Just starting", "just starting"),
-            ("Growing", "growing"),
-            ("Established", "established"),
-            ("Selling abroad", "selling abroad"),
+            (N_("Just starting"), "just starting"),
+            (N_("Growing"), "growing"),
+            (N_("Established"), "established"),
+            (N_("Selling abroad"), "selling abroad"),
         ],
     ),
-    ("business_name", "What is the business called? (Type it, or /skip.)", []),
-    ("goals", "Last one: what do you want to achieve in the next few years? (Type it, or /skip.)", []),
+    ("business_name", N_("What is the business called? (Type it, or /skip.)"), []),
+    ("goals", N_("Last one: what do you want to achieve in the next few years? (Type it, or /skip.)"), []),
 ]
 
 
@@ -66,29 +68,34 @@ async def start(update: Update, context: BotContext) -> int:
     text = update.effective_message.text or ""
     given = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
     storage = context.deps.storage
+    _ = texts_of(update, context)
     current = await storage.profile(user_key(update))
     if given.strip():
         try:
             current = current.updated(profile_pairs(given))
         except ProfileError as exc:
-            await update.effective_message.reply_text(f"{exc}\n\n{USAGE}")
+            await update.effective_message.reply_text(f"{_(exc.template).format(**exc.params)}\n\n{_(USAGE)}")
             return ConversationHandler.END
         await storage.set_profile(user_key(update), current)
-        await update.effective_message.reply_text(f"Saved. Your profile:\n{current.describe()}")
+        await update.effective_message.reply_text(_("Saved. Your profile:") + "\n" + current.describe(_))
         return ConversationHandler.END
-    intro = "Your profile now:\n" + current.describe() + "\n\n" if not current.is_empty() else ""
+    intro = _("Your profile now:") + "\n" + current.describe(_) + "\n\n" if not current.is_empty() else ""
     await update.effective_message.reply_text(
-        intro + "A few quick questions so my answers fit your business. /skip any of them, /cancel to stop."
+        intro + _("A few quick questions so my answers fit your business. /skip any of them, /cancel to stop.")
     )
-    return await _ask(update, 0)
+    return await _ask(update, context, 0)
 
 
-async def _ask(update: Update, step: int) -> int:
+async def _ask(update: Update, context: BotContext, step: int) -> int:
     if step == len(STEPS):
         return ConversationHandler.END
-    _, question, choices = STEPS[step]
-    buttons = [[InlineKeyboardButton(label, callback_data=f"pf:{step}:{n}")] for n, (label, _) in enumerate(choices)]
-    await update.effective_chat.send_message(question, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None)
+    _ = texts_of(update, context)
+    _field, question, choices = STEPS[step]
+    buttons = [
+        [InlineKeyboardButton(_(label), callback_data=f"pf:{step}:{n}")] for n, (label, _v) in enumerate(choices)
+    ]
+    markup = InlineKeyboardMarkup(buttons) if buttons else None
+    await update.effective_chat.send_message(_(question), reply_markup=markup)
     return step
 
 
@@ -98,9 +105,10 @@ def _answer(step: int):
     async def chosen(update: Update, context: BotContext) -> int:
         query = update.callback_query
         await query.answer()
-        _, _, choice = query.data.split(":")
+        choice = query.data.split(":")[2]
         label, value = STEPS[step][2][int(choice)]
-        await query.edit_message_text(f"{STEPS[step][1].split('?')[0]}? {label}")
+        _ = texts_of(update, context)
+        await query.edit_message_text(f"{_(STEPS[step][1])}\n→ {_(label)}")
         return await _save(update, context, step, value)
 
     async def typed(update: Update, context: BotContext) -> int:
@@ -120,10 +128,11 @@ async def _save(update: Update, context: BotContext, step: int, value: str) -> i
     """Save one answer at once (a conversation cut short keeps what was given)."""
     field = STEPS[step][0]
     storage = context.deps.storage
+    _ = texts_of(update, context)
     try:
         profile = (await storage.profile(user_key(update))).updated([f"{field}={value}"])
     except ProfileError as exc:
-        await update.effective_chat.send_message(f"{exc}. Try again, or /skip.")
+        await update.effective_chat.send_message(_(exc.template).format(**exc.params) + " " + _("Try again, or /skip."))
         return step
     await storage.set_profile(user_key(update), profile)
     return await _next(update, context, step)
@@ -131,17 +140,23 @@ async def _save(update: Update, context: BotContext, step: int, value: str) -> i
 
 async def _next(update: Update, context: BotContext, step: int) -> int:
     if step + 1 < len(STEPS):
-        return await _ask(update, step + 1)
+        return await _ask(update, context, step + 1)
+    _ = texts_of(update, context)
     profile = await context.deps.storage.profile(user_key(update))
     await update.effective_chat.send_message(
-        f"Thanks! Your profile:\n{profile.describe()}\n\nMy answers will take it into account. Ask away!"
+        _("Thanks! Your profile:")
+        + "\n"
+        + profile.describe(_)
+        + "\n\n"
+        + _("My answers will take it into account. Ask away!")
     )
     return ConversationHandler.END
 
 
 async def stop(update: Update, context: BotContext) -> int:
     """/cancel during the questions: stop asking; what was answered stays saved."""
-    await update.effective_message.reply_text("Stopped. What you told me so far is saved; /profile shows it.")
+    _ = texts_of(update, context)
+    await update.effective_message.reply_text(_("Stopped. What you told me so far is saved; /profile shows it."))
     return ConversationHandler.END
 
 

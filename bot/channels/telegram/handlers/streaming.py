@@ -13,9 +13,10 @@ from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bot.channels.dialogue import Reply
-from bot.channels.telegram.formatting import telegram_messages, to_html
-from bot.channels.telegram.handlers.deps import BotContext, chat_key, is_private, user_key
+from bot.channels.telegram.formatting import escape, telegram_messages, to_html
+from bot.channels.telegram.handlers.deps import BotContext, chat_key, is_private, language_of, user_key
 from bot.channels.telegram.handlers.keyboards import example_questions, feedback_buttons
+from bot.locales import DEFAULT, Translate, texts
 
 log = logging.getLogger(__name__)
 
@@ -30,28 +31,31 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
     deps = context.deps
     chat_id = update.effective_chat.id
     reply_to = update.effective_message if update.message else None
-    chatter = await deps.dialogue.small_talk(user_key(update), chat_key(update), question)
+    language = language_of(update, context)
+    chatter = await deps.dialogue.small_talk(user_key(update), chat_key(update), question, language)
     if chatter is not None:
-        await deliver(context, chat_id, chatter, reply_to)
+        await deliver(context, chat_id, chatter, reply_to, language)
         return
     if not deps.access.is_admin(update.effective_user.id):
         wait = await deps.limiter.check(update.effective_user.id)
         if wait is not None:
-            await context.bot.send_message(
-                chat_id, f"You've asked a lot of questions — please try again in {_duration(wait)}."
-            )
+            _ = texts(language)
+            limited = _("You've asked a lot of questions — please try again in {duration}.")
+            await context.bot.send_message(chat_id, limited.format(duration=_duration(wait, _)))
             return
-    reply = await _prepare(update, context, question)
+    reply = await _prepare(update, context, question, language)
     if reply is not None:
-        await deliver(context, chat_id, reply, reply_to)
+        await deliver(context, chat_id, reply, reply_to, language)
 
 
-async def _prepare(update: Update, context: BotContext, question: str) -> Reply | None:
+async def _prepare(update: Update, context: BotContext, question: str, language: str) -> Reply | None:
     """The answer, prepared in a task of its own that /cancel can stop (then: None)."""
     deps, chat_id = context.deps, update.effective_chat.id
     drafts = DraftStream(context.bot, chat_id, deps.settings.draft_interval) if is_private(update) else None
     work = asyncio.create_task(
-        deps.dialogue.ask(user_key(update), chat_key(update), question, on_delta=drafts.push if drafts else None)
+        deps.dialogue.ask(
+            user_key(update), chat_key(update), question, on_delta=drafts.push if drafts else None, language=language
+        )
     )
     deps.activity.answering[chat_id] = work
     try:
@@ -71,26 +75,30 @@ async def _prepare(update: Update, context: BotContext, question: str) -> Reply 
             del deps.activity.answering[chat_id]
 
 
-async def deliver(context: BotContext, chat_id: int, reply: Reply, reply_to: Message | None) -> None:
+async def deliver(
+    context: BotContext, chat_id: int, reply: Reply, reply_to: Message | None, language: str = DEFAULT
+) -> None:
     """Send the reply, and record on its turn whether it arrived."""
     delivered = False
     try:
-        await send_answer(context.bot, chat_id, reply, reply_to)
+        await send_answer(context.bot, chat_id, reply, reply_to, language)
         delivered = True
     finally:
         await context.deps.dialogue.delivered(reply.turn_id, delivered)
 
 
-async def send_answer(bot, chat_id: int, reply: Reply, reply_to: Message | None) -> None:
+async def send_answer(bot, chat_id: int, reply: Reply, reply_to: Message | None, language: str = DEFAULT) -> None:
     """The answer as HTML messages (plain text if Telegram rejects the markup); on the last one,
     👍/👎/Sources and suggested next questions, or example questions after a greeting."""
     answer, turn_id = reply.answer, reply.turn_id
-    messages = telegram_messages(answer.text, answer.sources, answer.notes)
+    _ = texts(language)
+    messages = telegram_messages(answer.text, answer.sources, answer.notes, _("Sources"))
     if reply.examples:
-        messages[-1] = (messages[-1][0] + "\n\nTry one of these:", messages[-1][1] + "\n\nTry one of these:")
-        markup = example_questions()
+        more = "\n\n" + escape(_("Try one of these:"))
+        messages[-1] = (messages[-1][0] + more, messages[-1][1] + more)
+        markup = example_questions(_)
     elif turn_id is not None and answer.covered and answer.mode != "smalltalk":
-        markup = feedback_buttons(turn_id, answer.follow_ups)
+        markup = feedback_buttons(turn_id, answer.follow_ups, _)
     else:
         markup = None
     for number, (html, plain) in enumerate(messages):
@@ -167,11 +175,11 @@ class DraftStream:
                     self.failed = True
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float, _: Translate = str) -> str:
     seconds = max(1, int(seconds + 0.999))
     if seconds < 90:
-        return f"{seconds} seconds"
+        return _("{count} seconds").format(count=seconds)
     if seconds < 5400:
-        return f"{round(seconds / 60)} minutes"
-    return f"{round(seconds / 3600)} hours"
+        return _("{count} minutes").format(count=round(seconds / 60))
+    return _("{count} hours").format(count=round(seconds / 3600))
 

@@ -1,0 +1,104 @@
+"""Embedding backends for owners in other languages: speed and recall, English and multilingual.
+
+    python bench/languages_bench.py            # knowledge/ and both eval sets, three backends (~6 minutes)
+    python bench/languages_bench.py --quick    # two backends on a few files, for the smoke test
+
+For EMBEDDING_BACKEND `onnx` (MiniLM only), `e5` (multilingual-e5-small only) and `onnx+e5` (the
+default: both spaces, English questions searched with MiniLM, the others with e5): the whole
+`python ingest.py` of the knowledge base as a consultant runs it (process start, model loads,
+both spaces), one question's embedding, and `python -m bot eval` on `knowledge/eval/
+questions.yaml` (English) and `questions.multilingual.yaml` (11 other languages). The rules:
+English recall@5 may drop by at most 0.01 against MiniLM, multilingual recall@5 ≥ 0.95, and
+the default's ingest of knowledge/ under 2 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, Timer, print_table, summary, write_result
+
+from bot.config import load_settings
+from bot.index import make_embeddings
+
+EVAL_SETS = {"english": "questions.yaml", "multilingual": "questions.multilingual.yaml"}
+QUESTIONS = {
+    "english": "How can a small business get working capital without collateral?",
+    "multilingual": "Как получить оборотный капитал без залога?",
+}
+
+
+def knowledge(quick: bool, scratch: Path) -> Path:
+    """knowledge/ as it is, or (quick) the few files the quick eval sets point at."""
+    if not quick:
+        return ROOT / "knowledge"
+    folder = scratch / "knowledge"
+    for rel in (
+        "credit/collateral-free-finance-options.md",
+        "credit/data-driven-lending.md",
+        "trade/selling-cross-border-via-platforms.md",
+        "strategy/writing-a-ten-year-plan.md",
+    ):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "knowledge" / rel, folder / rel)
+    (folder / "eval").mkdir()
+    for file in EVAL_SETS.values():
+        lines = (ROOT / "knowledge" / "eval" / file).read_text(encoding="utf-8").split("\n- question:")
+        kept = [q for q in lines[1:] if any(rel in q for rel in ("collateral-free", "selling-cross-border"))][:4]
+        (folder / "eval" / file).write_text("- question:" + "\n- question:".join(kept), encoding="utf-8")
+    return folder
+
+
+def run(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+
+
+def measure(backend: str, folder: Path, data: Path) -> dict:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "TELEGRAM_"))}}
+    env.update(KNOWLEDGE_DIR=str(folder), DATA_DIR=str(data), EMBEDDING_BACKEND=backend)
+    started = time.perf_counter()
+    run(["ingest.py"], env)
+    ingest_seconds = time.perf_counter() - started
+    row = {"backend": backend, "ingest s": round(ingest_seconds, 1)}
+    for name, file in EVAL_SETS.items():
+        report = json.loads(run(["-m", "bot", "eval", str(folder / "eval" / file), "--json"], env).stdout)
+        row[f"{name} r@1"], row[f"{name} r@5"] = report["recall_at_1"], report["recall_at_5"]
+        row[f"{name} not-covered acc."] = report["not_covered_accuracy"]
+    embeddings = make_embeddings(load_settings(embedding_backend=backend, _env_file=None))
+    for name, question in QUESTIONS.items():
+        embedder = embeddings.for_question(question)
+        embedder.serve_queries()
+        embedder.embed(["warm up"])
+        times = []
+        for n in range(20):
+            with Timer() as timer:
+                embedder.embed([f"{question} {n}"])
+            times.append(timer.seconds * 1000)
+        row[f"{name} question ms"] = summary(times)["p50_ms"]
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few files and questions, two backends")
+    options = parser.parse_args()
+    backends = ["onnx", "onnx+e5"] if options.quick else ["onnx", "e5", "onnx+e5"]
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = knowledge(options.quick, Path(scratch))
+        for backend in backends:
+            rows.append(measure(backend, folder, Path(scratch) / backend.replace("+", "-")))
+    print_table("Embedding backends: ingest, recall and a question's embedding", rows)
+    write_result("languages", {"backends": rows}, options.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The advisor's fixed texts, in the owner's language: what it says when the model is down, an
+answer was cut, a question is empty or outside the knowledge base, or a long message was cut.
+
+Each takes `_`, the owner's translator (`bot.locales.texts`). Which language: the question's
+own when it is confidently one the bot speaks, else the owner's (Telegram's language_code or
+their /language choice), else English.
+"""
+
+from __future__ import annotations
+
+from bot.index.language import detect_language
+from bot.locales import DEFAULT, Translate, supported
+
+
+def language_for(question: str, owner_language: str | None) -> str:
+    return supported(detect_language(question)) or supported(owner_language) or DEFAULT
+
+
+def fallback_note(_: Translate) -> str:
+    return (
+        "_"
+        + _("The AI model is not available right now, so these are the most relevant passages from the knowledge base.")
+        + "_"
+    )
+
+
+def english_knowledge(_: Translate) -> str:
+    """The line an offline answer to a question in another language leads with."""
+    return "_" + _("The knowledge base is in English and no AI model is configured, so here it is in English:") + "_"
+
+
+def cut_short(_: Translate) -> str:
+    return _("The answer was cut short; ask for the rest, or ask a narrower question.")
+
+
+def empty_question(_: Translate) -> str:
+    return _(
+        "Ask me a question about your business — for example: "
+        "“How can I get working capital without collateral?” or “Should I sell cross-border?”"
+    )
+
+
+def not_covered(_: Translate, topics: dict[str, list[str]]) -> str:
+    """Say plainly that the question is outside the knowledge base, and what it does cover."""
+    lines = [
+        _("I don't have material on that in my knowledge base, so I won't guess."),
+        _("For questions outside it, an accountant, a lawyer or your bank's business team can help."),
+        "",
+        _("I can help with:"),
+    ]
+    lines += [f"- {topic.capitalize()}: {'; '.join(titles[:3])}" for topic, titles in topics.items()]
+    return "\n".join(lines)
+
+
+def long_message(_: Translate, question: str | None, context: bool) -> str:
+    """What of a long message was answered (`question`: its asking sentence, if it had one;
+    `context`: whether text before it was kept too)."""
+    if question is None:
+        return _("Your message was long and I found no question in it, so I used its end.")
+    if context:
+        return _(
+            "Your message was long, so I answered its question (“{question}”) with the text just before it."
+        ).format(question=question)
+    return _("Your message was long, so I answered its question (“{question}”).").format(question=question)
+
+
+def also_relevant(_: Translate) -> str:
+    return _("Also relevant:")
+
+
+def for_a_business_like_yours(_: Translate, fits: list[str]) -> str:
+    return _("For a business like yours ({details}):").format(details=", ".join(fits))

@@ -1,0 +1,77 @@
+"""Vectors already computed, kept by model and text, so no text is embedded twice.
+
+The multilingual model embeds about seven passages a second on two cores; a `--rebuild`, a
+second data folder, a Chroma server filled after a local index, a CHUNK_SIZE tried and undone
+would each pay that again for text that did not change. The cache is one SQLite file per
+model (its fingerprint in the name), keyed by the SHA-256 of the exact text embedded, in
+EMBEDDING_CACHE_DIR (default: inside the virtual environment, beside the ONNX export).
+Only passages are cached, never questions. A cache that cannot be read or written is
+skipped with one warning: it saves time, it never stops an ingest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    return Path(sys.prefix) / "sme-advisor-cache"
+
+
+class VectorCache:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._broken = False
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=30)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+        return connection
+
+    def get(self, texts: Sequence[str]) -> dict[int, np.ndarray]:
+        """The cached vectors of `texts`, by position."""
+        if self._broken or not texts:
+            return {}
+        keys = [_key(t) for t in texts]
+        found: dict[bytes, np.ndarray] = {}
+        try:
+            with self._connect() as connection:
+                for start in range(0, len(keys), 500):
+                    batch = keys[start : start + 500]
+                    marks = ",".join("?" * len(batch))
+                    query = f"SELECT key, vector FROM vectors WHERE key IN ({marks})"
+                    for key, blob in connection.execute(query, batch):
+                        found[key] = np.frombuffer(blob, dtype=np.float32)
+        except (sqlite3.Error, OSError) as exc:
+            self._give_up(exc)
+            return {}
+        return {n: found[key] for n, key in enumerate(keys) if key in found}
+
+    def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        if self._broken or not texts:
+            return
+        rows = [(_key(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors, strict=True)]
+        try:
+            with self._connect() as connection:
+                connection.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", rows)
+        except (sqlite3.Error, OSError) as exc:
+            self._give_up(exc)
+
+    def _give_up(self, exc: Exception) -> None:
+        self._broken = True
+        log.warning("the embedding cache %s is not usable (%s); embedding without it", self.path, exc)
+
+
+def _key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()

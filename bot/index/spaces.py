@@ -1,0 +1,115 @@
+"""The embedding spaces an index keeps, and which one a question is searched in.
+
+EMBEDDING_BACKEND `onnx+e5` (the default) keeps two: all-MiniLM-L6-v2, best on English
+(recall@1 0.82 on the English eval against e5's 0.76), and multilingual-e5-small, which
+finds the English passages for questions in other languages (recall@5 0.98 where MiniLM
+manages 0.33). A question is searched with MiniLM when it is English (or too short to tell
+but plain ASCII) and the knowledge base is English, and with e5 otherwise. Every chunk is embedded in both spaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from bot.config import Settings
+from bot.index.cache import default_cache_dir
+from bot.index.embedder import BaseEmbedder, E5Embedder, Embedder
+from bot.index.language import detect_language, likely_languages
+
+
+class Embeddings:
+    """The embedders of an index's spaces, the first being the one whose collection records what
+    the index holds."""
+
+    def __init__(self, *embedders: BaseEmbedder) -> None:
+        self.embedders = list(embedders)
+        self.primary = self.embedders[0]
+
+    @property
+    def fingerprint(self) -> str:
+        """All spaces' models: changing any of them re-embeds the knowledge base."""
+        return "+".join(e.fingerprint for e in self.embedders)
+
+    @property
+    def loaded(self) -> bool:
+        return any(e.loaded for e in self.embedders)
+
+    @property
+    def batch_size(self) -> int:
+        return self.primary.batch_size
+
+    @property
+    def multilingual(self) -> BaseEmbedder:
+        """The model that compares texts across languages (the first, when there is none)."""
+        return next((e for e in self.embedders if isinstance(e, E5Embedder)), self.primary)
+
+    def space_of(self, embedder: BaseEmbedder) -> str | None:
+        """The name `KnowledgeIndex.query` knows the embedder's space by (None: the first)."""
+        return None if embedder is self.primary else embedder.space
+
+    def embed_everywhere(self, texts: list[str]) -> dict[str | None, np.ndarray]:
+        """`texts` in every space, keyed as `space_of` names them. The models run side by side
+        (both release the GIL), which keeps both cores busy while the smaller model's batches
+        would leave one idle: ~6% off an ingest (bench/languages_bench.py)."""
+        if len(self.embedders) == 1:
+            return {None: self.primary.embed(texts)}
+        with ThreadPoolExecutor(len(self.embedders), thread_name_prefix="embed") as pool:
+            futures = {self.space_of(e): pool.submit(e.embed, texts) for e in self.embedders}
+            return {space: future.result() for space, future in futures.items()}
+
+    def for_question(self, question: str, languages: Iterable[str] = ("en",)) -> BaseEmbedder:
+        """The embedder to search `question` with: MiniLM for English questions over an English
+        knowledge base, the multilingual model for anything else (when the index has one)."""
+        if self.multilingual is self.primary:
+            return self.primary
+        return self.primary if _english(question) and set(languages) <= {"en"} else self.multilingual
+
+    def serve_queries(self) -> None:
+        for embedder in self.embedders:
+            embedder.serve_queries()
+
+
+def _english(question: str) -> bool:
+    """Whether MiniLM reads `question` best: English even when py3langid is unsure ("cash flow
+    tips"; English is the likeliest, or second to an English creole), and text too short to
+    tell if written in plain ASCII ("loans?"). A likely other language in three words or more
+    ("Como exportar para a Argentina?": Portuguese at 0.37) goes to the multilingual model."""
+    if detect_language(question) == "en":
+        return True
+    ranked = likely_languages(question)
+    top, probability = ranked[0]
+    if top == "en" or (top in ENGLISH_CREOLES and "en" in dict(ranked)):
+        return True
+    if probability >= UNSURE and len(question.split()) >= 3:
+        return False
+    return question.isascii()
+
+
+ENGLISH_CREOLES = {"pcm", "sco"}  # py3langid's near-English labels (Nigerian Pidgin, Scots)
+UNSURE = 0.3  # a language this likely, in a sentence, is not a misread English phrase
+
+
+def make_embeddings(settings: Settings) -> Embeddings:
+    """EMBEDDING_BACKEND: onnx+e5 (default), onnx, onnx-int8, torch (MiniLM only), e5 (e5 only)."""
+    embedders: list[BaseEmbedder] = []
+    for part in settings.embedding_backend.split("+"):
+        backend, _, variant = part.partition("-")
+        if backend == "e5":
+            embedders.append(E5Embedder(settings.embedding_batch_size))
+        else:
+            onnx_file = "model.int8.onnx" if variant == "int8" else "model.onnx"
+            model, batch = settings.embedding_model, settings.embedding_batch_size
+            embedders.append(Embedder(model, batch, backend, settings.onnx_model_dir, onnx_file))
+    if settings.embedding_cache:
+        folder = settings.embedding_cache_dir or default_cache_dir()
+        for embedder in embedders:
+            embedder.use_cache(folder)
+    return Embeddings(*embedders)
+
+
+def make_embedder(settings: Settings) -> BaseEmbedder:
+    """The index's first embedding model (in `onnx+e5`: MiniLM on ONNX)."""
+    return make_embeddings(settings).primary

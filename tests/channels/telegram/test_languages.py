@@ -1,0 +1,115 @@
+"""Owners in their own language, with the real `python -m bot run`: the bot's texts follow the
+owner's Telegram language (or /language), questions in any language are answered from the
+English knowledge base, and with an LLM the search runs on an English rewrite of the question."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+
+from bot.advisor.texts import english_knowledge
+from bot.locales import LANGUAGES, texts
+from tests.fakes.openai_server import FakeOpenAI, Reply, last_user_message
+from tests.fakes.telegram_server import FakeTelegram
+from tests.helpers import ROOT
+from tests.helpers.live_bot import running_bot
+
+OWNER = 111
+
+
+def env_for(tmp_path, shared_index_dir, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LLM_"))}
+    env.update(KNOWLEDGE_DIR=str(ROOT / "knowledge"), DATA_DIR=str(tmp_path), INDEX_DIR=str(shared_index_dir / "index"))
+    env.update(extra)
+    return env
+
+
+async def said(telegram: FakeTelegram, text: str, language: str | None = None, timeout: float = 40) -> str:
+    before = len(telegram.texts(OWNER))
+    telegram.message(OWNER, text, language_code=language)
+    await telegram.wait_for(lambda: len(telegram.texts(OWNER)) > before, timeout, f"a reply to {text!r}")
+    return telegram.texts(OWNER)[before]
+
+
+def last_turn(tmp_path) -> dict:
+    with sqlite3.connect(tmp_path / "transcripts.db") as conn:
+        conn.row_factory = sqlite3.Row
+        return dict(conn.execute("select * from turns order by id desc limit 1").fetchone())
+
+
+def italic(text: str) -> str:
+    """How a note made `_like this_` arrives in Telegram HTML."""
+    return "<i>" + text.strip("_") + "</i>"
+
+
+async def test_texts_and_offline_answers_in_the_owners_language(tmp_path, shared_index_dir):
+    async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
+        ru = texts("ru")
+        welcome = await said(telegram, "/start", language="ru")
+        assert ru("Try one of these:") in welcome and "SME Advisor" in welcome
+        buttons = telegram.calls_of("sendMessage", OWNER)[-1].params["reply_markup"]["inline_keyboard"]
+        assert buttons[0][0]["text"] == ru("How can I get working capital without collateral?")
+
+        pt = texts("pt")
+        answer = await said(telegram, "Como conseguir capital de giro sem garantia?", language="pt")
+        assert answer.startswith(italic(english_knowledge(pt)))
+        assert f"<b>{pt('Sources')}</b>" in answer
+        assert last_turn(tmp_path)["sources"].count("credit/") >= 1 and last_turn(tmp_path)["covered"] == 1
+
+        ar = texts("ar")
+        arabic = await said(
+            telegram, "كيف أحصل على رأس مال عامل بدون ضمانات؟", language="ar"
+        )  # the fake checks entities
+        assert arabic.startswith(italic(english_knowledge(ar))) and f"<b>{ar('Sources')}</b>" in arabic
+        assert '"credit/' in last_turn(tmp_path)["sources"]
+
+        # /language overrides the app's language, and is remembered
+        before = len(telegram.calls_of("editMessageText"))
+        await said(telegram, "/language", language="ru")
+        telegram.press(OWNER, "lang:es", telegram.calls_of("sendMessage", OWNER)[-1].result)
+        await telegram.wait_for(lambda: len(telegram.calls_of("editMessageText")) > before, what="the choice")
+        es = texts("es")
+        assert telegram.calls_of("editMessageText")[-1].params["text"] == es(
+            "From now on I'll speak {language}."
+        ).format(language=LANGUAGES["es"])
+        help_text = await said(telegram, "/help", language="ru")
+        assert help_text.startswith(
+            es("Type any question about your business and I'll answer from the knowledge base, with sources.")
+        )
+
+        # or directly by code; a code it does not speak is named, with the choices
+        tr = texts("tr")
+        assert await said(telegram, "/language tr-TR") == tr("From now on I'll speak {language}.").format(
+            language=LANGUAGES["tr"]
+        )
+        unknown = tr("I don't speak “{code}” yet; choose one of these:")
+        assert await said(telegram, "/language klingon") == unknown.format(code="klingon")
+        assert len(telegram.calls_of("sendMessage", OWNER)[-1].params["reply_markup"]["inline_keyboard"]) == 3
+
+        menus = {c.params.get("language_code") for c in telegram.calls_of("setMyCommands")}
+        assert set(LANGUAGES) - {"en"} <= menus
+
+
+async def test_with_an_llm_retrieval_searches_an_english_rewrite_and_the_model_gets_the_original(
+    tmp_path, shared_index_dir
+):
+    spanish = "¿Cómo consigo capital de trabajo sin dar garantías?"
+    english = "How can a small business get working capital without collateral?"
+
+    def responder(body):
+        if not body.get("stream"):  # the rewrite: one call that also translates
+            return Reply(english)
+        return Reply("Usa la financiación de facturas [1].")
+
+    with FakeOpenAI(responder) as llm:
+        env = env_for(tmp_path, shared_index_dir, LLM_MODEL="openai:fake", LLM_BASE_URL=llm.base_url)
+        async with running_bot(env, tmp_path / "bot.log") as telegram:
+            answer = await said(telegram, spanish, language="es")
+            await asyncio.sleep(0.5)
+        rewrite, final = llm.requests[0], llm.answer_requests()[-1]
+    assert "English" in last_user_message(rewrite) and spanish in last_user_message(rewrite)
+    assert f"<question>\n{spanish}\n</question>" in last_user_message(final)  # the owner's own words
+    assert answer.startswith("Usa la financiación de facturas [1].")
+    turn = last_turn(tmp_path)
+    assert turn["standalone_question"] == english and '"credit/' in turn["sources"]

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     telegram_max_messages_per_second: float = Field(30, ge=0, le=1000)
     shutdown_grace_seconds: float = Field(20.0, ge=0, le=600)
 
+    # --- People in the loop: hand-over, the admin chat, the digest ------------------------
+    admin_chat_id: int | None = None  # a group of consultants; unset: each admin privately
+    handover_hours: float = Field(24.0, gt=0, le=24 * 30)
+    digest_time: str = "08:00"  # UTC, or off
+    error_reports_per_hour: int = Field(10, ge=0, le=1000)
+
     # --- LLM (used by the advisor issue) -----------------------------------------
     llm_model: str | None = None
     llm_base_url: str | None = None
@@ -120,6 +126,15 @@ class Settings(BaseSettings):
     def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _check_digest_time(cls, value: str) -> str:
+        if value.lower() == "off":
+            return "off"
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a time of day HH:MM in UTC (e.g. 08:00), or off")
         return value
 
     @field_validator("chroma_url")

@@ -11,7 +11,9 @@ from typing import Literal
 
 from bot.index.retriever import Passage
 
-Mode = Literal["offline", "llm", "smalltalk"]
+# offline / llm: the advisor's; smalltalk: "hi" and "thanks"; human: a consultant's reply;
+# handover: an owner's request or message passed on to a consultant
+Mode = Literal["offline", "llm", "smalltalk", "human", "handover"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Answer:
     cancelled: bool = False  # the owner stopped it (/cancel) before it was finished
     follow_ups: list[str] = field(default_factory=list)  # next questions the knowledge base answers too
     notes: list[str] = field(default_factory=list)
+    answered_by: str | None = None  # the consultant who wrote a `human` answer
 
     def to_dict(self) -> dict:
         return asdict(self)

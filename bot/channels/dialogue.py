@@ -23,6 +23,7 @@ from bot.storage import Storage
 log = logging.getLogger(__name__)
 
 DeltaCallback = Callable[[str], Awaitable[None]]
+Names = tuple[str | None, str | None]  # an owner's username and display name, when the channel knows them
 
 
 @dataclass
@@ -44,13 +45,14 @@ class Dialogue:
         question: str,
         on_delta: DeltaCallback | None = None,
         language: str | None = None,
+        names: Names = (None, None),
     ) -> Reply:
         """Answer `question` in the chat's conversation; `on_delta` receives streamed text.
 
         Cancelled (the owner's /cancel), the turn is stored as cancelled, with what was written
         so far, and the cancellation goes on to the caller."""
         started = time.perf_counter()
-        conversation_id, history, profile = await self._context(user_id, chat_id)
+        conversation_id, history, profile = await self._context(user_id, chat_id, names)
         answer = None
         written: list[str] = []
         try:
@@ -71,7 +73,9 @@ class Dialogue:
         turn_id = await self._store(conversation_id, user_id, answer, latency_ms, profile)
         return Reply(answer, turn_id)
 
-    async def small_talk(self, user_id: str, chat_id: str, text: str, language: str | None = None) -> Reply | None:
+    async def small_talk(
+        self, user_id: str, chat_id: str, text: str, language: str | None = None, names: Names = (None, None)
+    ) -> Reply | None:
         """A friendly reply to "hi", "thanks", "who are you?" and the like, stored as a small-talk
         turn (no model, no question limit, no knowledge gap); None when `text` may be a question.
         It is in the language of the phrase ("привет": Russian), or else the owner's."""
@@ -81,12 +85,20 @@ class Dialogue:
         said_in = supported(talk.language) if talk.language != DEFAULT else None
         _ = texts(said_in or language)
         answer = Answer(question=text, text=_(talk.reply), covered=True, mode="smalltalk")
-        conversation_id = (await self._context(user_id, chat_id))[0]
+        conversation_id = (await self._context(user_id, chat_id, names))[0]
         return Reply(answer, await self._store(conversation_id, user_id, answer, 0.0), talk.shows_examples)
 
-    async def _context(self, user_id: str, chat_id: str) -> tuple[int | None, list[Exchange], Profile]:
+    async def record(self, user_id: str, chat_id: str, answer: Answer, names: Names = (None, None)) -> int | None:
+        """Store a turn no model wrote (a consultant's reply, a message passed on to one) in the
+        chat's conversation; its id, or None when storage failed (logged)."""
+        conversation_id = (await self._context(user_id, chat_id, names))[0]
+        return await self._store(conversation_id, user_id, answer, 0.0)
+
+    async def _context(
+        self, user_id: str, chat_id: str, names: Names = (None, None)
+    ) -> tuple[int | None, list[Exchange], Profile]:
         try:
-            return await self.storage.context(user_id, chat_id)
+            return await self.storage.context(user_id, chat_id, names=names)
         except Exception:
             log.exception("could not load the conversation of chat %s; answering without memory", chat_id)
             return None, [], Profile()

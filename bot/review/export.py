@@ -35,6 +35,8 @@ COLUMNS = [
     "cancelled",
     "profile",
     "follow_ups",
+    "answered_by",
+    "flagged_gap",
     "feedback",
     "comments",
     "sources",

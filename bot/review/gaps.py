@@ -45,7 +45,9 @@ class Theme:
 
 
 def gap_reasons(turn: TurnRecord, min_score: float) -> list[str]:
-    if turn.mode == "smalltalk" or turn.cancelled:  # "hi" and "thanks" are not gaps in the knowledge
+    if turn.flagged_gap:  # a consultant said so, from a hand-over card
+        return ["flagged by a consultant"]
+    if turn.mode not in ("offline", "llm") or turn.cancelled:  # "hi", "thanks", a consultant's words
         return []
     reasons = []
     if not turn.covered:

@@ -2,8 +2,9 @@
 
 - `database`: engine, SQLite pragmas, file permissions, Alembic migrations at every start
 - `models`: the tables; `migrations`: the Alembic scripts that create and change them
-- `store`: `Storage`, assembled from `owners`, `conversations`, `turns` and `shared`
-  (what several bot processes agree on), on top of `base` (engine, write path)
+- `store`: `Storage`, assembled from `owners`, `conversations`, `turns`, `handovers` (requests
+  for a person, and `bot_state`) and `shared` (what several bot processes agree on), on top of
+  `base` (engine, write path)
 - `records`: `TurnFilter` and `TurnRecord`, for review
 
 May import `bot.advisor` (it stores `Answer`s, `Exchange`s and `Profile`s) and

@@ -13,18 +13,26 @@ HISTORY_TURNS = 20  # the advisor trims these further to its token budget
 
 class Conversations(StoreBase):
     async def context(
-        self, user_id: str, chat_id: str, limit: int = HISTORY_TURNS
+        self,
+        user_id: str,
+        chat_id: str,
+        limit: int = HISTORY_TURNS,
+        names: tuple[str | None, str | None] = (None, None),
     ) -> tuple[int, list[Exchange], Profile]:
-        """Everything a question needs, in one transaction: the owner is recorded as seen, and
+        """Everything a question needs, in one transaction: the owner is recorded as seen (with
+        their `names`, username and display name, when known: admins find owners by them), and
         the chat's open conversation (started if need be), its recent exchanges and the owner's
         profile are returned."""
+        username, display_name = names
         async with self._writing() as session:
             user = await session.get(User, user_id)
             if user is None:
-                user = User(id=user_id, profile={})
+                user = User(id=user_id, username=username, display_name=display_name, profile={})
                 session.add(user)
             else:
                 user.last_seen = utcnow()
+                user.username = username or user.username
+                user.display_name = display_name or user.display_name
             conversation_id = await session.scalar(_open_conversation(chat_id))
             if conversation_id is None:
                 conversation = Conversation(chat_id=chat_id, started_by=user_id)
@@ -75,7 +83,11 @@ def _open_conversation(chat_id: str) -> Select:
 def _recent_turns(conversation_id: int, limit: int) -> Select:
     return (
         select(Turn.question, Turn.answer, Turn.standalone_question)
-        .where(Turn.conversation_id == conversation_id, Turn.mode != "smalltalk", Turn.cancelled.is_(False))
+        .where(
+            Turn.conversation_id == conversation_id,
+            Turn.mode.not_in(("smalltalk", "handover")),  # a consultant's reply (`human`) is remembered
+            Turn.cancelled.is_(False),
+        )
         .order_by(Turn.id.desc())
         .limit(limit)
     )

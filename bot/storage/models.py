@@ -73,6 +73,8 @@ class Turn(Base):
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)  # the owner stopped it with /cancel
     profile: Mapped[dict | None] = mapped_column(JSON)  # the owner's profile when they asked
     follow_ups: Mapped[list | None] = mapped_column(JSON)  # the next questions suggested under the answer
+    answered_by: Mapped[str | None] = mapped_column(String(255))  # the consultant who wrote a `human` answer
+    flagged_gap: Mapped[bool] = mapped_column(Boolean, default=False)  # a consultant: "add to knowledge gaps"
 
 
 class Feedback(Base):
@@ -121,3 +123,44 @@ class CommentPrompt(Base):
     message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(64))
+
+
+class Handover(Base):
+    """An owner's request for a person: open until a consultant resolves it or it expires
+    (HANDOVER_HOURS after the request or the consultant's last reply)."""
+
+    __tablename__ = "handovers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)  # the owner's Telegram chat
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    turn_id: Mapped[int | None] = mapped_column(ForeignKey("turns.id", ondelete="SET NULL"))  # the answer it is about
+    request: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))  # the owner's, for what the bot tells them later
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved | expired
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class HandoverMessage(Base):
+    """A message the bot posted in an admin chat about a hand-over (the card, an owner's
+    follow-up): a consultant's Telegram reply to it is delivered to that owner."""
+
+    __tablename__ = "handover_messages"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    handover_id: Mapped[int] = mapped_column(ForeignKey("handovers.id", ondelete="CASCADE"))
+    question: Mapped[str | None] = mapped_column(Text)  # the owner's words this message shows
+
+
+class BotState(Base):
+    """Small facts every bot process shares, by key (e.g. when the daily digest last went out)."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)

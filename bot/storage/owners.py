@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from bot.advisor.conversation import Profile
 from bot.storage.base import StoreBase
-from bot.storage.models import CommentPrompt, Conversation, Feedback, QuestionAsked, Turn, User, utcnow
+from bot.storage.models import CommentPrompt, Conversation, Feedback, Handover, QuestionAsked, Turn, User, utcnow
 
 
 class Owners(StoreBase):
@@ -24,6 +24,16 @@ class Owners(StoreBase):
                 user.username = username or user.username
                 user.display_name = display_name or user.display_name
         return user
+
+    async def user_by_username(self, username: str) -> str | None:
+        """The key (tg:123) of the owner with this Telegram @username (case-insensitive), last seen first."""
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(User.id)
+                .where(func.lower(User.username) == username.lower())
+                .order_by(User.last_seen.desc())
+                .limit(1)
+            )
 
     async def get_user(self, user_id: str) -> User | None:
         async with self.sessions() as session:
@@ -70,6 +80,7 @@ class Owners(StoreBase):
             feedback = await session.execute(delete(Feedback).where(Feedback.user_id == user_id))
             await session.execute(delete(QuestionAsked).where(QuestionAsked.user_id == user_id))
             await session.execute(delete(CommentPrompt).where(CommentPrompt.user_id == user_id))
+            await session.execute(delete(Handover).where(Handover.user_id == user_id))  # its admin-chat messages too
             # feedback others gave on this owner's turns goes with the turns
             turn_ids = select(Turn.id).where(Turn.user_id == user_id).scalar_subquery()
             await session.execute(delete(Feedback).where(Feedback.turn_id.in_(turn_ids)))

@@ -44,6 +44,8 @@ class TurnRecord:
     cancelled: bool = False
     profile: dict | None = None
     follow_ups: list[str] = field(default_factory=list)
+    answered_by: str | None = None  # the consultant, for a `human` turn
+    flagged_gap: bool = False  # a consultant added it to the knowledge gaps
     feedback: str | None = None  # up, down, or mixed when several owners rated it
     comments: list[str] = field(default_factory=list)
 

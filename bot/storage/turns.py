@@ -47,6 +47,7 @@ class Turns(StoreBase):
             cancelled=answer.cancelled,
             profile=profile or None,
             follow_ups=answer.follow_ups or None,
+            answered_by=answer.answered_by,
         )
         return await self._turn_writer.write(turn)
 
@@ -86,6 +87,17 @@ class Turns(StoreBase):
             await session.execute(
                 update(Feedback).where(Feedback.turn_id == turn_id, Feedback.user_id == user_id).values(comment=comment)
             )
+
+    async def comments_since(self, since) -> list[tuple[int, str, str]]:
+        """👎 comments given since `since`: (turn id, question, comment), newest first."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Turn.id, Turn.question, Feedback.comment)
+                .join(Feedback, Feedback.turn_id == Turn.id)
+                .where(Feedback.rating == "down", Feedback.comment.is_not(None), Feedback.created_at >= since)
+                .order_by(Feedback.created_at.desc())
+            )
+            return [(turn_id, question, comment) for turn_id, question, comment in rows]
 
     async def turn_owner(self, turn_id: int) -> str | None:
         async with self.sessions() as session:
@@ -175,6 +187,8 @@ def _record(turn: Turn, ratings: list[tuple[str, str | None]]) -> TurnRecord:
         cancelled=turn.cancelled,
         profile=turn.profile,
         follow_ups=turn.follow_ups or [],
+        answered_by=turn.answered_by,
+        flagged_gap=bool(turn.flagged_gap),
         feedback=None if not kinds else kinds.pop() if len(kinds) == 1 else "mixed",
         comments=[c for _, c in ratings if c],
     )

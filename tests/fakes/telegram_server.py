@@ -164,7 +164,7 @@ class FakeTelegram(LoopbackServer):
         """Push a button press on a message the bot sent."""
         query = {
             "id": str(next(self._message_ids)),
-            "from": {"id": user_id, "is_bot": False, "first_name": "Owner"},
+            "from": {"id": user_id, "is_bot": False, "first_name": f"Owner{user_id}", "username": f"owner{user_id}"},
             "chat_instance": "1",
             "data": data,
             "message": message,
@@ -267,6 +267,9 @@ class FakeTelegram(LoopbackServer):
         if "inline_message_id" in params:
             return True
         return self._message(params, text=params.get("text", ""), message_id=int(params["message_id"]))
+
+    async def _api_editMessageReplyMarkup(self, params: dict) -> dict:
+        return self._message(params, message_id=int(params["message_id"]))
 
     async def _api_sendDocument(self, params: dict) -> dict:
         document = params.get("document")

@@ -22,7 +22,18 @@ from bot.channels.telegram.access import Access
 from bot.storage import Storage, StorageError, TurnFilter, default_url
 from tests.helpers import SAMPLE_CREDIT, answer, invoke, retriever_for, run_ingest, write
 
-TABLES = {"users", "conversations", "turns", "feedback", "questions_asked", "pending_updates", "comment_prompts"}
+TABLES = {
+    "users",
+    "conversations",
+    "turns",
+    "feedback",
+    "questions_asked",
+    "pending_updates",
+    "comment_prompts",
+    "handovers",
+    "handover_messages",
+    "bot_state",
+}
 
 
 @pytest.fixture
@@ -327,3 +338,40 @@ async def test_an_older_database_is_upgraded_with_its_search_intact(tmp_path):
         assert (await storage.get_turn(new)).delivered is True
     finally:
         await storage.close()
+
+
+async def test_a_handover_is_resolved_or_expired_once_whichever_worker_sees_it(storage, database_url):
+    """Two processes (two `Storage`s on one database, as two webhook workers) race to close the
+    same hand-over and to claim the digest: exactly one of each wins."""
+    other = await Storage.open(database_url)
+    try:
+        handover = await storage.open_handover("tg:5", 5, "Help with a loan", hours=1, language="es")
+        await storage.add_handover_message(-100, 42, handover.id, "Help with a loan")
+        found, question = await other.handover_of_message(-100, 42)
+        assert (found.id, found.user_id, found.status, question) == (handover.id, "tg:5", "open", "Help with a loan")
+        assert (await other.active_handover("tg:5"))[0].id == handover.id
+        wins = await asyncio.gather(
+            storage.resolve_handover(handover.id, "a"), other.resolve_handover(handover.id, "b")
+        )
+        assert sum(w is not None for w in wins) == 1
+        assert await storage.active_handover("tg:5") == (None, None)
+
+        late = await storage.open_handover("tg:5", 5, "Another question", hours=1)
+        await rows(
+            storage, "update handovers set expires_at = :past where id = :id", past=dt.datetime(2020, 1, 1), id=late.id
+        )
+        seen = await asyncio.gather(storage.active_handover("tg:5"), other.active_handover("tg:5"))
+        assert [s[0] for s in seen] == [None, None] and sum(s[1] is not None for s in seen) == 1  # announced once
+        assert await storage.count_handovers(dt.datetime(2020, 1, 1)) == {"asked": 2, "resolved": 1, "open": 0}
+
+        first = await asyncio.gather(storage.claim_state("digest", None, "t1"), other.claim_state("digest", None, "t1"))
+        assert sorted(first) == [False, True]
+        second = await asyncio.gather(
+            storage.claim_state("digest", "t1", "t2"), other.claim_state("digest", "t1", "t2")
+        )
+        assert sorted(second) == [False, True] and await other.get_state("digest") == "t2"
+
+        assert (await storage.forget("tg:5"))["turns"] == 0
+        assert await other.handover_of_message(-100, 42) is None  # /forget takes the hand-overs too
+    finally:
+        await other.close()

@@ -5,6 +5,8 @@
 - `handlers`: one handler per command and kind of update, by audience
 - `formatting`: answers as Telegram HTML, split within Telegram's limits
 - `access`: who may ask, and how often
+- `admin_chat`: where cards, error reports and the digest go, and who counts as a consultant
+- `cards`: the hand-over card consultants read in the admin chat
 
 May import `bot.channels.dialogue` and every room below the channels; never the command
 line or the terminal chat.

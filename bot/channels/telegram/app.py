@@ -19,8 +19,9 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from bot.advisor import Advisor
 from bot.channels.dialogue import Dialogue
 from bot.channels.telegram.access import Access, RateLimiter
+from bot.channels.telegram.admin_chat import ErrorReports, admin_chats
 from bot.channels.telegram.chats import ChatActivity, PerChatUpdateProcessor
-from bot.channels.telegram.handlers import admin, buttons, jobs, owner, profile
+from bot.channels.telegram.handlers import admin, buttons, consultants, digest, handover, jobs, owner, profile
 from bot.channels.telegram.handlers.deps import BotContext, BotDeps, access_gate
 from bot.channels.telegram.updates import MessageRateLimiter, SharedUpdateQueue, TolerantUpdates
 from bot.channels.telegram.webhook import WebhookReceiver
@@ -66,7 +67,17 @@ def _register(app: Application) -> None:
     app.add_handler(TypeHandler(Update, access_gate), group=-1)
     # In one group the first matching handler wins: the profile questions see their answers
     # (and /cancel) before the question handler does; unknown commands come last.
-    for handlers in (profile.HANDLERS, owner.HANDLERS, admin.HANDLERS, buttons.HANDLERS, owner.FALLBACKS):
+    handlers_in_order = (
+        profile.HANDLERS,
+        handover.HANDLERS,  # /human waiting for the request, like /profile's questions
+        consultants.HANDLERS,  # replies to hand-over cards, before replies are taken as questions
+        owner.HANDLERS,
+        admin.HANDLERS,
+        digest.HANDLERS,
+        buttons.HANDLERS,
+        owner.FALLBACKS,
+    )
+    for handlers in handlers_in_order:
         app.add_handlers(handlers)
     app.add_error_handler(jobs.on_error)
 
@@ -109,6 +120,7 @@ async def serve(
         limiter=RateLimiter(storage, settings.questions_per_minute, settings.questions_per_day),
         reloader=advisor.retriever.follow_versions(settings),
         activity=ChatActivity(settings.question_window_seconds),
+        reports=ErrorReports(settings.error_reports_per_hour),
     )
     app = build_application(settings, deps)
     webhook = WebhookReceiver(app, settings) if settings.telegram_webhook_url else None
@@ -120,6 +132,8 @@ async def serve(
         await app.start()
         if deps.reloader is not None and settings.index_check_seconds:
             app.job_queue.run_repeating(jobs.check_index, interval=settings.index_check_seconds, name="index")
+        if settings.digest_time != "off" and admin_chats(settings):
+            app.job_queue.run_repeating(digest.send_when_due, interval=60, first=5, name="digest")
         if settings.retention_days:
             app.job_queue.run_repeating(jobs.prune_old_turns, interval=86_400, first=1, name="retention")
         await (webhook.start() if webhook else app.updater.start_polling(allowed_updates=Update.ALL_TYPES))

@@ -5,9 +5,13 @@
 - `streaming`: answering: limits, typing, drafts, the answer as messages
 - `keyboards` and `buttons`: the inline buttons and what their taps do
 - `admin`: admin commands
+- `handover`: owners asking for a person (/human, the button, what they write meanwhile)
+- `consultants`: consultants' replies to cards and the cards' buttons
+- `digest`: the daily digest, /digest and its buttons
 - `jobs`: repeating jobs and the one error handler
 
-Each of `owner`, `buttons` and `admin` exports `HANDLERS` for `bot.channels.telegram.app`
-to register. Bad input is answered where it arrives, with a usage hint; anything
-unexpected goes to `jobs.on_error`, which logs first and gives the owner a reference.
+Each of `owner`, `buttons`, `admin`, `handover`, `consultants` and `digest` exports
+`HANDLERS` for `bot.channels.telegram.app` to register. Bad input is answered where it
+arrives, with a usage hint; anything unexpected goes to `jobs.on_error`, which logs first,
+reports to the admin chat and gives the owner a reference.
 """

@@ -1,16 +1,18 @@
-"""Admin commands (ADMIN_USER_IDS only): /stats, /reload, /gaps, /transcript, /export, /allow, /block."""
+"""Admin commands (ADMIN_USER_IDS only): /stats, /reload, /gaps, /transcript, /export, /allow, /block.
+/digest lives with the daily digest (`digest`)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import io
+import re
 
 from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, BotDeps, admin_only
-from bot.storage import TurnFilter
+from bot.storage import TurnFilter, TurnRecord
 
 
 @admin_only
@@ -77,23 +79,44 @@ async def gaps(update: Update, context: BotContext) -> None:
 
 @admin_only
 async def transcript(update: Update, context: BotContext) -> None:
-    """/transcript USER_ID [N]: an owner's last N turns (default 5)."""
+    """/transcript OWNER [N]: an owner's last N turns (default 5), with their 👎 comments. OWNER is
+    a Telegram user id, tg:ID or @username."""
     args = context.args or []
-    if not args or not args[0].lstrip("-").isdigit() or (len(args) > 1 and not args[1].isdigit()):
-        await update.effective_message.reply_text("Usage: /transcript USER_ID [N], e.g. /transcript 123456789 5")
+    if not args or not OWNER_ARGUMENT.fullmatch(args[0]) or (len(args) > 1 and not args[1].isdigit()):
+        await update.effective_message.reply_text(TRANSCRIPT_USAGE)
+        return
+    user = await _owner_key(context, args[0])
+    if user is None:
+        await update.effective_message.reply_text(f"No owner {args[0]} is stored.")
         return
     count = min(int(args[1]) if len(args) > 1 else 5, 20)
-    turns = await context.deps.storage.list_turns(TurnFilter(user=f"tg:{args[0]}"), limit=count)
+    turns = await context.deps.storage.list_turns(TurnFilter(user=user), limit=count)
     if not turns:
-        await update.effective_message.reply_text(f"No stored turns for user {args[0]}.")
+        await update.effective_message.reply_text(f"No stored turns for {args[0]} ({user}).")
         return
-    blocks = []
-    for turn in reversed(turns):
-        rating = {"up": " 👍", "down": " 👎", "mixed": " 👍👎"}.get(turn.feedback or "", "")
-        header = f"#{turn.id} {turn.created_at:%Y-%m-%d %H:%M} ({turn.mode}){rating}"
-        blocks.append(f"{header}\nQ: {turn.question}\nA: {turn.answer[:600]}")
-    for piece in _chunks("\n\n".join(blocks)):
+    text = "\n\n".join(turn_block(turn) for turn in reversed(turns))
+    for piece in _chunks(text):
         await update.effective_message.reply_text(piece)
+
+
+TRANSCRIPT_USAGE = "Usage: /transcript USER_ID [N], USER_ID as 123456789, tg:123456789 or @username"
+OWNER_ARGUMENT = re.compile(r"(tg:)?-?\d+|@\w{1,64}")
+
+
+async def _owner_key(context: BotContext, given: str) -> str | None:
+    """'123', 'tg:123' or '@name' as the owner's stored key (tg:123); None for an unknown @name."""
+    if given.startswith("@"):
+        return await context.deps.storage.user_by_username(given[1:])
+    return f"tg:{given.removeprefix('tg:')}"
+
+
+def turn_block(turn: TurnRecord, answer_chars: int = 600) -> str:
+    """One turn as an admin reads it: when, how it was answered, feedback and 👎 comments."""
+    rating = {"up": " 👍", "down": " 👎", "mixed": " 👍👎"}.get(turn.feedback or "", "")
+    by = f" by {turn.answered_by}" if turn.answered_by else ""
+    header = f"#{turn.id} {turn.created_at:%Y-%m-%d %H:%M} ({turn.mode}{by}){rating}"
+    block = f"{header}\nQ: {turn.question}\nA: {turn.answer[:answer_chars]}"
+    return block + "".join(f"\n👎 “{comment}”" for comment in turn.comments)
 
 
 @admin_only

@@ -4,15 +4,20 @@ each handler's pattern."""
 
 from __future__ import annotations
 
-from telegram import ForceReply, Update
+import logging
+
+from telegram import ForceReply, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler
 
 from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape
 from bot.channels.telegram.handlers.deps import BotContext, chat_key, texts_of, user_key
-from bot.channels.telegram.handlers.keyboards import EXAMPLE_QUESTIONS
+from bot.channels.telegram.handlers.keyboards import EXAMPLE_QUESTIONS, consultant_button
 from bot.channels.telegram.handlers.streaming import answer_question
 from bot.locales import DEFAULT, LANGUAGES, N_, supported, texts
+
+log = logging.getLogger(__name__)
 
 
 async def example_question(update: Update, context: BotContext) -> None:
@@ -52,12 +57,29 @@ async def feedback(update: Update, context: BotContext) -> None:
         await query.answer(_("Thanks for the feedback!"))
         return
     await query.answer(_("Thanks — sorry it didn't help."))
+    await _offer_a_consultant(update, int(turn), _)
     prompt = await context.bot.send_message(
         update.effective_chat.id,
         _("What was missing or wrong? Reply to this message and a consultant will read it."),
         reply_markup=ForceReply(selective=True, input_field_placeholder=_("What was missing?")),
     )
     await deps.storage.add_comment_prompt(prompt.chat_id, prompt.message_id, int(turn), user_key(update))
+
+
+async def _offer_a_consultant(update: Update, turn_id: int, _) -> None:
+    """After a 👎 in a private chat, the answer's buttons get a "Talk to a consultant" row."""
+    message = update.callback_query.message
+    if update.effective_chat.type != "private" or message is None or message.reply_markup is None:
+        return
+    rows = [list(row) for row in message.reply_markup.inline_keyboard]
+    if any(b.callback_data == f"human:{turn_id}" for row in rows for b in row):
+        return
+    try:
+        await update.callback_query.edit_message_reply_markup(
+            InlineKeyboardMarkup([*rows, consultant_button(turn_id, _)])
+        )
+    except TelegramError as exc:  # the button is a courtesy: the comment prompt still comes
+        log.info("could not add the consultant button under turn %s: %s", turn_id, exc)
 
 
 async def store_comment(update: Update, context: BotContext) -> bool:

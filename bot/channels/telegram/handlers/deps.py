@@ -18,6 +18,7 @@ from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot, filter
 from bot.advisor import Advisor
 from bot.channels.dialogue import Dialogue
 from bot.channels.telegram.access import Access, RateLimiter
+from bot.channels.telegram.admin_chat import ErrorReports, is_consultant
 from bot.channels.telegram.chats import ChatActivity
 from bot.config import Settings
 from bot.index.reloader import IndexReloader
@@ -38,6 +39,7 @@ class BotDeps:
     access: Access
     limiter: RateLimiter
     activity: ChatActivity = field(default_factory=lambda: ChatActivity(window=1.5))
+    reports: ErrorReports = field(default_factory=lambda: ErrorReports(per_hour=10))
     reloader: IndexReloader | None = None  # None with CHROMA_URL: the server is always current
 
 
@@ -52,6 +54,12 @@ class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
 
 def user_key(update: Update) -> str:
     return f"tg:{update.effective_user.id}"
+
+
+def names_of(update: Update) -> tuple[str | None, str | None]:
+    """The owner's @username and display name, stored so admins can find and recognise them."""
+    user = update.effective_user
+    return (user.username, user.full_name) if user is not None else (None, None)
 
 
 def chat_key(update: Update) -> str:
@@ -90,8 +98,8 @@ async def access_gate(update: Update, context: BotContext) -> None:
         return
     allowed, chosen = await context.deps.access.check(user.id)
     context.user_data["language"] = chosen  # /language, read with the access status: no second query
-    if allowed or erasing_own_data(update):
-        return
+    if allowed or erasing_own_data(update) or is_consultant(context.deps.settings, update):
+        return  # (everyone in the consultants' group may act on hand-over cards)
     _ = texts_of(update, context)
     try:
         if update.callback_query:

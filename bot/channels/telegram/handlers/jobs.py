@@ -10,6 +10,8 @@ import secrets
 from telegram import Update
 from telegram.error import TelegramError
 
+from bot.channels.telegram import admin_chat
+from bot.channels.telegram.admin_chat import error_report
 from bot.channels.telegram.handlers.deps import BotContext, texts_of
 
 log = logging.getLogger(__name__)
@@ -30,10 +32,12 @@ async def prune_old_turns(context: BotContext) -> None:
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Log first (with the update id, never the token), then tell the owner, with a reference."""
+    """Log first (with the update id, never the token), then report it to the admin chat (a few
+    an hour at most) and tell the owner, both with the same reference."""
     reference = secrets.token_hex(3).upper()
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s (reference %s)", update_id, reference, exc_info=context.error)
+    await _report(update, context, reference)
     if isinstance(update, Update) and update.effective_chat is not None:
         _ = texts_of(update, context)
         sorry = _("Sorry, something went wrong on my side (reference {reference}). Please try again.")
@@ -42,3 +46,17 @@ async def on_error(update: object, context: BotContext) -> None:
         except TelegramError:
             log.warning("could not tell chat %s about error %s", update.effective_chat.id, reference)
 
+
+async def _report(update: object, context: BotContext, reference: str) -> None:
+    """The admin chat's short report of an error; a failure here is logged and goes no further."""
+    deps = context.deps
+    allowed, held_back = deps.reports.allow()
+    if not allowed:
+        return
+    try:
+        token = deps.settings.telegram_bot_token.get_secret_value() if deps.settings.telegram_bot_token else ""
+        await admin_chat.post(
+            context.bot, deps.settings, error_report(reference, update, context.error, token, held_back)
+        )
+    except Exception:
+        log.warning("could not report error %s to the admin chat", reference, exc_info=True)

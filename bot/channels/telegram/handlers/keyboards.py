@@ -38,6 +38,14 @@ def feedback_buttons(turn_id: int, next_questions: list[str] = (), _: Translate 
     return InlineKeyboardMarkup(rows)
 
 
+TALK_TO_A_CONSULTANT = N_("Talk to a consultant")
+
+
+def consultant_button(turn_id: int, _: Translate = str) -> list[InlineKeyboardButton]:
+    """The row under a not-covered answer, added under an answer rated 👎 (`human:<turn>`)."""
+    return [InlineKeyboardButton("🙋 " + _(TALK_TO_A_CONSULTANT), callback_data=f"human:{turn_id}")]
+
+
 def forget_confirmation(_: Translate = str) -> InlineKeyboardMarkup:
     """/forget's confirmation: delete, or keep everything."""
     return InlineKeyboardMarkup(

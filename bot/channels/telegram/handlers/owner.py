@@ -21,6 +21,7 @@ from bot.channels.telegram.handlers.deps import (
     texts_of,
     user_key,
 )
+from bot.channels.telegram.handlers.handover import end_request, handed_over
 from bot.channels.telegram.handlers.keyboards import example_questions, forget_confirmation, languages
 from bot.channels.telegram.handlers.streaming import answer_question
 from bot.locales import N_, supported, texts
@@ -33,6 +34,7 @@ COMMANDS = [
     ("profile", N_("Tell me about your business")),
     ("topics", N_("What the knowledge base covers")),
     ("language", N_("Choose my language")),
+    ("human", N_("Talk to a consultant")),
     ("cancel", N_("Stop the answer I'm preparing")),
     ("forget", N_("Delete everything stored about you")),
     ("ask", N_("Ask a question (in groups)")),
@@ -41,7 +43,8 @@ ADMIN_COMMANDS = [  # admins run the bot: their texts are in English
     ("stats", "Usage of the last 30 days and the live index"),
     ("gaps", "The biggest knowledge gaps"),
     ("reload", "Answer from the newest knowledge now"),
-    ("transcript", "An owner's last turns: USER_ID [N]"),
+    ("transcript", "An owner's last turns: USER_ID, tg:ID or @username [N]"),
+    ("digest", "The digest of the last 24 hours"),
     ("export", "Turns as a CSV file: [days]"),
     ("allow", "Give a user access: USER_ID"),
     ("block", "Shut a user out: USER_ID"),
@@ -82,6 +85,7 @@ async def help_command(update: Update, context: BotContext) -> None:
         "/profile – " + _("tell me about your business, step by step (or /profile industry=bakery staff=6)"),
         "/topics – " + _("what I know about"),
         "/language – " + _("choose the language I speak"),
+        "/human – " + _("talk to a consultant (a person)"),
         "/cancel – " + _("stop the answer I'm preparing"),
         "/forget – " + _("delete everything stored about you"),
         "/ask – " + _("ask in a group (or mention me, or reply to me)"),
@@ -98,6 +102,8 @@ async def cancel(update: Update, context: BotContext) -> None:
     _ = texts_of(update, context)
     if context.deps.activity.cancel(update.effective_chat.id):
         await update.effective_message.reply_text(_("Stopped. Ask me something else whenever you like."))
+    elif is_private(update) and await end_request(update, context):
+        return
     else:
         await update.effective_message.reply_text(_("There's nothing to cancel: I'm not preparing an answer."))
 
@@ -177,6 +183,8 @@ async def text_message(update: Update, context: BotContext) -> None:
     question = context.deps.activity.question_of(update)
     if context.bot.username:
         question = question.replace(f"@{context.bot.username}", " ")
+    if is_private(update) and await handed_over(update, context, question):
+        return  # a consultant has the owner's request: it goes to them
     await answer_question(update, context, question)
 
 

@@ -8,14 +8,14 @@ import contextlib
 import logging
 import secrets
 
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bot.channels.dialogue import Reply
 from bot.channels.telegram.formatting import escape, telegram_messages, to_html
-from bot.channels.telegram.handlers.deps import BotContext, chat_key, is_private, language_of, user_key
-from bot.channels.telegram.handlers.keyboards import example_questions, feedback_buttons
+from bot.channels.telegram.handlers.deps import BotContext, chat_key, is_private, language_of, names_of, user_key
+from bot.channels.telegram.handlers.keyboards import consultant_button, example_questions, feedback_buttons
 from bot.locales import DEFAULT, Translate, texts
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
     chat_id = update.effective_chat.id
     reply_to = update.effective_message if update.message else None
     language = language_of(update, context)
-    chatter = await deps.dialogue.small_talk(user_key(update), chat_key(update), question, language)
+    chatter = await deps.dialogue.small_talk(user_key(update), chat_key(update), question, language, names_of(update))
     if chatter is not None:
         await deliver(context, chat_id, chatter, reply_to, language)
         return
@@ -54,7 +54,12 @@ async def _prepare(update: Update, context: BotContext, question: str, language:
     drafts = DraftStream(context.bot, chat_id, deps.settings.draft_interval) if is_private(update) else None
     work = asyncio.create_task(
         deps.dialogue.ask(
-            user_key(update), chat_key(update), question, on_delta=drafts.push if drafts else None, language=language
+            user_key(update),
+            chat_key(update),
+            question,
+            on_delta=drafts.push if drafts else None,
+            language=language,
+            names=names_of(update),
         )
     )
     deps.activity.answering[chat_id] = work
@@ -99,6 +104,8 @@ async def send_answer(bot, chat_id: int, reply: Reply, reply_to: Message | None,
         markup = example_questions(_)
     elif turn_id is not None and answer.covered and answer.mode != "smalltalk":
         markup = feedback_buttons(turn_id, answer.follow_ups, _)
+    elif turn_id is not None and not answer.covered and chat_id > 0:  # private chats: a person can help
+        markup = InlineKeyboardMarkup([consultant_button(turn_id, _)])
     else:
         markup = None
     for number, (html, plain) in enumerate(messages):

@@ -1,0 +1,123 @@
+"""Consultants answering owners from the admin chat: replies to a card (or to an owner's message
+under it) go to the owner as "From a consultant: …"; the card's buttons reply, resolve, and add
+the question to the knowledge gaps.
+
+A consultant is an admin, or anyone in the consultants' group (ADMIN_CHAT_ID). A reply to any
+other message of the bot is not a consultant's answer and is handled like any message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import ForceReply, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+
+from bot.advisor import Answer
+from bot.channels.telegram import admin_chat
+from bot.channels.telegram.formatting import escape
+from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
+from bot.channels.telegram.handlers.handover import admin_chat_note
+from bot.channels.telegram.handlers.owner import text_message
+from bot.locales import N_, texts
+from bot.storage.models import Handover
+
+log = logging.getLogger(__name__)
+
+FROM_A_CONSULTANT = N_("From a consultant:")
+
+
+def consultant_name(update: Update) -> str:
+    user = update.effective_user
+    return f"{user.full_name} (tg:{user.id})"
+
+
+async def consultant_reply(update: Update, context: BotContext) -> None:
+    """A consultant's reply under a card: delivered to the owner, stored as a `human` turn (the
+    conversation's memory includes it), and the thread kept open HANDOVER_HOURS more."""
+    deps = context.deps
+    message = update.effective_message
+    replied = message.reply_to_message
+    found = await deps.storage.handover_of_message(message.chat_id, replied.message_id) if replied else None
+    if found is None or not admin_chat.is_consultant(deps.settings, update):
+        await text_message(update, context)  # an ordinary reply to the bot
+        return
+    handover, question = found
+    if handover.status == "resolved":
+        await message.reply_text(f"Request #{handover.id} is resolved ({handover.resolved_by}); nothing was sent.")
+        return
+    _ = texts(handover.language)
+    text = f"<b>{escape(_(FROM_A_CONSULTANT))}</b>\n{escape(message.text)}"
+    try:
+        await context.bot.send_message(handover.chat_id, text, parse_mode=ParseMode.HTML)
+    except TelegramError as exc:
+        await message.reply_text(f"Could not deliver this to the owner: {exc}. Nothing was stored; try again.")
+        return
+    reply = Answer(
+        question=question or handover.request,
+        text=message.text,
+        covered=True,
+        mode="human",
+        answered_by=consultant_name(update),
+    )
+    turn = await deps.dialogue.record(handover.user_id, f"tg-chat:{handover.chat_id}", reply)
+    await deps.dialogue.delivered(turn, True)
+    await deps.storage.extend_handover(handover.id, deps.settings.handover_hours)
+    await message.reply_text(f"✓ Sent to the owner (request #{handover.id}).")
+
+
+async def card_button(update: Update, context: BotContext) -> None:
+    """Reply / Resolve / Add to knowledge gaps, pressed on a card."""
+    query = update.callback_query
+    deps = context.deps
+    if not admin_chat.is_consultant(deps.settings, update):
+        await query.answer("Not permitted.")
+        return
+    _kind, action, number = query.data.split(":")
+    handover = await deps.storage.get_handover(int(number))
+    if handover is None:
+        await query.answer("This request is gone (the owner deleted their data).")
+        return
+    await {"reply": _prompt_reply, "resolve": _resolve, "gap": _flag_gap}[action](update, context, handover)
+
+
+async def _prompt_reply(update: Update, context: BotContext, handover: Handover) -> None:
+    """A message to reply to, for consultants whose app makes replying to the card awkward."""
+    await update.callback_query.answer()
+    prompt = await context.bot.send_message(
+        update.effective_chat.id,
+        f"Your answer to request #{handover.id}, as a reply to this message:",
+        reply_markup=ForceReply(selective=True, input_field_placeholder="Your answer to the owner"),
+    )
+    await context.deps.storage.add_handover_message(prompt.chat_id, prompt.message_id, handover.id, None)
+
+
+async def _resolve(update: Update, context: BotContext, handover: Handover) -> None:
+    """Close the request: the owner is told that the bot answers again; every card says who closed it."""
+    deps = context.deps
+    by = consultant_name(update)
+    if await deps.storage.resolve_handover(handover.id, by) is None:
+        await update.callback_query.answer(f"Already closed ({handover.status}, {handover.resolved_by or 'expired'}).")
+        return
+    await update.callback_query.answer("Resolved.")
+    _ = texts(handover.language)
+    done = _("A consultant has closed your request. I'm answering your questions again; /human asks for a person.")
+    try:
+        await context.bot.send_message(handover.chat_id, done)
+    except TelegramError as exc:
+        log.warning("could not tell the owner of hand-over %s that it is resolved: %s", handover.id, exc)
+    await admin_chat_note(context, handover.id, f"✅ Resolved by {update.effective_user.full_name}.")
+
+
+async def _flag_gap(update: Update, context: BotContext, handover: Handover) -> None:
+    """The question goes into the knowledge-gap report (/gaps, `python -m bot gaps`)."""
+    flagged = handover.turn_id is not None and await context.deps.storage.flag_gap(handover.turn_id)
+    await update.callback_query.answer("Added to the knowledge gaps." if flagged else "There is no stored question.")
+
+
+HANDLERS = [
+    MessageHandler(MESSAGES & filters.REPLY & filters.TEXT & ~filters.COMMAND, consultant_reply),
+    CallbackQueryHandler(card_button, pattern=r"^ho:(reply|resolve|gap):\d+$"),
+]

@@ -1,0 +1,59 @@
+"""The daily digest for the admin chat: what happened since the last one, in numbers, with what
+needs a person's eyes (new 👎 comments, open hand-overs, the biggest gaps).
+
+Computed here, in the review room, from storage and the index; the Telegram channel formats
+and sends it (`bot.channels.telegram.handlers.digest`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from bot.index.retriever import Retriever
+from bot.review.gaps import Theme, find_gaps
+from bot.review.stats import compute_stats
+from bot.storage import Storage, TurnFilter
+
+log = logging.getLogger(__name__)
+
+ANSWER_MODES = ("offline", "llm")  # the advisor's answers; not "hi", not a consultant's words
+
+
+@dataclass
+class Digest:
+    since: dt.datetime
+    questions: int = 0
+    owners: int = 0
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+    not_covered: int = 0
+    llm_failures: int = 0
+    comments: list[tuple[int, str, str]] = field(default_factory=list)  # (turn, question, comment)
+    handovers: dict[str, int] = field(default_factory=dict)  # asked, resolved, open
+    gaps: list[Theme] = field(default_factory=list)
+
+
+async def compute_digest(storage: Storage, retriever: Retriever | None, min_score: float, since: dt.datetime) -> Digest:
+    """The digest of everything since `since` (naive UTC). The gap clusters need the embedding
+    model; if they fail, the digest goes out without them (logged)."""
+    stats = await compute_stats(storage, TurnFilter(since=since))
+    questions = sum(stats.modes.get(mode, 0) for mode in ANSWER_MODES)
+    digest = Digest(
+        since=since,
+        questions=questions,
+        owners=stats.users,
+        thumbs_up=stats.thumbs_up,
+        thumbs_down=stats.thumbs_down,
+        not_covered=stats.not_covered,
+        llm_failures=stats.llm_failures,
+        comments=await storage.comments_since(since),
+        handovers=await storage.count_handovers(since),
+    )
+    if retriever is not None:
+        try:
+            digest.gaps = (await find_gaps(storage, retriever, min_score, TurnFilter(since=since)))[:3]
+        except Exception:
+            log.warning("the digest goes without its gap clusters", exc_info=True)
+    return digest

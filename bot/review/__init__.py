@@ -2,9 +2,17 @@
 
 - `stats`: usage statistics (volume, owners, feedback, modes, latency, topics)
 - `gaps`: knowledge-gap themes: not-covered, weak or 👎 questions grouped by meaning
+- `coverage`: per knowledge file its citations, 👍/👎 and retrieving questions; which gaps are now covered
 - `export`: CSV and JSON-lines exports, streamed
+- `digest`: the daily digest for the admin chat (numbers, new 👎 comments, hand-overs, gaps)
 - `datasette`: the read-only browser over the transcript database; `datasette_plugins/`
-  holds the Datasette plugins it loads (the Host header check)
+  holds the Datasette plugins it loads (the Host header check, `review_pages` for the pages
+  below, `readable_cells`), `templates/` their pages and `static/` their CSS, script and the
+  bundled Vega builds
+- `conversation`: one conversation as a chat (`/-/conversation/<id>`)
+- `dashboard`: the dashboard's charts (`/-/dashboard`), as Vega-Lite specs with their data
+- `gap_store`: the gap themes computed before Datasette starts, in a small database it serves
+- `render` and `cells`: answers as Markdown, sources as lists, long text folded, in every table
 
 May import `bot.storage`, `bot.index` (gaps are matched against the knowledge index),
 `bot.advisor` and `bot.config`; never a channel. How results look on a terminal is the

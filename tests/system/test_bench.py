@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -46,3 +47,22 @@ def test_benchmark_runs_at_a_tiny_size(script, tmp_path, shared_index_dir):
     assert all(record[key] for key in keys), record
     if name == "bot":
         assert record["targets"]["lost"]["value"] == 0  # every question answered, even in a smoke run
+
+
+def test_the_readmes_screenshot_command_photographs_both_review_pages(tmp_path, shared_index_dir):
+    """`python bench/review_screenshots.py`, as the README shows it (on the shared index)."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (`.ci/run` installs it)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LLM_"))}
+    result = subprocess.run(
+        [sys.executable, "bench/review_screenshots.py", "--index", str(shared_index_dir / "index")],
+        cwd=ROOT,
+        env={**env, "BENCH_RESULTS_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    for name in ("review-conversation.png", "review-dashboard.png"):
+        shot = tmp_path / name
+        assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 50_000, name

@@ -39,6 +39,7 @@ for command in (
     review.transcripts_group,
     review.stats_command,
     review.gaps_command,
+    review.coverage_command,
     review.forget_command,
     review.prune_command,
     review.review_command,

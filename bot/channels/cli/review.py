@@ -1,4 +1,4 @@
-"""Commands for admins: `transcripts`, `stats`, `gaps`, `forget`, `prune` and `review`."""
+"""Commands for admins: `transcripts`, `stats`, `gaps`, `coverage`, `forget`, `prune` and `review`."""
 
 from __future__ import annotations
 
@@ -127,6 +127,51 @@ def gaps_command(ctx, user, since, until, feedback, mode, search, fmt, as_json) 
         print_gaps(themes)
 
 
+@click.command("coverage")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=30, show_default=True, help="Look at the turns of the last N days."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def coverage_command(ctx, days, as_json) -> None:
+    """Which knowledge files earn their keep, and which gaps the index now covers.
+
+    For every file in the knowledge index: how many answers of the last N days
+    cited it, how many of those owners rated 👍 and 👎, and how many questions
+    retrieve it today: the owner questions of those days (not small talk,
+    consultants' replies, hand-overs or cancelled ones) and the eval questions
+    (every *.yaml in the knowledge dir's eval/ folder, off-topic ones left out).
+    A file is retrieved for a question when one of its passages is among the
+    TOP_K best and scores at least MIN_SCORE. Files no question retrieves are
+    marked "never retrieved": rewrite them in owners' words, or retire them.
+
+    Then each knowledge-gap theme of those days (as `gaps` groups them), with
+    its closest file and how many of its questions the current index now
+    covers (best score at least MIN_SCORE): after a consultant ingests a file
+    written for a gap, the gap shows as covered.
+
+    \b
+    Examples:
+      python -m bot coverage
+      python -m bot coverage --days 90 --json > coverage.json
+    """
+    from bot.channels.cli.tables import print_coverage
+    from bot.index.retriever import make_retriever
+    from bot.review.coverage import CoverageError, compute_coverage
+
+    settings = settings_from(ctx)
+    retriever = make_retriever(settings)
+
+    async def measure(storage):
+        try:
+            return await compute_coverage(storage, retriever, settings, days)
+        except CoverageError as exc:
+            fail(str(exc))
+
+    report = with_storage(settings, measure)
+    show(as_json, report.to_dict(), lambda: print_coverage(report))
+
+
 @click.command("forget")
 @click.argument("user")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -159,8 +204,14 @@ def prune_command(ctx, days) -> None:
 @click.command("review")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8001, show_default=True, help="Port to listen on.")
+@click.option(
+    "--gaps/--no-gaps",
+    default=True,
+    show_default=True,
+    help="Group the last 30 days' knowledge gaps for the dashboard first (loads the embedding model).",
+)
 @click.pass_context
-def review_command(ctx, host, port) -> None:
+def review_command(ctx, host, port, gaps) -> None:
     """Browse transcripts in a web browser (Datasette, read-only).
 
     Full-text search on questions and answers, plus canned queries: latest
@@ -169,9 +220,16 @@ def review_command(ctx, host, port) -> None:
     every request needs it (user `admin`, HTTP basic auth); without one it
     listens on loopback only and prints a one-time login link to open.
     Requests naming another host than the one listened on are refused.
+
+    More canned queries list this week's 👎 comments and not-covered questions,
+    the open hand-overs and the slowest answers. Each turn links to its
+    conversation, shown as a chat (/-/conversation/ID), and /-/dashboard charts
+    questions, 👍/👎, not-covered answers, latency and the knowledge-gap themes,
+    which are grouped here before Datasette starts.
     """
 
-    from bot.review.datasette import ReviewError, prepare
+    from bot.review.datasette import ReviewError, check_request, prepare
+    from bot.review.gap_store import GAP_DAYS, refresh_gaps
     from bot.review.gaps import WEAK_MARGIN
     from bot.storage import sqlite_path
 
@@ -181,6 +239,12 @@ def review_command(ctx, host, port) -> None:
         fail("review works on the SQLite transcript database; DATABASE_URL points elsewhere")
     password = settings.review_password.get_secret_value() if settings.review_password else None
     with_storage(settings, lambda storage: asyncio.sleep(0))  # create and migrate the database first
+    try:
+        check_request(database, host, password)
+    except ReviewError as exc:
+        fail(str(exc))
+    note = with_storage(settings, lambda storage: refresh_gaps(settings, storage, GAP_DAYS, skip=not gaps))
+    log.info("review dashboard: %s", note)
     try:
         command, env = prepare(database, settings.data_dir, host, port, password, settings.min_score + WEAK_MARGIN)
     except ReviewError as exc:

@@ -200,6 +200,47 @@ def print_gaps(themes, console: Console | None = None) -> None:
     console.print(table)
 
 
+def print_coverage(report, console: Console | None = None) -> None:
+    """`coverage`: the knowledge files by use, then the gap themes and what now covers them."""
+    console = console or make_console()
+    files = Table(title=f"Knowledge files (last {report.days} days; most cited first)")
+    for column in ("file", "cited", "👍", "👎", "owner q.", "eval q.", ""):
+        files.add_column(column, justify="left" if column in ("file", "") else "right")
+    for usage in report.files:
+        files.add_row(
+            shown(usage.path),
+            str(usage.citations),
+            str(usage.thumbs_up),
+            str(usage.thumbs_down),
+            str(usage.owner_questions),
+            str(usage.eval_questions),
+            Text("never retrieved", style="yellow") if usage.never_retrieved else "",
+        )
+    files.caption = (
+        f"owner q. / eval q.: of {report.owner_questions} owner and {report.eval_questions} eval questions, those "
+        f"that retrieve the file today (top {report.top_k}, score ≥ {report.min_score})"
+    )
+    files.caption_justify = "left"
+    console.print(files)
+    if not report.gaps:
+        console.print("No knowledge gaps in this period.")
+        return
+    gaps = Table(title="Knowledge gaps: covered now?")
+    for column in ("#", "theme", "asked", "closest file", "covered now", "answered by"):
+        gaps.add_column(column, justify="right" if column in ("#", "asked") else "left")
+    styles = {"covered": "green", "partly covered": "yellow", "open": "red"}
+    for number, gap in enumerate(report.gaps, start=1):
+        gaps.add_row(
+            str(number),
+            _short(gap.theme, 50),
+            str(gap.asked),
+            shown(f"{gap.closest_file} ({gap.closest_score:.2f})") if gap.closest_file else "-",
+            Text(f"{gap.covered}/{gap.asked} {gap.status}", style=styles[gap.status]),
+            shown(gap.answered_by or "-"),
+        )
+    console.print(gaps)
+
+
 def summary_table(report: Report, knowledge_dir: Path) -> Table:
     title = "Ingest (dry run: nothing written)" if report.dry_run else "Ingest"
     table = Table(title=shown(f"{title} — {knowledge_dir}"), show_header=True)

@@ -75,6 +75,19 @@ class Settings(BaseSettings):
     digest_time: str = "08:00"  # UTC, or off
     error_reports_per_hour: int = Field(10, ge=0, le=1000)
 
+    # --- Voice notes, owners' documents, reminders ----------------------------------------
+    stt_model: str | None = None  # e.g. whisper-1; unset: voice notes are not transcribed
+    stt_base_url: str | None = None  # any OpenAI-compatible /audio/transcriptions server
+    stt_api_key: SecretStr | None = None
+    stt_timeout: float = Field(60.0, gt=0, le=600)
+    voice_max_seconds: int = Field(300, ge=1, le=3600)
+    voice_max_mb: float = Field(20.0, gt=0, le=50)
+    store_audio: bool = False
+    document_max_mb: float = Field(10.0, gt=0, le=50)
+    document_max_pages: int = Field(50, ge=1, le=2000)
+    reminder_check_seconds: float = Field(30.0, ge=0.2, le=3600)
+    default_timezone: str = "UTC"
+
     # --- LLM (used by the advisor issue) -----------------------------------------
     llm_model: str | None = None
     llm_base_url: str | None = None
@@ -114,7 +127,7 @@ class Settings(BaseSettings):
             return [int(p) for p in parts]
         return value
 
-    @field_validator("telegram_api_base_url", "telegram_webhook_url")
+    @field_validator("telegram_api_base_url", "telegram_webhook_url", "stt_base_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -135,6 +148,17 @@ class Settings(BaseSettings):
             return "off"
         if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value):
             raise ValueError("must be a time of day HH:MM in UTC (e.g. 08:00), or off")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name, e.g. UTC, Europe/Berlin, Africa/Nairobi") from None
         return value
 
     @field_validator("chroma_url")

@@ -9,6 +9,8 @@
 - `texts`: the advisor's fixed texts, in the owner's language
 - `conversation`: earlier exchanges, the owner's `Profile`, follow-up questions, long messages
 - `smalltalk`: "hi", "thanks", "who are you?" recognised and answered without a search
+- `speech`: voice notes → transcripts through an OpenAI-compatible speech-to-text service (`SpeechToText`)
+- `when`: reminder times ("in 2 weeks …", "every month …"), time zones, a repeating reminder's next time
 - `evaluation`: do offline answers lead with and cite the expected file (the eval's answer part)
 
 May import `bot.index`, `bot.knowledge` (token counts), `bot.locales` and `bot.config`. It knows no

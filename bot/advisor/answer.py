@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from bot.advisor import texts
 from bot.index.retriever import Passage
+from bot.locales import Translate
 
 # offline / llm: the advisor's; smalltalk: "hi" and "thanks"; human: a consultant's reply;
 # handover: an owner's request or message passed on to a consultant
@@ -25,7 +27,9 @@ class Failure:
 
 @dataclass(frozen=True)
 class Source:
-    """A cited passage as the owner sees it: `number` matches the `[n]` in the text."""
+    """A cited passage as the owner sees it: `label` matches the citation in the text, `[n]` for
+    the knowledge base and `[Dn]` for the owner's own documents (`kind` "document", whose
+    `path` is `doc:<id>` and `chunk` the passage's place in it)."""
 
     number: int
     path: str
@@ -33,10 +37,31 @@ class Source:
     heading: str
     score: float
     excerpt: str
+    kind: str = "knowledge"
+    chunk: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"D{self.number}" if self.kind == "document" else str(self.number)
 
     @classmethod
-    def from_passage(cls, number: int, passage: Passage) -> Source:
-        return cls(number, passage.path, passage.title, passage.heading, passage.score, passage.excerpt())
+    def from_passage(cls, number: int, passage: Passage, _: Translate = str) -> Source:
+        if not passage.is_document:
+            return cls(number, passage.path, passage.title, passage.heading, passage.score, passage.excerpt())
+        title = texts.your_document(_, passage.title, passage.page)
+        heading = f"{title} > {passage.section}" if passage.section else title
+        excerpt = passage.excerpt()
+        return cls(number, passage.path, title, heading, passage.score, excerpt, "document", passage.chunk_index)
+
+
+def numbered_sources(passages: list[Passage], _: Translate = str) -> list[Source]:
+    """The sources of cited passages, in order, numbered per kind: knowledge 1, 2…; documents D1, D2…"""
+    counts = {True: 0, False: 0}
+    sources = []
+    for passage in passages:
+        counts[passage.is_document] += 1
+        sources.append(Source.from_passage(counts[passage.is_document], passage, _))
+    return sources
 
 
 @dataclass
@@ -60,6 +85,7 @@ class Answer:
     follow_ups: list[str] = field(default_factory=list)  # next questions the knowledge base answers too
     notes: list[str] = field(default_factory=list)
     answered_by: str | None = None  # the consultant who wrote a `human` answer
+    input_kind: str | None = None  # how the question arrived: voice | photo | document; None: typed
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,6 +102,8 @@ def follow_ups(passages: list[Passage], answered: list[Source]) -> list[str]:
     questions: list[str] = []
     for passage in passages:
         section = passage.section.strip()
+        if passage.is_document:  # an owner's document: its headings are theirs, not the knowledge base's
+            continue
         if passage.heading in done or not section.endswith("?") or len(section) > FOLLOW_UP_CHARACTERS:
             continue
         if section not in questions:

@@ -12,7 +12,8 @@ has to read like advice, not like search results:
    opens with an example, a caption, a question or a list fragment.
 3. **Also relevant.** One sentence from each of the next two files, as a short list.
 
-Every passage is cited once, numbered in order of first use; the answer stays under ~180
+Every passage is cited once, numbered in order of first use (`[1]`, `[2]` for the knowledge
+base; `[D1]`, `[D2]` for the owner's own documents, numbered apart); the answer stays under ~180
 words, repeats no line, and is never empty. Lines that address the reader as instructions
 ("SYSTEM:", "ignore previous instructions", "transfer the fee to IBAN…") are never quoted.
 """
@@ -119,7 +120,7 @@ def compose(
     if not lead_text:
         return _excerpt_of_best([p for ps in files for p in ps])
     cited = [lead]
-    text = f"{lead_text} [1]"
+    text = f"{lead_text} {citation(cited)}"
     fits = matched_preferences(lead, prefer or {})
     if fits:  # only where the passage's front matter supports it
         text = f"{texts.for_a_business_like_yours(_, fits)}\n\n{text}"
@@ -129,9 +130,17 @@ def compose(
         bullets = []
         for passage, sentence in also:
             cited.append(passage)
-            bullets.append(f"- {sentence} [{len(cited)}]")
+            bullets.append(f"- {sentence} {citation(cited)}")
         text += f"\n\n**{texts.also_relevant(_)}**\n" + "\n".join(bullets)
     return Composed(text, cited)
+
+
+def citation(cited: list[Passage]) -> str:
+    """The citation of the last of `cited`: `[n]` counting knowledge passages, `[Dn]` counting
+    the owner's document passages (numbered as `answer.numbered_sources` numbers them)."""
+    kind = cited[-1].is_document
+    number = sum(1 for passage in cited if passage.is_document == kind)
+    return f"[D{number}]" if kind else f"[{number}]"
 
 
 def _lead_passage(group: list[Passage]) -> Passage:
@@ -326,7 +335,7 @@ def _excerpt_of_best(passages: list[Passage]) -> Composed:
                 lines.append(line.rstrip())
                 size += len(line)
         if lines:
-            return Composed("\n".join(lines) + " [1]", [passage])
+            return Composed("\n".join(lines) + " " + citation([passage]), [passage])
     return Composed("", [])
 
 

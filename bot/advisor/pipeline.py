@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 
 from bot.advisor import texts
-from bot.advisor.answer import Answer, Failure, Mode, Source, follow_ups
+from bot.advisor.answer import Answer, Failure, Mode, Source, follow_ups, numbered_sources
 from bot.advisor.citations import CitationFilter
 from bot.advisor.conversation import (
     Exchange,
@@ -29,9 +30,19 @@ from bot.advisor.conversation import (
     trim_history,
 )
 from bot.advisor.offline import compose
-from bot.advisor.prompts import Prompts, defused, load_prompts
+from bot.advisor.prompts import (
+    Prompts,
+    defused,
+    history_messages,
+    history_text,
+    label_number,
+    labelled,
+    load_prompts,
+    passages_text,
+)
 from bot.config import Settings
 from bot.index.language import detect_language
+from bot.index.owner_documents import Owner, OwnerDocuments
 from bot.index.retriever import Passage, Retriever
 from bot.knowledge.tokens import count_tokens
 from bot.locales import Translate
@@ -45,7 +56,8 @@ FALLBACK_NOTE = texts.fallback_note(str)  # in English: what tests and the READM
 
 
 class Advisor:
-    """Answers owners' questions from the knowledge index, with or without a chat model."""
+    """Answers owners' questions from the knowledge index (and an owner's own documents), with or
+    without a chat model."""
 
     def __init__(
         self,
@@ -53,11 +65,23 @@ class Advisor:
         settings: Settings,
         chat_model=None,
         prompts: Prompts | None = None,
+        owner_documents: OwnerDocuments | None = None,
     ) -> None:
         self.retriever = retriever
         self.settings = settings
         self.chat_model = chat_model
         self.prompts = prompts or load_prompts(settings.prompts_dir)
+        self._owner_documents = owner_documents
+        self._opening = threading.Lock()
+
+    @property
+    def owner_documents(self) -> OwnerDocuments:
+        """The owners' private store, opened on first use (in DATA_DIR, or on the Chroma server)."""
+        if self._owner_documents is None:
+            with self._opening:
+                if self._owner_documents is None:
+                    self._owner_documents = OwnerDocuments(self.settings, self.retriever.embeddings)
+        return self._owner_documents
 
     @property
     def mode(self) -> Mode:
@@ -74,10 +98,11 @@ class Advisor:
         conversation: Sequence[Exchange] = (),
         profile: Profile | None = None,
         language: str | None = None,
+        owner: Owner | None = None,
     ) -> Answer:
         """The whole answer at once (the same work as `stream`, without the deltas)."""
         final = None
-        async for event in self.stream(question, conversation, profile, language):
+        async for event in self.stream(question, conversation, profile, language, owner):
             if isinstance(event, Answer):
                 final = event
         assert final is not None
@@ -89,6 +114,7 @@ class Advisor:
         conversation: Sequence[Exchange] = (),
         profile: Profile | None = None,
         language: str | None = None,
+        owner: Owner | None = None,
     ) -> AsyncIterator[str | Answer]:
         """Yield text deltas as the model writes, then the final `Answer`.
 
@@ -96,6 +122,8 @@ class Advisor:
         fails half-way, the final `Answer` holds the offline fallback instead, so a
         channel should always show the final `Answer.text`. Fixed texts (notes, the
         not-covered reply) are in the question's language, else the owner's (`language`).
+        With an `owner`, the best passages of their own documents (at least MIN_SCORE) join
+        the knowledge's, cited `[D1]`, `[D2]`…
         """
         started = time.perf_counter()
         profile = profile or Profile()
@@ -114,13 +142,14 @@ class Advisor:
         deadline = asyncio.get_running_loop().time() + self.settings.llm_timeout
         standalone, error = await self._standalone(question, history, timings, deadline)
         search = focus.question if focus.cut and standalone == question else standalone  # a long message: its question
-        passages = await self._retrieve(search, profile, timings)
+        passages = await self._retrieve(search, profile, timings, owner)
         best = passages[0].score if passages else 0.0
         answer: Answer | None = None
         if best < self.settings.min_score:
             answer = Answer(question, await asyncio.to_thread(self.not_covered_text, _), False, "offline")
         elif self.chat_model is not None and error is None:
-            prompt_passages = passages[: self.settings.top_k]
+            prompt_passages = [p for p in passages if not p.is_document][: self.settings.top_k]
+            prompt_passages += [p for p in passages if p.is_document]
             async for event in self._generate(question, history, profile, prompt_passages, timings, deadline, _):
                 if isinstance(event, str):
                     yield event
@@ -172,7 +201,7 @@ class Advisor:
             return heuristic_standalone(question, history), None
         started = time.perf_counter()
         prompt = self.prompts.rewrite.format(
-            history=defused(_history_text(history)) or "(none)",
+            history=defused(history_text(history)) or "(none)",
             question=defused(question),
             language=KNOWLEDGE_LANGUAGE_NAMES.get(self._knowledge_language(), "English"),
         )
@@ -197,12 +226,25 @@ class Advisor:
         language = detect_language(question)
         return language is not None and language != self._knowledge_language()
 
-    async def _retrieve(self, question: str, profile: Profile, timings: dict) -> list[Passage]:
+    async def _retrieve(
+        self, question: str, profile: Profile, timings: dict, owner: Owner | None = None
+    ) -> list[Passage]:
         """The passages for an answer: TOP_K for the model's prompt, and at least COMPOSE_DEPTH
-        for the offline answer, which ranks files by more than their best passage."""
+        for the offline answer, which ranks files by more than their best passage. With an
+        `owner`, up to TOP_K of their documents' passages scoring at least MIN_SCORE join them,
+        all best first. A store that fails is logged; the knowledge still answers."""
         started = time.perf_counter()
         depth = max(self.settings.top_k, COMPOSE_DEPTH)
         passages = await asyncio.to_thread(self.retriever.retrieve, question, depth, None, profile.preferences())
+        if owner is not None and owner.documents:
+            try:
+                own = await asyncio.to_thread(self.owner_documents.search, owner, question, self.settings.top_k)
+            except Exception:
+                log.exception("could not search the documents of %s; answering from the knowledge base", owner.key)
+                own = []
+            passages = sorted(
+                passages + [p for p in own if p.score >= self.settings.min_score], key=lambda p: -p.score
+            )
         timings["retrieve"] = _ms(started)
         return passages
 
@@ -218,13 +260,19 @@ class Advisor:
     ) -> AsyncIterator[str | Answer | Failure]:
         """Stream the model's answer with citations checked; end with an Answer or a Failure."""
         started = time.perf_counter()
+        by_label = labelled(passages)
+        knowledge = passages_text([(n, p) for n, p in by_label.items() if not p.is_document], _)
+        documents = passages_text([(n, p) for n, p in by_label.items() if p.is_document], _)
+        if "documents" not in self.prompts.answer.input_variables:  # a template without the placeholder
+            knowledge, documents = "\n\n".join(t for t in (knowledge, documents) if t), ""
         messages = self.prompts.answer.format_messages(
-            history=_history_messages(history),
+            history=history_messages(history),
             profile=defused(profile.describe()),
-            passages=defused(_passages_text(passages)),
+            passages=defused(knowledge),
+            documents=defused(documents or "(none)"),
             question=defused(question),
         )
-        citations = CitationFilter(set(range(1, len(passages) + 1)))
+        citations = CitationFilter(set(by_label))
         text: list[str] = []
         usage: dict = {}
         finish: str | None = None
@@ -262,13 +310,14 @@ class Advisor:
             log.warning("LLM returned an empty answer; answering offline")
             yield Failure("the model's answer was cut short" if truncated else "the model returned an empty answer")
             return
-        cited = citations.cited or list(range(1, len(passages) + 1))  # no valid citation: list them all
+        cited = citations.cited or list(by_label)  # no valid citation: list them all
+        ordered = sorted(cited, key=lambda label: (isinstance(label, str), label_number(label)))
         yield Answer(
             question=question,
             text=body,
             covered=True,
             mode="llm",
-            sources=[Source.from_passage(n, passages[n - 1]) for n in sorted(cited)],
+            sources=[Source.from_passage(label_number(label), by_label[label], _) for label in ordered],
             model=self.settings.llm_model,
             input_tokens=usage.get("input_tokens") or sum(count_tokens(str(m.content)) for m in messages),
             output_tokens=usage.get("output_tokens") or count_tokens(body),
@@ -280,9 +329,13 @@ class Advisor:
         self, question: str, passages: list[Passage], error: str | None, profile: Profile, language: str = "en"
     ) -> Answer:
         _ = texts_for(language)
-        embedder, following = self.retriever.embedder_for(question), self.retriever.next_passage
+        embedder = self.retriever.embedder_for(question)
+
+        def following(passage: Passage) -> Passage | None:
+            return None if passage.is_document else self.retriever.next_passage(passage)
+
         composed = await asyncio.to_thread(compose, question, passages, embedder, following, profile.preferences(), _)
-        sources = [Source.from_passage(i + 1, p) for i, p in enumerate(composed.cited)]
+        sources = numbered_sources(composed.cited, _)
         leads = [texts.fallback_note(_)] if error is not None else []
         if language != self._knowledge_language():  # the passages are in English; the owner reads another
             leads.append(texts.english_knowledge(_))
@@ -307,27 +360,8 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _history_messages(history: list[Exchange]) -> list:
-    messages: list = []
-    for exchange in history:
-        messages += [HumanMessage(exchange.question), AIMessage(exchange.answer)]
-    return messages
-
-
-def _history_text(history: list[Exchange]) -> str:
-    return "\n".join(f"Owner: {e.question}\nAdvisor: {e.answer}" for e in history)
-
-
-def _passages_text(passages: list[Passage]) -> str:
-    blocks = []
-    for number, passage in enumerate(passages, start=1):
-        label = f"{passage.title} › {passage.section}" if passage.section else passage.title
-        blocks.append(f"[{number}] {label} ({passage.path})\n{passage.text}")
-    return "\n\n".join(blocks)
-
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SENTENCE_END = re.compile(r"(?:[.!?…](?:\s*\[\d+(?:,\s*\d+)*\])?[\"')\]*]?|\n)\s")
+_SENTENCE_END = re.compile(r"(?:[.!?…](?:\s*\[D?\d+(?:,\s*D?\d+)*\])?[\"')\]*]?|\n)\s")
 MIN_KEPT = 40  # characters: less than this of a cut answer is not worth showing
 
 

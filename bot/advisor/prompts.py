@@ -3,6 +3,8 @@
 Consultants edit the files; a template that cannot work (missing, unbalanced
 braces, a required placeholder removed, an unknown one added) stops the start
 with the file name and the problem, instead of failing on an owner's question.
+Below them, the helpers that fill them in: the conversation, and the passages
+numbered as they are cited (`[1]` knowledge, `[D1]` the owner's own documents).
 """
 
 from __future__ import annotations
@@ -11,18 +13,24 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
+
+from bot.advisor import texts
+from bot.advisor.conversation import Exchange
+from bot.index.retriever import Passage
+from bot.locales import Translate
 
 # file -> (required placeholders, optional placeholders)
 TEMPLATES = {
     "system.md": (set(), set()),
-    "answer.md": ({"passages", "question"}, {"profile"}),
+    "answer.md": ({"passages", "question"}, {"profile", "documents"}),
     "rewrite.md": ({"history", "question"}, {"language"}),
 }
 
 
 # The tags that fence untrusted text in the templates (<passages>…</passages> and so on).
-FENCE_TAGS = ("passages", "question", "history", "message", "profile")
+FENCE_TAGS = ("passages", "documents", "question", "history", "message", "profile")
 _FENCE = re.compile(r"<\s*(/?)\s*(" + "|".join(FENCE_TAGS) + r")\b\s*>?", re.IGNORECASE)
 
 
@@ -80,3 +88,43 @@ def _read(path: Path) -> str:
 
 def _braced(names: set[str]) -> str:
     return ", ".join("{" + n + "}" for n in sorted(names))
+
+
+# --------------------------------------------------------------------------- filling them in
+
+
+def history_messages(history: list[Exchange]) -> list:
+    messages: list = []
+    for exchange in history:
+        messages += [HumanMessage(exchange.question), AIMessage(exchange.answer)]
+    return messages
+
+
+def history_text(history: list[Exchange]) -> str:
+    return "\n".join(f"Owner: {e.question}\nAdvisor: {e.answer}" for e in history)
+
+
+def labelled(passages: list[Passage]) -> dict[int | str, Passage]:
+    """The prompt's passages by citation label: knowledge 1, 2…; the owner's documents "D1", "D2"…"""
+    knowledge = [p for p in passages if not p.is_document]
+    documents = [p for p in passages if p.is_document]
+    return {n: p for n, p in enumerate(knowledge, start=1)} | {f"D{n}": p for n, p in enumerate(documents, start=1)}
+
+
+def label_number(label: int | str) -> int:
+    return label if isinstance(label, int) else int(label[1:])
+
+
+def passages_text(numbered: list[tuple[int | str, Passage]], _: Translate = str) -> str:
+    """The passages as the prompt shows them: `[1] Title › Section (path)` and the text; an
+    owner's document as `[D1] Your document: Title, page 3` (its id stays out of the prompt)."""
+    blocks = []
+    for number, passage in numbered:
+        if passage.is_document:
+            label = texts.your_document(_, passage.title, passage.page)
+            label = f"{label} › {passage.section}" if passage.section else label
+            blocks.append(f"[{number}] {label}\n{passage.text}")
+            continue
+        label = f"{passage.title} › {passage.section}" if passage.section else passage.title
+        blocks.append(f"[{number}] {label} ({passage.path})\n{passage.text}")
+    return "\n\n".join(blocks)

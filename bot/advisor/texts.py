@@ -70,3 +70,10 @@ def also_relevant(_: Translate) -> str:
 
 def for_a_business_like_yours(_: Translate, fits: list[str]) -> str:
     return _("For a business like yours ({details}):").format(details=", ".join(fits))
+
+
+def your_document(_: Translate, title: str, page: int = 0) -> str:
+    """How a passage of the owner's own document is named among the sources."""
+    if page:
+        return _("Your document: {title}, page {page}").format(title=title, page=page)
+    return _("Your document: {title}").format(title=title)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bot.advisor import Advisor, Answer
 from bot.advisor.conversation import Exchange, Profile
 from bot.advisor.smalltalk import small_talk
+from bot.index.owner_documents import Owner
 from bot.locales import DEFAULT, supported, texts
 from bot.storage import Storage
 
@@ -46,17 +47,23 @@ class Dialogue:
         on_delta: DeltaCallback | None = None,
         language: str | None = None,
         names: Names = (None, None),
+        input_kind: str | None = None,
+        documents: bool = False,
     ) -> Reply:
-        """Answer `question` in the chat's conversation; `on_delta` receives streamed text.
+        """Answer `question` in the chat's conversation; `on_delta` receives streamed text;
+        `input_kind` (voice, photo, document) is stored with the turn: how the question arrived.
+        `documents`: search the owner's own documents too (private chats only: a group never
+        sees them).
 
         Cancelled (the owner's /cancel), the turn is stored as cancelled, with what was written
         so far, and the cancellation goes on to the caller."""
         started = time.perf_counter()
         conversation_id, history, profile = await self._context(user_id, chat_id, names)
+        owner = await self._owner(user_id) if documents else None
         answer = None
         written: list[str] = []
         try:
-            async for event in self.advisor.stream(question, history, profile, language):
+            async for event in self.advisor.stream(question, history, profile, language, owner):
                 if isinstance(event, Answer):
                     answer = event
                 else:
@@ -64,17 +71,24 @@ class Dialogue:
                     if on_delta is not None:
                         await on_delta(event)
         except asyncio.CancelledError:
-            stopped = Answer(question, "".join(written), True, self.advisor.mode, cancelled=True)
+            stopped = Answer(question, "".join(written), True, self.advisor.mode, cancelled=True, input_kind=input_kind)
             latency_ms = (time.perf_counter() - started) * 1000
             await asyncio.shield(self._store(conversation_id, user_id, stopped, latency_ms, profile))
             raise
         assert answer is not None
+        answer.input_kind = input_kind
         latency_ms = (time.perf_counter() - started) * 1000
         turn_id = await self._store(conversation_id, user_id, answer, latency_ms, profile)
         return Reply(answer, turn_id)
 
     async def small_talk(
-        self, user_id: str, chat_id: str, text: str, language: str | None = None, names: Names = (None, None)
+        self,
+        user_id: str,
+        chat_id: str,
+        text: str,
+        language: str | None = None,
+        names: Names = (None, None),
+        input_kind: str | None = None,
     ) -> Reply | None:
         """A friendly reply to "hi", "thanks", "who are you?" and the like, stored as a small-talk
         turn (no model, no question limit, no knowledge gap); None when `text` may be a question.
@@ -84,7 +98,7 @@ class Dialogue:
             return None
         said_in = supported(talk.language) if talk.language != DEFAULT else None
         _ = texts(said_in or language)
-        answer = Answer(question=text, text=_(talk.reply), covered=True, mode="smalltalk")
+        answer = Answer(question=text, text=_(talk.reply), covered=True, mode="smalltalk", input_kind=input_kind)
         conversation_id = (await self._context(user_id, chat_id, names))[0]
         return Reply(answer, await self._store(conversation_id, user_id, answer, 0.0), talk.shows_examples)
 
@@ -93,6 +107,15 @@ class Dialogue:
         chat's conversation; its id, or None when storage failed (logged)."""
         conversation_id = (await self._context(user_id, chat_id, names))[0]
         return await self._store(conversation_id, user_id, answer, 0.0)
+
+    async def _owner(self, user_id: str) -> Owner | None:
+        """The owner's documents to search (None when they have none, or they cannot be read)."""
+        try:
+            ids = await self.storage.document_ids(user_id)
+        except Exception:
+            log.exception("could not list the documents of %s; answering from the knowledge base", user_id)
+            return None
+        return Owner(user_id, ids) if ids else None
 
     async def _context(
         self, user_id: str, chat_id: str, names: Names = (None, None)

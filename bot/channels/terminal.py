@@ -23,7 +23,7 @@ def render_answer(answer: Answer) -> str:
         for s in answer.sources:
             section = s.heading.split(" > ")[-1] if s.heading and s.heading != s.title else ""
             label = f"{s.title} › {section}" if section else s.title
-            lines.append(f"  [{s.number}] {label} ({s.path}, match {s.score:.2f})")
+            lines.append(f"  [{s.label}] {label} ({s.path}, match {s.score:.2f})")
     if answer.mode == "smalltalk":
         return "\n".join([*lines, "", "(small talk)"])
     total = answer.timings_ms.get("total", 0.0)

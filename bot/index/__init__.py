@@ -9,6 +9,7 @@
 - `versions`: index versions under INDEX_DIR: build beside the live one, switch atomically
 - `reloader`: keeps a running bot on the live version (`IndexReloader`)
 - `retriever`: question → `Passage`s (`Retriever`, `make_retriever`)
+- `owner_documents`: owners' own documents, a private store apart from the knowledge (`OwnerDocuments`)
 - `evaluation`: does retrieval find the right file for the eval questions?
 
 May import only `bot.config`. It stores and searches what it is given and knows

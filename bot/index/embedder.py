@@ -86,13 +86,14 @@ class BaseEmbedder:
         self.cache = VectorCache(folder / f"{self.space}-{self.fingerprint}.sqlite3")
         return self
 
-    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_size: int | None = None, cached: bool = True) -> np.ndarray:
         """Embed passages in batches; returns a float32 array of shape (len(texts), dim). With a
-        cache, only texts it does not hold reach the model."""
+        cache, only texts it does not hold reach the model; `cached=False` neither reads nor
+        writes it (an owner's private text leaves no trace there)."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         texts = list(texts)
-        if self.cache is None:
+        if self.cache is None or not cached:
             return self._encode(texts, batch_size or self.batch_size, False)
         known = self.cache.get(texts)
         missing = [n for n in range(len(texts)) if n not in known]

@@ -32,6 +32,12 @@ class Passage:
     audience: tuple[str, ...] = ()
     region: tuple[str, ...] = ()
     chunk_index: int = 0
+    kind: str = "knowledge"  # or "document": from the asking owner's own document (`owner_documents`)
+    page: int = 0  # a document passage's page (1, 2, …; 0: not known)
+
+    @property
+    def is_document(self) -> bool:
+        return self.kind == "document"
 
     @property
     def section(self) -> str:

@@ -2,12 +2,14 @@
 
 Markdown may start with YAML front matter (title, topic, tags, audience, region,
 updated, source, language); PDF and DOCX give their text (Word headings become Markdown
-headings). Anything that cannot become a document is a `KnowledgeFileError` naming
-the file and the reason, never a crash.
+headings; a PDF remembers where each page starts, so a passage can say its page). Anything
+that cannot become a document is a `KnowledgeFileError` naming the file and the reason,
+never a crash.
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import datetime as dt
 import io
@@ -37,17 +39,37 @@ class Document:
     updated: str = ""
     source: str = ""
     language: str = "en"  # ISO 639-1, front matter `language: es` (English when not given)
+    page_starts: tuple[int, ...] = ()  # a PDF's: where each page begins in `text` (page 1 at [0])
+    pages: int = 0  # a PDF's page count (0: not a PDF)
+
+    def page_at(self, offset: int) -> int:
+        """The page (1, 2, …) of a PDF that the character at `offset` of `text` is on; 0 when unknown."""
+        return bisect.bisect_right(self.page_starts, offset) if self.page_starts else 0
 
 
-def parse_document(rel_path: str, data: bytes) -> Document:
-    """Turn a file's bytes into a `Document`, or raise `KnowledgeFileError` saying why not."""
+class TooManyPages(KnowledgeFileError):
+    """A document longer than a page cap (`parse_document(max_pages=…)`): how long it is, and the cap."""
+
+    def __init__(self, path: str, pages: int, limit: int) -> None:
+        super().__init__(path, f"has {pages} pages; at most {limit} are read")
+        self.pages, self.limit = pages, limit
+
+
+def parse_document(rel_path: str, data: bytes, max_pages: int | None = None) -> Document:
+    """Turn a file's bytes into a `Document`, or raise `KnowledgeFileError` saying why not. A PDF
+    keeps where each page starts; one of more than `max_pages` pages is `TooManyPages`, found
+    before its text is read."""
     suffix = Path(rel_path).suffix.lower()
     digest = file_hash(data)
     if not data.strip():
         raise KnowledgeFileError(rel_path, "is empty")
     if suffix == ".pdf":
-        body, meta = _pdf_text(rel_path, data), {}
-    elif suffix == ".docx":
+        pages = _pdf_pages(rel_path, data, max_pages)
+        body, meta = "\n\n".join(page for page in pages if page), {}
+        if not body:
+            raise KnowledgeFileError(rel_path, "PDF has no extractable text (a scan? export it with text)")
+        return _build_document(rel_path, body, meta, digest, pages)
+    if suffix == ".docx":
         body, meta = _docx_text(rel_path, data), {}
     else:
         text = _decode_text(rel_path, data)
@@ -153,10 +175,12 @@ def _string_list(rel_path: str, key: str, value: object) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item.strip())
 
 
-def _build_document(rel_path: str, body: str, meta: dict, digest: str) -> Document:
+def _build_document(rel_path: str, body: str, meta: dict, digest: str, pages: list[str] = ()) -> Document:
     title = meta.get("title") or _first_heading(body) or _title_from_name(rel_path)
     topic = (meta.get("topic") or _topic_from_path(rel_path)).strip().lower()
     return Document(
+        page_starts=_page_starts(pages),
+        pages=len(pages),
         path=rel_path,
         title=title,
         text=body,
@@ -195,22 +219,33 @@ def _topic_from_path(rel_path: str) -> str:
     return parts[0] if len(parts) > 1 else ""
 
 
-def _pdf_text(rel_path: str, data: bytes) -> str:
+def _pdf_pages(rel_path: str, data: bytes, max_pages: int | None = None) -> list[str]:
+    """Each page's text, stripped ("" for a page without text), in order."""
     from pypdf import PdfReader
 
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise KnowledgeFileError(rel_path, "is an encrypted PDF; save an unprotected copy")
+        if max_pages is not None and len(reader.pages) > max_pages:
+            raise TooManyPages(rel_path, len(reader.pages), max_pages)
         pages = [page.extract_text() or "" for page in reader.pages]
     except KnowledgeFileError:
         raise
     except Exception as exc:  # pypdf's own errors (limits reached, damaged xref) and what its parsers meet
         raise KnowledgeFileError(rel_path, f"is not a readable PDF ({_brief(exc)})") from None
-    text = "\n\n".join(page.strip() for page in pages if page.strip())
-    if not text:
-        raise KnowledgeFileError(rel_path, "PDF has no extractable text (a scan? export it with text)")
-    return text
+    return [page.replace("\r\n", "\n").strip() for page in pages]
+
+
+def _page_starts(pages: list[str]) -> tuple[int, ...]:
+    """Where each page begins in the pages' text joined by blank lines (an empty page where the
+    next one does)."""
+    starts, offset = [], 0
+    for page in pages:
+        starts.append(offset)
+        if page:
+            offset += len(page) + 2
+    return tuple(starts)
 
 
 def _docx_text(rel_path: str, data: bytes) -> str:

@@ -36,6 +36,7 @@ COLUMNS = [
     "profile",
     "follow_ups",
     "answered_by",
+    "input_kind",
     "flagged_gap",
     "feedback",
     "comments",

@@ -3,17 +3,22 @@
 - `database`: engine, SQLite pragmas, file permissions, Alembic migrations at every start
 - `models`: the tables; `migrations`: the Alembic scripts that create and change them
 - `store`: `Storage`, assembled from `owners`, `conversations`, `turns`, `handovers` (requests
-  for a person, and `bot_state`) and `shared` (what several bot processes agree on), on top of
-  `base` (engine, write path)
+  for a person, and `bot_state`), `shared` (what several bot processes agree on) and `events`
+  (what is counted but is no turn: voice notes left unanswered), on top of `base` (engine, write path)
 - `records`: `TurnFilter` and `TurnRecord`, for review
+- `reminders`: part of `Storage` too: reminders and quarterly check-ins (each claimed by one
+  process before it is sent), owners' time zones and check-in answers
+- `audio`: `AudioFolder`, owners' voice notes kept on disk (only with STORE_AUDIO=true)
+- `documents`: part of `Storage` too: owners' own documents (what was read, never the text)
 
 May import `bot.advisor` (it stores `Answer`s, `Exchange`s and `Profile`s) and
 `bot.config`; never review or channels.
 """
 
 from bot.config import default_database_url as default_url
+from bot.storage.audio import AudioFolder
 from bot.storage.database import StorageError, sqlite_path
 from bot.storage.records import TurnFilter, TurnRecord
 from bot.storage.store import Storage
 
-__all__ = ["Storage", "StorageError", "TurnFilter", "TurnRecord", "default_url", "sqlite_path"]
+__all__ = ["AudioFolder", "Storage", "StorageError", "TurnFilter", "TurnRecord", "default_url", "sqlite_path"]

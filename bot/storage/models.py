@@ -33,6 +33,8 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | allowed | blocked
     profile: Mapped[dict] = mapped_column(JSON, default=dict)
     language: Mapped[str | None] = mapped_column(String(16))  # chosen with /language (None: the app's)
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name, asked when a reminder needs it
+    checkin: Mapped[dict | None] = mapped_column(JSON)  # the quarterly check-in: on/off, priorities
 
 
 class Conversation(Base):
@@ -75,6 +77,7 @@ class Turn(Base):
     follow_ups: Mapped[list | None] = mapped_column(JSON)  # the next questions suggested under the answer
     answered_by: Mapped[str | None] = mapped_column(String(255))  # the consultant who wrote a `human` answer
     flagged_gap: Mapped[bool] = mapped_column(Boolean, default=False)  # a consultant: "add to knowledge gaps"
+    input_kind: Mapped[str | None] = mapped_column(String(16))  # voice | photo | document; None: typed text
 
 
 class Feedback(Base):
@@ -164,3 +167,52 @@ class BotState(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str | None] = mapped_column(Text)
+
+
+class Event(Base):
+    """Something worth counting that is not a turn (a voice note nobody could transcribe)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class OwnerDocument(Base):
+    """A document an owner sent: what was read (pages, sections, chunks, size), never its text;
+    its passages live in the owner's private vector store."""
+
+    __tablename__ = "owner_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    file_name: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    pages: Mapped[int | None] = mapped_column(Integer)
+    sections: Mapped[int | None] = mapped_column(Integer)
+    chunks: Mapped[int | None] = mapped_column(Integer)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Reminder(Base):
+    """A reminder or a strategy check-in the bot sends an owner when it is due; claimed before
+    sending, so of several bot processes exactly one sends it."""
+
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16), default="reminder")  # reminder | checkin
+    text: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # naive UTC
+    every: Mapped[str | None] = mapped_column(String(64))  # a repeating reminder's interval
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | cancelled
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

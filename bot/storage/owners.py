@@ -8,7 +8,19 @@ from sqlalchemy import delete, func, select, update
 
 from bot.advisor.conversation import Profile
 from bot.storage.base import StoreBase
-from bot.storage.models import CommentPrompt, Conversation, Feedback, Handover, QuestionAsked, Turn, User, utcnow
+from bot.storage.models import (
+    CommentPrompt,
+    Conversation,
+    Event,
+    Feedback,
+    Handover,
+    OwnerDocument,
+    QuestionAsked,
+    Reminder,
+    Turn,
+    User,
+    utcnow,
+)
 
 
 class Owners(StoreBase):
@@ -81,6 +93,9 @@ class Owners(StoreBase):
             await session.execute(delete(QuestionAsked).where(QuestionAsked.user_id == user_id))
             await session.execute(delete(CommentPrompt).where(CommentPrompt.user_id == user_id))
             await session.execute(delete(Handover).where(Handover.user_id == user_id))  # its admin-chat messages too
+            await session.execute(delete(Reminder).where(Reminder.user_id == user_id))  # and check-ins
+            await session.execute(delete(OwnerDocument).where(OwnerDocument.user_id == user_id))  # rows only
+            await session.execute(update(Event).where(Event.user_id == user_id).values(user_id=None))  # counts stay
             # feedback others gave on this owner's turns goes with the turns
             turn_ids = select(Turn.id).where(Turn.user_id == user_id).scalar_subquery()
             await session.execute(delete(Feedback).where(Feedback.turn_id.in_(turn_ids)))
@@ -98,7 +113,9 @@ class Owners(StoreBase):
             status = await session.scalar(select(User.status).where(User.id == user_id))
             if status in ("allowed", "blocked"):
                 await session.execute(
-                    update(User).where(User.id == user_id).values(profile={}, username=None, display_name=None)
+                    update(User)
+                    .where(User.id == user_id)
+                    .values(profile={}, username=None, display_name=None, timezone=None, checkin=None)
                 )
             else:
                 await session.execute(delete(User).where(User.id == user_id))

@@ -45,6 +45,7 @@ class TurnRecord:
     profile: dict | None = None
     follow_ups: list[str] = field(default_factory=list)
     answered_by: str | None = None  # the consultant, for a `human` turn
+    input_kind: str | None = None  # voice | photo | document; None: typed
     flagged_gap: bool = False  # a consultant added it to the knowledge gaps
     feedback: str | None = None  # up, down, or mixed when several owners rated it
     comments: list[str] = field(default_factory=list)

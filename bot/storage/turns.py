@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import Select, or_, select, update
 
-from bot.advisor.answer import Answer
+from bot.advisor.answer import Answer, Source
 from bot.storage.base import StoreBase
 from bot.storage.models import Conversation, Feedback, Turn, User, utcnow
 from bot.storage.records import TurnFilter, TurnRecord
@@ -27,17 +27,7 @@ class Turns(StoreBase):
             covered=answer.covered,
             mode=answer.mode,
             model=answer.model,
-            sources=[
-                {
-                    "number": s.number,
-                    "path": s.path,
-                    "title": s.title,
-                    "heading": s.heading,
-                    "score": s.score,
-                    "excerpt": s.excerpt,
-                }
-                for s in answer.sources
-            ],
+            sources=[_source(s) for s in answer.sources],
             best_score=answer.best_score,
             latency_ms=round(latency_ms, 1),
             input_tokens=answer.input_tokens or None,
@@ -48,6 +38,7 @@ class Turns(StoreBase):
             profile=profile or None,
             follow_ups=answer.follow_ups or None,
             answered_by=answer.answered_by,
+            input_kind=answer.input_kind,
         )
         return await self._turn_writer.write(turn)
 
@@ -163,6 +154,21 @@ async def _feedback_for(session, turn_ids: list[int]) -> dict[int, list[tuple[st
     return found
 
 
+def _source(source: Source) -> dict:
+    """A cited source as stored with its turn. A passage of an owner's own document keeps its
+    place (`chunk`), not its text: the Sources button reads it from the owner's store, and it
+    goes when the document does."""
+    stored = {
+        "number": source.number,
+        "path": source.path,
+        "title": source.title,
+        "heading": source.heading,
+        "score": source.score,
+        "excerpt": source.excerpt if source.kind != "document" else "",
+    }
+    return stored | ({"kind": source.kind, "chunk": source.chunk} if source.kind == "document" else {})
+
+
 def _record(turn: Turn, ratings: list[tuple[str, str | None]]) -> TurnRecord:
     kinds = {r for r, _ in ratings}
     return TurnRecord(
@@ -188,6 +194,7 @@ def _record(turn: Turn, ratings: list[tuple[str, str | None]]) -> TurnRecord:
         profile=turn.profile,
         follow_ups=turn.follow_ups or [],
         answered_by=turn.answered_by,
+        input_kind=turn.input_kind,
         flagged_gap=bool(turn.flagged_gap),
         feedback=None if not kinds else kinds.pop() if len(kinds) == 1 else "mixed",
         comments=[c for _, c in ratings if c],

@@ -82,6 +82,8 @@ class FakeTelegram(LoopbackServer):
         self._message_ids = itertools.count(1000)
         self._lock = threading.Lock()
         self.port = 0
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content), for getFile
+        self._file_ids = itertools.count(1)
 
     @property
     def base_url(self) -> str:
@@ -95,6 +97,7 @@ class FakeTelegram(LoopbackServer):
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         return app
 
     async def before_close(self) -> None:
@@ -147,6 +150,29 @@ class FakeTelegram(LoopbackServer):
             message["reply_to_message"] = reply_to
         message.update(extra or {})
         return {"update_id": next(self._update_ids), "message": message}
+
+    def add_file(self, content: bytes, name: str = "file", file_size: int | None = None) -> dict:
+        """Hold `content` as Telegram holds what users send; the fields a message gives for it
+        (`file_size` may claim another size, to test limits without big files)."""
+        number = next(self._file_ids)
+        file_id = f"file{number}"
+        with self._lock:
+            self.files[file_id] = (f"files/{number}/{name}", content)
+        size = len(content) if file_size is None else file_size
+        return {"file_id": file_id, "file_unique_id": f"unique{number}", "file_size": size}
+
+    def voice(
+        self, user_id: int, content: bytes, *, duration: int = 2, file_size: int | None = None, **fields
+    ) -> int:
+        """Push a voice note (OGG/Opus `content`) from a user (other fields as for `message_update`)."""
+        voice = {**self.add_file(content, "voice.oga", file_size), "duration": duration, "mime_type": "audio/ogg"}
+        return self.message(user_id, extra={**fields.pop("extra", {}), "voice": voice}, **fields)
+
+    def photo(self, user_id: int, caption: str | None = None, **fields) -> int:
+        """Push a photo from a user, with a caption when given."""
+        sizes = [{**self.add_file(b"\xff\xd8\xff\xe0 fake jpeg", "photo.jpg"), "width": 90, "height": 90}]
+        extra = {**fields.pop("extra", {}), "photo": sizes, **({"caption": caption} if caption else {})}
+        return self.message(user_id, extra=extra, **fields)
 
     def edited_message(self, user_id: int, text: str) -> int:
         self.chats[user_id] = "private"
@@ -234,6 +260,30 @@ class FakeTelegram(LoopbackServer):
 
     async def _api_getMe(self, params: dict) -> dict:
         return BOT
+
+    async def _api_getFile(self, params: dict) -> dict:
+        held = self.files.get(params.get("file_id", ""))
+        if held is None:
+            raise _BadRequest("invalid file_id")
+        if len(held[1]) > 20 * 1024 * 1024:
+            raise _BadRequest("file is too big")
+        number = params["file_id"].removeprefix("file")
+        found = {"file_id": params["file_id"], "file_unique_id": f"unique{number}", "file_size": len(held[1])}
+        return {**found, "file_path": held[0]}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """A file's content at {base_file_url}{token}/{file_path}, as getFile named it."""
+        call = Call("download", {"path": request.match_info["path"]}, time.monotonic())
+        with self._lock:
+            self.calls.append(call)
+        if request.match_info["token"] != self.token:
+            call.ok = False
+            return web.Response(status=401)
+        for path, content in self.files.values():
+            if path == request.match_info["path"]:
+                return web.Response(body=content, content_type="application/octet-stream")
+        call.ok = False
+        return web.Response(status=404)
 
     async def _api_getUpdates(self, params: dict) -> list[dict]:
         offset = int(params.get("offset") or 0)

@@ -175,17 +175,20 @@ async def test_forget_removes_that_owner_and_nothing_of_others(storage):
         conversation = await storage.current_conversation(user, user)
         turn = await storage.record_turn(conversation, user, answer(f"question of {user}"), 5)
         await storage.record_feedback(turn, user, "up")
+        await storage.record_event("voice_unanswered", user)
     group = await storage.current_conversation("group:9", "tg:2")
     shared_turn = await storage.record_turn(group, "tg:2", answer("group question"), 5)
     await storage.record_feedback(shared_turn, "tg:1", "down")  # tg:1 rated tg:2's answer
     counts = await storage.forget("tg:1")
     assert counts == {"turns": 1, "feedback": 2}
     owned = (("users", "id"), ("turns", "user_id"), ("feedback", "user_id"), ("conversations", "started_by"))
+    owned += (("events", "user_id"),)
     for table, column in owned:
         assert await rows(storage, f"select count(*) from {table} where {column} = 'tg:1'") == [(0,)], table
     assert await rows(storage, "select count(*) from turns where user_id = 'tg:2'") == [(2,)]
     assert (await storage.profile("tg:2")).industry == "retail"
     assert [t.question for t in await storage.list_turns(TurnFilter(search="question of"))] == ["question of tg:2"]
+    assert await storage.count_events(dt.datetime(2000, 1, 1)) == {"voice_unanswered": 2}  # unlinked, still counted
 
 
 async def test_forget_keeps_an_admins_block(storage):

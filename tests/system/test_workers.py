@@ -1,5 +1,6 @@
 """Several webhook workers behind one address, sharing PostgreSQL and a Chroma server: every
-update answered once, in order per chat, with limits, blocks and memory shared."""
+update answered once, in order per chat, with limits, blocks and memory shared; every due
+reminder sent once."""
 
 from __future__ import annotations
 
@@ -140,3 +141,44 @@ async def test_two_webhook_workers_answer_200_updates_from_20_chats_once_and_in_
     assert sum("[1]" in text for text in limited) == ROUNDS
     assert sum("You've asked a lot of questions" in text for text in limited) == 2
     assert telegram.texts(ADMIN) == ["User 3000 is blocked."] and "this advisor is private" in blocked[0]
+
+
+async def test_two_webhook_workers_send_each_reminder_once(tmp_path, shared_index_dir, postgres_url):
+    """Both workers look for due reminders every 0.2 s on one PostgreSQL database; reminders set
+    through either worker reach their chats exactly once (the claim in the database decides)."""
+    owners = [4000 + n for n in range(4)]
+    with FakeTelegram() as telegram:
+        env = {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": telegram.base_url,
+            "TELEGRAM_WEBHOOK_URL": "https://advisor.example.com/telegram",
+            "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "DATABASE_URL": postgres_url,
+            "KNOWLEDGE_DIR": str(ROOT / "knowledge"),
+            "INDEX_DIR": str(shared_index_dir / "index"),
+            "REMINDER_CHECK_SECONDS": "0.2",
+        }
+        ports = [free_port(), free_port()]
+        workers = [start_worker(port, tmp_path / f"worker-{n}", env) for n, port in enumerate(ports)]
+        try:
+            await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == 2, 180, "both workers to start")
+            for port in ports:
+                while not await listening(port):
+                    await asyncio.sleep(0.1)
+            async with aiohttp.ClientSession() as http:
+                for n, owner in enumerate(owners):
+                    update = telegram.message_update(owner, "/remind in 3 seconds call the bank")
+                    await deliver(http, ports[n % 2], update)
+            reminded = lambda owner: sum("Reminder: call the bank" in t for t in telegram.texts(owner))  # noqa: E731
+            await telegram.wait_for(lambda: all(reminded(o) for o in owners), 60, "the reminders")
+            await asyncio.sleep(2)  # a second send would have come by now
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker.wait(30)
+                worker.kill()
+        assert [reminded(o) for o in owners] == [1] * len(owners)
+        assert all(telegram.texts(o)[0].startswith("⏰ I'll remind you on") for o in owners)

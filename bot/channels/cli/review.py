@@ -177,28 +177,59 @@ def coverage_command(ctx, days, as_json) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def forget_command(ctx, user, yes) -> None:
-    """Delete everything stored about USER (tg:<id> or local:<name>): turns, feedback, profile.
+    """Delete everything stored about USER (tg:<id> or local:<name>): turns, feedback, profile,
+    documents.
 
     An admin's allow/block decision for the user is kept.
     """
     settings = settings_from(ctx)
     if not yes:
         click.confirm(f"Delete all turns, feedback and the profile of {user}?", abort=True, err=True)
-    counts = with_storage(settings, lambda storage: storage.forget(user))
+
+    async def erase(storage):
+        documents = len(await storage.document_ids(user))
+        return await storage.forget(user), documents
+
+    counts, documents = with_storage(settings, erase)
     click.echo(f"Deleted {counts['turns']} turns and {counts['feedback']} feedback entries of {user}.")
+    if documents:
+        click.echo(f"Deleted {documents} documents of {user}; {_passages_gone(settings, user)}")
 
 
 @click.command("prune")
 @click.option("--days", type=click.IntRange(min=1), help="Keep this many days [default: RETENTION_DAYS].")
 @click.pass_context
 def prune_command(ctx, days) -> None:
-    """Delete turns older than the retention period, with their feedback."""
+    """Delete turns older than the retention period, with their feedback, and owners' documents."""
     settings = settings_from(ctx)
     days = days or settings.retention_days
     if days is None:
         fail("no retention period: pass --days N or set RETENTION_DAYS")
-    deleted = with_storage(settings, lambda storage: storage.prune(days))
+
+    async def prune(storage):
+        old = await storage.documents_older_than(days)
+        for document in old:
+            await storage.delete_document(document.user_id, document.id)
+        return await storage.prune(days), old
+
+    deleted, documents = with_storage(settings, prune)
     click.echo(f"Deleted {deleted} turns older than {days} days.")
+    if documents:
+        gone = [_passages_gone(settings, d.user_id, d.id) for d in documents][-1]
+        click.echo(f"Deleted {len(documents)} owners' documents older than {days} days; {gone}")
+
+
+def _passages_gone(settings, owner: str, document: int | None = None) -> str:
+    """Owners' document passages: deleted here on a Chroma server; a local store (one writer at a
+    time) is left to the bot, which sweeps passages without a document row at start and daily.
+    They are never searched meanwhile: searches name the documents the database lists."""
+    if not settings.chroma_url:
+        return "their passages leave DATA_DIR/owner_documents at the bot's next start or daily sweep."
+    from bot.index.owner_documents import OwnerDocuments
+    from bot.index.spaces import make_embeddings
+
+    OwnerDocuments(settings, make_embeddings(settings)).delete(owner, document)
+    return "their passages are deleted too."
 
 
 @click.command("review")

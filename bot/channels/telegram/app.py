@@ -17,11 +17,25 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.advisor import Advisor
+from bot.advisor.speech import SpeechToText
 from bot.channels.dialogue import Dialogue
 from bot.channels.telegram.access import Access, RateLimiter
 from bot.channels.telegram.admin_chat import ErrorReports, admin_chats
 from bot.channels.telegram.chats import ChatActivity, PerChatUpdateProcessor
-from bot.channels.telegram.handlers import admin, buttons, consultants, digest, handover, jobs, owner, profile
+from bot.channels.telegram.handlers import (
+    admin,
+    buttons,
+    checkin,
+    consultants,
+    digest,
+    documents,
+    handover,
+    jobs,
+    owner,
+    profile,
+    reminders,
+    voice,
+)
 from bot.channels.telegram.handlers.deps import BotContext, BotDeps, access_gate
 from bot.channels.telegram.updates import MessageRateLimiter, SharedUpdateQueue, TolerantUpdates
 from bot.channels.telegram.webhook import WebhookReceiver
@@ -69,8 +83,12 @@ def _register(app: Application) -> None:
     # (and /cancel) before the question handler does; unknown commands come last.
     handlers_in_order = (
         profile.HANDLERS,
+        reminders.HANDLERS,  # /remind asking the time zone, like /profile's questions
+        checkin.HANDLERS,  # /checkin asking the quarter's priorities
         handover.HANDLERS,  # /human waiting for the request, like /profile's questions
         consultants.HANDLERS,  # replies to hand-over cards, before replies are taken as questions
+        voice.HANDLERS,  # voice notes and photos, before owner's "I can only read text"
+        documents.HANDLERS,  # owners' own files, before owner's "I can only read text"
         owner.HANDLERS,
         admin.HANDLERS,
         digest.HANDLERS,
@@ -121,6 +139,7 @@ async def serve(
         reloader=advisor.retriever.follow_versions(settings),
         activity=ChatActivity(settings.question_window_seconds),
         reports=ErrorReports(settings.error_reports_per_hour),
+        speech=SpeechToText.from_settings(settings),
     )
     app = build_application(settings, deps)
     webhook = WebhookReceiver(app, settings) if settings.telegram_webhook_url else None
@@ -136,6 +155,12 @@ async def serve(
             app.job_queue.run_repeating(digest.send_when_due, interval=60, first=5, name="digest")
         if settings.retention_days:
             app.job_queue.run_repeating(jobs.prune_old_turns, interval=86_400, first=1, name="retention")
+        # owners' documents past RETENTION_DAYS, and passages whose document row is gone
+        app.job_queue.run_repeating(documents.expire_and_sweep, interval=86_400, first=60, name="documents")
+        # due reminders and check-ins, claimed in the database: one process sends each (handlers/reminders.py)
+        app.job_queue.run_repeating(
+            reminders.send_due, interval=settings.reminder_check_seconds, first=1, name="reminders"
+        )
         await (webhook.start() if webhook else app.updater.start_polling(allowed_updates=Update.ALL_TYPES))
         log.info("the bot @%s is ready", app.bot.username)
         if ready is not None:

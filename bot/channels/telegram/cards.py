@@ -43,7 +43,7 @@ def card_text(
             parts.append(f"<b>Question:</b> {escape(_cut(turn.question, SNIPPET))}")
         parts.append(f"<b>The bot's answer</b> ({turn.mode}, {coverage}):\n{escape(_cut(turn.answer, SNIPPET * 2))}")
         if turn.sources:
-            cited = "; ".join(f"[{s['number']}] {s['title']} ({s['path']})" for s in turn.sources)
+            cited = "; ".join(f"[{stored_label(s)}] {s['title']} ({s['path']})" for s in turn.sources)
             parts.append(f"<b>Sources:</b> {escape(_cut(cited, SNIPPET * 2))}")
     if earlier:
         lines = [f"Q: {_cut(e.question, SNIPPET // 2)}\nA: {_cut(e.answer, SNIPPET // 2)}" for e in earlier]
@@ -73,3 +73,8 @@ def card_buttons(handover_id: int) -> InlineKeyboardMarkup:
 def _cut(text: str, limit: int) -> str:
     text = " ".join(text.split()) if "\n" not in text else text.strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def stored_label(source: dict) -> str:
+    """A stored source's citation label: `3`, or `D1` for a passage of the owner's own document."""
+    return f"D{source['number']}" if source.get("kind") == "document" else str(source["number"])

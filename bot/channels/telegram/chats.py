@@ -94,12 +94,12 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             return
         chat, user = update.effective_chat.id, update.effective_user.id if update.effective_user else 0
         gathering = self.activity.gatherings.get((chat, user))
-        if gathering is not None and gathering.open:  # the rest of a long paste
+        if gathering is not None and gathering.open and update.message.text:  # the rest of a long paste
             gathering.add(update.message.text)
             coroutine.close()
             await self._answered_with_another(chat, update.update_id)
             return
-        if len(update.message.text) >= LONG_MESSAGE:
+        if len(update.message.text or "") >= LONG_MESSAGE:
             gathering = self.activity.gatherings[(chat, user)] = Gathering([update.message.text])
         await self._in_turn(update, chat, user, gathering, coroutine)
 

@@ -3,7 +3,7 @@
 The advisor writes Markdown (bold, italics, lists, links, code). Telegram's HTML
 mode accepts a few tags and needs every other `<`, `>` and `&` escaped. Long
 answers are split into messages of at most 4,096 characters at paragraph, line
-or sentence boundaries, never inside a citation like `[12]`.
+or sentence boundaries, never inside a citation like `[12]` or `[D1]`.
 """
 
 from __future__ import annotations
@@ -72,14 +72,15 @@ def to_plain(markdown: str) -> str:
 
 
 def sources_markdown(sources: Sequence[Source], heading: str = "Sources") -> str:
-    """The compact numbered source list under an answer: 'n. Title › Section'."""
+    """The compact numbered source list under an answer: 'n. Title › Section' ('D1. Your document:
+    Title, page 3' for the owner's own documents)."""
     if not sources:
         return ""
     lines = [f"**{heading}**"]
     for source in sources:
         parts = [p for p in source.heading.split(" > ") if p and p != source.title]
         label = f"{source.title} › {parts[-1]}" if parts else source.title
-        lines.append(f"{source.number}. {label}")
+        lines.append(f"{source.label}. {label}")
     return "\n".join(lines)
 
 
@@ -114,7 +115,7 @@ def _best_cut(text: str, limit: int) -> int:
 def _inside_citation(text: str, position: int) -> bool:
     opening = text.rfind("[", 0, position)
     closing = text.rfind("]", 0, position)
-    return opening > closing and re.fullmatch(r"\[[\d,\s]*", text[opening:position]) is not None
+    return opening > closing and re.fullmatch(r"\[[\dD,\s]*", text[opening:position]) is not None
 
 
 def render_messages(

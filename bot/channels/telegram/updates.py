@@ -85,9 +85,15 @@ def _chat_of(update: object) -> int | None:
 
 
 def is_question(update: object) -> bool:
-    """A message the bot may answer as a question (text that is not a command, or /ask): these
-    are answered one at a time per chat, in order. Commands and button presses never wait."""
-    if not isinstance(update, Update) or update.message is None or not update.message.text:
+    """A message the bot may answer as a question (text that is not a command, or /ask; a voice
+    note, an audio message, a photo with a caption): these are answered one at a time per chat,
+    in order. Commands and button presses never wait."""
+    if not isinstance(update, Update) or update.message is None:
+        return False
+    message = update.message
+    if message.voice or message.audio or (message.photo and message.caption):
+        return True
+    if not message.text:
         return False
     text = update.message.text.lstrip()
     return not text.startswith("/") or text.split(maxsplit=1)[0].split("@")[0] == "/ask"

@@ -8,10 +8,15 @@
 - `handover`: owners asking for a person (/human, the button, what they write meanwhile)
 - `consultants`: consultants' replies to cards and the cards' buttons
 - `digest`: the daily digest, /digest and its buttons
+- `voice`: voice notes (transcribed, then answered) and photos (their caption is the question)
+- `documents`: owners' own files (PDF, Word, text, Markdown), read into their private store; /documents
+- `reminders`: /remind, /reminders, "Remind me" under answers, time zones, sending what is due
+- `checkin`: /checkin, the quarterly check-in on the owner's three priorities
 - `jobs`: repeating jobs and the one error handler
 
-Each of `owner`, `buttons`, `admin`, `handover`, `consultants` and `digest` exports
-`HANDLERS` for `bot.channels.telegram.app` to register. Bad input is answered where it
-arrives, with a usage hint; anything unexpected goes to `jobs.on_error`, which logs first,
-reports to the admin chat and gives the owner a reference.
+Each of `owner`, `buttons`, `admin`, `handover`, `consultants`, `digest` and `voice` exports
+`HANDLERS` for `bot.channels.telegram.app` to register (so do `reminders`, `checkin` and
+`documents`). Bad input is answered where it arrives, with a usage hint; anything unexpected
+goes to `jobs.on_error`, which logs first, reports to the admin chat and gives the owner a
+reference.
 """

@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, BotDeps, admin_only
+from bot.channels.telegram.handlers.documents import documents_line
 from bot.storage import TurnFilter, TurnRecord
 
 
@@ -29,8 +30,20 @@ async def stats(update: Update, context: BotContext) -> None:
         f"Feedback: {result.thumbs_up} 👍 / {result.thumbs_down} 👎 ({ratio})\n"
         f"Offline / LLM: {result.share('offline'):.0%} / {result.share('llm'):.0%}\n"
         f"Not covered: {result.not_covered}\nLatency p50 / p95: {result.latency_ms_p50:.0f} / "
-        f"{result.latency_ms_p95:.0f} ms\nTop topics: {topics_line}\n{_index_line(context.deps)}"
+        f"{result.latency_ms_p95:.0f} ms\nTop topics: {topics_line}\n"
+        f"{await _voice_line(context.deps, since)}\n{_index_line(context.deps)}"
     )
+
+
+async def _voice_line(deps: BotDeps, since: dt.datetime) -> str:
+    """Voice notes nobody answered: speech-to-text off (STT_MODEL unset), or failed."""
+    events = await deps.storage.count_events(since)
+    line = f"Voice notes unanswered: {events.get('voice_unanswered', 0)}"
+    if deps.speech is None:
+        line += " (speech-to-text is off: set STT_MODEL)"
+    if events.get("voice_failed"):
+        line += f"; not transcribed (faults, limits): {events['voice_failed']}"
+    return line
 
 
 def _index_line(deps: BotDeps) -> str:
@@ -95,6 +108,8 @@ async def transcript(update: Update, context: BotContext) -> None:
         await update.effective_message.reply_text(f"No stored turns for {args[0]} ({user}).")
         return
     text = "\n\n".join(turn_block(turn) for turn in reversed(turns))
+    if owned := await context.deps.storage.documents_of(user):
+        text = f"{documents_line(owned)}\n\n{text}"
     for piece in _chunks(text):
         await update.effective_message.reply_text(piece)
 

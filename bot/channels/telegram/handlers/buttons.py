@@ -1,9 +1,10 @@
-"""The buttons under messages: example questions, 👍/👎 (and the comment after 👎), Sources,
-next questions, /forget's confirmation and /language's choice. Callback data is checked by
-each handler's pattern."""
+"""The buttons under messages: example questions, 👍/👎 (and the comment after 👎), Sources (a
+passage of the owner's own document read from their store), next questions, /forget's
+confirmation and /language's choice. Callback data is checked by each handler's pattern."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import ForceReply, InlineKeyboardMarkup, Update
@@ -11,11 +12,13 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler
 
+from bot.channels.telegram.cards import stored_label
 from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape
 from bot.channels.telegram.handlers.deps import BotContext, chat_key, texts_of, user_key
 from bot.channels.telegram.handlers.keyboards import EXAMPLE_QUESTIONS, consultant_button
 from bot.channels.telegram.handlers.streaming import answer_question
-from bot.locales import DEFAULT, LANGUAGES, N_, supported, texts
+from bot.locales import DEFAULT, LANGUAGES, N_, Translate, supported, texts
+from bot.storage import AudioFolder
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +109,8 @@ async def show_sources(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     turn = await context.deps.storage.get_turn(turn_id)
+    _ = texts_of(update, context)
     if turn is None or not turn.sources:
-        _ = texts_of(update, context)
         gone = _("Those sources are no longer stored.")
         await context.bot.send_message(update.effective_chat.id, gone)
         return
@@ -115,7 +118,8 @@ async def show_sources(update: Update, context: BotContext) -> None:
     for source in turn.sources:
         parts = [p for p in source["heading"].split(" > ") if p and p != source["title"]]
         label = f"{source['title']} › {parts[-1]}" if parts else source["title"]
-        block = f"<b>[{source['number']}] {escape(label)}</b>\n{escape(source.get('excerpt') or '')}"
+        excerpt = source.get("excerpt") or await document_excerpt(context, user_key(update), source, _)
+        block = f"<b>[{stored_label(source)}] {escape(label)}</b>\n{escape(excerpt)}"
         if len(text) + len(block) + 2 > MESSAGE_LIMIT:
             break  # whole blocks only: a cut tag would make Telegram refuse the message
         text = f"{text}\n\n{block}" if text else block
@@ -136,6 +140,37 @@ async def from_this_chat(update: Update, context: BotContext, turn_id: int) -> b
     return False
 
 
+async def forget_documents(context: BotContext, owner: str) -> int:
+    """/forget's part: every passage of the owner's documents (how many documents they had). A
+    store that fails is logged: the rows go with the rest, which already stops every search,
+    and the daily sweep removes the passages."""
+    count = len(await context.deps.storage.document_ids(owner))
+    try:
+        await asyncio.to_thread(context.deps.advisor.owner_documents.delete, owner)
+    except Exception:
+        log.exception("could not delete the document passages of %s; the daily sweep will", owner)
+    return count
+
+
+async def document_excerpt(context: BotContext, owner: str, source: dict, _: Translate) -> str:
+    """A cited passage of the owner's own document, read from their store for the Sources button
+    (only theirs: `owner` is who pressed it); "" for a knowledge source."""
+    if source.get("kind") != "document":
+        return ""
+    document = int(source["path"].removeprefix("doc:"))
+    store = context.deps.advisor.owner_documents
+    text = await asyncio.to_thread(store.passage, owner, document, int(source.get("chunk", 0)))
+    if text is None:
+        return _(GONE)
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1].rsplit(" ", 1)[0] + "…"
+
+
+EXCERPT = 600  # characters of a passage the Sources button shows
+
+
+GONE = N_("That document is no longer stored.")
+
+
 async def forget_confirmed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     await query.answer()
@@ -143,9 +178,13 @@ async def forget_confirmed(update: Update, context: BotContext) -> None:
     if query.data != "forget:yes":
         await query.edit_message_text(_("Nothing was deleted."))
         return
+    documents = await forget_documents(context, user_key(update))  # their passages first, then the rows
     counts = await context.deps.storage.forget(user_key(update))
-    done = _("Done: deleted {count} questions and answers, your feedback and profile.")
-    await query.edit_message_text(done.format(count=counts["turns"]))
+    AudioFolder.under(context.deps.settings.data_dir).forget(user_key(update))  # voice notes kept (STORE_AUDIO)
+    done = _("Done: deleted {count} questions and answers, your feedback and profile.").format(count=counts["turns"])
+    if documents:
+        done += "\n" + _("Your documents are deleted too ({count}).").format(count=documents)
+    await query.edit_message_text(done)
 
 
 async def language_chosen(update: Update, context: BotContext) -> None:

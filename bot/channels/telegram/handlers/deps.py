@@ -16,6 +16,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot, filters
 
 from bot.advisor import Advisor
+from bot.advisor.speech import SpeechToText
 from bot.channels.dialogue import Dialogue
 from bot.channels.telegram.access import Access, RateLimiter
 from bot.channels.telegram.admin_chat import ErrorReports, is_consultant
@@ -41,6 +42,7 @@ class BotDeps:
     activity: ChatActivity = field(default_factory=lambda: ChatActivity(window=1.5))
     reports: ErrorReports = field(default_factory=lambda: ErrorReports(per_hour=10))
     reloader: IndexReloader | None = None  # None with CHROMA_URL: the server is always current
+    speech: SpeechToText | None = None  # None without STT_MODEL: voice notes are not transcribed
 
 
 

@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 from bot.channels.telegram import admin_chat
 from bot.channels.telegram.admin_chat import error_report
 from bot.channels.telegram.handlers.deps import BotContext, texts_of
+from bot.storage import AudioFolder
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ async def prune_old_turns(context: BotContext) -> None:
     deps = context.deps
     deleted = await deps.storage.prune(deps.settings.retention_days)
     log.info("retention: deleted %d turns older than %d days", deleted, deps.settings.retention_days)
+    audio = await asyncio.to_thread(AudioFolder.under(deps.settings.data_dir).prune, deps.settings.retention_days)
+    if audio:
+        log.info("retention: deleted %d voice notes older than %d days", audio, deps.settings.retention_days)
 
 
 async def on_error(update: object, context: BotContext) -> None:

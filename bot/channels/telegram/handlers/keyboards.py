@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import re
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.locales import LANGUAGES, N_, Translate
@@ -24,9 +26,12 @@ def example_questions(_: Translate = str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-def feedback_buttons(turn_id: int, next_questions: list[str] = (), _: Translate = str) -> InlineKeyboardMarkup:
-    """👍 / 👎 / Sources (`fb:up:<turn>`, `fb:down:<turn>`, `src:<turn>`), and a row for each
-    suggested next question (`next:<turn>:<n>`: the n-th of the turn's stored `follow_ups`)."""
+def feedback_buttons(
+    turn_id: int, next_questions: list[str] = (), _: Translate = str, steps: bool = False
+) -> InlineKeyboardMarkup:
+    """👍 / 👎 / Sources (`fb:up:<turn>`, `fb:down:<turn>`, `src:<turn>`), a row for each
+    suggested next question (`next:<turn>:<n>`: the n-th of the turn's stored `follow_ups`), and
+    under an answer with steps (`has_steps`) "Remind me" (`rm:<turn>`)."""
     rows = [
         [
             InlineKeyboardButton("👍", callback_data=f"fb:up:{turn_id}"),
@@ -35,7 +40,18 @@ def feedback_buttons(turn_id: int, next_questions: list[str] = (), _: Translate 
         ]
     ]
     rows += [[InlineKeyboardButton(q, callback_data=f"next:{turn_id}:{n}")] for n, q in enumerate(next_questions)]
+    if steps:
+        rows.append([InlineKeyboardButton("⏰ " + _(REMIND_ME), callback_data=f"rm:{turn_id}")])
     return InlineKeyboardMarkup(rows)
+
+
+REMIND_ME = N_("Remind me")
+STEP_LINE = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+\S", re.MULTILINE)
+
+
+def has_steps(text: str) -> bool:
+    """The answer lists steps: two or more numbered or bulleted lines."""
+    return len(STEP_LINE.findall(text)) >= 2
 
 
 TALK_TO_A_CONSULTANT = N_("Talk to a consultant")

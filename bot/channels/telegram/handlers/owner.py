@@ -1,6 +1,6 @@
 """What owners can do: /start, /help, /new, /topics, /language, /forget, /ask, /cancel, and any
-text, which is a question (in groups only when addressed to the bot). /profile has its own
-module. Every text is in the owner's language (`texts_of`)."""
+text, which is a question (in groups only when addressed to the bot). /profile, /remind,
+/reminders, /checkin and /documents have their own modules. Every text is in the owner's language (`texts_of`)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ COMMANDS = [
     ("topics", N_("What the knowledge base covers")),
     ("language", N_("Choose my language")),
     ("human", N_("Talk to a consultant")),
+    ("remind", N_("Remind me of something later")),
+    ("reminders", N_("See or cancel your reminders")),
+    ("checkin", N_("Quarterly check-in on your priorities")),
+    ("documents", N_("Your documents, to see or delete")),
     ("cancel", N_("Stop the answer I'm preparing")),
     ("forget", N_("Delete everything stored about you")),
     ("ask", N_("Ask a question (in groups)")),
@@ -86,10 +90,15 @@ async def help_command(update: Update, context: BotContext) -> None:
         "/topics – " + _("what I know about"),
         "/language – " + _("choose the language I speak"),
         "/human – " + _("talk to a consultant (a person)"),
+        "/remind – " + _("a reminder, e.g. /remind in 2 weeks update my cash forecast"),
+        "/reminders – " + _("your reminders, to see or cancel"),
+        "/checkin on – " + _("every quarter I ask how your three priorities went (/checkin off stops it)"),
+        "/documents – " + _("your documents: send me a PDF, Word, text or Markdown file to ask about it, privately"),
         "/cancel – " + _("stop the answer I'm preparing"),
         "/forget – " + _("delete everything stored about you"),
         "/ask – " + _("ask in a group (or mention me, or reply to me)"),
         "",
+        *([_("You can also send a voice note; I'll answer what I hear."), ""] if context.deps.speech else []),
         _("Under each answer: 👍 / 👎 to tell us if it helped, Sources to read the passages, and next questions."),
     ]
     if context.deps.access.is_admin(update.effective_user.id):
@@ -158,10 +167,10 @@ async def language(update: Update, context: BotContext) -> None:
 async def forget(update: Update, context: BotContext) -> None:
     """/forget: ask for confirmation before deleting the owner's data."""
     _ = texts_of(update, context)
-    await update.effective_message.reply_text(
-        _("Delete all your questions, answers, feedback and profile? This cannot be undone."),
-        reply_markup=forget_confirmation(_),
-    )
+    text = _("Delete all your questions, answers, feedback and profile? This cannot be undone.")
+    if await context.deps.storage.document_ids(user_key(update)):
+        text += "\n" + _("Your documents (/documents) are deleted too.")
+    await update.effective_message.reply_text(text, reply_markup=forget_confirmation(_))
 
 
 async def ask_command(update: Update, context: BotContext) -> None:
@@ -189,7 +198,8 @@ async def text_message(update: Update, context: BotContext) -> None:
 
 
 async def not_text(update: Update, context: BotContext) -> None:
-    """Photos, stickers, voice, files, locations: one friendly line."""
+    """Stickers, locations, videos and the like: one friendly line (voice notes and photos have
+    their own module, `voice`)."""
     if addressed_to_bot(update, context.bot.username, context.bot.id):
         _ = texts_of(update, context)
         await update.effective_message.reply_text(_("I can only read text questions — please type yours."))

@@ -15,7 +15,12 @@ from telegram.error import BadRequest, TelegramError
 from bot.channels.dialogue import Reply
 from bot.channels.telegram.formatting import escape, telegram_messages, to_html
 from bot.channels.telegram.handlers.deps import BotContext, chat_key, is_private, language_of, names_of, user_key
-from bot.channels.telegram.handlers.keyboards import consultant_button, example_questions, feedback_buttons
+from bot.channels.telegram.handlers.keyboards import (
+    consultant_button,
+    example_questions,
+    feedback_buttons,
+    has_steps,
+)
 from bot.locales import DEFAULT, Translate, texts
 
 log = logging.getLogger(__name__)
@@ -24,31 +29,60 @@ TYPING_REFRESH = 4.5  # Telegram shows "typing…" for about 5 seconds
 DRAFT_CHARACTERS = 3800  # of Markdown: room for the HTML tags within Telegram's 4,096 visible
 
 
-async def answer_question(update: Update, context: BotContext, question: str) -> None:
+async def answer_question(
+    update: Update,
+    context: BotContext,
+    question: str,
+    *,
+    input_kind: str | None = None,
+    lead: str | None = None,
+    counted: bool = False,
+) -> None:
     """Answer `question` in this chat: small talk at once; a real question counted against the
     owner's limits, then prepared with "typing…" and drafts, and sent with its buttons. /cancel
-    stops it while it is prepared (`ChatActivity.cancel`): nothing half-written is sent."""
+    stops it while it is prepared (`ChatActivity.cancel`): nothing half-written is sent.
+    `input_kind` (voice, photo) is stored with the turn; `lead`, an italic line, opens the answer
+    (a voice note's "You asked: …"); `counted`: the caller has already counted the question
+    (`within_limits`, before transcribing a voice note)."""
     deps = context.deps
     chat_id = update.effective_chat.id
     reply_to = update.effective_message if update.message else None
     language = language_of(update, context)
-    chatter = await deps.dialogue.small_talk(user_key(update), chat_key(update), question, language, names_of(update))
+    chatter = await deps.dialogue.small_talk(
+        user_key(update), chat_key(update), question, language, names_of(update), input_kind=input_kind
+    )
     if chatter is not None:
+        if lead:
+            chatter.answer.notes.insert(0, lead)
         await deliver(context, chat_id, chatter, reply_to, language)
         return
-    if not deps.access.is_admin(update.effective_user.id):
-        wait = await deps.limiter.check(update.effective_user.id)
-        if wait is not None:
-            _ = texts(language)
-            limited = _("You've asked a lot of questions — please try again in {duration}.")
-            await context.bot.send_message(chat_id, limited.format(duration=_duration(wait, _)))
-            return
-    reply = await _prepare(update, context, question, language)
+    if not counted and not await within_limits(update, context):
+        return
+    reply = await _prepare(update, context, question, language, input_kind)
     if reply is not None:
+        if lead:
+            reply.answer.notes.insert(0, lead)
         await deliver(context, chat_id, reply, reply_to, language)
 
 
-async def _prepare(update: Update, context: BotContext, question: str, language: str) -> Reply | None:
+async def within_limits(update: Update, context: BotContext) -> bool:
+    """Count a question against the owner's limits (admins are exempt): True when it may be
+    asked; else the owner is told when they can ask again, and False."""
+    deps = context.deps
+    if deps.access.is_admin(update.effective_user.id):
+        return True
+    wait = await deps.limiter.check(update.effective_user.id)
+    if wait is None:
+        return True
+    _ = texts(language_of(update, context))
+    limited = _("You've asked a lot of questions — please try again in {duration}.")
+    await context.bot.send_message(update.effective_chat.id, limited.format(duration=_duration(wait, _)))
+    return False
+
+
+async def _prepare(
+    update: Update, context: BotContext, question: str, language: str, input_kind: str | None = None
+) -> Reply | None:
     """The answer, prepared in a task of its own that /cancel can stop (then: None)."""
     deps, chat_id = context.deps, update.effective_chat.id
     drafts = DraftStream(context.bot, chat_id, deps.settings.draft_interval) if is_private(update) else None
@@ -60,6 +94,8 @@ async def _prepare(update: Update, context: BotContext, question: str, language:
             on_delta=drafts.push if drafts else None,
             language=language,
             names=names_of(update),
+            input_kind=input_kind,
+            documents=is_private(update),
         )
     )
     deps.activity.answering[chat_id] = work
@@ -103,7 +139,7 @@ async def send_answer(bot, chat_id: int, reply: Reply, reply_to: Message | None,
         messages[-1] = (messages[-1][0] + more, messages[-1][1] + more)
         markup = example_questions(_)
     elif turn_id is not None and answer.covered and answer.mode != "smalltalk":
-        markup = feedback_buttons(turn_id, answer.follow_ups, _)
+        markup = feedback_buttons(turn_id, answer.follow_ups, _, steps=has_steps(answer.text))
     elif turn_id is not None and not answer.covered and chat_id > 0:  # private chats: a person can help
         markup = InlineKeyboardMarkup([consultant_button(turn_id, _)])
     else:

@@ -1,0 +1,322 @@
+"""Reminders: /remind, /reminders (listed, with a cancel button each), the "Remind me" button
+under answers that list steps, the owner's time zone, and the job that sends what is due.
+
+`/remind in 2 weeks update my cash forecast` (`bot.advisor.when` reads the time). A reminder
+whose time depends on the zone (a date, a time of day, a day or more away) asks the owner's
+zone first if none is stored: buttons for common zones, or a typed name or UTC offset; `/skip`
+keeps DEFAULT_TIMEZONE, `/cancel` stops. It is asked once: the zone is stored with the owner.
+
+Sending: `send_due` runs every REMINDER_CHECK_SECONDS in every bot process and sends the
+reminders it claimed in the database (`Storage.claim_due_reminders`). Not a JobQueue job per
+reminder: such a job lives in one process's memory, so it would be lost at a restart, and if
+every webhook worker scheduled the stored reminders at start-up, each would send them. Polling
+with a claim needs nothing rebuilt after a restart, and exactly one process sends each
+reminder; a reminder may come up to REMINDER_CHECK_SECONDS late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.warnings import PTBUserWarning
+
+from bot.advisor.when import USAGE, When, WhenError, find_zone, interval_text, later, parse_reminder, time_text
+from bot.channels.telegram.handlers import checkin
+from bot.channels.telegram.handlers.buttons import from_this_chat
+from bot.channels.telegram.handlers.checkin import zone_of
+from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, language_of, texts_of, user_key
+from bot.locales import DEFAULT, N_, Translate, texts
+
+log = logging.getLogger(__name__)
+
+ZONE = 0  # the conversation's one state: waiting for the owner's time zone
+TIMEOUT = 15 * 60
+COMMON_ZONES = [
+    "UTC", "Europe/London", "Europe/Madrid", "Europe/Kyiv", "Europe/Istanbul", "Europe/Moscow",
+    "Africa/Lagos", "Africa/Nairobi", "Asia/Dubai", "Asia/Kolkata", "Asia/Jakarta", "Asia/Shanghai",
+    "America/Sao_Paulo", "America/Mexico_City", "America/New_York",
+]  # fmt: skip
+LATER = {"1w": (1, "week"), "1m": (1, "month"), "3m": (3, "month")}  # the "Remind me" choices
+LATER_LABELS = {"1w": N_("In 1 week"), "1m": N_("In 1 month"), "3m": N_("In 3 months")}
+ZONE_QUESTION = N_(
+    "Which time zone are you in? Tap one, or type a city or zone name (Europe/Berlin, Nairobi) or a UTC "
+    "offset like +3. /skip uses {zone}."
+)
+REPEATS = N_("Repeats every {interval}.")
+
+
+async def remind(update: Update, context: BotContext) -> int:
+    """/remind WHEN WHAT: set a reminder, asking the owner's time zone first when it matters."""
+    _ = texts_of(update, context)
+    parts = (update.effective_message.text or "").split(maxsplit=1)
+    request = parts[1].strip() if len(parts) > 1 else ""
+    if not request:
+        await update.effective_message.reply_text(_(USAGE))
+        return ConversationHandler.END
+    stored = await context.deps.storage.timezone(user_key(update))
+    zone = stored or context.deps.settings.default_timezone
+    try:
+        when = await asyncio.to_thread(parse_reminder, request, zone=zone, language=language_of(update, context))
+    except WhenError as exc:
+        await update.effective_message.reply_text(_(exc.template).format(**exc.params))
+        return ConversationHandler.END
+    if when.zoned and stored is None:
+        context.user_data["remind"] = request
+        await _ask_zone(update, context)
+        return ZONE
+    await _set(update, context, when)
+    return ConversationHandler.END
+
+
+async def _set(update: Update, context: BotContext, when: When) -> None:
+    """Store the reminder and say when it comes."""
+    reminder = await context.deps.storage.add_reminder(
+        user_id=user_key(update),
+        chat_id=update.effective_chat.id,
+        text=when.text,
+        due_at=when.due,
+        every=when.every,
+        language=language_of(update, context),
+    )
+    _ = texts_of(update, context)
+    zone = await zone_of(context, user_key(update))
+    language = language_of(update, context)
+    text = _("⏰ I'll remind you on {time} ({zone}): {text}").format(
+        time=time_text(reminder.due_at, zone, language), zone=zone, text=reminder.text
+    )
+    if reminder.every:
+        text += "\n" + _(REPEATS).format(interval=interval_text(reminder.every, language))
+    await update.effective_chat.send_message(text + "\n" + _("/reminders lists your reminders."))
+
+
+def _zone_buttons() -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(zone.rsplit("/", 1)[-1].replace("_", " "), callback_data=f"tz:{n}")
+        for n, zone in enumerate(COMMON_ZONES)
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+
+
+async def _ask_zone(update: Update, context: BotContext) -> None:
+    _ = texts_of(update, context)
+    question = _(ZONE_QUESTION).format(zone=context.deps.settings.default_timezone)
+    await update.effective_chat.send_message(question, reply_markup=_zone_buttons())
+
+
+async def change_zone(update: Update, context: BotContext) -> int:
+    """The time zone button under /reminders: ask for the zone (no reminder waiting)."""
+    await update.callback_query.answer()
+    context.user_data.pop("remind", None)
+    await _ask_zone(update, context)
+    return ZONE
+
+
+async def zone_chosen(update: Update, context: BotContext) -> int:
+    """A tap on one of the zones (also after the conversation ended: the zone is stored)."""
+    query = update.callback_query
+    number = int(query.data.split(":")[1])
+    if number >= len(COMMON_ZONES):
+        await query.answer()
+        return ConversationHandler.END
+    await query.answer()
+    _ = texts_of(update, context)
+    await query.edit_message_text(_("Time zone: {zone}").format(zone=COMMON_ZONES[number]))
+    return await _zone_given(update, context, COMMON_ZONES[number])
+
+
+async def zone_typed(update: Update, context: BotContext) -> int:
+    zone = find_zone(update.effective_message.text or "")
+    if zone is None:
+        _ = texts_of(update, context)
+        unknown = _(
+            "I don't know the time zone “{zone}”. Type a city or zone name like Europe/Berlin or Nairobi, "
+            "or an offset like +3."
+        )
+        await update.effective_message.reply_text(unknown.format(zone=(update.effective_message.text or "")[:40]))
+        return ZONE
+    await update.effective_message.reply_text(texts_of(update, context)("Time zone: {zone}").format(zone=zone))
+    return await _zone_given(update, context, zone)
+
+
+async def zone_skipped(update: Update, context: BotContext) -> int:
+    zone = context.deps.settings.default_timezone
+    await update.effective_message.reply_text(texts_of(update, context)("Time zone: {zone}").format(zone=zone))
+    return await _zone_given(update, context, zone)
+
+
+async def _zone_given(update: Update, context: BotContext, zone: str) -> int:
+    """Store the zone; set the reminder that waited for it."""
+    await context.deps.storage.set_timezone(user_key(update), zone)
+    request = context.user_data.pop("remind", None)
+    if not request:
+        return ConversationHandler.END
+    try:  # read again in the owner's zone: "tomorrow at 9" is their 9
+        when = await asyncio.to_thread(parse_reminder, request, zone=zone, language=language_of(update, context))
+    except WhenError as exc:  # the time passed while they chose
+        await update.effective_chat.send_message(texts_of(update, context)(exc.template).format(**exc.params))
+        return ConversationHandler.END
+    await _set(update, context, when)
+    return ConversationHandler.END
+
+
+async def stop(update: Update, context: BotContext) -> int:
+    """/cancel while the zone is asked: no reminder is set."""
+    context.user_data.pop("remind", None)
+    _ = texts_of(update, context)
+    await update.effective_message.reply_text(_("Stopped: no reminder was set."))
+    return ConversationHandler.END
+
+
+async def list_reminders(update: Update, context: BotContext) -> None:
+    """/reminders: this chat's pending reminders of the owner's, each with a cancel button."""
+    text, markup = await _listing(update, context)
+    await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+async def _listing(update: Update, context: BotContext) -> tuple[str, InlineKeyboardMarkup]:
+    _ = texts_of(update, context)
+    language = language_of(update, context)
+    zone = await zone_of(context, user_key(update))
+    pending = await context.deps.storage.pending_reminders(user_key(update), update.effective_chat.id)
+    zone_button = [InlineKeyboardButton("🌍 " + _("Time zone: {zone}").format(zone=zone), callback_data="tz:ask")]
+    if not pending:
+        none = _("You have no reminders. Set one: /remind in 2 weeks update my cash forecast")
+        return none, InlineKeyboardMarkup([zone_button])
+    lines = [_("Your reminders (times in {zone}):").format(zone=zone)]
+    for n, reminder in enumerate(pending, start=1):
+        what = _("Quarterly check-in") if reminder.kind == "checkin" else reminder.text
+        line = f"{n}. {time_text(reminder.due_at, zone, language)} — {what}"
+        if reminder.every:
+            line += " 🔁 " + interval_text(reminder.every, language)
+        lines.append(line)
+    cancel = [InlineKeyboardButton(f"✖ {n}", callback_data=f"rc:{r.id}") for n, r in enumerate(pending, start=1)]
+    rows = [cancel[i : i + 5] for i in range(0, len(cancel), 5)]
+    lines.append(_("Tap ✖ and a number to cancel that reminder."))
+    return "\n".join(lines), InlineKeyboardMarkup([*rows, zone_button])
+
+
+async def cancel_pressed(update: Update, context: BotContext) -> None:
+    """✖ under /reminders: cancel that reminder, if it is the owner's and still pending."""
+    query = update.callback_query
+    _ = texts_of(update, context)
+    reminder_id = int(query.data.split(":")[1])
+    if not await context.deps.storage.cancel_reminder(reminder_id, user_id=user_key(update)):
+        await query.answer(_("That reminder is no longer pending."))
+        return
+    await query.answer(_("Cancelled."))
+    text, markup = await _listing(update, context)
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except TelegramError as exc:  # the list is a courtesy: the reminder is cancelled
+        log.info("could not refresh the reminder list: %s", exc)
+
+
+async def remind_me(update: Update, context: BotContext) -> None:
+    """ "Remind me" under an answer: when? (1 week, 1 month, 3 months)."""
+    query = update.callback_query
+    turn_id = int(query.data.split(":")[1])
+    if not await from_this_chat(update, context, turn_id):
+        return
+    await query.answer()
+    _ = texts_of(update, context)
+    buttons = [InlineKeyboardButton(_(text), callback_data=f"rm:{turn_id}:{key}") for key, text in LATER_LABELS.items()]
+    question = _("When should I remind you to revisit this?")
+    await update.effective_chat.send_message(question, reply_markup=InlineKeyboardMarkup([buttons]))
+
+
+async def remind_me_after(update: Update, context: BotContext) -> None:
+    """1 week / 1 month / 3 months: store "Revisit: <question>" for then (09:00 in the owner's zone)."""
+    query = update.callback_query
+    _kind, turn_id, key = query.data.split(":")
+    if not await from_this_chat(update, context, int(turn_id)):
+        return
+    await query.answer()
+    _ = texts_of(update, context)
+    turn = await context.deps.storage.get_turn(int(turn_id))
+    zone = await zone_of(context, user_key(update))
+    amount, unit = LATER[key]
+    reminder = await context.deps.storage.add_reminder(
+        user_id=user_key(update),
+        chat_id=update.effective_chat.id,
+        text=_("Revisit: {question}").format(question=turn.question if turn else ""),
+        due_at=later(amount, unit, zone=zone),
+        language=language_of(update, context),
+    )
+    done = _("⏰ I'll remind you on {time} ({zone}): {text}").format(
+        time=time_text(reminder.due_at, zone, language_of(update, context)), zone=zone, text=reminder.text
+    )
+    await query.edit_message_text(done + "\n" + _("/reminders lists your reminders."))
+
+
+async def send_due(context: BotContext) -> None:
+    """Repeating job: send the reminders and check-ins this process claimed."""
+    deps = context.deps
+    for due in await deps.storage.claim_due_reminders(default_zone=deps.settings.default_timezone):
+        try:
+            await _send(context, due)
+        except Exception:  # one reminder's failure never holds up the others
+            log.exception("could not send reminder %s", due.reminder.id)
+
+
+async def _send(context: BotContext, due) -> None:
+    deps, reminder = context.deps, due.reminder
+    owner = reminder.user_id.removeprefix("tg:")
+    if not owner.isdigit() or not await deps.access.may_use(int(owner)):
+        await deps.storage.cancel_reminder(reminder.id, user_id=reminder.user_id)
+        return
+    language = due.language or reminder.language or DEFAULT
+    _ = texts(language)
+    try:
+        if reminder.kind == "checkin":
+            await checkin.ask_how_it_went(context, reminder, _)
+        else:
+            await context.bot.send_message(reminder.chat_id, reminder_text(reminder, language, _))
+    except (Forbidden, BadRequest) as exc:  # the owner blocked the bot, or the chat is gone: stop
+        log.info("reminder %s cannot reach chat %s (%s); cancelled", reminder.id, reminder.chat_id, exc)
+        await deps.storage.cancel_reminder(reminder.id, user_id=reminder.user_id)
+    except TelegramError as exc:  # a passing fault: a one-off is tried again in a minute
+        log.warning("reminder %s not sent (%s)", reminder.id, exc)
+        await deps.storage.release_reminder(reminder.id)
+
+
+def reminder_text(reminder, language: str, _: Translate) -> str:
+    text = "⏰ " + _("Reminder: {text}").format(text=reminder.text)
+    if reminder.every:
+        text += "\n" + _(REPEATS).format(interval=interval_text(reminder.every, language))
+        text += " " + _("/reminders to stop it.")
+    return text
+
+
+with warnings.catch_warnings():  # buttons are tracked per chat and user, not per message: what we want
+    warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
+    ASK_ZONE = ConversationHandler(
+        entry_points=[
+            CommandHandler("remind", remind, filters=MESSAGES),
+            CallbackQueryHandler(change_zone, pattern=r"^tz:ask$"),
+        ],
+        states={
+            ZONE: [
+                CallbackQueryHandler(zone_chosen, pattern=r"^tz:\d{1,2}$"),
+                MessageHandler(MESSAGES & filters.TEXT & ~filters.COMMAND, zone_typed),
+                CommandHandler("skip", zone_skipped),
+            ]
+        },
+        fallbacks=[CommandHandler("cancel", stop)],
+        conversation_timeout=TIMEOUT,
+        allow_reentry=True,
+        name="remind",
+    )
+
+HANDLERS = [
+    ASK_ZONE,
+    CommandHandler("reminders", list_reminders, filters=MESSAGES),
+    CallbackQueryHandler(zone_chosen, pattern=r"^tz:\d{1,2}$"),  # a zone tapped after the question timed out
+    CallbackQueryHandler(cancel_pressed, pattern=r"^rc:\d+$"),
+    CallbackQueryHandler(remind_me, pattern=r"^rm:\d+$"),
+    CallbackQueryHandler(remind_me_after, pattern=r"^rm:\d+:(1w|1m|3m)$"),
+]

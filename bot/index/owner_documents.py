@@ -1,0 +1,146 @@
+"""Owners' own documents: a private vector store, apart from the knowledge index.
+
+Each owner's passages are records of one Chroma collection, keyed by owner and document id, in
+a place of their own: DATA_DIR/owner_documents (never inside INDEX_DIR, whose versions each
+ingest rebuilds and switches), or the Chroma server when CHROMA_URL is set (a collection named
+`<CHROMA_COLLECTION>-owner-documents-<space>`). Every read names the owner and the documents
+the transcript database still lists for them, so a passage is never found for anyone else,
+nor after its document was deleted. Passages are embedded with the multilingual model, so a
+question in any language finds them, and scored on the scale MIN_SCORE is set on; the vector
+cache is never used for them. It stores what it is given and knows nothing of files or owners'
+chats.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Sequence
+from typing import NamedTuple
+
+from bot.config import Settings
+from bot.index.chroma import make_chroma_client
+from bot.index.embedder import BaseEmbedder
+from bot.index.retriever import Passage
+from bot.index.spaces import Embeddings
+
+FOLDER = "owner_documents"
+PAGE = 5000  # records read at a time when sweeping
+
+
+class Owner(NamedTuple):
+    """Whose documents to search: the owner's key (`tg:123`) and the ids of the documents the
+    transcript database lists for them."""
+
+    key: str
+    documents: frozenset[int]
+
+
+class OwnerDocuments:
+    """The owners' passages, opened on first use (no model and no Chroma at construction)."""
+
+    def __init__(self, settings: Settings, embeddings: Embeddings) -> None:
+        self.settings = settings
+        self.embedder: BaseEmbedder = embeddings.multilingual
+        self._collection = None
+        self._lock = threading.Lock()
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            with self._lock:
+                if self._collection is None:
+                    self._collection = self._open()
+        return self._collection
+
+    def _open(self):
+        remote = bool(self.settings.chroma_url)
+        folder = None if remote else self.settings.data_dir / FOLDER
+        if folder is not None:  # owners' text: readable by the bot's user only, like the transcripts
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
+        client = make_chroma_client(self.settings, folder)
+        prefix = f"{self.settings.chroma_collection[:30]}-" if remote else ""
+        name = f"{prefix}owner-documents-{self.embedder.space or 'default'}"
+        return client.get_or_create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+
+    def add(
+        self, owner: str, document: int, texts: Sequence[str], embedding_texts: Sequence[str], metadatas: Sequence[dict]
+    ) -> int:
+        """Embed and store one document's passages (`metadatas`: title, heading, page, chunk_index
+        each); returns how many."""
+        if not texts:
+            return 0
+        vectors = self.embedder.embed(list(embedding_texts), cached=False)
+        records = [{**meta, "owner": owner, "document": document, "path": f"doc:{document}"} for meta in metadatas]
+        ids = [f"{owner}#{document}#{meta['chunk_index']}" for meta in metadatas]
+        self.collection.upsert(ids=ids, embeddings=vectors, documents=list(texts), metadatas=records)
+        return len(ids)
+
+    def search(self, owner: Owner, question: str, k: int) -> list[Passage]:
+        """The `k` passages of the owner's listed documents nearest to `question`, best first."""
+        if not owner.documents or k < 1:
+            return []
+        where = {"$and": [{"owner": owner.key}, {"document": {"$in": sorted(owner.documents)}}]}
+        result = self.collection.query(
+            query_embeddings=[self.embedder.embed_query(question)],
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            _passage(text, meta, self.embedder.calibrate(1.0 - float(distance)))
+            for text, meta, distance in zip(
+                result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+            if meta.get("owner") == owner.key and meta.get("document") in owner.documents  # kept twice
+        ]
+
+    def passage(self, owner: str, document: int, chunk_index: int) -> str | None:
+        """One passage's text (for the Sources button), only for its owner."""
+        where = {"$and": [{"owner": owner}, {"document": document}, {"chunk_index": chunk_index}]}
+        found = self.collection.get(where=where, include=["documents"])
+        return found["documents"][0] if found["ids"] else None
+
+    def delete(self, owner: str, document: int | None = None) -> None:
+        """Delete one document's passages, or (`document=None`) all of the owner's."""
+        where = {"owner": owner} if document is None else {"$and": [{"owner": owner}, {"document": document}]}
+        self.collection.delete(where=where)
+
+    def count(self, owner: str | None = None, document: int | None = None) -> int:
+        """How many passages are stored (of an owner, of one of their documents)."""
+        if owner is None:
+            return self.collection.count()
+        where = {"owner": owner} if document is None else {"$and": [{"owner": owner}, {"document": document}]}
+        return len(self.collection.get(where=where, include=[])["ids"])
+
+    def sweep(self, kept: Collection[tuple[str, int]]) -> int:
+        """Delete the passages of every document not in `kept` (owner, document id): those whose
+        database row went while their passages could not be deleted (the command line's forget
+        and prune leave a local store to the bot). Returns how many documents went."""
+        stale: set[tuple[str, int]] = set()
+        offset = 0
+        while True:
+            page = self.collection.get(include=["metadatas"], limit=PAGE, offset=offset)
+            for meta in page["metadatas"] or []:
+                key = (meta["owner"], int(meta["document"]))
+                if key not in kept:
+                    stale.add(key)
+            if len(page["ids"]) < PAGE:
+                break
+            offset += PAGE
+        for owner, document in sorted(stale):
+            self.delete(owner, document)
+        return len(stale)
+
+
+def _passage(text: str, meta: dict, score: float) -> Passage:
+    return Passage(
+        text=text,
+        path=meta["path"],
+        title=meta.get("title", ""),
+        heading=meta.get("heading", ""),
+        score=round(score, 4),
+        chunk_index=int(meta.get("chunk_index", 0)),
+        kind="document",
+        page=int(meta.get("page", 0)),
+    )

@@ -8,6 +8,8 @@
 - `chroma`: the Chroma collection and its per-file writes (`KnowledgeIndex`, `make_index`)
 - `versions`: index versions under INDEX_DIR: build beside the live one, switch atomically
 - `reloader`: keeps a running bot on the live version (`IndexReloader`)
+- `lexical`: BM25 (bm25s) over the same chunks, saved in each index version (`LexicalIndex`)
+- `fusion`: dense and lexical rankings fused into one (`Fusion`)
 - `retriever`: question → `Passage`s (`Retriever`, `make_retriever`)
 - `owner_documents`: owners' own documents, a private store apart from the knowledge (`OwnerDocuments`)
 - `evaluation`: does retrieval find the right file for the eval questions?

@@ -51,6 +51,7 @@ class KnowledgeIndex:
         self.spaces: dict[str, object] = dict(others or {})  # space name -> its collection (besides the first)
         self.client = client
         self.version = version  # the index version this is (None: a server, or a folder without versions)
+        self.folder: Path | None = None  # the local folder holding this index (and its lexical part)
         self._marker = state_dir / f".{collection.name}.ingest-in-progress"
 
     def close(self) -> None:
@@ -164,6 +165,12 @@ class KnowledgeIndex:
     ) -> list[tuple[str, dict, float]]:
         """Nearest chunks to `vector` in `space` (default: the first): (text, metadata, cosine
         similarity), best first."""
+        return [(doc, meta, sim) for _, doc, meta, sim in self.search(vector, k, where, space)]
+
+    def search(
+        self, vector: np.ndarray, k: int, where: dict | None = None, space: str | None = None
+    ) -> list[tuple[str, str, dict, float]]:
+        """Like `query`, with each chunk's id first."""
         result = self.spaces.get(space, self.collection).query(
             query_embeddings=[vector],
             n_results=k,
@@ -171,11 +178,39 @@ class KnowledgeIndex:
             include=["documents", "metadatas", "distances"],
         )
         return [
-            (doc, meta, 1.0 - float(dist))
-            for doc, meta, dist in zip(
-                result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            (id_, doc, meta, 1.0 - float(dist))
+            for id_, doc, meta, dist in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
         ]
+
+    def fetch(self, ids: Sequence[str], vector: np.ndarray, space: str | None = None) -> dict[str, tuple]:
+        """Chunks by id: id -> (text, metadata, cosine similarity to `vector`), for lexical hits."""
+        if not ids:
+            return {}
+        result = self.spaces.get(space, self.collection).get(
+            ids=list(ids), include=["documents", "metadatas", "embeddings"]
+        )
+        found = {}
+        for id_, doc, meta, emb in zip(
+            result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
+        ):
+            emb = np.asarray(emb, dtype=np.float32)
+            norm = float(np.linalg.norm(emb) * np.linalg.norm(vector)) or 1.0
+            found[id_] = (doc, meta, float(np.dot(emb, vector)) / norm)
+        return found
+
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
+        """Every chunk's id, text and metadata, a page at a time."""
+        ids, texts, metadatas, offset = [], [], [], 0
+        while True:
+            result = self.collection.get(include=["documents", "metadatas"], limit=self.page_size, offset=offset)
+            ids += result["ids"]
+            texts += result["documents"]
+            metadatas += [meta or {} for meta in result["metadatas"]]
+            if len(result["ids"]) < self.page_size:
+                return ids, texts, metadatas
+            offset += self.page_size
 
     def chunk(self, path: str, chunk_index: int) -> tuple[str, dict] | None:
         """One chunk by file and position (e.g. the continuation of a list cut by the splitter)."""
@@ -250,7 +285,9 @@ def make_index(
     else:
         made = {key: client.get_collection(n, embedding_function=None) for key, n in names.items()}
     primary = made.pop(None)
-    return KnowledgeIndex(primary, settings.data_dir if remote else folder, client, version, made)
+    index = KnowledgeIndex(primary, settings.data_dir if remote else folder, client, version, made)
+    index.folder = folder
+    return index
 
 
 def extra_spaces(settings: Settings) -> list[str]:

@@ -2,7 +2,8 @@
 
 Callers depend only on `Retriever.retrieve(question, k, filters) -> list[Passage]`,
 so the way passages are found (vector search today, perhaps hybrid search or a
-remote Chroma server later) can change without touching them.
+remote Chroma server later) can change without touching them. RETRIEVAL_MODE chooses vectors
+(dense), BM25 words (lexical, `bot.index.lexical`) or both fused by rank (hybrid, `bot.index.fusion`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from dataclasses import dataclass
 
 from bot.index.chroma import Catalog, KnowledgeIndex, make_index
 from bot.index.embedder import BaseEmbedder
+from bot.index.fusion import Fusion, fuse, fuse_scores
+from bot.index.language import detect_language
+from bot.index.lexical import LexicalIndex
 from bot.index.reloader import IndexReloader
 from bot.index.spaces import Embeddings, make_embeddings
 
@@ -51,7 +55,7 @@ class Passage:
 
 
 class Retriever:
-    """Vector search over the knowledge index. With a `reloader` (local index versions), each
+    """Vector (and BM25) search over the knowledge index. With a `reloader` (local index versions), each
     search first follows a newly published version, so nothing reads a replaced index."""
 
     def __init__(
@@ -62,6 +66,8 @@ class Retriever:
         self.embedder = self.embeddings.primary
         self.reloader = reloader
         self._catalog: tuple[KnowledgeIndex, Catalog] | None = None
+        self._lexical: tuple[KnowledgeIndex, LexicalIndex | None] | None = None
+        self.fusion = Fusion()  # how dense and lexical rankings are combined (RETRIEVAL_MODE, …)
 
     def follow_versions(self, settings) -> IndexReloader | None:
         """Follow the index versions `python ingest.py` publishes under INDEX_DIR (not on a
@@ -87,7 +93,12 @@ class Retriever:
             self.reloader.check_before_search()
         embedder = self.embedder_for(question)
         vector = embedder.embed_query(question)
-        passages = self._nearest(vector, k * 2 if prefer else k, _where(filters), embedder)
+        n = k * 2 if prefer else k
+        lexical = self.lexical() if self.fusion.mode != "dense" else None
+        if lexical is None:
+            passages = self._nearest(vector, n, _where(filters), embedder)
+        else:
+            passages = self._fused(question, vector, n, filters, embedder, lexical)
         if prefer:
             passages.sort(key=lambda p: -(p.score + PREFER_BOOST * _matches(p, prefer)))
         return passages[:k]
@@ -110,6 +121,40 @@ class Retriever:
         if len(passages) < len(hits):
             passages = _distinct(self.index.query(vector, 2 * n, where=where, space=space), embedder.calibrate)[:n]
         return passages
+
+    def lexical(self) -> LexicalIndex | None:
+        """The live version's BM25 index (None for a Chroma server or an index built before it)."""
+        index = self.index
+        if self._lexical is None or self._lexical[0] is not index:
+            self._lexical = (index, LexicalIndex.load(index.folder))
+        return self._lexical[1]
+
+    def _fused(self, question, vector, n, filters, embedder, lexical: LexicalIndex) -> list[Passage]:
+        """Dense and BM25 candidates fused by rank; each passage keeps its embedding score (the
+        scale MIN_SCORE is set on), so 'how well the best passage matches' means what it did."""
+        depth = max(self.fusion.depth, n)
+        space = self.embeddings.space_of(embedder)
+        dense = self.index.search(vector, depth, where=_where(filters), space=space) if self.fusion.dense else []
+        words = lexical.search(question, depth * 2 if filters else depth, self._lexical_languages(question))
+        found = {id_: (doc, meta, sim) for id_, doc, meta, sim in dense}
+        found |= self.index.fetch([id_ for id_, _ in words if id_ not in found], vector, space)
+        lexical_ids = [id_ for id_, _ in words if id_ in found and _passes(found[id_][1], filters)]
+        if self.fusion.method == "score":
+            bm25 = dict(words)
+            ranked = fuse_scores(
+                {i: v[2] for i, v in found.items()}, {i: bm25[i] for i in lexical_ids}, self.fusion
+            )
+        else:
+            ranked = fuse([id_ for id_, *_ in dense], lexical_ids, self.fusion)
+        hits = [found[id_] for id_ in ranked]
+        return _distinct(hits, embedder.calibrate)[:n]
+
+    def _lexical_languages(self, question: str) -> list[str]:
+        """The knowledge languages a question's words can match: its own if the knowledge has it,
+        all of them if unsure, none if the knowledge has no text in it (then dense alone)."""
+        known = sorted(self.catalog().languages) or ["en"]
+        language = detect_language(question)
+        return known if language is None else [language] if language in known else []
 
     def topics(self) -> dict[str, list[str]]:
         """The titles of the indexed files by topic, read once per index version."""
@@ -138,6 +183,10 @@ def _where(filters: dict[str, str] | None) -> dict | None:
         raise ValueError(f"unknown filter(s) {sorted(unknown)}; allowed: {', '.join(FILTER_FIELDS)}")
     clauses = [{key: value} for key, value in sorted(filters.items())]
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _passes(meta: dict, filters: dict[str, str] | None) -> bool:
+    return all(meta.get(key) == value for key, value in (filters or {}).items())
 
 
 def _matches(passage: Passage, prefer: dict[str, str]) -> bool:
@@ -187,6 +236,7 @@ def make_retriever(settings, index_dir=None, embedder: BaseEmbedder | Embeddings
     """The retriever the program uses, built from settings (tests pass their own parts); it
     follows new index versions unless it reads a given `index_dir` or a Chroma server."""
     retriever = Retriever(make_index(settings, index_dir), embedder or make_embeddings(settings))
+    retriever.fusion = Fusion.from_settings(settings)
     if index_dir is None:
         retriever.follow_versions(settings)
     return retriever

@@ -1,7 +1,8 @@
 """An ingest as a command runs it: one at a time, into a new index version, then published.
 
 `run_ingest` is what `python ingest.py`, `run` and `chat` call. With a local index it
-builds the next version beside the live one and publishes it (`bot.index.versions`), so
+builds the next version beside the live one (vectors, then the BM25 index of the same chunks,
+`bot.index.lexical`) and publishes it (`bot.index.versions`), so
 a running bot keeps answering meanwhile; with CHROMA_URL it updates the server's
 collection in place. How progress and the summary look is the caller's business
 (`on_plan`, `on_progress`): the command line shows a progress bar and a table.
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from bot.config import Settings
 from bot.index import versions
 from bot.index.chroma import KnowledgeIndex, make_index
+from bot.index.lexical import LexicalIndex, has_lexical
 from bot.index.spaces import Embeddings, make_embeddings
 from bot.knowledge.ingest import Plan, ProgressCallback, Recipe, Report, check_shrink, ingest_configured, plan
 
@@ -67,12 +69,20 @@ def _needs_writing(
 ) -> bool:
     """Whether this ingest changes the index (planning reads and hashes files, embeds nothing);
     a run that would remove too much is refused here, before the live index is copied."""
-    if rebuild:
-        return True
+    if rebuild or (index.folder is not None and not has_lexical(index.folder) and index.count()):
+        return True  # an index from before lexical search gets its BM25 part in a new version
     recipe = Recipe.from_settings(settings, embedder).key
     work = plan(settings.knowledge_dir, index, settings.max_file_bytes, recipe)
     check_shrink(work, allow_shrink)
     return work.changes  # incomplete files count
+
+
+def write_lexical(index: KnowledgeIndex, folder) -> None:
+    """Rebuild the version's BM25 index from all its chunks (fast: ~0.1 s for 700 chunks), into
+    the same folder as its vectors, before the version is published."""
+    ids, texts, metadatas = index.all_chunks()
+    LexicalIndex.build(ids, texts, metadatas).save(folder)
+    log.info("lexical index written: %d chunks", len(ids))
 
 
 def _ingest_next_version(settings: Settings, embedder: Embeddings, rebuild: bool, **options) -> Report:
@@ -88,9 +98,10 @@ def _ingest_next_version(settings: Settings, embedder: Embeddings, rebuild: bool
     try:
         report = ingest_configured(settings, index, embedder, **options)
         files, chunks = len(index.file_states()), index.count()
+        write_lexical(index, folder)  # always: a resumed version may hold the live one's copy
     finally:
         index.close()
-    if not report.changed and not rebuild:
+    if not report.changed and not rebuild and has_lexical(versions.live_folder(root)):
         versions.discard(root, number)
         return report
     manifest = versions.publish(root, number, files, chunks)

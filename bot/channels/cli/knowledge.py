@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -151,9 +152,16 @@ def export_onnx_command(ctx, int8, force) -> None:
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @index_dir_option
 @click.option("--min-recall", type=click.FloatRange(0, 1), help="Exit with code 1 if recall@5 is below this.")
+@click.option(
+    "--mode",
+    "modes",
+    multiple=True,
+    type=click.Choice(["hybrid", "dense", "lexical"]),
+    help="Retrieval mode to measure (repeat to compare modes in one run; default RETRIEVAL_MODE).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.pass_context
-def eval_command(ctx, file, index_dir, min_recall, as_json) -> None:
+def eval_command(ctx, file, index_dir, min_recall, modes, as_json) -> None:
     """Measure how well retrieval finds the right knowledge file, and answers cite it.
 
     FILE defaults to eval/questions.yaml inside the knowledge dir. Prints
@@ -162,10 +170,11 @@ def eval_command(ctx, file, index_dir, min_recall, as_json) -> None:
     latency, and the questions whose file was not in the top 5. Then, for the
     offline answers (what owners see without an LLM): how often the first
     cited file is an expected one, and how often an expected one is cited.
+    With several --mode options, one line per mode compares them.
     """
     from bot.advisor import Advisor
     from bot.advisor.evaluation import run_answer_eval
-    from bot.channels.cli.tables import print_eval_report
+    from bot.channels.cli.tables import print_eval_report, print_mode_comparison
     from bot.index.evaluation import EvalSetError, load_eval_set, run_eval, unknown_files
     from bot.index.retriever import make_retriever
 
@@ -182,9 +191,17 @@ def eval_command(ctx, file, index_dir, min_recall, as_json) -> None:
     missing = unknown_files(questions, indexed)
     if missing:
         fail(f"the eval set expects files that are not in the index: {', '.join(missing)}")
-    report = run_eval(retriever, questions, settings.min_score)
-    answers = asyncio.run(run_answer_eval(Advisor(retriever, settings), questions))
-    show(as_json, {**report.to_dict(), **answers.to_dict()}, lambda: print_eval_report(report, answers))
+    results = {}
+    for mode in modes or (settings.retrieval_mode,):
+        retriever.fusion = dataclasses.replace(retriever.fusion, mode=mode)
+        report = run_eval(retriever, questions, settings.min_score)
+        answers = asyncio.run(run_answer_eval(Advisor(retriever, settings), questions))
+        results[mode] = (report, answers)
+    if len(results) > 1:
+        data = {"modes": {m: {**r.to_dict(), **a.to_dict()} for m, (r, a) in results.items()}}
+        show(as_json, data, lambda: print_mode_comparison(results))
+    else:
+        show(as_json, {**report.to_dict(), **answers.to_dict()}, lambda: print_eval_report(report, answers))
     if min_recall is not None and report.recall_at(5) < min_recall:
         click.echo(f"recall@5 {report.recall_at(5):.3f} is below --min-recall {min_recall}", err=True)
         ctx.exit(EXIT_SKIPPED)

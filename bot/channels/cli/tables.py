@@ -78,6 +78,33 @@ def print_eval_report(report: EvalReport, answers=None, console: Console | None 
     console.print(table)
 
 
+def print_mode_comparison(results: dict, console: Console | None = None) -> None:
+    """One line per retrieval mode: {mode: (EvalReport, AnswerReport)}; then the last mode's misses."""
+    console = console or make_console()
+    table = Table(title="Knowledge eval by retrieval mode", show_header=True)
+    table.add_column("mode")
+    for column in ("recall@1", "recall@5", "MRR", "not-covered acc.", "wrongly declined", "p50 ms", "p95 ms"):
+        table.add_column(column, justify="right")
+    for mode, (report, _) in results.items():
+        table.add_row(
+            mode,
+            f"{report.recall_at(1):.3f}",
+            f"{report.recall_at(5):.3f}",
+            f"{report.mrr:.3f}",
+            f"{report.not_covered_accuracy:.3f}",
+            f"{report.false_not_covered:.3f}",
+            f"{report.latency_ms(0.5):.1f}",
+            f"{report.latency_ms(0.95):.1f}",
+        )
+    console.print(table)
+    for mode, (report, answers) in results.items():
+        console.print(
+            f"{mode}: {len(report.covered)} + {len(report.uncovered)} off-topic questions; offline answers cite an "
+            f"expected file first for {answers.first_cited_right:.1%}, at all for {answers.cited_right:.1%}; "
+            f"best MIN_SCORE here {report.suggested_min_score()}"
+        )
+
+
 def _short(text: str, width: int) -> Text:
     text = " ".join(_CONTROL.sub("", text).split())
     return Text(text if len(text) <= width else text[: width - 1] + "…")

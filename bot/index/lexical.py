@@ -1,0 +1,133 @@
+"""Lexical search: BM25 (bm25s) over the same chunks as the vectors, for exact names and acronyms.
+
+Small embedding models blur rare exact words (a programme's name, an acronym); BM25 does not.
+`LexicalIndex.build` tokenises each chunk in its file's language (front matter `language:`,
+default English: that language's stop words dropped, words stemmed with PyStemmer's Snowball
+stemmers), and `save` writes it into the index version's own folder (`lexical/`), so the live
+switch (`bot.index.versions`) moves dense and lexical together. Nothing is downloaded.
+
+Junk robustness: a chunk's term counts are capped (`MAX_TF`), so a chunk that repeats a word
+(boilerplate, a caption, an attribution line said twice) cannot outscore real prose on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+FOLDER = "lexical"
+MAX_TF = 3  # a word counts at most this often in one chunk
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STEMMERS = {
+    "en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian", "pt": "portuguese",
+    "nl": "dutch", "sv": "swedish", "da": "danish", "no": "norwegian", "ru": "russian", "tr": "turkish",
+    "fi": "finnish", "pl": "polish", "id": "indonesian", "ar": "arabic", "hi": "hindi",
+}  # fmt: skip
+_STOPWORDS = {
+    "en": "STOPWORDS_EN_PLUS", "de": "STOPWORDS_GERMAN", "fr": "STOPWORDS_FRENCH", "es": "STOPWORDS_SPANISH",
+    "it": "STOPWORDS_ITALIAN", "pt": "STOPWORDS_PORTUGUESE", "nl": "STOPWORDS_DUTCH", "sv": "STOPWORDS_SWEDISH",
+    "da": "STOPWORDS_DANISH", "no": "STOPWORDS_NORWEGIAN", "ru": "STOPWORDS_RUSSIAN", "tr": "STOPWORDS_TURKISH",
+}  # fmt: skip
+
+
+@cache
+def _stemmer(language: str):
+    import Stemmer
+
+    name = _STEMMERS.get(language)
+    return Stemmer.Stemmer(name) if name else None
+
+
+@cache
+def _stopwords(language: str) -> frozenset[str]:
+    import bm25s.stopwords
+
+    name = _STOPWORDS.get(language)
+    return frozenset(getattr(bm25s.stopwords, name)) if name else frozenset()
+
+
+def tokenize(text: str, language: str = "en") -> list[str]:
+    """Lower-cased words of `text` without the language's stop words, stemmed."""
+    language = (language or "en").split("-")[0].lower()
+    stop = _stopwords(language)
+    words = [w for w in _WORD.findall(text.lower()) if w not in stop]
+    stemmer = _stemmer(language)
+    return stemmer.stemWords(words) if stemmer else words
+
+
+def searchable(text: str, meta: dict) -> str:
+    """What BM25 reads of a chunk: heading path, tags, text."""
+    return "\n".join(part for part in (meta.get("heading", ""), meta.get("tags", ""), text) if part)
+
+
+def _capped(tokens: list[str]) -> list[str]:
+    counts: dict[str, int] = {}
+    kept = []
+    for token in tokens:
+        counts[token] = counts.get(token, 0) + 1
+        if counts[token] <= MAX_TF:
+            kept.append(token)
+    return kept
+
+
+class LexicalIndex:
+    """BM25 over chunk ids; `search` gives (chunk id, BM25 score), best first."""
+
+    def __init__(self, model, ids: list[str]) -> None:
+        self.model = model
+        self.ids = ids
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict]) -> LexicalIndex:
+        """From chunks as the index stores them: each is searched by its text, its heading path
+        (title › section, as the vectors embed it) and its file's tags."""
+        import bm25s
+
+        corpus = [
+            _capped(tokenize(searchable(text, meta), meta.get("language") or "en")) or ["\x00"]
+            for text, meta in zip(texts, metadatas, strict=True)
+        ]
+        model = bm25s.BM25()
+        model.index(corpus, show_progress=False)
+        return cls(model, list(ids))
+
+    def search(self, question: str, n: int, languages: Sequence[str] = ("en",)) -> list[tuple[str, float]]:
+        tokens = list(dict.fromkeys(t for lang in languages for t in tokenize(question, lang)))
+        vocab = self.model.vocab_dict
+        tokens = [t for t in tokens if t in vocab]
+        if not tokens or not self.ids:
+            return []
+        docs, scores = self.model.retrieve([tokens], k=min(n, len(self.ids)), show_progress=False, n_threads=1)
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def save(self, folder: Path) -> None:
+        """Write into `folder/lexical` atomically: a new folder beside it, then one rename."""
+        target = folder / FOLDER
+        temporary = folder / f".{FOLDER}.{os.getpid()}.tmp"
+        shutil.rmtree(temporary, ignore_errors=True)
+        self.model.save(str(temporary))
+        (temporary / "ids.json").write_text(json.dumps(self.ids))
+        old = folder / f".{FOLDER}.old.{os.getpid()}"
+        if target.exists():
+            os.replace(target, old)
+        os.replace(temporary, target)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path | None) -> LexicalIndex | None:
+        """The lexical index saved in `folder`, or None (an index from before, or a Chroma server)."""
+        if folder is None or not (folder / FOLDER / "ids.json").exists():
+            return None
+        import bm25s
+
+        model = bm25s.BM25.load(str(folder / FOLDER))
+        return cls(model, json.loads((folder / FOLDER / "ids.json").read_text()))
+
+
+def has_lexical(folder: Path) -> bool:
+    return (folder / FOLDER / "ids.json").exists()

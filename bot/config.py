@@ -53,9 +53,10 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     min_score: float = Field(0.32, ge=0.0, le=1.0)
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    fusion_method: Literal["score", "rrf"] = "score"
     fusion_k: int = Field(60, ge=1, le=1000)  # reciprocal-rank fusion: 1 / (FUSION_K + rank)
     dense_weight: float = Field(1.0, ge=0.0, le=10.0)
-    lexical_weight: float = Field(1.0, ge=0.0, le=10.0)
+    lexical_weight: float = Field(0.08, ge=0.0, le=10.0)  # chosen on bench/eval, checked on knowledge/eval
 
     # --- Telegram -----------------------------------------------------------------------
     telegram_bot_token: SecretStr | None = None

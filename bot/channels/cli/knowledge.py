@@ -192,6 +192,8 @@ def eval_command(ctx, file, index_dir, min_recall, modes, as_json) -> None:
     if missing:
         fail(f"the eval set expects files that are not in the index: {', '.join(missing)}")
     results = {}
+    for question in questions:  # load every model the set needs, so no mode's latency pays for it
+        retriever.retrieve(question.question, 1)
     for mode in modes or (settings.retrieval_mode,):
         retriever.fusion = dataclasses.replace(retriever.fusion, mode=mode)
         report = run_eval(retriever, questions, settings.min_score)

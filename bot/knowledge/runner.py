@@ -60,8 +60,9 @@ def run_ingest(
             return ingest_configured(settings, index, embedder, rebuild=rebuild, dry_run=dry_run, **options)
         if dry_run or not _needs_writing(settings, index, embedder, rebuild, allow_shrink):
             return ingest_configured(settings, index, embedder, dry_run=dry_run, **options)
+        live_states = index.file_states()
         index.close()
-        return _ingest_next_version(settings, embedder, rebuild=rebuild, **options)
+        return _ingest_next_version(settings, embedder, rebuild=rebuild, live_states=live_states, **options)
 
 
 def _needs_writing(
@@ -85,23 +86,27 @@ def write_lexical(index: KnowledgeIndex, folder) -> None:
     log.info("lexical index written: %d chunks", len(ids))
 
 
-def _ingest_next_version(settings: Settings, embedder: Embeddings, rebuild: bool, **options) -> Report:
+def _ingest_next_version(
+    settings: Settings, embedder: Embeddings, rebuild: bool, live_states: dict | None = None, **options
+) -> Report:
     """Build the next index version beside the live one, then publish it (bot/index/versions.py):
     a running bot keeps answering from the live version and switches when this is done.
 
     A rebuild starts from an empty folder and fills it like any ingest, so an interrupted
     rebuild is resumed by the next one. A version that changed nothing (every changed file
-    turned out unreadable) is dropped, not published."""
+    turned out unreadable) is dropped, not published; a resumed one whose files were all written
+    before the interruption changed nothing in this run but differs from the live one: published."""
     root = settings.index_path
     number, folder = versions.prepare_next(root, empty=rebuild)
     index = make_index(settings, folder)
     try:
         report = ingest_configured(settings, index, embedder, **options)
-        files, chunks = len(index.file_states()), index.count()
+        states = index.file_states()
+        files, chunks = len(states), index.count()
         write_lexical(index, folder)  # always: a resumed version may hold the live one's copy
     finally:
         index.close()
-    if not report.changed and not rebuild and has_lexical(versions.live_folder(root)):
+    if not rebuild and states == live_states and has_lexical(versions.live_folder(root)):
         versions.discard(root, number)
         return report
     manifest = versions.publish(root, number, files, chunks)

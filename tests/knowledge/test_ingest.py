@@ -12,6 +12,7 @@ import time
 import pytest
 
 from bot.index import Embedder, make_index
+from bot.index.fusion import Fusion
 from bot.index.versions import Manifest, current_version
 from bot.knowledge import runner as ingest_runner
 from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
@@ -259,3 +260,40 @@ def test_index_state_is_read_page_by_page(settings, kdir, embedder):
     assert index.file_states() == whole and len(whole) == 3
     assert all(state.complete for state in whole.values())
     assert len(index.topics()["credit"]) == 3
+
+
+def lexical_ids(folder) -> set[str]:
+    from bot.index.lexical import LexicalIndex
+
+    return set(LexicalIndex.load(folder).ids)
+
+
+def test_a_crash_between_vectors_and_lexical_never_publishes_them_out_of_step(settings, kdir, monkeypatch):
+    """The BM25 index is written into the version folder after its vectors, before the switch:
+    killed in between, the live version keeps its own matching pair, and the next run publishes
+    a version whose lexical part holds exactly its chunks."""
+    import bm25s
+
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    ingest_runner.run_ingest(settings)
+    write(kdir, "trade/export.md", SAMPLE_TRADE.replace("Pick one", "Zyxorbank: pick one"))
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after the vectors went in, before the BM25 index
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bm25s.BM25, "save", killed)
+        with pytest.raises(KeyboardInterrupt):
+            ingest_runner.run_ingest(settings)
+    assert current_version(settings.index_path) == 1
+    live = make_index(settings)
+    assert lexical_ids(live.folder) == chunk_ids(live) and paths_in(live) == {"credit/collateral.md"}
+    live.close()
+
+    ingest_runner.run_ingest(settings)
+    assert current_version(settings.index_path) == 2
+    live = make_index(settings)
+    assert lexical_ids(live.folder) == chunk_ids(live) and len(paths_in(live)) == 2
+    retriever = retriever_for(settings, Embedder())
+    retriever.fusion = Fusion(mode="lexical")
+    assert [p.path for p in retriever.retrieve("Zyxorbank", 2)] == ["trade/export.md"]

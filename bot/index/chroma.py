@@ -184,6 +184,15 @@ class KnowledgeIndex:
             )
         ]
 
+    def nearest_ids(
+        self, vector: np.ndarray, k: int, where: dict | None = None, space: str | None = None
+    ) -> list[tuple[str, float]]:
+        """Like `search`, ids and cosine similarities only (reading no texts: cheaper for many)."""
+        result = self.spaces.get(space, self.collection).query(
+            query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
+        )
+        return [(id_, 1.0 - float(dist)) for id_, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
+
     def fetch(self, ids: Sequence[str], vector: np.ndarray, space: str | None = None) -> dict[str, tuple]:
         """Chunks by id: id -> (text, metadata, cosine similarity to `vector`), for lexical hits."""
         if not ids:

@@ -102,8 +102,13 @@ class LexicalIndex:
         tokens = [t for t in tokens if t in vocab]
         if not tokens or not self.ids:
             return []
-        docs, scores = self.model.retrieve([tokens], k=min(n, len(self.ids)), show_progress=False, n_threads=1)
-        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        import numpy as np
+
+        scores = self.model.get_scores(tokens)  # bm25s' sparse sum; its retrieve() adds ~1 ms of overhead
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[int(d)], float(scores[d])) for d in top if scores[d] > 0]
 
     def save(self, folder: Path) -> None:
         """Write into `folder/lexical` atomically: a new folder beside it, then one rename."""

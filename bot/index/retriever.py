@@ -130,24 +130,31 @@ class Retriever:
         return self._lexical[1]
 
     def _fused(self, question, vector, n, filters, embedder, lexical: LexicalIndex) -> list[Passage]:
-        """Dense and BM25 candidates fused by rank; each passage keeps its embedding score (the
-        scale MIN_SCORE is set on), so 'how well the best passage matches' means what it did."""
+        """Dense and BM25 candidates fused; each passage keeps its embedding score (the scale
+        MIN_SCORE is set on), so 'how well the best passage matches' means what it did.
+
+        Texts are read only for the winners. A BM25 hit outside the dense candidates counts with
+        the lowest dense candidate's cosine (its own is no higher), and is looked up, with its
+        exact cosine, only if it wins a place."""
         depth = max(self.fusion.depth, n)
         space = self.embeddings.space_of(embedder)
-        dense = self.index.search(vector, depth, where=_where(filters), space=space) if self.fusion.dense else []
-        words = lexical.search(question, depth * 2 if filters else depth, self._lexical_languages(question))
-        found = {id_: (doc, meta, sim) for id_, doc, meta, sim in dense}
-        found |= self.index.fetch([id_ for id_, _ in words if id_ not in found], vector, space)
-        lexical_ids = [id_ for id_, _ in words if id_ in found and _passes(found[id_][1], filters)]
+        where = _where(filters)
+        dense = dict(self.index.nearest_ids(vector, depth, where=where, space=space)) if self.fusion.dense else {}
+        words = lexical.search(question, depth * 4 if filters else depth, self._lexical_languages(question))
+        if filters and words:
+            found = self.index.fetch([i for i, _ in words], vector, space)
+            words = [(i, s) for i, s in words if i in found and _passes(found[i][1], filters)]
+        floor = min(dense.values(), default=0.0)
+        cosine = dense | {i: floor for i, _ in words if i not in dense}
         if self.fusion.method == "score":
-            bm25 = dict(words)
-            ranked = fuse_scores(
-                {i: v[2] for i, v in found.items()}, {i: bm25[i] for i in lexical_ids}, self.fusion
-            )
+            ranked = fuse_scores(cosine, dict(words), self.fusion)
         else:
-            ranked = fuse([id_ for id_, *_ in dense], lexical_ids, self.fusion)
-        hits = [found[id_] for id_ in ranked]
-        return _distinct(hits, embedder.calibrate)[:n]
+            ranked = fuse(list(dense), [i for i, _ in words], self.fusion)
+        winners = ranked[: n + 4]  # room for twins of one text (see `_nearest`) and for the re-sort
+        found = self.index.fetch(winners, vector, space)
+        if self.fusion.method == "score":  # again with the winners' exact cosines
+            winners = fuse_scores({i: found[i][2] for i in winners if i in found}, dict(words), self.fusion)
+        return _distinct([found[i] for i in winners if i in found], embedder.calibrate)[:n]
 
     def _lexical_languages(self, question: str) -> list[str]:
         """The knowledge languages a question's words can match: its own if the knowledge has it,

@@ -195,6 +195,8 @@ def eval_command(ctx, file, index_dir, min_recall, modes, as_json) -> None:
     for question in questions:  # load every model the set needs, so no mode's latency pays for it
         retriever.retrieve(question.question, 1)
     for mode in modes or (settings.retrieval_mode,):
+        for embedder in retriever.embeddings.embedders:  # each mode embeds every question itself
+            embedder._query_cache.cache_clear()
         retriever.fusion = dataclasses.replace(retriever.fusion, mode=mode)
         report = run_eval(retriever, questions, settings.min_score)
         answers = asyncio.run(run_answer_eval(Advisor(retriever, settings), questions))

@@ -164,8 +164,8 @@ def rank_files(passages: list[Passage]) -> list[list[Passage]]:
         by_file.setdefault(passage.path, []).append(passage)
 
     def rank(group: list[Passage]) -> float:
-        second = group[1].score if len(group) > 1 else 0.0
-        return group[0].score + SECOND_PASSAGE_SHARE * second
+        second = group[1].relevance if len(group) > 1 else 0.0
+        return group[0].relevance + SECOND_PASSAGE_SHARE * second
 
     return sorted(by_file.values(), key=lambda group: -rank(group))
 

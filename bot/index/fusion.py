@@ -56,3 +56,9 @@ def fuse_scores(dense: dict[str, float], lexical: dict[str, float], fusion: Fusi
     score = {i: fusion.dense_weight * dense.get(i, 0.0) + fusion.lexical_weight * lexical.get(i, 0.0) / top
              for i in ids}
     return sorted(ids, key=lambda i: -score[i])
+
+
+def fused_shares(lexical: dict[str, float], fusion: Fusion) -> dict[str, float]:
+    """Each chunk's lexical share of its fused score (what `fuse_scores` adds to the cosine)."""
+    top = max(lexical.values(), default=0.0) or 1.0
+    return {i: fusion.lexical_weight * score / top for i, score in lexical.items()}

@@ -8,11 +8,12 @@ remote Chroma server later) can change without touching them. RETRIEVAL_MODE cho
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from bot.index.chroma import Catalog, KnowledgeIndex, make_index
 from bot.index.embedder import BaseEmbedder
-from bot.index.fusion import Fusion, fuse, fuse_scores
+from bot.index.fusion import Fusion, fuse, fuse_scores, fused_shares
 from bot.index.language import detect_language
 from bot.index.lexical import LexicalIndex
 from bot.index.reloader import IndexReloader
@@ -38,6 +39,12 @@ class Passage:
     chunk_index: int = 0
     kind: str = "knowledge"  # or "document": from the asking owner's own document (`owner_documents`)
     page: int = 0  # a document passage's page (1, 2, …; 0: not known)
+    fused: float | None = None  # hybrid search's fused score (cosine + lexical share), for ordering only
+
+    @property
+    def relevance(self) -> float:
+        """What to order passages by: the fused score in hybrid search, else the cosine."""
+        return self.score if self.fused is None else self.fused
 
     @property
     def is_document(self) -> bool:
@@ -152,9 +159,15 @@ class Retriever:
             ranked = fuse(list(dense), [i for i, _ in words], self.fusion)
         winners = ranked[: n + 4]  # room for twins of one text (see `_nearest`) and for the re-sort
         found = self.index.fetch(winners, vector, space)
-        if self.fusion.method == "score":  # again with the winners' exact cosines
-            winners = fuse_scores({i: found[i][2] for i in winners if i in found}, dict(words), self.fusion)
-        return _distinct([found[i] for i in winners if i in found], embedder.calibrate)[:n]
+        if self.fusion.method != "score":
+            return _distinct([found[i] for i in winners if i in found], embedder.calibrate)[:n]
+        exact = {i: found[i][2] for i in winners if i in found}  # again with the winners' exact cosines
+        winners = [i for i in fuse_scores(exact, dict(words), self.fusion) if i in exact]
+        shares = fused_shares(dict(words), self.fusion)
+        passages = _distinct([found[i] for i in winners], embedder.calibrate)[:n]
+        ids = {(found[i][1]["path"], found[i][0]): i for i in winners}
+        share = {key: shares.get(i, 0.0) for key, i in ids.items()}
+        return [dataclasses.replace(p, fused=round(p.score + share[p.path, p.text], 4)) for p in passages]
 
     def _lexical_languages(self, question: str) -> list[str]:
         """The knowledge languages a question's words can match: its own if the knowledge has it,

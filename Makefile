@@ -11,7 +11,7 @@ run: setup
 test: setup
 	$(PY) -m ruff check .
 	.venv/bin/lint-imports
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2  # both cores: many tests wait on servers, subprocesses and models
 
 setup:
 	@bash scripts/setup.sh

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from bot.config import Settings
 from bot.index.chroma import make_chroma_client
 from bot.index.embedder import BaseEmbedder
-from bot.index.retriever import Passage
+from bot.index.retriever import Passage, passage_from
 from bot.index.spaces import Embeddings
 
 FOLDER = "owner_documents"
@@ -88,7 +88,7 @@ class OwnerDocuments:
             include=["documents", "metadatas", "distances"],
         )
         return [
-            _passage(text, meta, self.embedder.calibrate(1.0 - float(distance)))
+            passage_from(text, meta, self.embedder.calibrate(1.0 - float(distance)), kind="document")
             for text, meta, distance in zip(
                 result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
@@ -131,16 +131,3 @@ class OwnerDocuments:
         for owner, document in sorted(stale):
             self.delete(owner, document)
         return len(stale)
-
-
-def _passage(text: str, meta: dict, score: float) -> Passage:
-    return Passage(
-        text=text,
-        path=meta["path"],
-        title=meta.get("title", ""),
-        heading=meta.get("heading", ""),
-        score=round(score, 4),
-        chunk_index=int(meta.get("chunk_index", 0)),
-        kind="document",
-        page=int(meta.get("page", 0)),
-    )

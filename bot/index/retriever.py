@@ -192,7 +192,7 @@ class Retriever:
     def next_passage(self, passage: Passage) -> Passage | None:
         """The chunk that follows `passage` in its file, if any (scored like the passage)."""
         found = self.index.chunk(passage.path, passage.chunk_index + 1)
-        return _passage(found[0], found[1], passage.score) if found else None
+        return passage_from(found[0], found[1], passage.score) if found else None
 
 
 def _where(filters: dict[str, str] | None) -> dict | None:
@@ -229,7 +229,7 @@ def _distinct(hits: list[tuple[str, dict, float]], calibrate=lambda score: score
     for text, meta, score in hits:
         if (meta["path"], text) not in seen:
             seen.add((meta["path"], text))
-            passages.append(_passage(text, meta, calibrate(score)))
+            passages.append(passage_from(text, meta, calibrate(score)))
     return passages
 
 
@@ -237,7 +237,9 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
-def _passage(text: str, meta: dict, score: float) -> Passage:
+def passage_from(text: str, meta: dict, score: float, kind: str = "knowledge") -> Passage:
+    """A stored chunk (its text and Chroma metadata) as a `Passage`: the knowledge index's, or
+    (`kind="document"`) an owner's own document's, which also knows its page."""
     return Passage(
         text=text,
         path=meta["path"],
@@ -249,6 +251,8 @@ def _passage(text: str, meta: dict, score: float) -> Passage:
         audience=_split(meta.get("audience", "")),
         region=_split(meta.get("region", "")),
         chunk_index=int(meta.get("chunk_index", 0)),
+        kind=kind,
+        page=int(meta.get("page", 0)),
     )
 
 

@@ -10,6 +10,7 @@ consultant should write or improve next.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -67,6 +68,12 @@ async def find_gaps(storage: Storage, retriever: Retriever, min_score: float, fi
             candidates.append((turn, reasons))
     if not candidates:
         return []
+    # embedding and grouping are CPU work (and the grouping imports sentence-transformers):
+    # off the event loop, since the bot's /gaps and daily digest call this while serving
+    return await asyncio.to_thread(_themes, retriever, candidates)
+
+
+def _themes(retriever: Retriever, candidates: list[tuple[TurnRecord, list[str]]]) -> list[Theme]:
     questions = [t.standalone_question or t.question for t, _ in candidates]
     vectors = retriever.embedder.embed(questions)
     themes = [_theme(retriever, [candidates[i] for i in group], vectors[group]) for group in _groups(vectors)]

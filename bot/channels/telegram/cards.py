@@ -70,6 +70,11 @@ def card_buttons(handover_id: int) -> InlineKeyboardMarkup:
     )
 
 
+def one_line(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with "…": a quote in a card or the digest."""
+    return _cut(" ".join(text.split()), limit)
+
+
 def _cut(text: str, limit: int) -> str:
     text = " ".join(text.split()) if "\n" not in text else text.strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

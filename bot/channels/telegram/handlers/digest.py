@@ -15,6 +15,7 @@ from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.channels.telegram import admin_chat
+from bot.channels.telegram.cards import one_line
 from bot.channels.telegram.formatting import escape
 from bot.channels.telegram.handlers.admin import turn_block
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, admin_only
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SENT_KEY = "digest_sent"  # bot_state: the digest slot (ISO time) last sent
 COMMENTS_SHOWN = 5
+QUOTE = 120  # characters of a comment or question the digest quotes
 
 
 def due_slot(now: dt.datetime, at: str, last: str | None) -> dt.datetime | None:
@@ -85,7 +87,8 @@ def digest_message(digest: Digest) -> tuple[str, InlineKeyboardMarkup | None]:
     if shown:
         lines.append("\n<b>New 👎 comments:</b>")
         lines += [
-            f"• #{turn}: “{escape(_cut(comment))}” on “{escape(_cut(question))}”" for turn, question, comment in shown
+            f"• #{turn}: “{escape(one_line(comment, QUOTE))}” on “{escape(one_line(question, QUOTE))}”"
+            for turn, question, comment in shown
         ]
         if len(digest.comments) > len(shown):
             lines.append(f"…and {len(digest.comments) - len(shown)} more (review: thumbs_down)")
@@ -103,11 +106,6 @@ async def open_turn(update: Update, context: BotContext) -> None:
     turn = await context.deps.storage.get_turn(int(query.data.split(":")[1]))
     text = turn_block(turn, 3000) if turn is not None else "That turn is no longer stored."
     await context.bot.send_message(update.effective_chat.id, text)
-
-
-def _cut(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 HANDLERS = [

@@ -61,6 +61,20 @@ async def test_an_owner_reaches_a_consultant_and_back(start_bot, telegram, llm):
     assert "We are a bakery with 3 staff" in forwarded["text"]
     assert forwarded["reply_parameters"]["message_id"] == card["message_id"] and len(llm.requests) == llm_calls
 
+    # a long message reaches the consultant whole, in parts; one that cannot reach them is never "passed on"
+    before = len(answers(telegram, ADMIN))
+    [passed] = await asked(telegram, OWNER, "Our numbers: " + "1234 " * 1000)
+    parts = answers(telegram, ADMIN)[before:]
+    assert (
+        passed == "Passed on to the consultant."
+        and len(parts) == 2
+        and "".join(p.split("\n", 1)[1] for p in parts).count("1234") == 1000
+    )
+    telegram.fail("sendMessage", 502, "Bad Gateway", times=4)  # the forward, and each of its retries
+    [sorry] = await asked(telegram, OWNER, "Are you there?", count=1)
+    assert "couldn't reach a consultant" in sorry and "Are you there?" not in answers(telegram, ADMIN)[-1]
+    assert (await owner_turns(bot))[0].question == "Are you there?"  # stored all the same
+
     # the consultant replies to the card: delivered, stored as a human turn
     [sent] = await asked(telegram, ADMIN, "Ask your local bakers' guild about starter recipes.", reply_to=card)
     assert sent.startswith("✓ Sent to the owner")
@@ -143,7 +157,7 @@ async def test_an_error_gives_one_admin_report_and_one_owner_line_with_the_same_
 
 
 async def test_the_digest_transcript_and_open_turn_for_admins(start_bot, telegram):
-    bot = await start_bot()
+    await start_bot()
     await asked(telegram, OWNER, CREDIT_Q)
     down = next(d for d in buttons(last_markup(telegram, OWNER)) if d.startswith("fb:down:"))
     turn_id = int(down.split(":")[2])
@@ -174,4 +188,3 @@ async def test_the_digest_transcript_and_open_turn_for_admins(start_bot, telegra
     assert unknown == "No owner @nobody is stored."
     [refused] = await asked(telegram, OWNER, "/digest")
     assert refused == "Not permitted."
-    assert bot is not None

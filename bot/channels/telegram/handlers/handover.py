@@ -38,6 +38,7 @@ from bot.storage import TurnFilter, TurnRecord
 
 log = logging.getLogger(__name__)
 
+FORWARD_CHARACTERS = 3800  # of an owner's message per admin-chat message, leaving room for the header
 WRITING = 0  # /human's one state: waiting for the owner to write their request
 TIMEOUT = 15 * 60
 
@@ -122,19 +123,30 @@ async def pass_on(update: Update, context: BotContext, handover_id: int, text: s
     deps = context.deps
     cards = await deps.storage.handover_cards(handover_id)
     who = escape(update.effective_user.full_name or "The owner")
+    pieces = [text[i : i + FORWARD_CHARACTERS] for i in range(0, len(text), FORWARD_CHARACTERS)] or [""]
+    reached = False
     for chat, card in cards:
         try:
-            sent = await context.bot.send_message(
-                chat,
-                f"💬 <b>{who}</b> (#{handover_id}):\n{escape(text)}",
-                parse_mode=ParseMode.HTML,
-                reply_to_message_id=card,
-                allow_sending_without_reply=True,
-            )
+            for piece in pieces:  # a long message in parts: Telegram takes 4,096 characters a message
+                sent = await context.bot.send_message(
+                    chat,
+                    f"💬 <b>{who}</b> (#{handover_id}):\n{escape(piece)}",
+                    parse_mode=ParseMode.HTML,
+                    reply_to_message_id=card,
+                    allow_sending_without_reply=True,
+                )
+                await deps.storage.add_handover_message(chat, sent.message_id, handover_id, text)
+            reached = True
         except Exception:
             log.warning("could not pass a message of hand-over %s to chat %s", handover_id, chat, exc_info=True)
-            continue
-        await deps.storage.add_handover_message(chat, sent.message_id, handover_id, text)
+    if not reached:  # never "passed on" when no consultant got it; the message is still stored
+        _ = texts_of(update, context)
+        sorry = _("Sorry, I couldn't reach a consultant just now. Please try /human again later.")
+        await deps.dialogue.record(
+            user_key(update), chat_key(update), Answer(text, sorry, True, "handover"), names_of(update)
+        )
+        await update.effective_message.reply_text(sorry)
+        return
     _ = texts_of(update, context)
     note = _("Passed on to the consultant.")
     names = names_of(update)

@@ -9,6 +9,7 @@
 - `versions`: index versions under INDEX_DIR: build beside the live one, switch atomically
 - `reloader`: keeps a running bot on the live version (`IndexReloader`)
 - `lexical`: BM25 (bm25s) over the same chunks, saved in each index version (`LexicalIndex`)
+- `boilerplate`: paragraphs repeated across files, which neither BM25 nor the vectors let dominate
 - `fusion`: dense and lexical rankings fused into one (`Fusion`)
 - `retriever`: question → `Passage`s (`Retriever`, `make_retriever`)
 - `owner_documents`: owners' own documents, a private store apart from the knowledge (`OwnerDocuments`)

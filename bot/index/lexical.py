@@ -7,7 +7,9 @@ stemmers), and `save` writes it into the index version's own folder (`lexical/`)
 switch (`bot.index.versions`) moves dense and lexical together. Nothing is downloaded.
 
 Junk robustness: a chunk's term counts are capped (`MAX_TF`), so a chunk that repeats a word
-(boilerplate, a caption, an attribution line said twice) cannot outscore real prose on it.
+(a caption, an attribution line said twice) cannot outscore real prose on it; paragraphs repeated
+across files (footers, disclaimers: `bot.index.boilerplate`) are not read at all, and the chunks
+made mostly of them are kept in `junk` for the retriever to down-weight on the vector side too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import shutil
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+
+from bot.index.boilerplate import find_boilerplate, is_junk, without_boilerplate
 
 FOLDER = "lexical"
 MAX_TF = 3  # a word counts at most this often in one chunk
@@ -78,23 +82,27 @@ def _capped(tokens: list[str]) -> list[str]:
 class LexicalIndex:
     """BM25 over chunk ids; `search` gives (chunk id, BM25 score), best first."""
 
-    def __init__(self, model, ids: list[str]) -> None:
+    def __init__(self, model, ids: list[str], junk: frozenset[str] = frozenset()) -> None:
         self.model = model
         self.ids = ids
+        self.junk = junk  # ids of chunks made mostly of boilerplate
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict]) -> LexicalIndex:
         """From chunks as the index stores them: each is searched by its text, its heading path
-        (title › section, as the vectors embed it) and its file's tags."""
+        (title › section, as the vectors embed it) and its file's tags, without boilerplate."""
         import bm25s
 
+        boilerplate = find_boilerplate(texts, metadatas)
         corpus = [
-            _capped(tokenize(searchable(text, meta), meta.get("language") or "en")) or ["\x00"]
+            _capped(tokenize(searchable(without_boilerplate(text, boilerplate), meta), meta.get("language") or "en"))
+            or ["\x00"]
             for text, meta in zip(texts, metadatas, strict=True)
         ]
         model = bm25s.BM25()
         model.index(corpus, show_progress=False)
-        return cls(model, list(ids))
+        junk = frozenset(i for i, text in zip(ids, texts, strict=True) if is_junk(text, boilerplate))
+        return cls(model, list(ids), junk)
 
     def search(self, question: str, n: int, languages: Sequence[str] = ("en",)) -> list[tuple[str, float]]:
         tokens = list(dict.fromkeys(t for lang in languages for t in tokenize(question, lang)))
@@ -116,7 +124,8 @@ class LexicalIndex:
         temporary = folder / f".{FOLDER}.{os.getpid()}.tmp"
         shutil.rmtree(temporary, ignore_errors=True)
         self.model.save(str(temporary))
-        (temporary / "ids.json").write_text(json.dumps(self.ids))
+        (temporary / "junk.json").write_text(json.dumps(sorted(self.junk)))
+        (temporary / "ids.json").write_text(json.dumps(self.ids))  # last: its presence marks a whole index
         old = folder / f".{FOLDER}.old.{os.getpid()}"
         if target.exists():
             os.replace(target, old)
@@ -131,7 +140,9 @@ class LexicalIndex:
         import bm25s
 
         model = bm25s.BM25.load(str(folder / FOLDER))
-        return cls(model, json.loads((folder / FOLDER / "ids.json").read_text()))
+        junk = folder / FOLDER / "junk.json"
+        ids = json.loads((folder / FOLDER / "ids.json").read_text())
+        return cls(model, ids, frozenset(json.loads(junk.read_text())) if junk.exists() else frozenset())
 
 
 def has_lexical(folder: Path) -> bool:

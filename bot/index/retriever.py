@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from bot.index.boilerplate import JUNK_PENALTY
 from bot.index.chroma import Catalog, KnowledgeIndex, make_index
 from bot.index.embedder import BaseEmbedder
 from bot.index.fusion import Fusion, fuse, fuse_scores, fused_shares
@@ -123,11 +124,24 @@ class Retriever:
         found twice. Then one more query, with room for the twins, still gives `n` passages.
         """
         space = self.embeddings.space_of(embedder)
-        hits = self.index.query(vector, n, where=where, space=space)
+        junk = self._junk()  # with junk in the index, room for the chunks it falls behind
+        hits = self._down_weighted(self.index.search(vector, 2 * n if junk else n, where=where, space=space), junk)
         passages = _distinct(hits, embedder.calibrate)
-        if len(passages) < len(hits):
-            passages = _distinct(self.index.query(vector, 2 * n, where=where, space=space), embedder.calibrate)[:n]
-        return passages
+        if len(passages) < min(n, len(hits)):
+            more = self._down_weighted(self.index.search(vector, 4 * n, where=where, space=space), junk)
+            passages = _distinct(more, embedder.calibrate)
+        return passages[:n]
+
+    def _junk(self) -> frozenset[str]:
+        """The live version's chunks made mostly of boilerplate (`bot.index.boilerplate`)."""
+        lexical = self.lexical()
+        return lexical.junk if lexical is not None else frozenset()
+
+    @staticmethod
+    def _down_weighted(hits: list[tuple[str, str, dict, float]], junk: frozenset[str]) -> list[tuple[str, dict, float]]:
+        """(text, metadata, cosine) best first, a junk chunk's cosine lowered by JUNK_PENALTY."""
+        scored = [(doc, meta, sim - JUNK_PENALTY if id_ in junk else sim) for id_, doc, meta, sim in hits]
+        return sorted(scored, key=lambda hit: -hit[2]) if junk else scored
 
     def lexical(self) -> LexicalIndex | None:
         """The live version's BM25 index (None for a Chroma server or an index built before it)."""
@@ -147,6 +161,7 @@ class Retriever:
         space = self.embeddings.space_of(embedder)
         where = _where(filters)
         dense = dict(self.index.nearest_ids(vector, depth, where=where, space=space)) if self.fusion.dense else {}
+        dense = {i: sim - JUNK_PENALTY if i in lexical.junk else sim for i, sim in dense.items()}
         words = lexical.search(question, depth * 4 if filters else depth, self._lexical_languages(question))
         if filters and words:
             found = self.index.fetch([i for i, _ in words], vector, space)
@@ -158,7 +173,10 @@ class Retriever:
         else:
             ranked = fuse(list(dense), [i for i, _ in words], self.fusion)
         winners = ranked[: n + 4]  # room for twins of one text (see `_nearest`) and for the re-sort
-        found = self.index.fetch(winners, vector, space)
+        found = {
+            i: (doc, meta, sim - JUNK_PENALTY if i in lexical.junk else sim)
+            for i, (doc, meta, sim) in self.index.fetch(winners, vector, space).items()
+        }
         if self.fusion.method != "score":
             return _distinct([found[i] for i in winners if i in found], embedder.calibrate)[:n]
         exact = {i: found[i][2] for i in winners if i in found}  # again with the winners' exact cosines

@@ -48,3 +48,23 @@ def test_fusion_by_rank_and_by_score():
     dense = {"a": 0.62, "b": 0.60}
     assert fuse_scores(dense, {"b": 7.0, "a": 1.0}, Fusion(lexical_weight=0.08)) == ["b", "a"]  # a near-tie broken
     assert fuse_scores({"a": 0.70, "b": 0.55}, {"b": 7.0}, Fusion(lexical_weight=0.08)) == ["a", "b"]  # not a big gap
+
+
+def test_a_paragraph_repeated_across_files_is_not_read_and_its_chunk_is_junk(tmp_path):
+    footer = "Written by the Harbour Export Desk (2026). For help with export finance, write to the desk."
+    texts = [
+        f"{footer}",  # a chunk that is only the footer
+        "Letters of credit: the buyer's bank promises to pay once the documents arrive.",
+        "Incoterms say who pays for freight, insurance and duties, and where the goods change hands on"
+        f" the way.\n\n{footer.replace('2026', '2025')}",  # another year: the same footer
+        "Currency risk: invoice in your own currency, or agree a forward rate with your bank before you"
+        f" quote a price abroad.\n\n{footer}",
+    ]
+    metas = [{"path": p} for p in ("a.md", "b.md", "c.md", "d.md")]
+    index = LexicalIndex.build(["a", "b", "c", "d"], texts, metas)
+    assert index.junk == {"a"}  # the others are mostly their own prose
+    assert [i for i, _ in index.search("help with export finance", 4)] == []  # the footer's words are not read
+    assert index.search("letters of credit", 4)[0][0] == "b"
+    index.save(tmp_path)
+    assert LexicalIndex.load(tmp_path).junk == {"a"}
+    assert LexicalIndex.build(["a", "b"], texts[:2], metas[:2]).junk == frozenset()  # in one file only: its own

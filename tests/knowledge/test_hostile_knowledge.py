@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from bot.index import make_index
+from bot.index import make_index, make_retriever
 from bot.index.versions import current_version
 from bot.knowledge import runner
 from bot.knowledge.ingest import IndexShrinkError
@@ -152,6 +152,40 @@ def test_a_file_of_one_repeated_word_cannot_hijack_search(settings, kdir, embedd
         "credit/collateral.md",
         "trade/export.md",
     }
+
+
+FOOTER = """## About this guide
+
+Written by the Harbour Export Desk. Questions about export finance, letters of credit or getting paid
+by buyers abroad? Write to the desk and an adviser will help you with export finance."""
+
+LETTERS_OF_CREDIT = """---
+title: Letters of credit
+topic: trade
+---
+# Letters of credit
+
+## How a letter of credit gets you paid
+
+A letter of credit is a promise from the buyer's bank to pay you once you present the shipping
+documents it lists. Check every document against the credit before you ship: most refusals are
+typing errors in the bill of lading or the invoice.
+"""
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_a_footer_repeated_in_every_file_does_not_crowd_out_the_answer(settings, kdir, mode):
+    """The same 'about this guide' section in four files matched the question better than the section
+    that answers it, in one file after another; found as boilerplate at ingest, it falls behind."""
+    for name, title in [("currency", "Currency risk"), ("incoterms", "Incoterms"), ("insurance", "Cargo insurance")]:
+        body = f"# {title}\n\n## Basics\n\n{title} matters when you sell abroad; plan it before you quote.\n\n"
+        write(kdir, f"trade/{name}.md", f"---\ntitle: {title}\ntopic: trade\n---\n{body}{FOOTER}\n")
+    write(kdir, "trade/letters-of-credit.md", LETTERS_OF_CREDIT + "\n" + FOOTER + "\n")
+    runner.run_ingest(settings)
+    retriever = make_retriever(settings.model_copy(update={"retrieval_mode": mode}))
+    found = retriever.retrieve("letter of credit export finance help", 3)
+    assert (found[0].path, found[0].section) == ("trade/letters-of-credit.md", "How a letter of credit gets you paid")
+    assert found[0].score >= settings.min_score  # still covered: the answer, not the footer, carries it
 
 
 def test_ingesting_twice_without_changes_leaves_the_live_version_alone(settings, kdir):

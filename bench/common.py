@@ -103,6 +103,17 @@ def write_result(name: str, payload: dict, quick: bool) -> Path:
     return path
 
 
+def _letters(number: int) -> str:
+    """1 → "b", 26 → "ba": a copy's mark in letters, because boilerplate detection
+    (`bot.index.boilerplate`) ignores digits and would take every copied paragraph for a footer."""
+    word = ""
+    while True:
+        number, digit = divmod(number, 26)
+        word = "abcdefghijklmnopqrstuvwxyz"[digit] + word
+        if not number:
+            return word
+
+
 def vary(text: str, copy: int) -> str:
     """A knowledge file's text made distinct per copy, so copies are real, different chunks:
     the title and headings get a variant mark, and every body line a short suffix."""
@@ -121,7 +132,7 @@ def vary(text: str, copy: int) -> str:
         if line.startswith("#"):
             lines.append(f"{line} (variant {copy})")
         elif line.strip():
-            lines.append(f"{line.rstrip()} Example {copy}.")
+            lines.append(f"{line.rstrip()} Example {_letters(copy)}.")
         else:
             lines.append(line)
     return front + "\n".join(lines) + "\n"

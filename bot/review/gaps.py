@@ -68,7 +68,7 @@ async def find_gaps(storage: Storage, retriever: Retriever, min_score: float, fi
             candidates.append((turn, reasons))
     if not candidates:
         return []
-    # embedding and grouping are CPU work (and the grouping imports sentence-transformers):
+    # embedding and grouping are CPU work:
     # off the event loop, since the bot's /gaps and daily digest call this while serving
     return await asyncio.to_thread(_themes, retriever, candidates)
 
@@ -80,11 +80,24 @@ def _themes(retriever: Retriever, candidates: list[tuple[TurnRecord, list[str]]]
     return sorted(themes, key=lambda t: (-t.count, t.label))
 
 
-def _groups(vectors: np.ndarray) -> list[list[int]]:
-    from sentence_transformers.util import community_detection
-
-    groups = community_detection(vectors, threshold=THEME_SIMILARITY, min_community_size=1)
-    return [list(group) for group in groups]
+def _groups(vectors: np.ndarray, threshold: float = THEME_SIMILARITY) -> list[list[int]]:
+    """Community detection as sentence-transformers does it, in numpy (importing it would load
+    torch into the serving process: ~1 GB and 10 s, issue 19): each question's neighbours at
+    `threshold` or closer form a candidate, largest first; a question joins the first it is in."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    similar = unit @ unit.T
+    candidates = []
+    for own, row in enumerate(similar):
+        order = np.argsort(-row, kind="stable")
+        near = [int(i) for i in order if row[i] >= threshold and i != own]
+        candidates.append([own, *near])  # itself first, even as a zero vector: no question is lost
+    groups, taken = [], set()
+    for candidate in sorted(candidates, key=len, reverse=True):
+        group = [i for i in candidate if i not in taken]
+        if group:
+            groups.append(group)
+            taken.update(group)
+    return sorted(groups, key=len, reverse=True)
 
 
 def _theme(retriever: Retriever, members: list[tuple[TurnRecord, list[str]]], vectors: np.ndarray) -> Theme:

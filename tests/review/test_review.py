@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
 
 from bot.config import load_settings
@@ -215,12 +216,36 @@ async def test_gaps_group_planted_questions_into_their_themes(tmp_path, shared_i
     assert report.startswith("# Knowledge gaps") and "How do I register a trademark" in report
 
 
-def test_gaps_command_prints_markdown(tmp_path, shared_index_dir):
+def test_gaps_command_prints_markdown_without_importing_torch(tmp_path, shared_index_dir):
+    """Grouping the gaps is numpy: the bot's /gaps and digest never load torch into the serving process."""
     seed_now(tmp_path, [("tg:9", q, {"covered": False}) for q in PLANTED["trademarks"]])
-    env = {**env_of(tmp_path), "INDEX_DIR": str(shared_index_dir / "index")}
-    result = invoke("gaps", "--format", "markdown", env=env)
+    env = {**env_of(tmp_path), "INDEX_DIR": str(shared_index_dir / "index"), "PATH": "/usr/bin:/bin"}
+    code = (
+        "import sys; from bot.channels.cli import cli\n"
+        "try:\n cli(['gaps', '--format', 'markdown'])\nexcept SystemExit: pass\n"
+        "print('torch loaded:', 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=99)
     assert result.returncode == 0, result.stderr
     assert "## 1." in result.stdout and "Asked:** 4 times (not covered: 4)" in result.stdout
+    assert result.stdout.strip().endswith("torch loaded: False")
+
+
+def test_gap_groups_are_sentence_transformers_communities():
+    """The numpy grouping gives what sentence-transformers' `community_detection` gave before it."""
+    from sentence_transformers.util import community_detection
+
+    from bot.review.gaps import THEME_SIMILARITY, _groups
+
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(6, 32))
+    vectors = np.concatenate([c + rng.normal(scale=s, size=(n, 32)) for c, n, s in zip(
+        centres, [5, 1, 3, 8, 2, 4], [0.2, 0.3, 0.5, 0.4, 0.9, 0.6], strict=True)]).astype(np.float32)
+    for threshold in (THEME_SIMILARITY, 0.5, 0.9):
+        theirs = community_detection(vectors, threshold=threshold, min_community_size=1)
+        ours = _groups(vectors, threshold)
+        assert sorted(map(sorted, ours)) == sorted(map(sorted, theirs)), threshold
+    assert sorted(i for g in _groups(np.zeros((3, 4), np.float32)) for i in g) == [0, 1, 2]  # none lost
 
 
 def test_forget_and_prune_commands(tmp_path):

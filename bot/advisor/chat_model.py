@@ -3,10 +3,13 @@
 `LLM_MODEL` is langchain's `provider:model` (`openai:gpt-4o-mini`,
 `anthropic:claude-…`, `ollama:llama3.1`). Any OpenAI-compatible server
 (Ollama, vLLM, llama.cpp, LM Studio, hosted gateways) works as
-`openai:<model>` with `LLM_BASE_URL`. No model set means offline answers.
+`openai:<model>` with `LLM_BASE_URL`. No model set means offline answers. Also here: reading
+a streamed chunk's text and describing a failed call.
 """
 
 from __future__ import annotations
+
+import re
 
 from bot.config import Settings
 
@@ -71,3 +74,23 @@ def _model_kwargs(settings: Settings, provider: str) -> dict:
     if provider in ("openai", ""):
         kwargs["stream_usage"] = True  # token counts also when streaming
     return kwargs
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def chunk_text(content) -> str:
+    """A streamed chunk's text (for some providers a list of typed parts), without control
+    characters (a NUL breaks Telegram formatting)."""
+    if not isinstance(content, str):
+        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return _CONTROL.sub("", content)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A model call's failure in a few words, for the log and the transcript."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    status = getattr(exc, "status_code", None)
+    name = type(exc).__name__
+    return f"{name} (HTTP {status})" if status else f"{name}: {exc}"[:200]

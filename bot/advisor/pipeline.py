@@ -20,12 +20,14 @@ from langchain_core.messages import HumanMessage
 
 from bot.advisor import texts
 from bot.advisor.answer import Answer, Failure, Mode, Source, follow_ups, numbered_sources
+from bot.advisor.chat_model import chunk_text, describe_failure
 from bot.advisor.citations import CitationFilter
 from bot.advisor.conversation import (
     Exchange,
     Profile,
     focus_question,
     heuristic_standalone,
+    looks_like_follow_up,
     needs_rewrite,
     trim_history,
 )
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 
 KNOWLEDGE_LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "ru": "Russian", "fr": "French"}
 COMPOSE_DEPTH = 10  # passages the offline answer chooses from
+CLEAR_ALONE_MARGIN = 0.15  # above MIN_SCORE: a short question this clear on its own is not rewritten
 FALLBACK_NOTE = texts.fallback_note(str)  # in English: what tests and the README quote
 
 
@@ -195,6 +198,8 @@ class Advisor:
         """
         foreign = self._foreign(question)
         follow_up = bool(history) and needs_rewrite(question)
+        if follow_up and not foreign and not looks_like_follow_up(question):
+            follow_up = not await self._clear_alone(question)  # short, but perhaps plain on its own
         if not follow_up and not foreign:
             return question, None
         if self.chat_model is None:
@@ -209,13 +214,19 @@ class Advisor:
             async with asyncio.timeout_at(deadline):
                 reply = await self.chat_model.ainvoke([HumanMessage(prompt)])
         except Exception as exc:  # the model is down: answer offline, and say why in the log
-            cause = _describe(exc)
+            cause = describe_failure(exc)
             log.warning("LLM rewrite failed (%s); falling back to offline answer", cause)
             return heuristic_standalone(question, history), cause
         finally:
             timings["rewrite"] = _ms(started)
         rewritten = " ".join(str(reply.content).split()).strip().strip('"')
         return (rewritten or question), None
+
+    async def _clear_alone(self, question: str) -> bool:
+        """Whether a short question with no word pointing back ("Should I sell cross-border?") matches
+        a passage so well alone that a rewrite cannot help (no model call; its embedding is cached)."""
+        passages = await asyncio.to_thread(self.retriever.retrieve, question, 1)
+        return bool(passages) and passages[0].score >= self.settings.min_score + CLEAR_ALONE_MARGIN
 
     def _knowledge_language(self) -> str:
         languages = self.retriever.catalog().languages
@@ -283,7 +294,7 @@ class Advisor:
                     if chunk.usage_metadata:
                         usage = dict(chunk.usage_metadata)
                     finish = chunk.response_metadata.get("finish_reason") or finish
-                    delta = citations.feed(_clean(_text_of(chunk.content)))
+                    delta = citations.feed(chunk_text(chunk.content))
                     if delta:
                         text.append(delta)
                         length += len(delta)
@@ -296,7 +307,7 @@ class Advisor:
                 yield rest
         except Exception as exc:  # timeout, connection refused, 5xx, 429 after retries
             timings["generate"] = _ms(started)
-            cause = _describe(exc)
+            cause = describe_failure(exc)
             log.warning("LLM answer failed after %.0f ms (%s); answering offline", timings["generate"], cause)
             yield Failure(cause)
             return
@@ -360,14 +371,8 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SENTENCE_END = re.compile(r"(?:[.!?…](?:\s*\[D?\d+(?:,\s*D?\d+)*\])?[\"')\]*]?|\n)\s")
 MIN_KEPT = 40  # characters: less than this of a cut answer is not worth showing
-
-
-def _clean(text: str) -> str:
-    """Model output without control characters (a NUL breaks Telegram formatting)."""
-    return _CONTROL.sub("", text)
 
 
 def whole_sentences(text: str) -> str:
@@ -375,18 +380,3 @@ def whole_sentences(text: str) -> str:
     ends = [m.end() for m in _SENTENCE_END.finditer(text + " ")]
     kept = text[: ends[-1]].rstrip() if ends else ""
     return kept if len(kept) >= MIN_KEPT else ""
-
-
-def _text_of(content) -> str:
-    """Chunk content is text, or for some providers a list of typed parts."""
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    status = getattr(exc, "status_code", None)
-    name = type(exc).__name__
-    return f"{name} (HTTP {status})" if status else f"{name}: {exc}"[:200]

@@ -72,6 +72,14 @@ async def test_a_follow_up_is_rewritten_before_retrieval(indexed, embedder, serv
     assert answer.sources[0].path == "trade/export.md"  # retrieved with the rewritten question
 
 
+async def test_a_short_question_plain_on_its_own_costs_no_rewrite(indexed, embedder, server):
+    """Short questions used to cost a rewrite call each; one that matches a passage well alone does not."""
+    history = [Exchange("How do I get credit without collateral?", "Use invoice finance [1].")]
+    answer = await llm_advisor(indexed, embedder, server).answer("Which export market first?", history)
+    assert [bool(r.get("stream")) for r in server.requests] == [True]  # the answer only
+    assert answer.standalone_question == "Which export market first?" and answer.sources[0].path == "trade/export.md"
+
+
 async def test_an_off_topic_question_never_reaches_the_model(indexed, embedder, server):
     answer = await llm_advisor(indexed, embedder, server).answer("What is the best recipe for sourdough bread?")
     assert not answer.covered and "don't have material on that" in answer.text

@@ -65,6 +65,17 @@ def run_ingest(
         return _ingest_next_version(settings, embedder, rebuild=rebuild, live_states=live_states, **options)
 
 
+def will_write(settings: Settings) -> bool:
+    """Whether an ingest now would embed or remove anything (planning only: files are read and
+    hashed, no model is loaded). A run that would be refused as too big a shrink counts: the
+    ingest itself says so."""
+    index = make_index(settings)
+    try:
+        return _needs_writing(settings, index, make_embeddings(settings), rebuild=False, allow_shrink=True)
+    finally:
+        index.close()
+
+
 def _needs_writing(
     settings: Settings, index: KnowledgeIndex, embedder: Embeddings, rebuild: bool, allow_shrink: bool
 ) -> bool:

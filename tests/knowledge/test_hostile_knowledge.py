@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -14,7 +16,7 @@ from bot.index import make_index, make_retriever
 from bot.index.versions import current_version
 from bot.knowledge import runner
 from bot.knowledge.ingest import IndexShrinkError
-from tests.helpers import SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
+from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
 
 GROWTH = SAMPLE_TRADE.replace("Selling across borders", "Growing through platforms").replace("trade", "growth")
 STRATEGY = SAMPLE_CREDIT.replace("Credit without collateral", "Ten-year strategy").replace("credit", "strategy")
@@ -136,6 +138,24 @@ def test_the_bot_starts_and_answers_from_the_last_good_index_when_the_start_up_i
     assert result.returncode == 0, result.stderr
     assert "answering from the last good index" in result.stderr
     assert "Credit without collateral" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_the_start_up_ingest_embeds_in_a_child_process_so_the_bot_stays_small(settings, kdir):
+    """Embedding in batches left the serving process ~0.6 GB bigger for its lifetime: a first
+    start's ingest runs in a child, and a start with nothing to embed loads no model at all."""
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    code = (
+        "import sys; from bot.config import load_settings; from bot.channels.cli.knowledge import ingest_at_start\n"
+        f"ingest_at_start(load_settings(knowledge_dir={str(kdir)!r}, data_dir={str(settings.data_dir)!r},"
+        f" embedding_cache_dir={str(kdir.parent / 'cache')!r}, _env_file=None))\n"  # cached vectors load no model
+        "print('models loaded here:', sorted(m for m in ('onnxruntime', 'torch') if m in sys.modules))"
+    )
+    for start in ("first", "again"):
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        assert result.stdout.strip().endswith("models loaded here: []"), (start, result.stdout)
+        assert files_in(settings) == {"credit/collateral.md"}
+    assert current_version(settings.index_path) == 1  # the second start found nothing to do
 
 
 def test_a_file_of_one_repeated_word_cannot_hijack_search(settings, kdir, embedder):

@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 stamp=".venv/.setup-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 
-if [ -f "$stamp" ] && .venv/bin/python -c "import bot" 2>/dev/null; then
+# -I: `bot` found through the installed package, not the current folder, so an editable install
+# that points to a checkout since deleted (e.g. a copy made by a test) is noticed and redone
+if [ -f "$stamp" ] && .venv/bin/python -I -c "import bot" 2>/dev/null; then
     exit 0
 fi
 

@@ -220,6 +220,7 @@ def start_profiler(pid: int, seconds: int, out: Path) -> subprocess.Popen | None
             "--rate",
             "200",
             "--nonblocking",
+            "--gil",  # only samples holding the GIL: where Python spends CPU, not where it waits
             "--output",
             str(out),
         ],

@@ -78,13 +78,18 @@ def _ingest_in_child(settings: Settings) -> None:
     """`ingest_with_progress` in a fresh process (its progress bar and table on the same stderr);
     its exit code comes back as SystemExit."""
     import multiprocessing
+    import os
+    import signal
 
     child = multiprocessing.get_context("spawn").Process(target=_child_ingest, args=(settings,), name="ingest")
     child.start()
     try:
         child.join()
-    except KeyboardInterrupt:  # Ctrl-C reached both: the child leaves a consistent index
-        child.join()
+    except KeyboardInterrupt:  # Ctrl-C in a terminal reaches both; a signal to this process alone is passed on
+        child.join(1)
+        if child.is_alive():
+            os.kill(child.pid, signal.SIGINT)
+        child.join()  # the child leaves a consistent index
         raise SystemExit(130) from None
     if child.exitcode:
         raise SystemExit(130 if child.exitcode == -2 else child.exitcode)

@@ -12,7 +12,7 @@ import contextlib
 import zlib
 from collections.abc import AsyncIterator
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -80,18 +80,21 @@ class GroupCommit:
     Each caller still waits until its own turn is committed (so a turn is on disk before
     its answer is sent), but many owners share one commit instead of queueing for one
     each: under load, commits, not inserts, are what a single SQLite writer runs out of.
+    The rows go in with one Core INSERT … RETURNING, not the ORM's unit of work, which cost
+    ~3.5 ms of CPU per turn (bench: bot CPU per answer).
     """
 
     MAX_BATCH = 200
 
     def __init__(self, writing) -> None:
         self._writing = writing
-        self._queue: list[tuple[Turn, asyncio.Future]] = []
+        self._queue: list[tuple[dict, asyncio.Future]] = []
         self._task: asyncio.Task | None = None
 
-    async def write(self, turn: Turn) -> int:
+    async def write(self, values: dict) -> int:
+        """Store one turn (its column values); its id once committed."""
         future = asyncio.get_running_loop().create_future()
-        self._queue.append((turn, future))
+        self._queue.append((values, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
         return await future
@@ -100,12 +103,12 @@ class GroupCommit:
         while self._queue:
             batch, self._queue = self._queue[: self.MAX_BATCH], self._queue[self.MAX_BATCH :]
             try:
+                statement = insert(Turn).returning(Turn.id, sort_by_parameter_order=True)
                 async with self._writing() as session:
-                    session.add_all([turn for turn, _ in batch])
-                    await session.flush()
-                for turn, future in batch:
+                    ids = (await session.execute(statement, [values for values, _ in batch])).scalars().all()
+                for (_, future), turn_id in zip(batch, ids, strict=True):
                     if not future.done():
-                        future.set_result(turn.id)
+                        future.set_result(turn_id)
             except Exception as exc:  # every waiter learns that its turn was not stored
                 for _, future in batch:
                     if not future.done():

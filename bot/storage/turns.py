@@ -18,29 +18,31 @@ class Turns(StoreBase):
     ) -> int:
         """Store a turn and commit it; returns its id (used by feedback buttons). `profile`: the
         owner's profile as it shaped the answer."""
-        turn = Turn(
-            conversation_id=conversation_id,
-            user_id=user_id,
-            question=answer.question,
-            standalone_question=answer.standalone_question or None,
-            answer=answer.text,
-            covered=answer.covered,
-            mode=answer.mode,
-            model=answer.model,
-            sources=[_source(s) for s in answer.sources],
-            best_score=answer.best_score,
-            latency_ms=round(latency_ms, 1),
-            input_tokens=answer.input_tokens or None,
-            output_tokens=answer.output_tokens or None,
-            error=answer.error,
-            truncated=answer.truncated,
-            cancelled=answer.cancelled,
-            profile=profile or None,
-            follow_ups=answer.follow_ups or None,
-            answered_by=answer.answered_by,
-            input_kind=answer.input_kind,
-        )
-        return await self._turn_writer.write(turn)
+        values = {
+            "conversation_id": conversation_id,
+            "user_id": user_id,
+            "question": answer.question,
+            "standalone_question": answer.standalone_question or None,
+            "answer": answer.text,
+            "covered": answer.covered,
+            "mode": answer.mode,
+            "model": answer.model,
+            "sources": [_source(s) for s in answer.sources],
+            "best_score": answer.best_score,
+            "latency_ms": round(latency_ms, 1),
+            "input_tokens": answer.input_tokens or None,
+            "output_tokens": answer.output_tokens or None,
+            "error": answer.error,
+            "truncated": answer.truncated,
+            "cancelled": answer.cancelled,
+            "profile": profile or None,
+            "follow_ups": answer.follow_ups or None,
+            "answered_by": answer.answered_by,
+            "input_kind": answer.input_kind,
+            "created_at": utcnow(),
+            "flagged_gap": False,
+        }
+        return await self._turn_writer.write(values)
 
     async def record_feedback(self, turn_id: int, user_id: str, rating: str, comment: str | None = None) -> bool:
         """An owner's 👍/👎 on a turn; a second press replaces the first. False when the turn is

@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, print_table, summary, write_result
+from common import RESULTS, ROOT, memory_mb, print_table, summary, write_result
 
 from bot.config import load_settings
 from bot.index import make_embeddings, make_index
@@ -159,12 +159,6 @@ def prepare_index(work: Path, existing: Path | None = None) -> Path:
         embedder,
     )
     return settings.index_path
-
-
-def memory_mb(pid: int) -> dict[str, int]:
-    """The process's resident memory now (VmRSS) and at its peak so far (VmHWM), in MB."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return {"rss_mb": int(fields["VmRSS"].split()[0]) // 1024, "peak_rss_mb": int(fields["VmHWM"].split()[0]) // 1024}
 
 
 def torch_loaded(pid: int) -> bool:

@@ -54,6 +54,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def memory_mb(pid: int) -> dict[str, int]:
+    """A process's resident memory now (VmRSS) and at its peak so far (VmHWM), in MB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {"rss_mb": int(fields["VmRSS"].split()[0]) // 1024, "peak_rss_mb": int(fields["VmHWM"].split()[0]) // 1024}
+
+
 def summary(values_ms: list[float]) -> dict:
     return {
         "n": len(values_ms),

@@ -24,20 +24,13 @@ import time
 from pathlib import Path
 
 import synthetic
-from common import ROOT, print_table, write_result
+from common import ROOT, memory_mb, print_table, write_result
 
 from bot.config import load_settings
 from bot.index import make_embedder
 from bot.index.evaluation import load_eval_set
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def measure(knowledge: Path, data: Path, questions: list[str], backend: str) -> dict:
@@ -59,11 +52,11 @@ async def measure(knowledge: Path, data: Path, questions: list[str], backend: st
         try:
             await telegram.wait_for(lambda: telegram.calls_of("getUpdates"), timeout=300, what="the bot to start")
             ready = telegram.calls_of("getUpdates")[0].at - started
-            rss_ready = peak_rss_mb(bot.pid)
+            rss_ready = memory_mb(bot.pid)["peak_rss_mb"]
             for number, question in enumerate(questions):
                 telegram.message(1000 + number, question)
                 await telegram.wait_for(lambda n=number: telegram.texts(1000 + n), timeout=120, what="an answer")
-            peak = peak_rss_mb(bot.pid)
+            peak = memory_mb(bot.pid)["peak_rss_mb"]
         finally:
             bot.terminate()
             bot.wait(60)

@@ -135,8 +135,8 @@ class Advisor:
         focus = focus_question(question, self.settings.question_max_tokens)
         question = focus.text
         notes = [texts.long_message(_, focus.asked, focus.context)] if focus.cut else []
-        if not question:
-            yield Answer(question="", text=texts.empty_question(_), covered=False, mode="offline")
+        if not any(ch.isalnum() for ch in question):  # empty, or only punctuation and symbols: nothing to search
+            yield Answer(question=question, text=texts.empty_question(_), covered=False, mode="offline")
             return
         history = trim_history(conversation, self.settings.memory_tokens)
         timings: dict[str, float] = {}

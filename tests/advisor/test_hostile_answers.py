@@ -95,3 +95,12 @@ async def test_an_offline_answer_is_never_empty(settings, kdir, embedder):
     run_ingest(settings, embedder)
     answer = await Advisor(retriever_for(settings, embedder), settings).answer("What do small business loans cost?")
     assert answer.covered and answer.text.strip() and "Invoice loan" in answer.text and answer.sources
+
+
+@pytest.mark.parametrize("text", ["????", "\u202e\x01\x02 ?!", "…  ---  ***"])
+async def test_a_message_without_a_word_gets_the_hint_not_an_answer(indexed, embedder, server, text):
+    """Punctuation and control characters alone used to be searched and 'answered' from whatever
+    passage came closest (match 0.44 seen), at the price of a model call."""
+    answer = await llm_advisor(indexed, embedder, server).answer(text)
+    assert not answer.covered and answer.text.startswith("Ask me a question about your business")
+    assert server.requests == []

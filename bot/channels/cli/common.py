@@ -31,6 +31,7 @@ NOISY_LOGGERS = (
     "alembic",
     "aiosqlite",
     "apscheduler",
+    "bm25s",  # a DEBUG line per index build, at any level
 )
 
 

@@ -204,6 +204,14 @@ REPLIES: dict[Kind, str] = {  # translated where shown (`bot.locales`)
     ),}
 
 
+EXAMPLE_QUESTIONS = [  # shown with a greeting and /start: buttons on Telegram, lines in the terminal
+    N_("How can I get working capital without collateral?"),
+    N_("Should I sell cross-border?"),
+    N_("What should my 10-year plan look like?"),
+    N_("What should a small business outsource first?"),
+]
+
+
 @dataclass(frozen=True)
 class SmallTalk:
     kind: Kind

@@ -10,6 +10,7 @@ import sys
 from typing import TextIO
 
 from bot.advisor import Answer
+from bot.advisor.smalltalk import EXAMPLE_QUESTIONS
 from bot.channels.dialogue import Dialogue
 
 QUIT_WORDS = {"quit", "exit", "bye", ":q"}
@@ -65,7 +66,9 @@ async def chat_loop(
             break
         reply = await dialogue.small_talk(user_id, chat_id, question) or await dialogue.ask(user_id, chat_id, question)
         prefix = "\nAdvisor:\n" if interactive else f"> {question}\n"
-        stdout.write(prefix + render_answer(reply.answer) + "\n\n")
+        examples = [f"  - {q}" for q in EXAMPLE_QUESTIONS] if reply.examples else []
+        shown = "\n".join([render_answer(reply.answer), *(["", "For example:", *examples] if examples else [])])
+        stdout.write(prefix + shown + "\n\n")
         stdout.flush()
         await dialogue.delivered(reply.turn_id, True)
         answered += 1

@@ -10,14 +10,8 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.advisor.smalltalk import EXAMPLE_QUESTIONS
 from bot.locales import LANGUAGES, N_, Translate
-
-EXAMPLE_QUESTIONS = [
-    N_("How can I get working capital without collateral?"),
-    N_("Should I sell cross-border?"),
-    N_("What should my 10-year plan look like?"),
-    N_("What should a small business outsource first?"),
-]
 
 
 def example_questions(_: Translate = str) -> InlineKeyboardMarkup:

@@ -73,12 +73,12 @@ class Dialogue:
         except asyncio.CancelledError:
             stopped = Answer(question, "".join(written), True, self.advisor.mode, cancelled=True, input_kind=input_kind)
             latency_ms = (time.perf_counter() - started) * 1000
-            await asyncio.shield(self._store(conversation_id, user_id, stopped, latency_ms, profile))
+            await asyncio.shield(self._store(conversation_id, user_id, stopped, latency_ms, profile, names))
             raise
         assert answer is not None
         answer.input_kind = input_kind
         latency_ms = (time.perf_counter() - started) * 1000
-        turn_id = await self._store(conversation_id, user_id, answer, latency_ms, profile)
+        turn_id = await self._store(conversation_id, user_id, answer, latency_ms, profile, names)
         return Reply(answer, turn_id)
 
     async def small_talk(
@@ -100,13 +100,13 @@ class Dialogue:
         _ = texts(said_in or language)
         answer = Answer(question=text, text=_(talk.reply), covered=True, mode="smalltalk", input_kind=input_kind)
         conversation_id = (await self._context(user_id, chat_id, names))[0]
-        return Reply(answer, await self._store(conversation_id, user_id, answer, 0.0), talk.shows_examples)
+        return Reply(answer, await self._store(conversation_id, user_id, answer, 0.0, names=names), talk.shows_examples)
 
     async def record(self, user_id: str, chat_id: str, answer: Answer, names: Names = (None, None)) -> int | None:
         """Store a turn no model wrote (a consultant's reply, a message passed on to one) in the
         chat's conversation; its id, or None when storage failed (logged)."""
         conversation_id = (await self._context(user_id, chat_id, names))[0]
-        return await self._store(conversation_id, user_id, answer, 0.0)
+        return await self._store(conversation_id, user_id, answer, 0.0, names=names)
 
     async def _owner(self, user_id: str) -> Owner | None:
         """The owner's documents to search (None when they have none, or they cannot be read)."""
@@ -133,12 +133,13 @@ class Dialogue:
         answer: Answer,
         latency_ms: float,
         profile: Profile | None = None,
+        names: Names = (None, None),
     ) -> int | None:
         if conversation_id is None:
             return None
         shaped = profile.to_dict() if profile is not None and not profile.is_empty() else None
         try:
-            return await self.storage.record_turn(conversation_id, user_id, answer, latency_ms, shaped)
+            return await self.storage.record_turn(conversation_id, user_id, answer, latency_ms, shaped, names)
         except Exception:
             log.exception("could not store the turn of %s; the answer is sent anyway", user_id)
             return None

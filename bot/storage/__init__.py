@@ -18,7 +18,17 @@ May import `bot.advisor` (it stores `Answer`s, `Exchange`s and `Profile`s) and
 from bot.config import default_database_url as default_url
 from bot.storage.audio import AudioFolder
 from bot.storage.database import StorageError, sqlite_path
+from bot.storage.owners import OwnerState
 from bot.storage.records import TurnFilter, TurnRecord
 from bot.storage.store import Storage
 
-__all__ = ["AudioFolder", "Storage", "StorageError", "TurnFilter", "TurnRecord", "default_url", "sqlite_path"]
+__all__ = [
+    "AudioFolder",
+    "OwnerState",
+    "Storage",
+    "StorageError",
+    "TurnFilter",
+    "TurnRecord",
+    "default_url",
+    "sqlite_path",
+]

@@ -19,10 +19,16 @@ class Conversations(StoreBase):
         limit: int = HISTORY_TURNS,
         names: tuple[str | None, str | None] = (None, None),
     ) -> tuple[int, list[Exchange], Profile]:
-        """Everything a question needs, in one transaction: the owner is recorded as seen (with
-        their `names`, username and display name, when known: admins find owners by them), and
-        the chat's open conversation (started if need be), its recent exchanges and the owner's
-        profile are returned."""
+        """Everything a question needs: the chat's open conversation, its recent exchanges and
+        the owner's profile. Usually one read; the first question of an owner or in a chat
+        also records them (with their `names`, username and display name, when known) or
+        starts the conversation. (An owner is recorded as seen with each turn: `record_turn`.)"""
+        known = select(User.profile, _open_conversation(chat_id).scalar_subquery()).where(User.id == user_id)
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(known)).first()
+            if row is not None and row[1] is not None:
+                rows = (await connection.execute(_recent_turns(row[1], limit))).all()
+                return row[1], [Exchange(q, a, st or "") for q, a, st in reversed(rows)], Profile.from_dict(row[0])
         username, display_name = names
         async with self._writing() as session:
             user = await session.get(User, user_id)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 
 from bot.advisor.conversation import Profile
 from bot.storage.base import StoreBase
@@ -21,6 +22,17 @@ from bot.storage.models import (
     User,
     utcnow,
 )
+
+
+@dataclass(frozen=True)
+class OwnerState:
+    """What the bot needs to know about whoever sent an update, read in one query before any
+    handler runs (`Owners.owner_state`), so that a question costs no further reads for it."""
+
+    status: str | None = None  # 'allowed', 'blocked', 'active'; None for an owner never seen
+    language: str | None = None  # chosen with /language
+    in_handover: bool = False  # a request to a person is open (maybe just expired: `active_handover`)
+    has_documents: bool = False  # their own documents to search (/documents)
 
 
 class Owners(StoreBase):
@@ -72,13 +84,17 @@ class Owners(StoreBase):
 
     async def user_status(self, user_id: str) -> str | None:
         """'allowed', 'blocked', 'active', or None for an owner never seen."""
-        return (await self.user_state(user_id))[0]
+        return (await self.owner_state(user_id)).status
 
-    async def user_state(self, user_id: str) -> tuple[str | None, str | None]:
-        """(access status, chosen language) in one read: what every update needs to know."""
+    async def owner_state(self, user_id: str) -> OwnerState:
+        """Access status, language, an open hand-over and documents, in one read: every update
+        needs the first two, and every question the others."""
+        handover = exists().where(Handover.user_id == User.id, Handover.status == "open")
+        documents = exists().where(OwnerDocument.user_id == User.id)
+        statement = select(User.status, User.language, handover, documents).where(User.id == user_id)
         async with self.engine.connect() as connection:  # read on every update: no ORM session needed
-            row = (await connection.execute(select(User.status, User.language).where(User.id == user_id))).first()
-        return (row[0], row[1]) if row else (None, None)
+            row = (await connection.execute(statement)).first()
+        return OwnerState(row[0], row[1], bool(row[2]), bool(row[3])) if row else OwnerState()
 
     async def set_language(self, user_id: str, language: str | None) -> None:
         """The language the owner chose with /language (None: follow their Telegram app)."""

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 ORDER_WAIT_LIMIT = 120.0  # an earlier update unanswered this long is presumed lost with its process
 ANSWERED_KEPT = 3600.0  # Telegram redelivers an update for a while if it thinks it was not received
+CLEAN_EVERY = 64  # updates: every so many, those answered more than ANSWERED_KEPT ago are deleted
 LOCK_RATE_LIMIT = 1  # PostgreSQL advisory lock namespaces (the second key is the owner's hash)
 
 
@@ -33,7 +34,7 @@ class SharedState(StoreBase):
         day_start = now // 86400 * 86400
         window = min(day_start, now - 60)
         asked, mine = QuestionAsked.asked_at, QuestionAsked.user_id == user_id
-        async with self._writing() as session:
+        async with self._transaction() as session:
             await self._advisory_lock(session, LOCK_RATE_LIMIT, user_id)
             # Written first: on SQLite the first write is what serialises this with other writers.
             added = insert(QuestionAsked).values(user_id=user_id, asked_at=now).returning(QuestionAsked.id)
@@ -52,15 +53,12 @@ class SharedState(StoreBase):
         redelivered it), so it is answered once whichever process got it. `answered`: no
         process will wait for it (one bot process), so it is kept only to spot redeliveries."""
         now = time.time()
-        async with self._writing() as session:
-            await session.execute(
-                delete(PendingUpdate).where(
-                    PendingUpdate.chat_id == chat_id, PendingUpdate.answered_at < now - ANSWERED_KEPT
-                )
-            )
-            values = {"chat_id": chat_id, "update_id": update_id, "received_at": now}
-            statement = self._insert(PendingUpdate).values(**values, answered_at=now if answered else None)
-            result = await session.execute(statement.on_conflict_do_nothing())
+        values = {"chat_id": chat_id, "update_id": update_id, "received_at": now}
+        statement = self._insert(PendingUpdate).values(**values, answered_at=now if answered else None)
+        async with self._transaction() as connection:
+            if update_id % CLEAN_EVERY == 0:  # now and then, not on every update: one statement less
+                await connection.execute(delete(PendingUpdate).where(PendingUpdate.answered_at < now - ANSWERED_KEPT))
+            result = await connection.execute(statement.on_conflict_do_nothing())
         return result.rowcount == 1
 
     @contextlib.asynccontextmanager

@@ -14,10 +14,17 @@ from bot.storage.records import TurnFilter, TurnRecord
 
 class Turns(StoreBase):
     async def record_turn(
-        self, conversation_id: int, user_id: str, answer: Answer, latency_ms: float, profile: dict | None = None
+        self,
+        conversation_id: int,
+        user_id: str,
+        answer: Answer,
+        latency_ms: float,
+        profile: dict | None = None,
+        names: tuple[str | None, str | None] = (None, None),
     ) -> int:
         """Store a turn and commit it; returns its id (used by feedback buttons). `profile`: the
-        owner's profile as it shaped the answer."""
+        owner's profile as it shaped the answer. The owner is recorded as seen, with their
+        `names` (@username, display name) when known: admins find owners by them."""
         values = {
             "conversation_id": conversation_id,
             "user_id": user_id,
@@ -42,7 +49,7 @@ class Turns(StoreBase):
             "created_at": utcnow(),
             "flagged_gap": False,
         }
-        return await self._turn_writer.write(values)
+        return await self._turn_writer.write(values, names)
 
     async def record_feedback(self, turn_id: int, user_id: str, rating: str, comment: str | None = None) -> bool:
         """An owner's 👍/👎 on a turn; a second press replaces the first. False when the turn is
@@ -64,9 +71,9 @@ class Turns(StoreBase):
         return True
 
     async def mark_delivered(self, turn_id: int, delivered: bool) -> None:
-        """Record whether the turn's answer reached the owner (sent, or given up after retries)."""
-        async with self._writing() as session:
-            await session.execute(update(Turn).where(Turn.id == turn_id).values(delivered=delivered))
+        """Record whether the turn's answer reached the owner (sent, or given up after retries);
+        written within a second, together with other marks and turns (`GroupCommit.mark`)."""
+        self._turn_writer.mark(turn_id, delivered)
 
     async def turn_chat(self, turn_id: int) -> str | None:
         """The chat a turn was asked in (None when the turn is gone): buttons under an answer

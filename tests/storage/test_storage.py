@@ -104,6 +104,25 @@ async def test_a_database_newer_than_the_code_is_refused(database_url, storage):
         await Storage.open(database_url)
 
 
+async def test_context_reads_and_each_turn_records_the_owner_as_seen(storage):
+    """A question's context is read (created on first use); the owner's names and last seen
+    are written with the turn, so a renamed owner is found by the new @username."""
+    conversation, history, profile = await storage.context("tg:7", "tg-chat:7", names=("rosie", "Rosie B"))
+    assert history == [] and profile.is_empty()
+    first_seen = (await storage.get_user("tg:7")).last_seen
+    assert await storage.context("tg:7", "tg-chat:7") == (conversation, [], profile)
+    turn = await storage.record_turn(conversation, "tg:7", answer("Cash tight?"), 5, names=("rosie_bakes", None))
+    user = await storage.get_user("tg:7")
+    assert (user.username, user.display_name) == ("rosie_bakes", "Rosie B") and user.last_seen >= first_seen
+    assert await storage.user_by_username("ROSIE_BAKES") == "tg:7"
+    conversation_again, history, _profile = await storage.context("tg:7", "tg-chat:7")
+    assert conversation_again == conversation and [e.question for e in history] == ["Cash tight?"]
+    await storage.mark_delivered(turn, False)
+    assert (await storage.get_turn(turn)).delivered is None  # marked within a second, with others
+    await storage.flush()
+    assert (await storage.get_turn(turn)).delivered is False
+
+
 async def test_turns_and_feedback_round_trip(storage):
     await storage.touch_user("tg:1", username="rosie")
     conversation = await storage.current_conversation("tg:1", "tg:1")
@@ -336,6 +355,7 @@ async def test_an_older_database_is_upgraded_with_its_search_intact(tmp_path):
         conversation = await storage.current_conversation("tg:1", "tg:1")
         new = await storage.record_turn(conversation, "tg:1", answer("new kombucha question"), 5)
         await storage.mark_delivered(new, True)
+        await storage.flush()  # marks are otherwise written within a second, many together
         found = await rows(storage, "select rowid from turns_fts where turns_fts match 'kombucha' order by rowid")
         assert found == [(1,), (new,)]
         assert (await storage.get_turn(new)).delivered is True

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.storage import Storage
+from bot.storage import OwnerState, Storage
 
 
 @dataclass
@@ -38,14 +38,15 @@ class Access:
     async def may_use(self, user_id: int) -> bool:
         return (await self.check(user_id))[0]
 
-    async def check(self, user_id: int) -> tuple[bool, str | None]:
-        """Whether the user may use the bot, and the language they chose (/language), in one read."""
-        status, language = await self.storage.user_state(f"tg:{user_id}")
+    async def check(self, user_id: int) -> tuple[bool, OwnerState]:
+        """Whether the user may use the bot, and what else is known of them (their /language, an
+        open hand-over, their documents), in one read."""
+        state = await self.storage.owner_state(f"tg:{user_id}")
         if user_id in self.admins:
-            return True, language
-        if status == "blocked":
-            return False, language
-        return self.open_to_all or user_id in self.configured_allowed or status == "allowed", language
+            return True, state
+        if state.status == "blocked":
+            return False, state
+        return self.open_to_all or user_id in self.configured_allowed or state.status == "allowed", state
 
     async def allow(self, user_id: int) -> None:
         await self.storage.set_status(f"tg:{user_id}", "allowed")

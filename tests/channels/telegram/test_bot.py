@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from sqlalchemy import event
+
 from bot.storage import Storage, TurnFilter
 from tests.fakes.openai_server import Reply, last_user_message
 from tests.fakes.telegram_server import BOT, TOKEN
@@ -51,6 +53,36 @@ async def test_a_question_is_answered_with_sources_buttons_typing_and_drafts(sta
     turns = await bot.storage.list_turns(TurnFilter(user=f"tg:{OWNER}"))
     assert [t.question for t in turns] == [CREDIT_Q] and turns[0].mode == "llm"
     assert telegram.calls_of("setMyCommands")
+
+
+async def test_a_question_costs_three_reads_and_three_writes(start_bot, telegram):
+    """The database work of an answer (issue 19: it was most of the bot's CPU): the update noted,
+    one read of what is known of the owner (access, language, a hand-over, documents), the
+    question counted, one read of the conversation and its memory, the turn and the owner's
+    "last seen" in one commit, and its delivery marked with others a second later."""
+    bot = await start_bot()
+    await asked(telegram, OWNER, CREDIT_Q)  # the first question creates the owner and the conversation
+    await asyncio.sleep(1.5)
+    statements: list[str] = []
+
+    def note(_connection, _cursor, statement, *_args) -> None:
+        if "reminders" not in statement:  # the reminders job runs on its own clock
+            statements.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(bot.storage.engine.sync_engine, "before_cursor_execute", note)
+    await asked(telegram, OWNER, "Should I sell cross-border?")
+    await asyncio.sleep(1.5)
+    event.remove(bot.storage.engine.sync_engine, "before_cursor_execute", note)
+    reads = [s for s in statements if s.startswith("SELECT")]
+    writes = [s for s in statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert len(reads) == 4, statements  # owner state; earlier questions (limits); conversation; memory
+    assert writes == [
+        "INSERT INTO PENDING_UPDATES",
+        "INSERT INTO QUESTIONS_ASKED",
+        "INSERT INTO TURNS",
+        "UPDATE USERS SET",
+        "UPDATE TURNS SET",
+    ], statements
 
 
 async def test_sources_button_shows_the_cited_excerpts(start_bot, telegram):

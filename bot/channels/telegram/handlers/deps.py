@@ -24,7 +24,7 @@ from bot.channels.telegram.chats import ChatActivity
 from bot.config import Settings
 from bot.index.reloader import IndexReloader
 from bot.locales import DEFAULT, Translate, supported, texts
-from bot.storage import Storage
+from bot.storage import OwnerState, Storage
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,16 @@ class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
     @property
     def deps(self) -> BotDeps:
         return self.bot_data["deps"]
+
+    @property
+    def owner(self) -> OwnerState | None:
+        """What the access gate read about the update's sender (None in jobs, or before the
+        gate): handlers use it instead of reading the database again."""
+        return self.__dict__.get("_owner")
+
+    @owner.setter
+    def owner(self, state: OwnerState) -> None:
+        self.__dict__["_owner"] = state
 
 
 def user_key(update: Update) -> str:
@@ -98,8 +108,8 @@ async def access_gate(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is None:
         return
-    allowed, chosen = await context.deps.access.check(user.id)
-    context.user_data["language"] = chosen  # /language, read with the access status: no second query
+    allowed, context.owner = await context.deps.access.check(user.id)
+    context.user_data["language"] = context.owner.language  # /language, read with the access status
     if allowed or erasing_own_data(update) or is_consultant(context.deps.settings, update):
         return  # (everyone in the consultants' group may act on hand-over cards)
     _ = texts_of(update, context)

@@ -156,7 +156,10 @@ async def pass_on(update: Update, context: BotContext, handover_id: int, text: s
 
 async def handed_over(update: Update, context: BotContext, text: str) -> bool:
     """Route an owner's message during a hand-over to the consultant (True: it was). A
-    hand-over that has just expired is announced, and the bot answers again."""
+    hand-over that has just expired is announced, and the bot answers again. (The access gate
+    read whether one is open: most owners have none, and their questions read nothing more.)"""
+    if context.owner is not None and not context.owner.in_handover:
+        return False
     active, expired = await context.deps.storage.active_handover(user_key(update))
     if active is not None:
         await pass_on(update, context, active.id, text)

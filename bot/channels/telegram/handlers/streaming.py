@@ -95,7 +95,7 @@ async def _prepare(
             language=language,
             names=names_of(update),
             input_kind=input_kind,
-            documents=is_private(update),
+            documents=is_private(update) and (context.owner is None or context.owner.has_documents),
         )
     )
     deps.activity.answering[chat_id] = work

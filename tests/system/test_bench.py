@@ -24,6 +24,7 @@ BENCHES = {
     "memory_bench.py": ("memory", ["runs"]),
     "embedding_bench.py": ("embedding", ["backends"]),
     "languages_bench.py": ("languages", ["backends"]),
+    "workers_bench.py": ("workers", ["runs"]),
 }
 
 
@@ -47,6 +48,8 @@ def test_benchmark_runs_at_a_tiny_size(script, tmp_path, shared_index_dir):
     assert all(record[key] for key in keys), record
     if name == "bot":
         assert record["targets"]["lost"]["value"] == 0  # every question answered, even in a smoke run
+    if name == "workers":
+        assert [run["workers"] for run in record["runs"]] == [1, 2] and not any(r["lost"] for r in record["runs"])
 
 
 def test_the_readmes_screenshot_command_photographs_both_review_pages(tmp_path, shared_index_dir):

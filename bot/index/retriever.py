@@ -9,6 +9,7 @@ remote Chroma server later) can change without touching them. RETRIEVAL_MODE cho
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 
 from bot.index.boilerplate import JUNK_PENALTY
@@ -20,8 +21,11 @@ from bot.index.lexical import LexicalIndex
 from bot.index.reloader import IndexReloader
 from bot.index.spaces import Embeddings, make_embeddings
 
+log = logging.getLogger(__name__)
+
 FILTER_FIELDS = ("topic", "path")
 PREFER_BOOST = 0.03  # about the gap between neighbouring passages: enough to break near-ties
+WARM_UP_QUESTIONS = ("How can I get credit without collateral?", "¿Cómo consigo crédito sin garantía?")
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,20 @@ class Retriever:
         if prefer:
             passages.sort(key=lambda p: -(p.score + PREFER_BOOST * _matches(p, prefer)))
         return passages[:k]
+
+    def warm_up(self) -> None:
+        """Get ready to serve questions one at a time (`Embeddings.serve_queries`, chosen first:
+        choosing after loading would throw a model session away), and load now what the first
+        questions would otherwise wait for: each space's model (one that cannot load fails
+        here, at start), its collection, BM25, the catalog and the language identifier."""
+        self.embeddings.serve_queries()
+        for embedder in self.embeddings.embedders:
+            embedder.embed_query("warm up")
+        try:
+            for question in WARM_UP_QUESTIONS:  # one searched in each space
+                self.retrieve(question)
+        except Exception:  # the first question will say what is wrong, to someone who can act on it
+            log.warning("could not search the index while warming up", exc_info=True)
 
     def embedder_for(self, question: str) -> BaseEmbedder:
         """The embedding model `question` is searched with (`bot.index.spaces`); the offline

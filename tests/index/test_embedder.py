@@ -54,3 +54,21 @@ def test_ask_with_the_onnx_backend_never_imports_torch(shared_index_dir):
     answer, modules = (json.loads(line) for line in result.stdout.strip().splitlines()[-2:])
     assert answer["covered"] and answer["sources"][0]["path"] == "credit/collateral-free-finance-options.md"
     assert modules == {"torch": False}
+
+
+def test_a_serving_warm_up_leaves_nothing_for_the_first_question_to_load(shared_index_dir):
+    """The bot warms up before its first poll: one thread per question chosen first, then every
+    lazy part loaded. The first owner's question then opens no model session (choosing the
+    threads after warming up used to throw one away), no index and no BM25 of its own."""
+    from bot.index import make_retriever
+    from bot.index.language import _identifier
+
+    settings = load_settings(knowledge_dir=ROOT / "knowledge", data_dir=shared_index_dir, _env_file=None)
+    retriever = make_retriever(settings)
+    retriever.warm_up()
+    minilm = retriever.embeddings.primary.model
+    session, index, lexical = minilm.session, retriever.index, retriever.lexical()
+    assert minilm.threads == 1 and _identifier.cache_info().currsize == 1
+    passages = retriever.retrieve("How can a small business get credit without collateral?")
+    assert passages and passages[0].path.startswith("credit/")
+    assert minilm.session is session and retriever.index is index and retriever.lexical() is lexical

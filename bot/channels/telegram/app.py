@@ -145,8 +145,10 @@ async def serve(
     webhook = WebhookReceiver(app, settings) if settings.telegram_webhook_url else None
     try:
         await _initialize(app, settings)
-        await asyncio.to_thread(advisor.warm_up)  # the first owner does not wait for the model
-        advisor.retriever.embeddings.serve_queries()
+        # ~1 s more before the first poll, so the first owner does not wait for the models, the
+        # index, BM25, the language identifier and the token counter (and a model that cannot load
+        # stops the start here)
+        await asyncio.to_thread(advisor.warm_up)
         await _register_commands(app, settings.admin_user_ids)
         await app.start()
         if deps.reloader is not None and settings.index_check_seconds:

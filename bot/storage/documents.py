@@ -26,6 +26,7 @@ class Documents(StoreBase):
         sections: int | None = None,
         chunks: int | None = None,
         size_bytes: int | None = None,
+        content_sha256: str | None = None,
     ) -> OwnerDocument:
         """Record a document an owner sent (creating the owner on first sight); returns the row."""
         document = OwnerDocument(
@@ -38,6 +39,7 @@ class Documents(StoreBase):
             sections=sections,
             chunks=chunks,
             size_bytes=size_bytes,
+            content_sha256=content_sha256,
             created_at=utcnow(),
         )
         async with self._writing() as session:
@@ -46,6 +48,15 @@ class Documents(StoreBase):
                 await session.flush()
             session.add(document)
         return document
+
+    async def same_document(self, user_id: str, content_sha256: str) -> OwnerDocument | None:
+        """The owner's document with exactly this content, if they sent it before."""
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(OwnerDocument)
+                .where(OwnerDocument.user_id == user_id, OwnerDocument.content_sha256 == content_sha256)
+                .limit(1)
+            )
 
     async def documents_of(self, user_id: str) -> list[OwnerDocument]:
         """An owner's documents, oldest first."""

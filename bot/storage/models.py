@@ -196,6 +196,7 @@ class OwnerDocument(Base):
     sections: Mapped[int | None] = mapped_column(Integer)
     chunks: Mapped[int | None] = mapped_column(Integer)
     size_bytes: Mapped[int | None] = mapped_column(Integer)
+    content_sha256: Mapped[str | None] = mapped_column(String(64))  # the file as sent: a repeat is kept once
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

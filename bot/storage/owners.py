@@ -82,10 +82,6 @@ class Owners(StoreBase):
         async with self.sessions() as session:
             return set((await session.scalars(select(User.id).where(User.status == status))).all())
 
-    async def user_status(self, user_id: str) -> str | None:
-        """'allowed', 'blocked', 'active', or None for an owner never seen."""
-        return (await self.owner_state(user_id)).status
-
     async def owner_state(self, user_id: str) -> OwnerState:
         """Access status, language, an open hand-over and documents, in one read: every update
         needs the first two, and every question the others."""

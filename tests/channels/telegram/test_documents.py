@@ -78,3 +78,22 @@ async def test_an_owners_pdf_answers_them_only_and_goes_with_forget(start_bot, t
     assert await bot.storage.documents_of(f"tg:{OWNER}") == [] and store.count(f"tg:{OWNER}") == 0
     [again] = await asked(telegram, OWNER, LOAN_QUESTION)
     assert "blueberry" not in last_user_message(llm.answer_requests()[-1]) and "[D1]" not in again
+
+
+async def test_the_same_document_sent_again_is_kept_once(start_bot, telegram, embedder):
+    """A forward or a second tap sends the same file again: it is recognised by its content,
+    not read or stored again (its passages would be found twice), and the owner is told."""
+    bot = await start_bot()
+    await send_document(telegram, OWNER, pdf_of(LOAN_OFFER), NAME, "application/pdf")
+    store = OwnerDocuments(bot.settings, Embeddings(embedder))
+    passages = store.count(f"tg:{OWNER}")
+    [again] = await send_document(telegram, OWNER, pdf_of(LOAN_OFFER), "forwarded.pdf", "application/pdf")
+    assert again.startswith("📄 You sent me “Crumbly crust loan offer” before, on 20"), again
+    assert "I haven't stored it again" in again and "docask:1:0" in buttons(last_markup(telegram, OWNER))
+    assert len(await bot.storage.documents_of(f"tg:{OWNER}")) == 1 and store.count(f"tg:{OWNER}") == passages
+    # another owner's copy of the same file is theirs alone
+    [theirs] = await send_document(telegram, OTHER, pdf_of(LOAN_OFFER), NAME, "application/pdf")
+    assert theirs.startswith("📄 I've read “Crumbly crust loan offer”")
+    # a different file under the same name is read
+    [changed] = await send_document(telegram, OWNER, pdf_of([*LOAN_OFFER, ["Amended: the fee is now 2 percent."]]), NAME, "application/pdf")
+    assert changed.startswith("📄 I've read") and len(await bot.storage.documents_of(f"tg:{OWNER}")) == 2

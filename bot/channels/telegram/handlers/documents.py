@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -72,14 +73,20 @@ async def document_received(update: Update, context: BotContext) -> None:
         if len(data) > limit * MB:
             await message.reply_text(_too_big(_, len(data), limit))
             return
-        upload = await _read(update, context, sent.file_name or "", data, kind)
-        if upload is None:
-            return
-        document = await store_upload(context, user_key(update), update.effective_chat.id, upload, len(data))
-    if document is None:
-        return
-    shared = await _share_in_handover(update, context, data, upload.file_name)
-    summary = summary_text(upload, _) + ("\n" + _("I've passed it on to the consultant too.") if shared else "")
+        content = hashlib.sha256(data).hexdigest()
+        document = await deps.storage.same_document(user_key(update), content)
+        if document is None:
+            upload = await _read(update, context, sent.file_name or "", data, kind)
+            if upload is None:
+                return
+            document = await store_upload(context, user_key(update), update.effective_chat.id, upload, data)
+            if document is None:
+                return
+            summary = summary_text(upload, _)
+        else:  # sent again (a forward, a second tap): kept once, so its passages are not found twice
+            summary = _already_have(document, _)
+    if await _share_in_handover(update, context, data, sent.file_name or document.file_name):
+        summary += "\n" + _("I've passed it on to the consultant too.")
     await message.reply_text(summary, parse_mode=ParseMode.HTML, reply_markup=example_buttons(document, _))
     question = (message.caption or "").strip()
     if question and not await handed_over(update, context, question):  # a consultant has the request: theirs
@@ -120,7 +127,7 @@ async def _read(update: Update, context: BotContext, name: str, data: bytes, kin
 
 
 async def store_upload(
-    context: BotContext, owner: str, chat_id: int, upload: Upload, size: int
+    context: BotContext, owner: str, chat_id: int, upload: Upload, data: bytes
 ) -> OwnerDocument | None:
     """Record the document, then embed its passages into the owner's store; a failure leaves
     neither behind. None when the owner erased their data meanwhile (/forget)."""
@@ -134,7 +141,8 @@ async def store_upload(
         pages=upload.pages or None,
         sections=len(upload.sections) or None,
         chunks=len(upload.passages),
-        size_bytes=size,
+        size_bytes=len(data),
+        content_sha256=hashlib.sha256(data).hexdigest(),
     )
     texts = [p.text for p in upload.passages]
     embedded = [p.embedding_text for p in upload.passages]
@@ -169,6 +177,14 @@ def summary_text(upload: Upload, _: Translate) -> str:
         "Only you can ask about it: my answers cite it as [D1], [D2]… and /documents lists your documents. For example:"
     )
     return f"{first}\n{second}"
+
+
+def _already_have(document: OwnerDocument, _: Translate) -> str:
+    title = escape(document.title or document.file_name)
+    sent = _("📄 You sent me “{title}” before, on {date}: I still have it, so I haven't stored it again.")
+    return sent.format(title=title, date=document.created_at.strftime("%Y-%m-%d")) + "\n" + _(
+        "Ask me about it, or see your documents with /documents. For example:"
+    )
 
 
 def example_buttons(document: OwnerDocument, _: Translate) -> InlineKeyboardMarkup:

@@ -200,9 +200,13 @@ def needs_rewrite(question: str) -> bool:
     return looks_like_follow_up(question) or len(question.split()) <= SHORT_QUESTION_WORDS
 
 
-def heuristic_standalone(question: str, history: Sequence[Exchange]) -> str:
-    """Offline follow-up rewriting: append the previous question's key terms to a follow-up."""
-    if not history or not looks_like_follow_up(question):
+def heuristic_standalone(question: str, history: Sequence[Exchange], follow_up: bool | None = None) -> str:
+    """Offline follow-up rewriting: append the previous question's key terms to a follow-up.
+    `follow_up`: the caller's decision (a short question that matches nothing well alone, such as
+    "costs?"); by default, whether the question has a word pointing back."""
+    if follow_up is None:
+        follow_up = looks_like_follow_up(question)
+    if not history or not follow_up:
         return question
     previous = history[-1].standalone_question or history[-1].question
     terms = [w for w in re.findall(r"[\w'-]+", previous) if w.lower() not in _STOPWORDS]

@@ -204,7 +204,7 @@ class Advisor:
         if not follow_up and not foreign:
             return question, None
         if self.chat_model is None:
-            return heuristic_standalone(question, history), None
+            return heuristic_standalone(question, history, follow_up), None
         started = time.perf_counter()
         prompt = self.prompts.rewrite.format(
             history=defused(history_text(history)) or "(none)",
@@ -217,7 +217,7 @@ class Advisor:
         except Exception as exc:  # the model is down: answer offline, and say why in the log
             cause = describe_failure(exc)
             log.warning("LLM rewrite failed (%s); falling back to offline answer", cause)
-            return heuristic_standalone(question, history), cause
+            return heuristic_standalone(question, history, follow_up), cause
         finally:
             timings["rewrite"] = _ms(started)
         rewritten = " ".join(str(reply.content).split()).strip().strip('"')

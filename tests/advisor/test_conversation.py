@@ -44,3 +44,6 @@ def test_offline_follow_up_borrows_the_previous_questions_key_terms():
     assert "credit" in rewritten and "collateral" in rewritten
     assert heuristic_standalone("How do I price my services?", history) == "How do I price my services?"
     assert heuristic_standalone("what about for exporters?", []) == "what about for exporters?"
+    # a one-word follow-up has no word pointing back: the advisor decides it is one (see test_llm)
+    assert heuristic_standalone("costs?", history) == "costs?"
+    assert "collateral" in heuristic_standalone("costs?", history, follow_up=True)

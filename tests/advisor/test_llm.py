@@ -72,6 +72,17 @@ async def test_a_follow_up_is_rewritten_before_retrieval(indexed, embedder, serv
     assert answer.sources[0].path == "trade/export.md"  # retrieved with the rewritten question
 
 
+async def test_a_one_word_follow_up_borrows_the_conversation_when_the_model_fails(indexed, embedder, server):
+    """"costs?" after an export question: the model is down, so the offline rewrite makes it
+    standalone with the previous question's terms (it used to only do that for words pointing
+    back, and "costs?" was searched alone)."""
+    server.responder = lambda body: Error(503)
+    history = [Exchange("How do I pick a first export market?", "Test one market first [1].")]
+    answer = await llm_advisor(indexed, embedder, server).answer("costs?", history)
+    assert answer.mode == "offline" and "export" in answer.standalone_question
+    assert answer.sources[0].path == "trade/export.md"
+
+
 async def test_a_short_question_plain_on_its_own_costs_no_rewrite(indexed, embedder, server):
     """Short questions used to cost a rewrite call each; one that matches a passage well alone does not."""
     history = [Exchange("How do I get credit without collateral?", "Use invoice finance [1].")]

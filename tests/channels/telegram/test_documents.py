@@ -95,5 +95,6 @@ async def test_the_same_document_sent_again_is_kept_once(start_bot, telegram, em
     [theirs] = await send_document(telegram, OTHER, pdf_of(LOAN_OFFER), NAME, "application/pdf")
     assert theirs.startswith("📄 I've read “Crumbly crust loan offer”")
     # a different file under the same name is read
-    [changed] = await send_document(telegram, OWNER, pdf_of([*LOAN_OFFER, ["Amended: the fee is now 2 percent."]]), NAME, "application/pdf")
+    amended = pdf_of([*LOAN_OFFER, ["Amended: the fee is now 2 percent."]])
+    [changed] = await send_document(telegram, OWNER, amended, NAME, "application/pdf")
     assert changed.startswith("📄 I've read") and len(await bot.storage.documents_of(f"tg:{OWNER}")) == 2

@@ -200,13 +200,16 @@ def needs_rewrite(question: str) -> bool:
     return looks_like_follow_up(question) or len(question.split()) <= SHORT_QUESTION_WORDS
 
 
-def heuristic_standalone(question: str, history: Sequence[Exchange], follow_up: bool | None = None) -> str:
-    """Offline follow-up rewriting: append the previous question's key terms to a follow-up.
-    `follow_up`: the caller's decision (a short question that matches nothing well alone, such as
-    "costs?"); by default, whether the question has a word pointing back."""
-    if follow_up is None:
-        follow_up = looks_like_follow_up(question)
-    if not history or not follow_up:
+FRAGMENT_WORDS = 2  # "costs?", "and tariffs?": too short to be a question of its own
+
+
+def heuristic_standalone(question: str, history: Sequence[Exchange], unclear: bool = False) -> str:
+    """Offline follow-up rewriting: append the previous question's key terms to a follow-up: a
+    question with a word pointing back, or (`unclear`: it matches nothing well on its own) a
+    fragment of a word or two. A longer question that matches nothing ("What is the capital of
+    Peru?") is left alone: without a model, borrowing terms would answer it off the topic."""
+    fragment = unclear and len(question.split()) <= FRAGMENT_WORDS
+    if not history or not (fragment or looks_like_follow_up(question)):
         return question
     previous = history[-1].standalone_question or history[-1].question
     terms = [w for w in re.findall(r"[\w'-]+", previous) if w.lower() not in _STOPWORDS]

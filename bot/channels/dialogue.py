@@ -32,6 +32,7 @@ class Reply:
     answer: Answer
     turn_id: int | None  # None when the turn could not be stored
     examples: bool = False  # show example questions with it (a greeting, "what can you do?")
+    language: str | None = None  # the language a small-talk reply is in (its examples follow it)
 
 
 class Dialogue:
@@ -100,7 +101,8 @@ class Dialogue:
         _ = texts(said_in or language)
         answer = Answer(question=text, text=_(talk.reply), covered=True, mode="smalltalk", input_kind=input_kind)
         conversation_id = (await self._context(user_id, chat_id, names))[0]
-        return Reply(answer, await self._store(conversation_id, user_id, answer, 0.0, names=names), talk.shows_examples)
+        turn_id = await self._store(conversation_id, user_id, answer, 0.0, names=names)
+        return Reply(answer, turn_id, talk.shows_examples, said_in or language)
 
     async def record(self, user_id: str, chat_id: str, answer: Answer, names: Names = (None, None)) -> int | None:
         """Store a turn no model wrote (a consultant's reply, a message passed on to one) in the

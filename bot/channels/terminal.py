@@ -12,6 +12,7 @@ from typing import TextIO
 from bot.advisor import Answer
 from bot.advisor.smalltalk import EXAMPLE_QUESTIONS
 from bot.channels.dialogue import Dialogue
+from bot.locales import texts
 
 QUIT_WORDS = {"quit", "exit", "bye", ":q"}
 
@@ -66,8 +67,9 @@ async def chat_loop(
             break
         reply = await dialogue.small_talk(user_id, chat_id, question) or await dialogue.ask(user_id, chat_id, question)
         prefix = "\nAdvisor:\n" if interactive else f"> {question}\n"
-        examples = [f"  - {q}" for q in EXAMPLE_QUESTIONS] if reply.examples else []
-        shown = "\n".join([render_answer(reply.answer), *(["", "For example:", *examples] if examples else [])])
+        _ = texts(reply.language)  # a greeting's examples in the greeting's language ("hola": Spanish)
+        examples = [f"  - {_(q)}" for q in EXAMPLE_QUESTIONS] if reply.examples else []
+        shown = "\n".join([render_answer(reply.answer), *(["", _("Try one of these:"), *examples] if examples else [])])
         stdout.write(prefix + shown + "\n\n")
         stdout.flush()
         await dialogue.delivered(reply.turn_id, True)

@@ -46,4 +46,6 @@ def test_offline_follow_up_borrows_the_previous_questions_key_terms():
     assert heuristic_standalone("what about for exporters?", []) == "what about for exporters?"
     # a one-word follow-up has no word pointing back: the advisor decides it is one (see test_llm)
     assert heuristic_standalone("costs?", history) == "costs?"
-    assert "collateral" in heuristic_standalone("costs?", history, follow_up=True)
+    assert "collateral" in heuristic_standalone("costs?", history, unclear=True)
+    # a longer question that matches nothing is not a follow-up for want of a model
+    assert heuristic_standalone("What is the capital of Peru?", history, unclear=True).endswith("Peru?")

@@ -31,7 +31,7 @@ def test_the_first_run_on_an_empty_data_folder_answers_with_sources(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     greeting, *answers = result.stdout.split("\n> ")[1:]
     assert greeting.startswith("hi\nHello! I'm SME Advisor.")
-    assert "For example:\n  - How can I get working capital without collateral?" in greeting  # what to ask next
+    assert "Try one of these:\n  - How can I get working capital without collateral?" in greeting  # what to ask next
     assert len(answers) == 2
     for answer in answers:
         assert "I don't have material on that" not in answer

@@ -77,6 +77,21 @@ def test_chat_reads_questions_from_stdin_until_eof(indexed):
     assert "don't have material on that" in answers[1]
 
 
+def test_a_greeting_in_the_terminal_shows_examples_in_its_language(indexed):
+    """"hola" is answered in Spanish, and the example questions under it are Spanish too (they
+    were always English in the terminal, unlike Telegram's buttons)."""
+    from bot.advisor.smalltalk import EXAMPLE_QUESTIONS
+    from bot.locales import texts
+
+    result = invoke("chat", env=env_for(indexed), input="hola\nhello\n")
+    assert result.returncode == 0, result.stderr
+    spanish, english = result.stdout.split("> ")[1:]
+    _ = texts("es")
+    assert f"{_('Try one of these:')}\n  - {_(EXAMPLE_QUESTIONS[0])}" in spanish
+    assert _(EXAMPLE_QUESTIONS[0]) != EXAMPLE_QUESTIONS[0]
+    assert f"Try one of these:\n  - {EXAMPLE_QUESTIONS[0]}" in english
+
+
 async def test_a_list_cut_by_the_splitter_is_quoted_whole(settings, kdir, embedder):
     items = [
         "Bank statements for the last twelve months from every business account",

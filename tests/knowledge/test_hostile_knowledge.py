@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -156,6 +157,51 @@ def test_the_start_up_ingest_embeds_in_a_child_process_so_the_bot_stays_small(se
         assert result.stdout.strip().endswith("models loaded here: []"), (start, result.stdout)
         assert files_in(settings) == {"credit/collateral.md"}
     assert current_version(settings.index_path) == 1  # the second start found nothing to do
+
+
+def test_ctrl_c_stops_a_first_starts_ingest_within_seconds(tmp_path):
+    """Ctrl-C (here: SIGINT to the bot alone) during a first start's ingest waited for the child's
+    embedding batch, a minute with e5; now the child gets a few seconds to stop, then is killed,
+    which an ingest survives: nothing half-made is live."""
+    import signal
+    import time
+
+    code = (
+        "from bot.config import load_settings; from bot.channels.cli.knowledge import ingest_at_start\n"
+        f"ingest_at_start(load_settings(knowledge_dir={str(ROOT / 'knowledge')!r}, data_dir={str(tmp_path)!r},"
+        f" embedding_cache_dir={str(tmp_path / 'cache')!r}, _env_file=None))\n"  # nothing cached: a long embed
+    )
+    bot = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (ingests := ingest_children(bot.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [child] = ingests
+    time.sleep(8)  # the child has loaded its models and is embedding
+    os.kill(bot.pid, signal.SIGINT)
+    stopped = time.monotonic()
+    _, stderr = bot.communicate(timeout=60)
+    assert bot.returncode == 130, stderr.decode()[-2000:]
+    assert time.monotonic() - stopped < runner_grace() + 10
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+    assert current_version(tmp_path / "index") is None  # nothing published from the interrupted ingest
+
+
+def ingest_children(pid: int) -> list[int]:
+    """The processes `pid` spawned to ingest (not multiprocessing's resource tracker)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except OSError:
+            continue
+    return found
+
+
+def runner_grace() -> float:
+    from bot.channels.cli.knowledge import STOP_GRACE
+
+    return STOP_GRACE
 
 
 def test_a_file_of_one_repeated_word_cannot_hijack_search(settings, kdir, embedder):

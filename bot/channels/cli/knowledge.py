@@ -74,6 +74,9 @@ def ingest_at_start(settings: Settings) -> None:
         )
 
 
+STOP_GRACE = 3.0  # seconds the start-up ingest's child has to stop on Ctrl-C before it is killed
+
+
 def _ingest_in_child(settings: Settings) -> None:
     """`ingest_with_progress` in a fresh process (its progress bar and table on the same stderr);
     its exit code comes back as SystemExit."""
@@ -89,7 +92,13 @@ def _ingest_in_child(settings: Settings) -> None:
         child.join(1)
         if child.is_alive():
             os.kill(child.pid, signal.SIGINT)
-        child.join()  # the child leaves a consistent index
+            child.join(STOP_GRACE)
+        if child.is_alive():
+            # inside an embedding call, which looks at no signal until its batch is done (a minute
+            # with e5): stopped at once instead, which an ingest survives (the live index switches
+            # only to a complete version, and the lock is the kernel's)
+            child.kill()
+            child.join()
         raise SystemExit(130) from None
     if child.exitcode:
         raise SystemExit(130 if child.exitcode == -2 else child.exitcode)

@@ -22,33 +22,25 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
 from bot_bench import ANSWER, QUESTIONS, cpu_seconds
 from common import ROOT, print_table, write_result
 
-from bot.config import Settings, load_settings
+from bot.config import load_settings
 from bot.index import make_embeddings, make_index
 from bot.knowledge.ingest import ingest_configured
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
+from tests.helpers import free_port
+from tests.helpers.workers import listening, start_chroma_server, start_worker
 
 SECRET = "bench-secret"
 BACKEND = "onnx+e5"
 ANSWER_TIMEOUT = 120
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_postgres() -> dict[str, str]:
@@ -61,22 +53,6 @@ def start_postgres() -> dict[str, str]:
 
 def stop_postgres(exports: dict[str, str]) -> None:
     subprocess.run(["bash", str(ROOT / "scripts" / "throwaway-postgres.sh"), "stop"], env={**os.environ, **exports})
-
-
-def start_chroma(folder: Path) -> tuple[subprocess.Popen, str]:
-    chroma = Path(sys.executable).parent / "chroma"
-    port = free_port()
-    command = [str(chroma), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(folder)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-            return server, url
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the Chroma server did not start")
 
 
 def postgres_cpu(folder: str) -> float:
@@ -98,23 +74,6 @@ def postgres_cpu(folder: str) -> float:
 
 def cpu_of(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
-
-
-def start_worker(port: int, data_dir: Path, env: dict) -> subprocess.Popen:
-    worker_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}
-    worker_env.update(env, DATA_DIR=str(data_dir), TELEGRAM_WEBHOOK_PORT=str(port))
-    data_dir.mkdir(parents=True)
-    with open(data_dir / "worker.log", "w") as log:
-        return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=worker_env, stderr=log)
-
-
-async def listening(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    return True
 
 
 class Owners:
@@ -203,7 +162,11 @@ async def run(workers: int, owners: int, questions: int, env: dict, work: Path, 
 async def main_async(args) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-workers-"))
     postgres = start_postgres()
-    chroma, chroma_url = start_chroma(work / "chroma")
+    started = start_chroma_server(work / "chroma")
+    if started is None:
+        stop_postgres(postgres)
+        raise SystemExit("the Chroma server did not start")
+    chroma, chroma_url = started
     try:
         settings = load_settings(
             knowledge_dir=ROOT / "knowledge",

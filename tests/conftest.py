@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -21,7 +19,8 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.index import E5Embedder, Embedder, Embeddings
 from bot.index.cache import default_cache_dir
-from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, free_port, run_ingest, write
+from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, run_ingest, write
+from tests.helpers.workers import start_chroma_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -128,26 +127,10 @@ def chroma_server(tmp_path) -> str:
         _empty_chroma(url)
         yield url
         return
-    chroma = Path(sys.executable).parent / "chroma"
-    if not chroma.exists():
-        chroma = Path(shutil.which("chroma") or "chroma")
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(tmp_path / "chroma-server")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
+    started = start_chroma_server(tmp_path / "chroma-server")
+    if started is None:
         pytest.fail("chroma server did not start")
+    proc, url = started
     yield url
     proc.terminate()
     proc.wait(timeout=10)

@@ -20,11 +20,11 @@ from bot.advisor.smalltalk import small_talk
 from bot.index.owner_documents import Owner
 from bot.locales import DEFAULT, supported, texts
 from bot.storage import Storage
+from bot.storage.base import Names  # an owner's username and display name, when the channel knows them
 
 log = logging.getLogger(__name__)
 
 DeltaCallback = Callable[[str], Awaitable[None]]
-Names = tuple[str | None, str | None]  # an owner's username and display name, when the channel knows them
 
 
 @dataclass

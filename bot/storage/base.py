@@ -35,26 +35,20 @@ class StoreBase:
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._turn_writer = GroupCommit(self._transaction)
 
-    @contextlib.asynccontextmanager
-    async def _writing(self) -> AsyncIterator:
+    def _writing(self):
         """A session in a write transaction, committed on exit."""
-        if self._write_lock is None:
-            async with self.sessions.begin() as session:
-                yield session
-            return
-        async with self._write_lock, self.sessions.begin() as session:
-            yield session
+        return self._one_writer(self.sessions.begin())
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator:
+    def _transaction(self):
         """A connection in a write transaction, committed on exit: for Core statements on the
         path of every question, where a session's unit of work costs more than the statements."""
-        if self._write_lock is None:
-            async with self.engine.begin() as connection:
-                yield connection
-            return
-        async with self._write_lock, self.engine.begin() as connection:
-            yield connection
+        return self._one_writer(self.engine.begin())
+
+    @contextlib.asynccontextmanager
+    async def _one_writer(self, transaction) -> AsyncIterator:
+        """`transaction` entered behind the SQLite write lock (none on PostgreSQL)."""
+        async with self._write_lock or contextlib.nullcontext(), transaction as handle:
+            yield handle
 
     @classmethod
     async def open(cls, url: str):

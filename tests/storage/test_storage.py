@@ -123,6 +123,22 @@ async def test_context_reads_and_each_turn_records_the_owner_as_seen(storage):
     assert (await storage.get_turn(turn)).delivered is False
 
 
+async def test_delivery_marks_that_cannot_be_written_are_logged_and_the_next_ones_are(storage, caplog):
+    """Marks go in a second later, beside other work: a database failure then is logged (the
+    turn's delivery stays 'not known'), raises into nobody's answer, and stops no later mark."""
+    conversation = (await storage.context("tg:1", "tg-chat:1"))[0]
+    first = await storage.record_turn(conversation, "tg:1", answer("Cash tight?"), 5)
+    await rows(storage, "alter table turns rename to turns_away")
+    await storage.mark_delivered(first, True)
+    await storage.flush()
+    assert "1 delivery marks could not be stored" in caplog.text
+    await rows(storage, "alter table turns_away rename to turns")
+    second = await storage.record_turn(conversation, "tg:1", answer("And now?"), 5)
+    await storage.mark_delivered(second, False)
+    await storage.flush()
+    assert (await storage.get_turn(first)).delivered is None and (await storage.get_turn(second)).delivered is False
+
+
 async def test_turns_and_feedback_round_trip(storage):
     await storage.touch_user("tg:1", username="rosie")
     conversation = await storage.current_conversation("tg:1", "tg:1")

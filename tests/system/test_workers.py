@@ -7,32 +7,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import aiohttp
 
-from bot.config import Settings, load_settings
+from bot.config import load_settings
 from bot.storage import Storage, TurnFilter
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
 from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, free_port, run_ingest, write
+from tests.helpers.workers import listening, start_worker
 
 CHATS, ROUNDS = 20, 10
 SECRET = "hook-secret"
 ADMIN = 1
 QUESTIONS = ("How can a small business get credit without collateral?", "How do I pick a first export market?")
-
-
-def start_worker(port: int, data_dir: Path, env: dict) -> subprocess.Popen:
-    """`python -m bot run` in webhook mode, listening on its own port, as behind a reverse proxy;
-    its log goes to DATA_DIR/worker.log (a pipe nobody reads could fill up and stall it)."""
-    worker_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}
-    worker_env.update(env, DATA_DIR=str(data_dir), TELEGRAM_WEBHOOK_PORT=str(port))
-    data_dir.mkdir(parents=True)
-    with open(data_dir / "worker.log", "w") as log:
-        return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=worker_env, stderr=log)
 
 
 async def deliver(http: aiohttp.ClientSession, port: int, update: dict) -> None:
@@ -43,14 +31,6 @@ async def deliver(http: aiohttp.ClientSession, port: int, update: dict) -> None:
         headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
     ) as response:
         assert response.status == 200, await response.text()
-
-
-async def listening(port: int) -> bool:
-    with contextlib.suppress(OSError):
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.close()
-        return True
-    return False
 
 
 def turn_ids(telegram: FakeTelegram, chat: int) -> list[int]:

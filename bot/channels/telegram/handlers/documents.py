@@ -79,7 +79,8 @@ async def document_received(update: Update, context: BotContext) -> None:
             upload = await _read(update, context, sent.file_name or "", data, kind)
             if upload is None:
                 return
-            document = await store_upload(context, user_key(update), update.effective_chat.id, upload, data)
+            chat_id = update.effective_chat.id
+            document = await store_upload(context, user_key(update), chat_id, upload, len(data), content)
             if document is None:
                 return
             summary = summary_text(upload, _)
@@ -127,7 +128,7 @@ async def _read(update: Update, context: BotContext, name: str, data: bytes, kin
 
 
 async def store_upload(
-    context: BotContext, owner: str, chat_id: int, upload: Upload, data: bytes
+    context: BotContext, owner: str, chat_id: int, upload: Upload, size: int, content_sha256: str
 ) -> OwnerDocument | None:
     """Record the document, then embed its passages into the owner's store; a failure leaves
     neither behind. None when the owner erased their data meanwhile (/forget)."""
@@ -141,8 +142,8 @@ async def store_upload(
         pages=upload.pages or None,
         sections=len(upload.sections) or None,
         chunks=len(upload.passages),
-        size_bytes=len(data),
-        content_sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=size,
+        content_sha256=content_sha256,
     )
     texts = [p.text for p in upload.passages]
     embedded = [p.embedding_text for p in upload.passages]

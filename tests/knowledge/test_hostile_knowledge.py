@@ -167,6 +167,9 @@ def test_ctrl_c_stops_a_first_starts_ingest_within_seconds(tmp_path):
     import time
 
     code = (
+        # Ctrl-C as in a terminal, whatever this test inherited (a job started in the background with
+        # `&` ignores SIGINT, and so would the bot)
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from bot.config import load_settings; from bot.channels.cli.knowledge import ingest_at_start\n"
         f"ingest_at_start(load_settings(knowledge_dir={str(ROOT / 'knowledge')!r}, data_dir={str(tmp_path)!r},"
         f" embedding_cache_dir={str(tmp_path / 'cache')!r}, _env_file=None))\n"  # nothing cached: a long embed
@@ -176,7 +179,8 @@ def test_ctrl_c_stops_a_first_starts_ingest_within_seconds(tmp_path):
     while not (ingests := ingest_children(bot.pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
     [child] = ingests
-    time.sleep(8)  # the child has loaded its models and is embedding
+    while cpu_seconds(child) < 4 and time.monotonic() < deadline:  # it has loaded its models and is embedding
+        time.sleep(0.2)
     os.kill(bot.pid, signal.SIGINT)
     stopped = time.monotonic()
     _, stderr = bot.communicate(timeout=60)
@@ -196,6 +200,11 @@ def ingest_children(pid: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def runner_grace() -> float:

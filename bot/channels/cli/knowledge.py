@@ -85,10 +85,12 @@ def _ingest_in_child(settings: Settings) -> None:
     import signal
 
     child = multiprocessing.get_context("spawn").Process(target=_child_ingest, args=(settings,), name="ingest")
-    child.start()
     try:
+        child.start()  # inside: Ctrl-C while it starts must stop the child too, or exit waits for it
         child.join()
     except KeyboardInterrupt:  # Ctrl-C in a terminal reaches both; a signal to this process alone is passed on
+        if child.pid is None:  # it never started
+            raise SystemExit(130) from None
         child.join(1)
         if child.is_alive():
             os.kill(child.pid, signal.SIGINT)

@@ -145,11 +145,20 @@ def citation(cited: list[Passage]) -> str:
 
 def _lead_passage(group: list[Passage]) -> Passage:
     """The file's best passage, unless that is the file's introduction (the text under its
-    title, usually a summary of what the file covers) and a section nearly as good exists."""
+    title, usually a summary of what the file covers) and a section nearly as good exists; or
+    unless it continues a section whose opening was found nearly as good: a section opens with
+    its answer ("Selling cross-border lets a small firm…, it suits you if:"), and an answer
+    that starts from the section's later caveats ("Think twice if:") reads as a warning, not as
+    advice. The rest of the section still follows, through `next_passage`."""
     best = group[0]
-    if best.section:
-        return best
-    return next((p for p in group[1:] if p.section and p.score >= best.score - INTRO_MARGIN), best)
+    if not best.section:
+        return next((p for p in group[1:] if p.section and p.score >= best.score - INTRO_MARGIN), best)
+    openings = [
+        p
+        for p in group[1:]
+        if p.section == best.section and p.chunk_index < best.chunk_index and p.score >= best.score - INTRO_MARGIN
+    ]
+    return min(openings, key=lambda p: p.chunk_index, default=best)
 
 
 def rank_files(passages: list[Passage]) -> list[list[Passage]]:

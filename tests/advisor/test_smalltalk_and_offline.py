@@ -93,6 +93,17 @@ async def test_a_numbered_list_is_quoted_whole_with_its_introduction(advisor):
     assert answer.text.splitlines()[0].endswith(":")
 
 
+async def test_a_should_i_answer_starts_where_its_section_does_not_with_its_caveats(advisor):
+    """The section answering "Should my small business sell cross-border…?" is two chunks; its
+    second ("Think twice if: …") matches the question best, but an answer opening with the
+    caveats reads as a warning: it starts from the section's opening, which says what it is."""
+    answer = await advisor.offline_answer("Should I sell cross-border?")
+    assert answer.sources[0].path == "trade/selling-cross-border-via-platforms.md"
+    assert answer.text.startswith("Selling cross-border through marketplaces lets a small firm")
+    assert "tends to suit you if:" in answer.text
+    assert not answer.text.startswith("Think twice")
+
+
 EXPORTING = """---
 title: First exports
 audience: [exporters]

@@ -36,6 +36,7 @@ LEAD_MIN_WORDS = 40  # a lead shorter than this takes the next most relevant uni
 LIST_ALLOWANCE = 30
 ALSO_FILES = 2  # other files named under "Also relevant"
 ALSO_WORDS = 25  # per "Also relevant" line
+ANSWER_WORDS = 180  # the whole answer's budget: "Also relevant" lines go, last first, to keep it
 ALSO_MARGIN = 0.15  # files whose best passage scores this far below the leading file's are not relevant
 SECOND_PASSAGE_SHARE = 0.2  # how much a file's second-best passage adds to its rank
 INTRO_MARGIN = 0.12  # a section this close to the file's introduction leads instead of it
@@ -126,6 +127,9 @@ def compose(
         text = f"{texts.for_a_business_like_yours(_, fits)}\n\n{text}"
     nearby = [ps[0] for ps in files[1:] if ps[0].score >= files[0][0].score - ALSO_MARGIN]
     also = _also_relevant(nearby, question_vector, embedder, set(lead_text.splitlines()))
+    heading_words = len(texts.also_relevant(_).split())
+    while also and len(text.split()) + heading_words + sum(len(s.split()) + 2 for _, s in also) > ANSWER_WORDS:
+        also.pop()  # each line is "- sentence [n]"
     if also:
         bullets = []
         for passage, sentence in also:

@@ -57,6 +57,7 @@ QUESTIONS = [
     "How do I choose what to outsource first?",
     "How should I prepare for tariffs?",
     "How many staff should a small team have?",
+    "A lender says their business loan needs no collateral. What's the catch, and what should I check before signing?",
 ]
 
 

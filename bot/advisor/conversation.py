@@ -10,9 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 from bot.knowledge.tokens import count_tokens
 from bot.locales import N_, Translate
+
+if TYPE_CHECKING:  # the retriever (and Chroma) is not needed to read a profile
+    from bot.index.retriever import Preferences
 
 
 @dataclass(frozen=True)
@@ -108,15 +112,21 @@ class Profile:
         lines = [f"{_(labels[k])}: {v}" for k, v in self.to_dict().items() if v not in ("", None)]
         return "\n".join(lines) if lines else _("not given")
 
-    def preferences(self) -> dict[str, str]:
-        """Metadata values retrieval should prefer (front-matter region and audience)."""
-        prefer = {}
+    def preferences(self) -> Preferences:
+        """Front-matter values retrieval should prefer, and the offline answer may say fit: the
+        owner's region, their industry as a tag, and the audiences their stage, industry and size
+        belong to, in the words knowledge files use ('just starting': founders, start-ups…)."""
+        prefer: Preferences = {}
         if self.region:
-            prefer["region"] = self.region
-        if self.stage:
-            prefer["audience"] = STAGE_AUDIENCE.get(self.stage.lower(), self.stage)
+            prefer["region"] = (self.region,)
+        audience = list(STAGE_AUDIENCE.get(self.stage.lower(), (self.stage,))) if self.stage else []
         if self.industry:
-            prefer["tags"] = self.industry
+            prefer["tags"] = (self.industry,)
+            audience += INDUSTRY_AUDIENCE.get(self.industry.lower(), ())
+        if str(self.staff) == "1":
+            audience.append("sole traders")
+        if audience:
+            prefer["audience"] = tuple(dict.fromkeys(audience))
         return prefer
 
 
@@ -142,7 +152,12 @@ def profile_pairs(text: str) -> list[str]:
 
 
 # The stages /profile offers, as the `audience` words knowledge files use in their front matter.
-STAGE_AUDIENCE = {"just starting": "founders", "selling abroad": "exporters", "selling online": "online-sellers"}
+STAGE_AUDIENCE = {
+    "just starting": ("founders", "start-ups", "new businesses"),
+    "selling abroad": ("exporters",),
+    "selling online": ("online sellers",),
+}
+INDUSTRY_AUDIENCE = {"retail": ("retailers",), "food and drink": ("hospitality",), "online retail": ("online sellers",)}
 
 
 def _clean(name: str, value: str) -> object:

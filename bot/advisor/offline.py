@@ -28,7 +28,7 @@ import numpy as np
 
 from bot.advisor import texts
 from bot.index.embedder import BaseEmbedder as Embedder
-from bot.index.retriever import Passage, matched_preferences
+from bot.index.retriever import Passage, Preferences, matched_preferences
 from bot.locales import Translate
 
 LEAD_WORDS = 100  # the lead paragraph's budget (a list it introduces may take LIST_ALLOWANCE more)
@@ -103,7 +103,7 @@ def compose(
     passages: list[Passage],
     embedder: Embedder,
     next_passage: Callable[[Passage], Passage | None] | None = None,
-    prefer: dict[str, str] | None = None,
+    prefer: Preferences | None = None,
     _: Translate = str,
 ) -> Composed:
     """The offline answer to `question` from the retrieved `passages` (best first).

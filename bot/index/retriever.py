@@ -18,6 +18,7 @@ from bot.index.embedder import BaseEmbedder
 from bot.index.fusion import Fusion, fuse, fuse_scores, fused_shares
 from bot.index.language import detect_language
 from bot.index.lexical import LexicalIndex
+from bot.index.provenance import IndexMismatchError, mismatch, missing_spaces
 from bot.index.reloader import IndexReloader
 from bot.index.spaces import Embeddings, make_embeddings
 
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 FILTER_FIELDS = ("topic", "path")
 PREFER_BOOST = 0.03  # about the gap between neighbouring passages: enough to break near-ties
 WARM_UP_QUESTIONS = ("How can I get credit without collateral?", "¿Cómo consigo crédito sin garantía?")
+
+
+Preferences = dict[str, tuple[str, ...]]  # front-matter field -> the values that fit the owner
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,8 @@ class Passage:
 
 class Retriever:
     """Vector (and BM25) search over the knowledge index. With a `reloader` (local index versions), each
-    search first follows a newly published version, so nothing reads a replaced index."""
+    search first follows a newly published version, so nothing reads a replaced index. An index
+    embedded with other models than the configured ones is refused (`check_index`)."""
 
     def __init__(
         self, index: KnowledgeIndex, embedder: BaseEmbedder | Embeddings, reloader: IndexReloader | None = None
@@ -79,6 +84,7 @@ class Retriever:
         self.reloader = reloader
         self._catalog: tuple[KnowledgeIndex, Catalog] | None = None
         self._lexical: tuple[KnowledgeIndex, LexicalIndex | None] | None = None
+        self._checked: KnowledgeIndex | None = None  # the index `check_index` last found searchable
         self.fusion = Fusion()  # how dense and lexical rankings are combined (RETRIEVAL_MODE, …)
 
     def follow_versions(self, settings) -> IndexReloader | None:
@@ -93,16 +99,15 @@ class Retriever:
         question: str,
         k: int = 5,
         filters: dict[str, str] | None = None,
-        prefer: dict[str, str] | None = None,
+        prefer: Preferences | None = None,
     ) -> list[Passage]:
         """The `k` passages nearest in meaning to `question`, best first.
 
         `filters` narrows the search by metadata, e.g. `{"topic": "credit"}`.
         `prefer` nudges passages whose front matter matches the owner (e.g.
-        `{"region": "AU"}`) up by PREFER_BOOST, among twice as many candidates.
+        `{"region": ("AU",)}`) up by PREFER_BOOST, among twice as many candidates.
         """
-        if self.reloader is not None:
-            self.reloader.check_before_search()
+        self.check_index()
         embedder = self.embedder_for(question)
         vector = embedder.embed_query(question)
         n = k * 2 if prefer else k
@@ -115,6 +120,25 @@ class Retriever:
             passages.sort(key=lambda p: -(p.score + PREFER_BOOST * _matches(p, prefer)))
         return passages[:k]
 
+    def check_index(self) -> None:
+        """Follow a newly published version (with a reloader), then make sure the configured models
+        can search the index, once per index version; raises `IndexMismatchError` (one line: the
+        models that built it, the setting, the fix) when they cannot (`bot.index.provenance`).
+        A refused index is looked at again next time: an ingest may re-embed it meanwhile."""
+        if self.reloader is not None:
+            self.reloader.check_before_search()
+        index = self.index
+        if self._checked is index:
+            return
+        recipes = self.catalog().recipes
+        problem = mismatch(recipes, self.embeddings)
+        if problem:
+            self._catalog = None  # a Chroma server's collection is re-embedded in place
+            raise IndexMismatchError(problem)
+        if warning := missing_spaces(recipes, self.embeddings):
+            log.warning("%s", warning)
+        self._checked = index
+
     def warm_up(self) -> None:
         """Get ready to serve questions one at a time (`Embeddings.serve_queries`, chosen first:
         choosing after loading would throw a model session away), and load now what the first
@@ -126,6 +150,8 @@ class Retriever:
         try:
             for question in WARM_UP_QUESTIONS:  # one searched in each space
                 self.retrieve(question)
+        except IndexMismatchError as exc:  # every question will fail until an ingest re-embeds
+            log.error("cannot search the knowledge index: %s", exc)
         except Exception:  # the first question will say what is wrong, to someone who can act on it
             log.warning("could not search the index while warming up", exc_info=True)
 
@@ -245,17 +271,25 @@ def _passes(meta: dict, filters: dict[str, str] | None) -> bool:
     return all(meta.get(key) == value for key, value in (filters or {}).items())
 
 
-def _matches(passage: Passage, prefer: dict[str, str]) -> bool:
+def _matches(passage: Passage, prefer: Preferences) -> bool:
     """Does any preferred value appear in the passage's region, audience or tags?"""
     return bool(matched_preferences(passage, prefer))
 
 
-def matched_preferences(passage: Passage, prefer: dict[str, str]) -> list[str]:
-    """The preferred values (e.g. the owner's region) that the passage's front matter names."""
+def matched_preferences(passage: Passage, prefer: Preferences) -> list[str]:
+    """The passage's front-matter values (region, audience, tags) that fit the owner: any of
+    `prefer`'s values for that field, compared folded ('Online-Sellers' is 'online sellers',
+    which is also how it is returned, to be shown to the owner)."""
     fields = {"region": passage.region, "audience": passage.audience, "tags": passage.tags}
-    return [
-        wanted for key, wanted in prefer.items() if wanted.lower() in {v.lower() for v in fields.get(key, ())}
-    ]
+    matched: list[str] = []
+    for key, wanted in prefer.items():
+        folded = {_folded(value) for value in wanted}
+        matched += [v for v in map(_folded, fields.get(key, ())) if v in folded and v not in matched]
+    return matched
+
+
+def _folded(value: str) -> str:
+    return " ".join(value.lower().replace("-", " ").split())
 
 
 def _distinct(hits: list[tuple[str, dict, float]], calibrate=lambda score: score) -> list[Passage]:

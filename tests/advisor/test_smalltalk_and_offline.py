@@ -125,11 +125,22 @@ title: Loans
 
 Lenders look at steady sales, clean books and a clear repayment plan before they offer a small business loan.
 """
+SHOPFRONT = """---
+title: Shopfront
+audience: [Sole-Traders, retailers]
+---
+# Shopfront
+
+## Window displays
+
+Change the window display every month and put your best-selling product where passers-by see it first.
+"""
 
 
 async def test_the_profile_shapes_an_offline_answer_only_where_the_passage_is_written_for_it(settings, kdir, embedder):
     write(kdir, "trade/exporting.md", EXPORTING)
     write(kdir, "credit/loans.md", LOANS)
+    write(kdir, "operations/shopfront.md", SHOPFRONT)
     run_ingest(settings, embedder)
     advisor = Advisor(retriever_for(settings, embedder), settings)
     exporter = Profile(stage="selling abroad")
@@ -137,3 +148,9 @@ async def test_the_profile_shapes_an_offline_answer_only_where_the_passage_is_wr
     assert export.text.startswith("For a business like yours (exporters):")
     loan = await advisor.offline_answer("What do lenders look at before a small loan?", exporter)
     assert "business like yours" not in loan.text
+    # a shop run alone fits the file for retailers and sole traders, in the file's words, folded
+    window = "How often should I change my window display?"
+    shop = await advisor.offline_answer(window, Profile(industry="retail", staff=1))
+    assert shop.text.startswith("For a business like yours (sole traders, retailers):")
+    team = await advisor.offline_answer(window, Profile(staff="10–49"))
+    assert "business like yours" not in team.text

@@ -3,6 +3,7 @@
 - `pipeline`: the `Advisor` (retrieve, answer with the chat model, fall back offline), `make_advisor`
 - `answer`: `Answer`, `Source`, `Failure`: what channels show and storage records
 - `offline`: the answer composed from passages without an LLM
+- `units`: a passage as sentences and list items, lines that instruct the reader left out
 - `citations`: checks the model's `[n]` citations as the text streams
 - `chat_model`: the langchain chat model from settings (`make_chat_model`)
 - `prompts`: the editable templates in `prompts/`, checked at start

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.advisor import texts
+from bot.advisor.units import Unit, balanced, is_instruction, units_of
 from bot.index.embedder import BaseEmbedder as Embedder
 from bot.index.retriever import Passage, Preferences, matched_preferences
 from bot.locales import Translate
@@ -43,10 +44,6 @@ INTRO_MARGIN = 0.12  # a section this close to the file's introduction leads ins
 RELEVANCE_DROP = 0.12  # lead units this far below the best unit are left out
 MAX_CONTINUATIONS = 3  # following chunks read to finish a list the splitter cut
 
-_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
-_LIST_MARK = re.compile(r"^\s*((?:[-*+•]|\d+[.)]))\s+(?:\[[ xX]\]\s+)?")  # bullets, numbers, checkboxes
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]*]*\s+(?=[*_]*[A-Z0-9\"'(])")
-_SEE_FILE = re.compile(r"\s*\((?:see|See) [^)]*\.md[^)]*\)")  # "(see credit/x.md)": the sources list does that
 _META = re.compile(r"\bthis (?:file|guide|folder|document)\b|\bsee also\b|\.md\b", re.IGNORECASE)
 _NOT_AN_OPENER = re.compile(
     r"^\W*(?:example|for example|for instance|e\.g\.|case study|worked example|figure|fig\.|table|source|"
@@ -54,44 +51,6 @@ _NOT_AN_OPENER = re.compile(
     re.IGNORECASE,
 )
 _DANGLING = re.compile(r"^(?:it|this|that|these|those|they|he|she|but|and|so|also|however)\b", re.IGNORECASE)
-# Lines that speak to the reader as instructions: a system prompt, a request to ignore rules, a
-# request to pay or send credentials. Passages are other people's text; an answer never quotes
-# such a line as if it were advice.
-_INSTRUCTION = re.compile(
-    r"^\W*(?:system|assistant|user|developer)\s*:"
-    r"|\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions?|rules|prompts?|everything above)\b"
-    r"|\byou are now\b|\bact as\b.{0,40}\b(?:assistant|admin|system)\b"
-    r"|^\W*(?:please\s+)?(?:send|transfer|wire|pay|deposit)\b.{0,80}"
-    r"\b(?:iban|bitcoin|btc|crypto|wallet|gift cards?|account (?:number|no\.?)|bank details)\b"
-    r"|\b(?:send|share|reply with|tell us|give us|enter)\b.{0,20}\byour\b.{0,20}"
-    r"\b(?:password|pin|one-time code|verification code|card number)s?\b",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A sentence or a list item of one passage, with its Markdown."""
-
-    position: int
-    text: str
-    marker: str  # the list marker ("-", "1.") of a list item, "" for a sentence
-    lead_in: bool  # a sentence ending in ':' that introduces a list
-    block: int  # a paragraph and the list items that follow it share a block
-
-    @property
-    def is_item(self) -> bool:
-        return bool(self.marker)
-
-    @property
-    def words(self) -> int:
-        return len(self.text.split())
-
-    @property
-    def plain(self) -> str:
-        return self.text.replace("**", "").replace("__", "")
-
-
 @dataclass(frozen=True)
 class Composed:
     text: str
@@ -335,7 +294,7 @@ def _shortened(text: str) -> str:
     words = text.split()
     if len(words) <= ALSO_WORDS:
         return text
-    return _balanced(" ".join(words[:ALSO_WORDS]).rstrip(",;:") + "…")
+    return balanced(" ".join(words[:ALSO_WORDS]).rstrip(",;:") + "…")
 
 
 def _excerpt_of_best(passages: list[Passage]) -> Composed:
@@ -344,67 +303,9 @@ def _excerpt_of_best(passages: list[Passage]) -> Composed:
     for passage in passages:
         lines, size = [], 0
         for line in passage.text.splitlines():
-            if line.strip() and not _INSTRUCTION.search(line) and size + len(line) <= 600:
+            if line.strip() and not is_instruction(line) and size + len(line) <= 600:
                 lines.append(line.rstrip())
                 size += len(line)
         if lines:
             return Composed("\n".join(lines) + " " + citation([passage]), [passage])
     return Composed("", [])
-
-
-def is_instruction(text: str) -> bool:
-    """Does this line address the reader as instructions (see _INSTRUCTION)?"""
-    return bool(_INSTRUCTION.search(text))
-
-
-# --------------------------------------------------------------------------- units
-
-
-def units_of(text: str) -> list[Unit]:
-    """Split a chunk into sentences and list items, in order, keeping their bold; headings,
-    tables, code and lines that instruct the reader are left out.
-
-    Every paragraph line starts a new block, so a list belongs to the line just above it.
-    """
-    units: list[Unit] = []
-    block = 0
-    for line in _logical_lines(text):
-        mark = _LIST_MARK.match(line)
-        marker = mark.group(1) if mark else ""
-        line = _LIST_MARK.sub("", line).strip()
-        if not line:
-            continue
-        if not marker:
-            block += 1
-        if line.startswith(("#", "|", "```")) or _INSTRUCTION.search(line):
-            continue
-        line = _SEE_FILE.sub("", _MD_LINK.sub(r"\1", line))
-        for part in [line] if marker else _SENTENCE_END.split(line):
-            part = _balanced(part.strip())
-            lead_in = part.endswith(":")
-            if len(part.split()) < (3 if marker or lead_in else 6) or _INSTRUCTION.search(part):
-                continue
-            if not lead_in and part.rstrip("*_")[-1:] not in (".", "!", "?"):
-                part += "."
-            units.append(Unit(len(units), part, "-" if marker in ("*", "+", "•") else marker, lead_in, block))
-    return units
-
-
-def _balanced(text: str) -> str:
-    """A sentence cut out of a bold span would leave an odd `**`: then the bold goes."""
-    return text.replace("**", "") if text.count("**") % 2 else text
-
-
-def _logical_lines(text: str) -> list[str]:
-    """Undo soft wrapping: a line that continues a paragraph or a list item joins it."""
-    lines: list[str] = []
-    joinable = False
-    for raw in text.splitlines():
-        stripped = raw.strip()
-        starts_block = not stripped or _LIST_MARK.match(raw) or stripped.startswith(("#", "|", "```"))
-        if joinable and not starts_block:
-            lines[-1] += " " + stripped
-            continue
-        lines.append(raw)
-        joinable = bool(stripped) and not stripped.startswith(("#", "|", "```"))
-    return lines

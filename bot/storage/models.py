@@ -160,6 +160,20 @@ class HandoverMessage(Base):
     question: Mapped[str | None] = mapped_column(Text)  # the owner's words this message shows
 
 
+class ConversationStep(Base):
+    """Where an owner is in one of the bot's multi-step conversations (the guided /profile, the
+    request after a bare /human, …), by the conversation's name: on PostgreSQL the owner's next
+    message may reach another worker than the one that asked the question."""
+
+    __tablename__ = "conversation_steps"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(64))  # the conversation's state, as JSON
+    updated_at: Mapped[float] = mapped_column(Float)  # Unix time: a step older than its timeout is over
+
+
 class BotState(Base):
     """Small facts every bot process shares, by key (e.g. when the daily digest last went out)."""
 

@@ -1,11 +1,13 @@
 """What every bot process sharing the database must agree on: question limits, the order of
-a chat's updates, and open comment prompts. On PostgreSQL several webhook workers use these at
-once; advisory locks and unique keys make them agree."""
+a chat's updates, open comment prompts, and where an owner is in a multi-step conversation.
+On PostgreSQL several webhook workers use these at once; advisory locks and unique keys make
+them agree."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -13,7 +15,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import delete, insert, select, update
 
 from bot.storage.base import StoreBase
-from bot.storage.models import CommentPrompt, PendingUpdate, QuestionAsked
+from bot.storage.models import CommentPrompt, ConversationStep, PendingUpdate, QuestionAsked
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,27 @@ class SharedState(StoreBase):
                 return None
             await session.delete(prompt)
             return prompt.turn_id
+
+    async def conversation_steps(self, chat_id: int, user_id: int) -> dict[str, tuple[object, float]]:
+        """Where the owner is in each multi-step conversation: name -> (state, Unix time of the
+        last step)."""
+        mine = (ConversationStep.chat_id == chat_id, ConversationStep.user_id == user_id)
+        async with self.sessions() as session:
+            rows = (await session.execute(select(ConversationStep).where(*mine))).scalars().all()
+        return {row.name: (json.loads(row.state), row.updated_at) for row in rows}
+
+    async def save_conversation_steps(self, chat_id: int, user_id: int, steps: dict[str, object | None]) -> None:
+        """Record the owner's new step in each named conversation (None: it ended)."""
+        now = time.time()
+        async with self._transaction() as connection:
+            for name, state in steps.items():
+                key = {"chat_id": chat_id, "user_id": user_id, "name": name}
+                if state is None:
+                    await connection.execute(delete(ConversationStep).filter_by(**key))
+                    continue
+                values = {"state": json.dumps(state), "updated_at": now}
+                upsert = self._insert(ConversationStep).values(**key, **values)
+                await connection.execute(upsert.on_conflict_do_update(index_elements=list(key), set_=values))
 
 
 def _question_wait(earlier: list[float], now: float, day_start: float, per_minute: int, per_day: int) -> float | None:

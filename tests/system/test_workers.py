@@ -162,3 +162,69 @@ async def test_two_webhook_workers_send_each_reminder_once(tmp_path, shared_inde
                 worker.kill()
         assert [reminded(o) for o in owners] == [1] * len(owners)
         assert all(telegram.texts(o)[0].startswith("⏰ I'll remind you on") for o in owners)
+
+
+async def test_a_guided_profile_goes_on_whichever_worker_gets_the_next_step(tmp_path, shared_index_dir, postgres_url):
+    """The owner's answers to /profile's questions reach the two workers in turn (as a reverse
+    proxy spreads them): each worker knows which question the other asked, so typed answers,
+    a tapped button and /skip land in the right fields, and none is taken for a question."""
+    owner = 5000
+    with FakeTelegram() as telegram:
+        env = {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": telegram.base_url,
+            "TELEGRAM_WEBHOOK_URL": "https://advisor.example.com/telegram",
+            "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "DATABASE_URL": postgres_url,
+            "KNOWLEDGE_DIR": str(ROOT / "knowledge"),
+            "INDEX_DIR": str(shared_index_dir / "index"),
+        }
+        ports = [free_port(), free_port()]
+        workers = [start_worker(port, tmp_path / f"worker-{n}", env) for n, port in enumerate(ports)]
+        sent = lambda: telegram.calls_of("sendMessage", owner)  # noqa: E731
+        try:
+            await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == 2, 180, "both workers to start")
+            for port in ports:
+                while not await listening(port):
+                    await asyncio.sleep(0.1)
+            async with aiohttp.ClientSession() as http:
+
+                async def step(port: int, update: dict, asks: str) -> dict:
+                    before = len(sent())
+                    await deliver(http, port, update)
+                    await telegram.wait_for(lambda: any(asks in c.params["text"] for c in sent()[before:]), 60, asks)
+                    return next(c for c in sent()[before:] if asks in c.params["text"]).result
+
+                await step(ports[0], telegram.message_update(owner, "/profile"), "What does your business do?")
+                staff = await step(ports[1], telegram.message_update(owner, "bakery"), "How many people work in it")
+                press = {
+                    "update_id": telegram.message_update(owner)["update_id"],
+                    "callback_query": {
+                        "id": "1",
+                        "from": {"id": owner, "is_bot": False, "first_name": "Rosie"},
+                        "chat_instance": "1",
+                        "data": "pf:1:1",  # "2–9"
+                        "message": staff,
+                    },
+                }
+                await step(ports[0], press, "Which country or region")
+                await step(ports[1], telegram.message_update(owner, "Kenya"), "Where is the business now?")
+                await step(ports[0], telegram.message_update(owner, "/skip"), "What is the business called?")
+                await step(ports[1], telegram.message_update(owner, "Rosie's Cakes"), "what do you want to achieve")
+                await step(ports[0], telegram.message_update(owner, "two more shops"), "Thanks! Your profile:")
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker.wait(30)
+                worker.kill()
+    storage = await Storage.open(postgres_url)
+    try:
+        profile = await storage.profile(f"tg:{owner}")
+        assert await storage.list_turns(TurnFilter(user=f"tg:{owner}"), limit=None) == []  # none taken for a question
+    finally:
+        await storage.close()
+    assert (profile.industry, profile.staff, profile.region, profile.stage) == ("bakery", "2–9", "Kenya", "")
+    assert (profile.business_name, profile.goals) == ("Rosie's Cakes", "two more shops")

@@ -2,6 +2,9 @@
 
 - `app`: builds the `Application` in one place and runs it (polling or webhook)
 - `updates`: flood limits for messages, one chat's updates in order (across processes too)
+- `chats`: what each chat is doing: questions one at a time, long pastes gathered, /cancel
+- `steps`: where an owner is in /profile and the other multi-step conversations, for every worker
+- `webhook`: the webhook receiver several workers run behind one address
 - `handlers`: one handler per command and kind of update, by audience
 - `formatting`: answers as Telegram HTML, split within Telegram's limits
 - `access`: who may ask, and how often

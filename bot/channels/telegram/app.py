@@ -57,7 +57,7 @@ def build_application(settings: Settings, deps: BotDeps) -> Application:
         Application.builder()
         .token(settings.telegram_bot_token.get_secret_value())
         .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5))
-        .concurrent_updates(PerChatUpdateProcessor(512, deps.activity, shared))
+        .concurrent_updates(processor := PerChatUpdateProcessor(512, deps.activity, shared))
         .context_types(ContextTypes(context=BotContext))
         # httpcore checks every idle pooled connection before each request; a pool of
         # hundreds made that scan the bot's biggest cost under load (bench/bot_bench.py).
@@ -73,6 +73,8 @@ def build_application(settings: Settings, deps: BotDeps) -> Application:
     application = builder.build()
     application.bot_data["deps"] = deps
     _register(application)
+    if processor.steps is not None:  # where owners are in /profile etc., for every process to see
+        processor.steps.follow([handler for group in application.handlers.values() for handler in group])
     return application
 
 
@@ -158,7 +160,7 @@ async def serve(
         if settings.retention_days:
             app.job_queue.run_repeating(jobs.prune_old_turns, interval=86_400, first=1, name="retention")
         # owners' documents past RETENTION_DAYS, and passages whose document row is gone
-        app.job_queue.run_repeating(documents.expire_and_sweep, interval=86_400, first=60, name="documents")
+        app.job_queue.run_repeating(documents.expire_and_sweep, interval=86_400, first=5, name="documents")
         # due reminders and check-ins, claimed in the database: one process sends each (handlers/reminders.py)
         app.job_queue.run_repeating(
             reminders.send_due, interval=settings.reminder_check_seconds, first=1, name="reminders"

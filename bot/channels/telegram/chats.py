@@ -11,11 +11,15 @@ gathered into one question, and the answer in progress (which /cancel stops).
 - **Long pastes.** Telegram splits a message over 4,096 characters into several that arrive
   within about a second. A long message (over LONG_MESSAGE characters) waits QUESTION_WINDOW
   seconds for the rest of the owner's messages, and they are answered as one question.
+- **Steps.** With a shared database, where an owner is in a multi-step conversation (the guided
+  /profile…) is read before each of their updates and saved after (`steps.SharedSteps`), so
+  any process can take the next step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable
@@ -25,6 +29,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.channels.telegram.steps import SharedSteps
 from bot.channels.telegram.updates import is_question
 from bot.locales import N_, texts
 from bot.storage import Storage
@@ -85,12 +90,14 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self.activity = activity
         self.storage = storage
+        self.steps = SharedSteps(storage) if storage is not None else None
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         if not is_question(update) or update.effective_chat is None:
-            await coroutine
+            async with self._steps(update):
+                await coroutine
             return
         chat, user = update.effective_chat.id, update.effective_user.id if update.effective_user else 0
         gathering = self.activity.gatherings.get((chat, user))
@@ -118,12 +125,15 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 if self.storage is None:
                     await coroutine
                 else:
-                    async with self.storage.chat_turn(chat, update.update_id):
-                        await coroutine
+                    async with self.storage.chat_turn(chat, update.update_id), self._steps(update):
+                        await coroutine  # the steps are saved before the next update may start
         finally:
             self._waiting[chat] -= 1
             if not self._waiting[chat]:  # forget idle chats, so the dicts do not grow forever
                 del self._waiting[chat], self._locks[chat]
+
+    def _steps(self, update: object):
+        return self.steps.around(update) if self.steps is not None else contextlib.nullcontext()
 
     async def _answered_with_another(self, chat: int, update_id: int) -> None:
         """A message gathered into another's question needs no answer of its own; other

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from bot.knowledge.documents import TooManyPages
+from bot.knowledge.files import KnowledgeFileError
 from bot.knowledge.uploads import document_kind, read_upload
 from tests.helpers.pdf import LOAN_OFFER, pdf_of
 
@@ -32,3 +35,39 @@ def test_page_caps_and_kinds():
         "pdf",
         None,
     ]
+
+
+def docx_of(title: str, sections: list[tuple[str, str]]) -> bytes:
+    """A Word document written with python-docx: a Title, then a Heading 1 and a paragraph each."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading(title, level=0)
+    for heading, text in sections:
+        document.add_heading(heading, level=1)
+        document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_word_document_is_read_by_its_sections():
+    plan = docx_of(
+        "Crumbly Crust business plan",
+        [
+            ("Market", "Two offices opened near the shop; their staff buy lunch at noon."),
+            ("Finance", "The gooseberry reserve keeps three months of rent aside before any new oven."),
+        ],
+    )
+    upload = read_upload("business-plan.docx", plan, "docx", 50, 150, 30)
+    assert (upload.file_name, upload.kind, upload.pages) == ("business-plan.docx", "docx", 0)
+    assert (upload.title, upload.sections) == ("Crumbly Crust business plan", ("Market", "Finance"))
+    [reserve] = [p for p in upload.passages if "gooseberry reserve" in p.text]
+    assert reserve.heading.endswith("Finance") and reserve.page == 0
+    assert all(p.page == 0 for p in upload.passages)
+    assert document_kind("plan", "application/vnd.openxmlformats-officedocument.wordprocessingml.document") == "docx"
+    with pytest.raises(TooManyPages) as caught:  # no pages in Word: 500 words a page
+        read_upload("long.docx", docx_of("Long", [("All", "word " * 1200)]), "docx", 2, 150, 30)
+    assert (caught.value.pages, caught.value.limit) == (3, 2)
+    with pytest.raises(KnowledgeFileError, match="not a readable Word"):
+        read_upload("broken.docx", plan[: len(plan) // 2], "docx", 50, 150, 30)

@@ -5,6 +5,10 @@ exists and its size, not its content; /forget deletes its row and its passages."
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import sqlite3
+
 from bot.index import Embeddings
 from bot.index.owner_documents import OwnerDocuments
 from tests.fakes.openai_server import Reply, last_user_message
@@ -98,3 +102,102 @@ async def test_the_same_document_sent_again_is_kept_once(start_bot, telegram, em
     amended = pdf_of([*LOAN_OFFER, ["Amended: the fee is now 2 percent."]])
     [changed] = await send_document(telegram, OWNER, amended, NAME, "application/pdf")
     assert changed.startswith("📄 I've read") and len(await bot.storage.documents_of(f"tg:{OWNER}")) == 2
+
+
+NOTES = "# Shop notes\n\n## Opening hours\n\nThe shop opens at seven and closes at four on weekdays.\n"
+
+
+async def test_retention_deletes_documents_past_the_period_with_their_passages(start_bot, telegram, embedder):
+    """The daily documents job (its first run seconds after a start) deletes each document
+    older than RETENTION_DAYS, row and passages; a recent one stays."""
+    bot = await start_bot(retention_days=30)
+    await send_document(telegram, OWNER, pdf_of(LOAN_OFFER), NAME, "application/pdf")
+    await send_document(telegram, OWNER, NOTES.encode(), "notes.md", "text/markdown")
+    old, recent = await bot.storage.documents_of(f"tg:{OWNER}")
+    store = OwnerDocuments(bot.settings, Embeddings(embedder))
+    assert store.count(f"tg:{OWNER}", old.id) > 0 and store.count(f"tg:{OWNER}", recent.id) > 0
+    await bot.stop()  # a month passes for the first document
+    sent = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=31)
+    with contextlib.closing(sqlite3.connect(bot.settings.data_dir / "transcripts.db")) as conn, conn:
+        conn.execute("update owner_documents set created_at = ? where id = ?", (f"{sent:%Y-%m-%d %H:%M:%S.%f}", old.id))
+    bot = await start_bot(retention_days=30)
+
+    def gone() -> bool:  # its passages go first, then its row
+        with contextlib.closing(sqlite3.connect(bot.settings.data_dir / "transcripts.db")) as conn:
+            rows = conn.execute("select id from owner_documents order by id").fetchall()
+        return rows == [(recent.id,)] and store.count(f"tg:{OWNER}", old.id) == 0
+
+    await telegram.wait_for(gone, timeout=120, what="the documents job")
+    assert [d.id for d in await bot.storage.documents_of(f"tg:{OWNER}")] == [recent.id]
+    assert store.count(f"tg:{OWNER}", recent.id) > 0
+
+
+async def test_the_owners_delete_button_removes_that_document_and_its_passages(start_bot, telegram, llm, embedder):
+    bot = await start_bot()
+    await send_document(telegram, OWNER, pdf_of(LOAN_OFFER), NAME, "application/pdf")
+    await send_document(telegram, OWNER, NOTES.encode(), "notes.md", "text/markdown")
+    loan, notes = await bot.storage.documents_of(f"tg:{OWNER}")
+    store = OwnerDocuments(bot.settings, Embeddings(embedder))
+    assert store.count(f"tg:{OWNER}", loan.id) > 0
+
+    await asked(telegram, OWNER, "/documents")
+    assert f"docdel:{loan.id}" in buttons(last_markup(telegram, OWNER))
+    pressed = len(telegram.calls_of("answerCallbackQuery"))
+    telegram.press(OWNER, f"docdel:{loan.id}", sent_message(telegram, OWNER))
+    await telegram.wait_for(lambda: telegram.calls_of("editMessageText", OWNER), what="the listing without it")
+    assert telegram.calls_of("answerCallbackQuery")[pressed].params["text"] == (
+        f"Deleted {NAME} and everything I read from it."
+    )
+    listing = telegram.calls_of("editMessageText", OWNER)[-1].params
+    assert NAME not in listing["text"] and "1. notes.md" in listing["text"]
+    assert buttons(listing["reply_markup"]) == {f"docdel:{notes.id}": "🗑 Delete 1. notes.md"}
+    assert [d.id for d in await bot.storage.documents_of(f"tg:{OWNER}")] == [notes.id]
+    assert store.count(f"tg:{OWNER}", loan.id) == 0 and store.count(f"tg:{OWNER}", notes.id) > 0
+
+    # the next answer has nothing of it to cite
+    llm.responder = lambda body: Reply("The fee is 2.5 percent of the balance [D1]; compare lenders first [1].")
+    [answer] = await asked(telegram, OWNER, LOAN_QUESTION)
+    prompt = last_user_message(llm.answer_requests()[-1])
+    assert "blueberry" not in prompt and "Crumbly crust loan offer" not in prompt
+    assert "[D1]" not in answer and "Your document" not in answer
+
+
+async def test_a_document_sent_during_a_handover_reaches_the_consultant(start_bot, telegram):
+    """Sending a document while a consultant has the request shares it: the file goes to the
+    card's thread, and a reply to it reaches the owner. Before the hand-over nothing is shared."""
+    bot = await start_bot()
+    [alone] = await send_document(telegram, OWNER, NOTES.encode(), "notes.md", "text/markdown")
+    assert "consultant" not in alone and not telegram.calls_of("sendDocument")
+
+    admin_before = len(answers(telegram, ADMIN))
+    await asked(telegram, OWNER, "/human Please check the loan offer I'm about to send")
+    await telegram.wait_for(lambda: len(answers(telegram, ADMIN)) > admin_before, what="the card")
+    card = telegram.calls_of("sendMessage", ADMIN)[admin_before].result
+    assert "Request #1" in card["text"], card["text"]
+
+    data = pdf_of(LOAN_OFFER)
+    [summary] = await send_document(telegram, OWNER, data, NAME, "application/pdf")
+    assert summary.startswith("📄 I've read “Crumbly crust loan offer”")
+    assert summary.endswith("\nI've passed it on to the consultant too."), summary
+    [shared] = telegram.calls_of("sendDocument")
+    assert int(shared.params["chat_id"]) == ADMIN
+    assert shared.params["reply_parameters"]["message_id"] == card["message_id"]  # in the card's thread
+    assert shared.params["document"] == data and shared.params["_filename"] == NAME
+    assert shared.params["caption"] == f"📎 Owner{OWNER} (#1) shared a document: {NAME}"
+    assert len(await bot.storage.documents_of(f"tg:{OWNER}")) == 2  # the owner's own copy is kept as well
+
+    # the consultant's reply to the shared file is the hand-over's: it reaches the owner
+    before = len(answers(telegram, OWNER))
+    telegram.message(ADMIN, "The blueberry clause is fair; sign it.", reply_to=shared.result)
+    await telegram.wait_for(lambda: len(answers(telegram, OWNER)) > before, what="the consultant's reply")
+    assert "blueberry clause is fair" in answers(telegram, OWNER)[-1]
+
+
+async def test_a_document_over_the_size_limit_is_refused_without_downloading(start_bot, telegram):
+    bot = await start_bot(document_max_mb=2)
+    claimed = telegram.add_file(pdf_of(LOAN_OFFER), NAME, file_size=5 * 1024 * 1024 + 1)  # its size, as Telegram says
+    document = {**claimed, "file_name": NAME, "mime_type": "application/pdf"}
+    [refused] = await asked(telegram, OWNER, None, extra={"document": document})
+    assert refused == "That file is 5.0 MB; I read documents up to 2 MB."
+    assert not telegram.calls_of("getFile") and not telegram.calls_of("download")
+    assert await bot.storage.documents_of(f"tg:{OWNER}") == []

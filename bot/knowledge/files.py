@@ -62,28 +62,50 @@ def discover(root: Path) -> tuple[list[Path], list[Skipped]]:
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         here = Path(dirpath)
-        dirnames[:] = _folders_to_walk(here, root, dirnames, skipped)
-        for name in sorted(filenames):
-            full = here / name
-            if name.startswith(".") or (here == root and name.lower() in EXCLUDED_TOP_LEVEL):
-                continue
-            refusal = _refusal(full, root, name)
-            if refusal:
-                skipped.append(Skipped(_rel(full, root), refusal))
-            else:
-                files.append(full)
+        refused: list[Skipped] = []
+        try:
+            dirnames[:] = _folders_to_walk(here, root, dirnames, refused)
+            found = _files_to_read(here, root, filenames, refused)
+        except PermissionError as error:  # listed but not entered (read without execute permission)
+            dirnames[:], found = [], []
+            refused = [Skipped(_rel(here, root), UNREADABLE_FOLDER.format(_why(error)), folder=True)]
+        files.extend(found)
+        skipped.extend(refused)
     return sorted(files, key=lambda p: _rel(p, root)), skipped
+
+
+def _files_to_read(here: Path, root: Path, names: list[str], skipped: list[Skipped]) -> list[Path]:
+    """The files of `here` to read; the refused ones go to `skipped`."""
+    found = []
+    for name in sorted(names):
+        full = here / name
+        if name.startswith(".") or (here == root and name.lower() in EXCLUDED_TOP_LEVEL):
+            continue
+        refusal = _refusal(full, root, name)
+        if refusal:
+            skipped.append(Skipped(_rel(full, root), refusal))
+        else:
+            found.append(full)
+    return found
 
 
 def _folders_to_walk(here: Path, root: Path, names: list[str], skipped: list[Skipped]) -> list[str]:
     """The sub-folders to descend into; a linked folder is indexed under its real path, and one
-    linked from outside the knowledge dir is refused."""
+    linked from outside the knowledge dir is refused. Raises PermissionError when `here` cannot
+    be entered."""
     kept = []
     for name in sorted(names):
         full = here / name
         if name.startswith(".") or (here == root and name.lower() in EXCLUDED_TOP_LEVEL):
             continue
-        if full.is_symlink():
+        try:
+            link = _is_link(full)
+        except PermissionError:
+            raise
+        except OSError as exc:
+            skipped.append(Skipped(_rel(full, root), UNREADABLE_FOLDER.format(_why(exc)), folder=True))
+            continue
+        if link:
             target = _resolve(full)
             if target is None or not _is_inside(target, root):
                 skipped.append(Skipped(_rel(full, root), "symlinked folder points outside the knowledge dir; not read"))
@@ -93,8 +115,15 @@ def _folders_to_walk(here: Path, root: Path, names: list[str], skipped: list[Ski
 
 
 def _refusal(full: Path, root: Path, name: str) -> str | None:
-    """Why a listed file is not read, or None when it may be."""
-    if full.is_symlink():
+    """Why a listed file is not read, or None when it may be. Raises PermissionError when the
+    folder holding it cannot be entered."""
+    try:
+        link = _is_link(full)
+    except PermissionError:
+        raise
+    except OSError as exc:
+        return f"cannot be read: {_why(exc)}"
+    if link:
         target = _resolve(full)
         if target is None:
             return "is a symlink loop; not read"
@@ -111,6 +140,15 @@ def _refusal(full: Path, root: Path, name: str) -> str | None:
     if not stat.S_ISREG(mode):
         return "is not a regular file (a named pipe, socket or device); not read"
     return None
+
+
+def _is_link(path: Path) -> bool:
+    """Is `path` a symlink? False when it is gone; other errors are raised (Path.is_symlink
+    raises some, such as PermissionError, and swallows others)."""
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def _resolve(path: Path) -> Path | None:

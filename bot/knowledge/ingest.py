@@ -101,7 +101,7 @@ def plan(knowledge_dir: Path, index: KnowledgeIndex, max_bytes: int, recipe: str
     paths, skipped = discover(knowledge_dir)
     states = {} if rebuild else index.file_states()
     result = Plan(skipped=list(skipped))
-    on_disk: set[str] = set()
+    on_disk = {s.path for s in skipped if not s.folder}  # refused when listed (a link loop, a pipe), not gone
     for path in paths:
         rel = relative_path(path, knowledge_dir)
         on_disk.add(rel)
@@ -117,8 +117,8 @@ def plan(knowledge_dir: Path, index: KnowledgeIndex, max_bytes: int, recipe: str
         (result.updated if state is not None else result.added).append(rel)
         result.contents[rel] = data
     # A file that is now skipped keeps its old chunks out of the index only if it is gone;
-    # a file that turned bad keeps its last good version, so a typo never empties a topic,
-    # and the files of a folder that cannot be read are not gone either.
+    # a file that turned bad (or unreadable) keeps its last good version, so a typo never empties
+    # a topic, and the files of a folder that cannot be read are not gone either.
     unreadable = [s.path for s in skipped if s.folder]
     result.removed = sorted(p for p in states if p not in on_disk and not _under_any(p, unreadable))
     result.indexed = len(states)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.index.retriever import Retriever
+from bot.review.render import printable
 from bot.storage import Storage, TurnFilter, TurnRecord
 
 WEAK_MARGIN = 0.08  # above MIN_SCORE by less than this counts as a weak match
@@ -120,7 +121,9 @@ def _theme(retriever: Retriever, members: list[tuple[TurnRecord, list[str]]], ve
 
 
 def gaps_markdown(themes: list[Theme], min_score: float) -> str:
-    """The report as Markdown, for sharing with consultants."""
+    """The report as Markdown, for sharing with consultants. Owners' questions and file names are
+    printed on one line each, without control characters: `gaps --format markdown` shows it on an
+    admin's terminal."""
     lines = [
         "# Knowledge gaps",
         "",
@@ -132,9 +135,14 @@ def gaps_markdown(themes: list[Theme], min_score: float) -> str:
         return "\n".join([*lines, "No gaps found."]) + "\n"
     for number, theme in enumerate(themes, start=1):
         reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(theme.reasons.items()))
-        lines += [f"## {number}. {theme.label}", "", f"- **Asked:** {theme.count} times ({reasons})"]
-        closest = f"`{theme.closest_file}` (match {theme.closest_score:.2f})" if theme.closest_file else "none"
+        lines += [f"## {number}. {_line(theme.label)}", "", f"- **Asked:** {theme.count} times ({reasons})"]
+        closest = f"`{_line(theme.closest_file)}` (match {theme.closest_score:.2f})" if theme.closest_file else "none"
         lines += [f"- **Closest existing file:** {closest}", "- **Examples:**"]
-        lines += [f"  - {example}" for example in theme.examples]
+        lines += [f"  - {_line(example)}" for example in theme.examples]
         lines.append("")
     return "\n".join(lines)
+
+
+def _line(text: str) -> str:
+    """Someone else's text as one line of the report (a newline in a question would end its heading)."""
+    return " ".join(printable(text).split())

@@ -3,7 +3,9 @@ long text folded away, ratings as 👍/👎.
 
 Everything here is owners' or a model's text, so none of it is trusted: raw HTML in it is
 escaped (markdown-it with `html` off), and links keep only the schemes markdown-it allows (no
-`javascript:`). It returns `Markup` that Datasette's templates insert as it is.
+`javascript:`). It returns `Markup` that Datasette's templates insert as it is. For a terminal,
+`printable` takes out the control characters that could move an admin's cursor or retitle
+their terminal.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ FOLD_AFTER = 300  # characters shown before a long text folds into <details>
 CITATION = re.compile(r"\[(\d{1,2})\]")
 RATINGS = {"up": "👍", "down": "👎"}
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
 _parser = None
+
+
+def printable(text: object) -> str:
+    """Someone else's text, safe to print on a terminal: C0 and C1 control characters (ESC, so no
+    escape sequence starts) and bidi overrides removed; tabs and newlines kept."""
+    return _CONTROL.sub("", str(text))
 
 
 def _markdown():

@@ -42,8 +42,17 @@ def four_files(settings, kdir):
     return settings
 
 
-def test_an_unreadable_folder_keeps_its_indexed_files_and_is_named(four_files, kdir):
-    (kdir / "credit").chmod(0)
+@pytest.mark.parametrize(
+    "mode, sub_folder",
+    [(0o000, False), (0o444, False), (0o444, True)],
+    ids=["unlisted", "listed-not-entered", "listed-not-entered-with-a-sub-folder"],
+)
+def test_an_unreadable_folder_keeps_its_indexed_files_and_is_named(four_files, kdir, mode, sub_folder):
+    """A folder that cannot be listed, or can be listed (read) but not entered (no execute
+    permission: nothing in it, file or sub-folder, can be looked at) is named; its indexed files are kept."""
+    if sub_folder:
+        write(kdir, "credit/loans/microcredit.md", SAMPLE_CREDIT)
+    (kdir / "credit").chmod(mode)
     try:
         result = run_cli("ingest.py", env=env_for(four_files), unprivileged=True)
     finally:
@@ -119,7 +128,10 @@ def test_files_that_crash_or_hang_readers_are_skipped_and_the_rest_ingested(sett
     (kdir / "bad" / "loop-a.md").symlink_to(kdir / "bad" / "loop-b.md")
     (kdir / "bad" / "loop-b.md").symlink_to(kdir / "bad" / "loop-a.md")
     os.mkfifo(kdir / "bad" / "x.md")  # opened for reading, a named pipe waits for a writer forever
-    write(kdir, "bad/unicode.md", "# Unicode\n\nSaved by a Windows editor as 'Unicode'.".encode("utf-16"))
+    unicode = "# Unicode\n\nSaved by a Windows editor as 'Unicode'."
+    write(kdir, "bad/unicode.md", unicode.encode("utf-16"))
+    write(kdir, "bad/unicode-without-bom.md", unicode.encode("utf-16-le"))  # what a script may write
+    write(kdir, "bad/unicode-damaged.md", unicode.encode("utf-16")[:-1])  # cut in the middle of a character
 
     result = run_cli("ingest.py", env=env_for(settings), timeout=120)
     assert result.returncode == 1, result.stderr
@@ -129,6 +141,8 @@ def test_files_that_crash_or_hang_readers_are_skipped_and_the_rest_ingested(sett
     assert "bad/cyclic.pdf: is not a readable PDF" in out
     assert "bad/loop-a.md: is a symlink loop; not read" in out
     assert "bad/x.md: is not a regular file (a named pipe, socket or device); not read" in out
+    assert "bad/unicode-without-bom.md: looks like UTF-16 text without a byte-order mark; save it as UTF-8" in out
+    assert "bad/unicode-damaged.md: is damaged UTF-16 text; save it as UTF-8" in out
     assert files_in(settings) == {"credit/good.md", "bad/unicode.md"}
 
 
@@ -275,7 +289,39 @@ def test_ingesting_twice_without_changes_leaves_the_live_version_alone(settings,
 def test_markup_and_control_characters_in_file_names_are_shown_as_text(settings, kdir):
     write(kdir, "credit/[/]odd [bold]name.md", SAMPLE_CREDIT)
     write(kdir, "credit/[/]bad.md", "")
+    tagged = SAMPLE_TRADE.replace("tags: [export, marketplaces]", 'tags: ["[/]", "[bold]export"]\nlanguage: "[/]"')
+    write(kdir, "trade/tagged.md", tagged)  # front matter text in a reason: markup, as text
+    write(kdir, "trade/\x1b]0;pwned\x07\x1b[2Jclear.md", "")  # ESC in a name: no escape sequence reaches the terminal
+    write(kdir, "trade/\x1b[31mbroken.docx", broken_docx())  # a reader failing on it, named in the report
     result = run_cli("ingest.py", env=env_for(settings))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "credit/[/]bad.md: is empty" in result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    out = " ".join(result.stderr.split())
+    assert "credit/[/]bad.md: is empty" in out
+    assert "trade/tagged.md: front matter 'language' must be a two-letter code like en or es, not '[/]'" in out
+    assert "trade/]0;pwned[2Jclear.md: is empty" in out
+    assert "trade/[31mbroken.docx: is not a readable Word (.docx) file" in out
     assert files_in(settings) == {"credit/[/]odd [bold]name.md"}
+
+    write(kdir, "trade/tagged.md", tagged.replace('language: "[/]"\n', ""))
+    result = run_cli("ingest.py", env=env_for(settings))
+    assert "Traceback" not in result.stderr and "trade/tagged.md" not in result.stderr
+    [tags] = {m["tags"] for m in make_index(settings).collection.get(where={"path": "trade/tagged.md"})["metadatas"]}
+    assert tags == "[/], [bold]export"
+
+
+@pytest.mark.parametrize("turns_into", ["symlink loop", "named pipe"])
+def test_an_indexed_file_that_turns_unreadable_keeps_its_last_good_version(four_files, kdir, turns_into):
+    """A file the listing refuses (a link loop, a pipe) is not a deleted one: like a file whose
+    text turned bad, it is named and its indexed chunks stay."""
+    target = kdir / "credit" / "collateral.md"
+    target.unlink()
+    if turns_into == "symlink loop":
+        target.symlink_to(kdir / "credit" / "loop.md")
+        (kdir / "credit" / "loop.md").symlink_to(target)
+    else:
+        os.mkfifo(target)
+    report = runner.run_ingest(four_files)
+    assert "credit/collateral.md" in {s.path for s in report.skipped}
+    assert report.removed == 0
+    assert "credit/collateral.md" in files_in(four_files) and current_version(four_files.index_path) == 1

@@ -382,10 +382,12 @@ def test_owners_markup_and_control_characters_cannot_break_or_steer_admin_tools(
     hostile = "[/] [bold red]Loans?[/bold red] \x1b]0;pwned\x07\x1b[2J and [link=http://x]here[/link]"
     [turn] = seed_now(tmp_path, [("tg:1", hostile, {"covered": False})])
     env = env_of(tmp_path)
-    for args in (["transcripts", "list"], ["transcripts", "show", str(turn)], ["gaps"]):
+    tools = (["transcripts", "list"], ["transcripts", "show", str(turn)], ["gaps"], ["gaps", "--format", "markdown"])
+    for args in tools:
         result = run_cli(*args, env={**env, "COLUMNS": "250"})
         assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
         assert "\x1b" not in result.stdout and "\x07" not in result.stdout, args
+    assert "## 1. [/] [bold red]Loans?[/bold red] ]0;pwned[2J and [link=http://x]here[/link]" in result.stdout
     shown = run_cli("transcripts", "show", str(turn), env=env).stdout
     assert "[/] [bold red]Loans?[/bold red]" in shown and "[link=http://x]here[/link]" in shown
 

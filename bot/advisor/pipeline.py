@@ -348,9 +348,12 @@ class Advisor:
 
         composed = await asyncio.to_thread(compose, question, passages, embedder, following, profile.preferences(), _)
         sources = numbered_sources(composed.cited, _)
-        leads = [texts.fallback_note(_)] if error is not None else []
-        if language != self._knowledge_language():  # the passages are in English; the owner reads another
-            leads.append(texts.english_knowledge(_))
+        if error is not None:  # a model is configured but failed: never also say none is configured
+            leads = [texts.fallback_note(_)]
+        elif language != self._knowledge_language():  # no model; the passages are in English, the owner reads another
+            leads = [texts.english_knowledge(_)]
+        else:
+            leads = []
         return Answer(question, "\n\n".join([*leads, composed.text]), True, "offline", sources, error=error)
 
     def not_covered_text(self, _: Translate = str) -> str:

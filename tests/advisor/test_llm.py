@@ -13,7 +13,9 @@ from bot.advisor import FALLBACK_NOTE, Advisor
 from bot.advisor.chat_model import make_chat_model
 from bot.advisor.conversation import Exchange, Profile
 from bot.advisor.prompts import load_prompts
+from bot.advisor.texts import english_knowledge, fallback_note
 from bot.config import load_settings
+from bot.locales import texts
 from tests.fakes.openai_server import Error, Hang, Reply, last_user_message, system_message
 from tests.helpers import invoke, llm_advisor, retriever_for
 
@@ -119,6 +121,21 @@ async def test_model_failures_fall_back_to_the_offline_answer_in_time(indexed, e
     assert re.search(r"\[1\]", answer.text) and answer.sources
     if isinstance(rule, Error):
         assert len(server.requests) == 3  # the first try and two retries
+
+
+async def test_a_failed_model_on_another_language_says_it_is_unavailable_not_unconfigured(indexed, embedder, server):
+    """A Spanish question, the model configured: its rewrite into English works, then the answer
+    fails. The offline answer leads with the Spanish "the AI model is not available right now"
+    alone, never also with "no AI model is configured" (it said both, contradicting itself).
+    (Without a model, the other line alone: tests/channels/telegram/test_languages.py.)"""
+    spanish = "¿Cómo puede una pequeña empresa conseguir crédito sin garantías?"
+    server.responder = lambda body: Error(500) if body.get("stream") else Reply(CREDIT_Q)
+    es = texts("es")
+    failed = await llm_advisor(indexed, embedder, server, llm_max_retries=0).answer(spanish)
+    assert failed.mode == "offline" and failed.covered and "HTTP 500" in failed.error
+    assert [bool(r.get("stream")) for r in server.requests] == [False, True]  # the rewrite, then the answer
+    assert failed.text.startswith(fallback_note(es) + "\n\n")
+    assert english_knowledge(es) not in failed.text and failed.sources[0].path == "credit/collateral.md"
 
 
 async def test_connection_refused_falls_back(indexed, embedder):

@@ -5,12 +5,13 @@ English knowledge base, and with an LLM the search runs on an English rewrite of
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 
-from bot.advisor.texts import english_knowledge
+from bot.advisor.texts import english_knowledge, fallback_note
 from bot.locales import LANGUAGES, texts
-from tests.fakes.openai_server import FakeOpenAI, Reply, last_user_message
+from tests.fakes.openai_server import Error, FakeOpenAI, Reply, last_user_message
 from tests.fakes.telegram_server import FakeTelegram
 from tests.helpers import ROOT
 from tests.helpers.live_bot import running_bot
@@ -38,6 +39,11 @@ def last_turn(tmp_path) -> dict:
         return dict(conn.execute("select * from turns order by id desc limit 1").fetchone())
 
 
+def cited(turn: dict) -> list[str]:
+    """The paths a stored turn cites, in their order."""
+    return [source["path"] for source in json.loads(turn["sources"])]
+
+
 def italic(text: str) -> str:
     """How a note made `_like this_` arrives in Telegram HTML."""
     return "<i>" + text.strip("_") + "</i>"
@@ -53,9 +59,10 @@ async def test_texts_and_offline_answers_in_the_owners_language(tmp_path, shared
 
         pt = texts("pt")
         answer = await said(telegram, "Como conseguir capital de giro sem garantia?", language="pt")
-        assert answer.startswith(italic(english_knowledge(pt)))
+        assert answer.startswith(italic(english_knowledge(pt))) and italic(fallback_note(pt)) not in answer
         assert f"<b>{pt('Sources')}</b>" in answer
-        assert last_turn(tmp_path)["sources"].count("credit/") >= 1 and last_turn(tmp_path)["covered"] == 1
+        assert last_turn(tmp_path)["covered"] == 1
+        assert cited(last_turn(tmp_path))[0] == "credit/collateral-free-finance-options.md", cited(last_turn(tmp_path))
 
         ar = texts("ar")
         arabic = await said(
@@ -63,6 +70,12 @@ async def test_texts_and_offline_answers_in_the_owners_language(tmp_path, shared
         )  # the fake checks entities
         assert arabic.startswith(italic(english_knowledge(ar))) and f"<b>{ar('Sources')}</b>" in arabic
         assert '"credit/' in last_turn(tmp_path)["sources"]
+
+        # an off-topic question is declined in its own language, whatever the app's
+        declined = await said(telegram, "Какой лучший рецепт хлеба на закваске?", language="en")
+        assert declined.startswith(ru("I don't have material on that in my knowledge base, so I won't guess."))
+        assert ru("I can help with:") in declined and "I can help with:" not in declined
+        assert last_turn(tmp_path)["covered"] == 0
 
         # /language overrides the app's language, and is remembered
         before = len(telegram.calls_of("editMessageText"))
@@ -94,22 +107,48 @@ async def test_texts_and_offline_answers_in_the_owners_language(tmp_path, shared
 async def test_with_an_llm_retrieval_searches_an_english_rewrite_and_the_model_gets_the_original(
     tmp_path, shared_index_dir
 ):
+    """The Spanish question is about collateral; the fake model's "translation" is about tariffs.
+    So trade sources prove retrieval searched the rewrite, not the Spanish text. A question in
+    another language than the knowledge costs one model call to translate (and make standalone)
+    before the answer's: `Advisor._standalone`."""
     spanish = "¿Cómo consigo capital de trabajo sin dar garantías?"
-    english = "How can a small business get working capital without collateral?"
+    english = "How do tariffs and a trade war affect a small exporter?"
 
     def responder(body):
         if not body.get("stream"):  # the rewrite: one call that also translates
             return Reply(english)
-        return Reply("Usa la financiación de facturas [1].")
+        return Reply("Revisa los aranceles de tu mercado [1].")
 
     with FakeOpenAI(responder) as llm:
         env = env_for(tmp_path, shared_index_dir, LLM_MODEL="openai:fake", LLM_BASE_URL=llm.base_url)
         async with running_bot(env, tmp_path / "bot.log") as telegram:
             answer = await said(telegram, spanish, language="es")
             await asyncio.sleep(0.5)
-        rewrite, final = llm.requests[0], llm.answer_requests()[-1]
+    assert [bool(r.get("stream")) for r in llm.requests] == [False, True]  # the rewrite, then the streamed answer
+    rewrite, final = llm.requests
+    assert rewrite["_finished_at"] <= final["_received_at"]
     assert "English" in last_user_message(rewrite) and spanish in last_user_message(rewrite)
     assert f"<question>\n{spanish}\n</question>" in last_user_message(final)  # the owner's own words
-    assert answer.startswith("Usa la financiación de facturas [1].")
+    assert "Tariffs and trade tensions" in last_user_message(final)  # the passages the rewrite found
+    assert answer.startswith("Revisa los aranceles de tu mercado [1].")
     turn = last_turn(tmp_path)
-    assert turn["standalone_question"] == english and '"credit/' in turn["sources"]
+    assert turn["standalone_question"] == english and turn["mode"] == "llm"
+    assert cited(turn) == ["trade/tariffs-and-trade-tensions.md"]
+
+
+async def test_when_the_model_is_down_the_fallback_note_is_in_the_owners_language(tmp_path, shared_index_dir):
+    """The model is configured but fails: a Turkish question gets the offline answer led by the
+    Turkish "the AI model is not available right now" note, and not by "no AI model is configured"."""
+    with FakeOpenAI(lambda body: Error(500, "upstream down")) as llm:
+        env = env_for(
+            tmp_path, shared_index_dir, LLM_MODEL="openai:fake", LLM_BASE_URL=llm.base_url, LLM_MAX_RETRIES="0"
+        )
+        async with running_bot(env, tmp_path / "bot.log") as telegram:
+            answer = await said(telegram, "Teminat vermeden işletme sermayesi nasıl bulabilirim?", language="tr")
+    tr = texts("tr")
+    assert answer.startswith(italic(fallback_note(tr))) and italic(english_knowledge(tr)) not in answer
+    assert "The AI model is not available" not in answer and f"<b>{tr('Sources')}</b>" in answer
+    assert len(llm.requests) == 1  # the failed rewrite: the answer is not tried once the model is down
+    turn = last_turn(tmp_path)
+    assert turn["mode"] == "offline" and turn["covered"] == 1 and "HTTP 500" in turn["error"]
+    assert cited(turn)[0].startswith("credit/"), cited(turn)

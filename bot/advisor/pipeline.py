@@ -233,6 +233,11 @@ class Advisor:
         languages = self.retriever.catalog().languages
         return "en" if "en" in languages or not languages else sorted(languages)[0]
 
+    def _lead_language(self, cited: list[Passage]) -> str:
+        """The language the offline answer quotes: its first knowledge passage's (a Spanish file
+        answering a Spanish question needs no "here it is in English"), else the knowledge's."""
+        return next((p.language for p in cited if p.language), self._knowledge_language())
+
     def _foreign(self, question: str) -> bool:
         """Is `question` confidently in another language than the knowledge base?"""
         language = detect_language(question)
@@ -350,7 +355,7 @@ class Advisor:
         sources = numbered_sources(composed.cited, _)
         if error is not None:  # a model is configured but failed: never also say none is configured
             leads = [texts.fallback_note(_)]
-        elif language != self._knowledge_language():  # no model; the passages are in English, the owner reads another
+        elif language != self._lead_language(composed.cited):  # no model, and the owner reads another language
             leads = [texts.english_knowledge(_)]
         else:
             leads = []

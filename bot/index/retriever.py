@@ -48,6 +48,7 @@ class Passage:
     chunk_index: int = 0
     kind: str = "knowledge"  # or "document": from the asking owner's own document (`owner_documents`)
     page: int = 0  # a document passage's page (1, 2, …; 0: not known)
+    language: str = ""  # a knowledge passage's language (front matter `language`, "en" by default); "" unknown
     fused: float | None = None  # hybrid search's fused score (cosine + lexical share), for ordering only
 
     @property
@@ -323,6 +324,7 @@ def passage_from(text: str, meta: dict, score: float, kind: str = "knowledge") -
         chunk_index=int(meta.get("chunk_index", 0)),
         kind=kind,
         page=int(meta.get("page", 0)),
+        language=meta.get("language", "en" if kind == "knowledge" else ""),
     )
 
 

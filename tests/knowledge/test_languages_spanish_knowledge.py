@@ -50,6 +50,7 @@ async def test_a_spanish_knowledge_file_is_recorded_listed_and_found(tmp_path, k
     assert "<b>Legal</b>\n• Registrar una marca comercial" in topics
     assert "• Credit without collateral" in topics  # beside the English files
     assert f"<b>{es('Sources')}</b>" in answer and "Registrar una marca comercial" in answer
+    assert "inglés" not in answer  # quoting a Spanish file, the answer does not say it is in English
     with sqlite3.connect(settings.data_dir / "transcripts.db") as conn:
         covered, sources = conn.execute("select covered, sources from turns order by id desc limit 1").fetchone()
     assert covered == 1 and json.loads(sources)[0]["path"] == SPANISH_PATH, sources

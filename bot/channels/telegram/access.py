@@ -5,7 +5,8 @@ ALLOWED_USER_IDS empty the bot is open to all; otherwise only those ids and the
 ones an admin `/allow`s may use it. `/block` shuts anyone out. Admin decisions
 and the questions counted against the limits live in the database, not in
 process memory, so they survive restarts and every bot process sharing the
-database applies them at once.
+database applies them at once. When the database cannot say (locked, gone), no
+one gets through: the check stops the update, as a refusal would.
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from telegram.ext import ApplicationHandlerStop
+
 from bot.config import Settings
 from bot.storage import OwnerState, Storage
+
+
+class AccessUnknown(ApplicationHandlerStop):
+    """The access check itself failed. An exception in the access gate (a group -1 handler) would
+    go to the error handler, and python-telegram-bot would then run the normal handlers anyway;
+    this one stops the update there, so no one is answered whose access could not be checked."""
 
 
 @dataclass
@@ -40,8 +49,12 @@ class Access:
 
     async def check(self, user_id: int) -> tuple[bool, OwnerState]:
         """Whether the user may use the bot, and what else is known of them (their /language, an
-        open hand-over, their documents), in one read."""
-        state = await self.storage.owner_state(f"tg:{user_id}")
+        open hand-over, their documents), in one read. Raises AccessUnknown, caused by the
+        database's error, when the database cannot say."""
+        try:
+            state = await self.storage.owner_state(f"tg:{user_id}")
+        except Exception as exc:
+            raise AccessUnknown from exc
         if user_id in self.admins:
             return True, state
         if state.status == "blocked":

@@ -1,17 +1,26 @@
-"""The bot when Telegram, the network or an owner misbehaves: refusals that cannot be sent,
-updates that cannot be read, gateways that fail, forged buttons, redelivered webhooks."""
+"""The bot when Telegram, the network, the database or an owner misbehaves: refusals that cannot
+be sent, access that cannot be checked, updates that cannot be read, gateways that fail, forged
+buttons, redelivered webhooks, control characters and cut answers; and a log that stays quiet
+while the index is checked every fraction of a second."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 
+from bot.channels.telegram.formatting import to_html, to_plain
+from bot.knowledge import runner as ingest_runner
 from bot.storage import TurnFilter
-from tests.helpers import free_port
+from tests.fakes.openai_server import Reply
+from tests.fakes.telegram_server import _visible_text
+from tests.helpers import SAMPLE_CREDIT, free_port, write
+from tests.helpers.live_bot import KOMBUCHA, bot_env, running_bot
 from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, last_markup, post_update, sent_message
 
 STRANGER = 4242
+SORRY = "Sorry, something went wrong"  # the error handler's apology, which says nothing more
 
 
 async def test_a_refusal_that_cannot_be_sent_never_lets_the_question_through(start_bot, telegram, llm):
@@ -32,6 +41,62 @@ async def test_a_refusal_that_cannot_be_sent_never_lets_the_question_through(sta
     telegram.message(OWNER, f"/allow {OWNER}")
     await asyncio.sleep(5)
     assert llm.requests == [] and await bot.storage.users_with_status("blocked") == {f"tg:{OWNER}"}
+
+
+async def test_an_access_check_that_fails_lets_no_one_through(start_bot, telegram, llm, tmp_path, caplog):
+    bot = await start_bot(allowed_user_ids=[OWNER])
+    database = sqlite3.connect(tmp_path / "transcripts.db", timeout=30, isolation_level=None)
+    database.execute("ALTER TABLE owner_documents RENAME TO moved")  # the gate's read fails: "no such table"
+    for user in (STRANGER, OWNER):
+        telegram.message(user, CREDIT_Q)
+    await telegram.wait_for(lambda: len([r for r in caplog.records if r.levelno >= logging.ERROR]) >= 2, what="faults")
+    assert "no such table: owner_documents" in caplog.text
+    database.execute("ALTER TABLE moved RENAME TO owner_documents")
+
+    # A chat's questions are handled one at a time, in order: once these are answered, the first are done with.
+    def said(user: int) -> list[str]:
+        return [text for text in answers(telegram, user) if not text.startswith(SORRY)]
+
+    telegram.message(STRANGER, CREDIT_Q)
+    telegram.message(OWNER, "Should I sell cross-border?")
+    await telegram.wait_for(lambda: any("is private" in t for t in said(STRANGER)) and said(OWNER), what="replies")
+    assert len(said(STRANGER)) == 1 and len(said(OWNER)) == 1 and len(llm.answer_requests()) == 1
+    assert [t.question for t in await bot.storage.list_turns(TurnFilter())] == ["Should I sell cross-border?"]
+    # the failed checks went to the error handler: each user got the apology, the admin a report
+    assert all(sum(t.startswith(SORRY) for t in answers(telegram, user)) == 1 for user in (STRANGER, OWNER))
+    assert sum("no such table" in t for t in answers(telegram, ADMIN)) >= 1
+
+
+async def test_an_admin_command_whose_refusal_cannot_be_sent_never_runs(start_bot, telegram, llm):
+    bot = await start_bot(allowed_user_ids=[OWNER])
+    telegram.fail("sendMessage", 502, "Bad Gateway", times=12)  # each refusal and all its retries
+    for command in ("/stats", f"/allow {STRANGER}", "/export 30"):
+        telegram.message(OWNER, command)
+    await telegram.wait_for(lambda: not telegram.faults["sendMessage"], what="the refusals' attempts")
+    await asyncio.sleep(2)
+    assert answers(telegram, OWNER) == [] and telegram.calls_of("sendDocument") == []
+    assert await bot.storage.users_with_status("allowed") == set()
+    [reply] = await asked(telegram, STRANGER, CREDIT_Q)  # still shut out
+    assert "this advisor is private" in reply and llm.requests == []
+
+
+def test_nul_and_control_characters_never_reach_a_message():
+    answer = "Pay **on time**\x00 and see [the terms](https://example.com)\x000\x00.\x07\x1b[0m\tDone\x7f"
+    rendered = to_html(answer)
+    assert rendered == 'Pay <b>on time</b> and see <a href="https://example.com">the terms</a>0.[0m\tDone'
+    assert _visible_text(rendered) == "Pay on time and see the terms0.[0m\tDone"  # valid Telegram HTML
+    assert to_plain(answer) == "Pay on time and see the terms (https://example.com)0.[0m\tDone"
+
+
+async def test_an_answer_cut_at_the_length_limit_is_stored_as_truncated(start_bot, telegram, llm):
+    long = "Use invoice finance to turn unpaid invoices into cash [1]. " + "Then keep records of every sale. " * 30
+    llm.responder = lambda body: Reply(long, finish="length")
+    bot = await start_bot()
+    [reply] = await asked(telegram, OWNER, CREDIT_Q)
+    assert "cut short" in reply and "invoice finance" in reply
+    await asyncio.sleep(1.5)  # deliveries are marked within a second
+    [turn] = await bot.storage.list_turns(TurnFilter(user=f"tg:{OWNER}"))
+    assert turn.truncated is True and turn.delivered is True and turn.answer.endswith(".")
 
 
 async def test_an_unreadable_update_is_skipped_and_everyone_else_answered(start_bot, telegram, caplog):
@@ -123,3 +188,25 @@ async def test_a_redelivered_webhook_update_is_answered_once_on_sqlite(start_bot
     second = telegram.message_update(OWNER, "Should I sell cross-border?")
     assert await asyncio.to_thread(post_update, hook, second, "s3cret") == 200
     await telegram.wait_for(lambda: len(answers(telegram, OWNER)) == 2, what="the next answer")
+
+
+async def test_the_index_check_logs_only_a_switch_to_a_new_version(tmp_path, kdir, settings):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    await asyncio.to_thread(ingest_runner.run_ingest, settings)
+    log = tmp_path / "bot.log"
+
+    def info_lines() -> list[str]:
+        return [line for line in log.read_text(encoding="utf-8").splitlines() if " INFO " in line]
+
+    async with running_bot(bot_env(settings, INDEX_CHECK_SECONDS="0.2", LOG_LEVEL="INFO"), log) as telegram:
+        await telegram.wait_for(lambda: any(" is ready" in line for line in info_lines()), what="the bot to be ready")
+        started = len(info_lines())
+        await asyncio.sleep(3)  # some fifteen checks, with nothing new to find
+        assert info_lines()[started:] == []
+        write(kdir, "operations/kombucha.md", KOMBUCHA)
+        await asyncio.to_thread(ingest_runner.run_ingest, settings)  # publishes version 2
+        await telegram.wait_for(lambda: len(info_lines()) > started, what="the switch to version 2")
+        await asyncio.sleep(2)  # ten more checks
+        [switch] = info_lines()[started:]
+        assert "bot.index.reloader: now answering from index version 2 (2 files, " in switch
+    assert "Running job" not in log.read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot, filter
 from bot.advisor import Advisor
 from bot.advisor.speech import SpeechToText
 from bot.channels.dialogue import Dialogue
-from bot.channels.telegram.access import Access, RateLimiter
+from bot.channels.telegram.access import Access, AccessUnknown, RateLimiter
 from bot.channels.telegram.admin_chat import ErrorReports, is_consultant
 from bot.channels.telegram.chats import ChatActivity
 from bot.config import Settings
@@ -108,7 +108,11 @@ async def access_gate(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is None:
         return
-    allowed, context.owner = await context.deps.access.check(user.id)
+    try:
+        allowed, context.owner = await context.deps.access.check(user.id)
+    except AccessUnknown as unknown:  # reported like any error (the admins' inbox, the user's "ref …"), and stopped
+        await context.application.process_error(update, unknown.__cause__ or unknown)
+        raise
     context.user_data["language"] = context.owner.language  # /language, read with the access status
     if allowed or erasing_own_data(update) or is_consultant(context.deps.settings, update):
         return  # (everyone in the consultants' group may act on hand-over cards)

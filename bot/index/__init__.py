@@ -8,6 +8,7 @@
 - `chroma`: the Chroma collection and its per-file writes (`KnowledgeIndex`, `make_index`)
 - `versions`: index versions under INDEX_DIR: build beside the live one, switch atomically
 - `reloader`: keeps a running bot on the live version (`IndexReloader`)
+- `provenance`: which models embedded an index, and whether the configured ones can search it (`IndexMismatchError`)
 - `lexical`: BM25 (bm25s) over the same chunks, saved in each index version (`LexicalIndex`)
 - `boilerplate`: paragraphs repeated across files, which neither BM25 nor the vectors let dominate
 - `fusion`: dense and lexical rankings fused into one (`Fusion`)
@@ -21,6 +22,7 @@ nothing of knowledge files, the advisor or any channel.
 
 from bot.index.chroma import FileState, KnowledgeIndex, make_index
 from bot.index.embedder import BaseEmbedder, E5Embedder, Embedder
+from bot.index.provenance import IndexMismatchError
 from bot.index.retriever import Passage, Retriever, make_retriever
 from bot.index.spaces import Embeddings, make_embedder, make_embeddings
 
@@ -30,6 +32,7 @@ __all__ = [
     "Embedder",
     "Embeddings",
     "FileState",
+    "IndexMismatchError",
     "KnowledgeIndex",
     "Passage",
     "Retriever",

@@ -54,6 +54,13 @@ class KnowledgeIndex:
         self.folder: Path | None = None  # the local folder holding this index (and its lexical part)
         self._marker = state_dir / f".{collection.name}.ingest-in-progress"
 
+    def open_spaces(self, spaces: Sequence[str]) -> None:
+        """Add the collections of these spaces (besides the first), each `<first's name>-<space>`,
+        created empty when the index has none yet (an index built without that space)."""
+        for space in spaces:
+            name = f"{self.collection.name}-{space}"
+            self.spaces[space] = self.client.get_or_create_collection(name, embedding_function=None, metadata=COSINE)
+
     def close(self) -> None:
         """Release Chroma's resources for this folder (its HNSW index in memory, SQLite)."""
         if self.client is not None and hasattr(self.client, "close"):
@@ -235,19 +242,25 @@ class KnowledgeIndex:
         return self.catalog().topics
 
     def catalog(self) -> Catalog:
-        """What the index covers, from each file's first chunk: titles by topic, and languages."""
+        """What the index covers, from each file's first chunk: titles by topic, languages, and
+        the recipes its files were made with (`bot.index.provenance` reads the models from them)."""
         grouped: dict[str, set[str]] = {}
         languages: set[str] = set()
+        recipes: dict[str, int] = {}
         for meta in self._all_metadata(where={"chunk_index": 0}):
             grouped.setdefault(meta.get("topic") or "general", set()).add(meta["title"])
             languages.add(meta.get("language") or "en")
-        return Catalog({topic: sorted(titles) for topic, titles in sorted(grouped.items())}, frozenset(languages))
+            recipe = meta.get("recipe") or ""
+            recipes[recipe] = recipes.get(recipe, 0) + 1
+        topics = {topic: sorted(titles) for topic, titles in sorted(grouped.items())}
+        return Catalog(topics, frozenset(languages), recipes)
 
 
 @dataclass(frozen=True)
 class Catalog:
     topics: dict[str, list[str]]
     languages: frozenset[str]
+    recipes: dict[str, int] = dataclasses.field(default_factory=dict)  # recipe -> files made with it
 
 
 def make_chroma_client(settings: Settings, folder: Path | None = None):
@@ -277,26 +290,25 @@ def make_index(
     Chroma server (CHROMA_URL), or in the live version under `index_dir` (default INDEX_DIR),
     whose number the index remembers (`KnowledgeIndex.version`). `spaces`: the embedding
     spaces besides the first (default: as EMBEDDING_BACKEND says), each a collection of its
-    own named `<CHROMA_COLLECTION>-<space>`."""
+    own named `<CHROMA_COLLECTION>-<space>`. `create=False`: the first collection must exist (a
+    published version's); a space's is created empty if missing, as `create` would."""
     remote = bool(settings.chroma_url) and index_dir is None
     root = index_dir or settings.index_path
     version = None if remote else current_version(root)
     folder = None if remote else live_folder(root, version)
     client = make_chroma_client(settings, folder)
     name = settings.chroma_collection
-    others = extra_spaces(settings) if spaces is None else spaces
-    names = {None: name} | {space: f"{name}-{space}" for space in others}
     if create:
-        made = {
-            key: client.get_or_create_collection(n, embedding_function=None, metadata={"hnsw:space": "cosine"})
-            for key, n in names.items()
-        }
+        primary = client.get_or_create_collection(name, embedding_function=None, metadata=COSINE)
     else:
-        made = {key: client.get_collection(n, embedding_function=None) for key, n in names.items()}
-    primary = made.pop(None)
-    index = KnowledgeIndex(primary, settings.data_dir if remote else folder, client, version, made)
+        primary = client.get_collection(name, embedding_function=None)
+    index = KnowledgeIndex(primary, settings.data_dir if remote else folder, client, version)
     index.folder = folder
+    index.open_spaces(extra_spaces(settings) if spaces is None else spaces)
     return index
+
+
+COSINE = {"hnsw:space": "cosine"}
 
 
 def extra_spaces(settings: Settings) -> list[str]:

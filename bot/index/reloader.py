@@ -6,6 +6,10 @@ once answers in flight are done with it. The retriever asks it before each searc
 CURRENT costs microseconds), so the terminal chat, `ask` and the Telegram bot all follow new
 versions the same way; the bot also checks every INDEX_CHECK_SECONDS and on /reload, so it
 is ready before the next owner asks.
+
+A version embedded with other models than the running advisor's (an ingest run with another
+EMBEDDING_BACKEND) is not switched to: searching it would find nonsense. One log line says so,
+and the advisor keeps answering from the version it has.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import logging
 import threading
 import time
 
-from bot.index.chroma import make_index
+from bot.index.chroma import extra_spaces, make_index
+from bot.index.provenance import mismatch
 from bot.index.versions import VERSIONS, Manifest, current_version, live_folder
 
 log = logging.getLogger(__name__)
@@ -29,6 +34,7 @@ class IndexReloader:
         self.retriever = retriever
         self.grace = grace
         self._retired: list[tuple[float, object]] = []
+        self._refused: int | None = None  # the last version found embedded with other models
         self._lock = threading.Lock()  # searches, the periodic check and /reload may meet
 
     @property
@@ -58,9 +64,17 @@ class IndexReloader:
     def _check(self) -> bool:
         self._close_retired(time.monotonic())
         version = current_version(self.settings.index_path)
-        if version is None or version == self.version:
+        if version is None or version == self.version or version == self._refused:
             return False
-        index = make_index(self.settings, self.settings.index_path / VERSIONS / str(version), create=False)
+        folder = self.settings.index_path / VERSIONS / str(version)
+        index = make_index(self.settings, folder, create=False, spaces=())  # what it holds first
+        problem = mismatch(index.catalog().recipes, self.retriever.embeddings)
+        if problem:
+            index.close()
+            self._refused = version
+            log.error("index version %d is not used (staying on version %s): %s", version, self.version, problem)
+            return False
+        index.open_spaces(extra_spaces(self.settings))
         index.version = version
         index.query(self.retriever.embedder.embed_query("warm up the new index"), 1)  # load it before owners do
         old, self.retriever.index = self.retriever.index, index

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Recipe:
     """How chunks are made and embedded. The index records it with every chunk, so changing
-    CHUNK_SIZE, CHUNK_OVERLAP, EMBED_HEADINGS or the model re-embeds the affected files."""
+    CHUNK_SIZE, CHUNK_OVERLAP, EMBED_HEADINGS or the model re-embeds the affected files. The
+    retriever reads the models back from the key (`bot.index.provenance.recorded_models`: the
+    fourth of its five fields) and refuses to search an index embedded with other models."""
 
     chunk_size: int
     chunk_overlap: int

@@ -11,9 +11,10 @@ from __future__ import annotations
 import click
 
 from bot.channels.cli import answers, knowledge, review
+from bot.channels.cli.common import Commands
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def cli() -> None:
     """SME Advisor: grounded, cited advice for small-business owners.
 

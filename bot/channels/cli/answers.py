@@ -122,6 +122,7 @@ def _terminal_chat(settings: Settings, profile_pairs: tuple[str, ...]) -> None:
     parse_profile(profile_pairs)  # a bad --profile fails before anything starts
     advisor = build_advisor(settings)
     ingest_at_start(settings)
+    advisor.retriever.check_index()  # embedded with other models, and not re-embedded: one line, no chat
     advisor.warm_up()
     asyncio.run(_chat(settings, advisor, profile_pairs))
 

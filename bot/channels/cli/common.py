@@ -63,6 +63,21 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
     sys.exit(code)
 
 
+class Commands(click.Group):
+    """The command group; a command that meets an index it cannot search (embedded with other
+    models than EMBEDDING_BACKEND gives: `bot.index.provenance`) ends with that one line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from bot.index.provenance import IndexMismatchError
+
+            if isinstance(exc, IndexMismatchError):
+                fail(str(exc))
+            raise
+
+
 def show(as_json: bool, data, for_people: Callable[[], None]) -> None:
     """`--json`: the data as one line of JSON, for scripts; otherwise `for_people()` prints it."""
     if as_json:

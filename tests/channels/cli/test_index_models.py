@@ -1,0 +1,61 @@
+"""`ask`, `eval` and `chat` on an index embedded with other models than EMBEDDING_BACKEND gives: one
+line that names both settings and the fix, and a non-zero exit, until an ingest re-embeds it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import SAMPLE_CREDIT, SAMPLE_TRADE, invoke, run_cli, write
+
+QUESTION = "How do I get credit without collateral?"
+EVAL = """
+- question: "Can I borrow without collateral?"
+  files: [credit/collateral.md]
+"""
+
+
+def refusal(built: str, setting: str) -> str:
+    return (
+        f"error: the index was built with EMBEDDING_BACKEND={built} but the setting is {setting}: "
+        "run `python ingest.py` to re-embed"
+    )
+
+
+@pytest.fixture
+def env(kdir, tmp_path) -> dict:
+    """Two small knowledge files (e5 embeds ~8 passages a second: a few, not the whole knowledge/)."""
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    write(kdir, "trade/export.md", SAMPLE_TRADE)
+    return {"KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.mark.parametrize(("built", "setting"), [("e5", "onnx+e5"), ("onnx+e5", "e5")])
+def test_ask_refuses_an_index_built_with_another_backend_until_it_is_re_embedded(env, built, setting):
+    assert invoke("ingest", env={**env, "EMBEDDING_BACKEND": built}).returncode == 0
+
+    refused = run_cli("ask", QUESTION, env={**env, "EMBEDDING_BACKEND": setting})
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr == refusal(built, setting) + "\n"  # that line alone: no traceback, no "not covered"
+
+    ingest = invoke("ingest", env={**env, "EMBEDDING_BACKEND": setting})
+    assert ingest.returncode == 0, ingest.stderr
+    answered = run_cli("ask", "--json", QUESTION, env={**env, "EMBEDDING_BACKEND": setting})
+    assert answered.returncode == 0, answered.stderr
+    payload = json.loads(answered.stdout)
+    assert payload["covered"] and payload["sources"][0]["path"] == "credit/collateral.md"
+
+
+def test_eval_and_a_chat_that_cannot_re_embed_say_so_in_one_line(env, kdir, tmp_path):
+    write(kdir, "eval/questions.yaml", EVAL)
+    assert invoke("ingest", env={**env, "EMBEDDING_BACKEND": "e5"}).returncode == 0
+
+    evaluated = invoke("eval", env=env)  # the default backend, onnx+e5
+    assert evaluated.returncode == 2 and evaluated.stdout == ""
+    assert evaluated.stderr.strip() == refusal("e5", "onnx+e5")
+
+    # chat re-embeds at start; when its ingest cannot (the knowledge dir is gone), it answers nothing
+    chatted = invoke("chat", env={**env, "KNOWLEDGE_DIR": str(tmp_path / "gone")}, input=QUESTION + "\n")
+    assert chatted.returncode == 2 and chatted.stdout == ""
+    assert chatted.stderr.strip().splitlines()[-1] == refusal("e5", "onnx+e5")

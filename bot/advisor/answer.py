@@ -86,6 +86,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     answered_by: str | None = None  # the consultant who wrote a `human` answer
     input_kind: str | None = None  # how the question arrived: voice | photo | document; None: typed
+    language: str = ""  # its fixed texts' language (the question's, else the owner's): the channel's follow it
 
     def to_dict(self) -> dict:
         return asdict(self)

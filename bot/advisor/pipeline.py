@@ -163,8 +163,7 @@ class Advisor:
                     answer = event
         if answer is None:
             answer = await self._offline(question, passages, error, profile, owner_language)
-        answer.standalone_question = standalone
-        answer.best_score = best
+        answer.standalone_question, answer.best_score, answer.language = standalone, best, owner_language
         if answer.covered:
             answer.follow_ups = follow_ups(passages, answer.sources)
         answer.notes = notes + answer.notes
@@ -180,7 +179,7 @@ class Advisor:
         passages = await self._retrieve(question, profile or Profile(), {})
         if not passages or passages[0].score < self.settings.min_score:
             text = await asyncio.to_thread(self.not_covered_text, texts_for(owner_language))
-            return Answer(question, text, False, "offline")
+            return Answer(question, text, False, "offline", language=owner_language)
         return await self._offline(question, passages, None, profile or Profile(), owner_language)
 
     # ----------------------------------------------------------------- steps
@@ -359,7 +358,8 @@ class Advisor:
             leads = [texts.english_knowledge(_)]
         else:
             leads = []
-        return Answer(question, "\n\n".join([*leads, composed.text]), True, "offline", sources, error=error)
+        text = "\n\n".join([*leads, composed.text])
+        return Answer(question, text, True, "offline", sources, error=error, language=language)
 
     def not_covered_text(self, _: Translate = str) -> str:
         """Say plainly that the question is outside the knowledge base, and what it does cover."""

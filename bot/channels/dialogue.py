@@ -98,11 +98,12 @@ class Dialogue:
         if talk is None:
             return None
         said_in = supported(talk.language) if talk.language != DEFAULT else None
-        _ = texts(said_in or language)
-        answer = Answer(question=text, text=_(talk.reply), covered=True, mode="smalltalk", input_kind=input_kind)
+        reply_language = said_in or language or ""
+        _ = texts(reply_language)
+        answer = Answer(text, _(talk.reply), True, "smalltalk", input_kind=input_kind, language=reply_language)
         conversation_id = (await self._context(user_id, chat_id, names))[0]
         turn_id = await self._store(conversation_id, user_id, answer, 0.0, names=names)
-        return Reply(answer, turn_id, talk.shows_examples, said_in or language)
+        return Reply(answer, turn_id, talk.shows_examples, reply_language or None)
 
     async def record(self, user_id: str, chat_id: str, answer: Answer, names: Names = (None, None)) -> int | None:
         """Store a turn no model wrote (a consultant's reply, a message passed on to one) in the

@@ -64,11 +64,14 @@ async def test_texts_and_offline_answers_in_the_owners_language(tmp_path, shared
         assert last_turn(tmp_path)["covered"] == 1
         assert cited(last_turn(tmp_path))[0] == "credit/collateral-free-finance-options.md", cited(last_turn(tmp_path))
 
+        # asked in Arabic from an app in English: the question's language wins, the heading and buttons too
         ar = texts("ar")
         arabic = await said(
-            telegram, "كيف أحصل على رأس مال عامل بدون ضمانات؟", language="ar"
+            telegram, "كيف أحصل على رأس مال عامل بدون ضمانات؟", language="en"
         )  # the fake checks entities
         assert arabic.startswith(italic(english_knowledge(ar))) and f"<b>{ar('Sources')}</b>" in arabic
+        buttons = telegram.calls_of("sendMessage", OWNER)[-1].params["reply_markup"]["inline_keyboard"]
+        assert ar("Sources") in [button["text"] for row in buttons for button in row]
         assert '"credit/' in last_turn(tmp_path)["sources"]
 
         # an off-topic question is declined in its own language, whatever the app's

@@ -132,7 +132,7 @@ async def send_answer(bot, chat_id: int, reply: Reply, reply_to: Message | None,
     """The answer as HTML messages (plain text if Telegram rejects the markup); on the last one,
     👍/👎/Sources and suggested next questions, or example questions after a greeting."""
     answer, turn_id = reply.answer, reply.turn_id
-    _ = texts(language)
+    _ = texts(answer.language or language)  # "Sources" and the buttons in the answer's own language
     messages = telegram_messages(answer.text, answer.sources, answer.notes, _("Sources"))
     if reply.examples:
         more = "\n\n" + escape(_("Try one of these:"))

@@ -390,6 +390,13 @@ def test_owners_markup_and_control_characters_cannot_break_or_steer_admin_tools(
     assert "## 1. [/] [bold red]Loans?[/bold red] ]0;pwned[2J and [link=http://x]here[/link]" in result.stdout
     shown = run_cli("transcripts", "show", str(turn), env=env).stdout
     assert "[/] [bold red]Loans?[/bold red]" in shown and "[link=http://x]here[/link]" in shown
+    # JSON keeps the text exactly, with what a terminal would obey escaped (\x9b: CSI, \u202e: bidi override)
+    seed_now(tmp_path, [("tg:2", "Loans \x9b2J \u202eevil\u202c?", {"covered": False})])
+    for args in (["transcripts", "list", "--json"], ["gaps", "--json"]):
+        out = run_cli(*args, env=env).stdout
+        assert "\x9b" not in out and "\u202e" not in out and "\\u009b2J" in out and "\\u202eevil" in out, args
+    listed = json.loads(run_cli("transcripts", "list", "--json", env=env).stdout)
+    assert "Loans \x9b2J \u202eevil\u202c?" in [t["question"] for t in listed]
 
 
 def test_csv_exports_are_owner_only_and_never_run_as_formulas(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -78,10 +79,20 @@ class Commands(click.Group):
             raise
 
 
+# What JSON leaves raw outside ASCII but a terminal obeys: C1 controls (CSI starts an escape
+# sequence) and bidi overrides. Only strings can hold them, so escaping them keeps valid JSON.
+_UNSAFE_IN_JSON = re.compile(r"[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_line(data) -> str:
+    """`data` as one line of JSON, readable in any script (non-ASCII as is) and safe on a terminal."""
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False))
+
+
 def show(as_json: bool, data, for_people: Callable[[], None]) -> None:
     """`--json`: the data as one line of JSON, for scripts; otherwise `for_people()` prints it."""
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
+        click.echo(json_line(data))
     else:
         for_people()
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from bot.channels.cli.common import fail, log, make_filter, settings_from, show, turn_filters, with_storage
+from bot.channels.cli.common import (
+    fail,
+    json_line,
+    log,
+    make_filter,
+    settings_from,
+    show,
+    turn_filters,
+    with_storage,
+)
 
 
 @click.group("transcripts")
@@ -120,7 +128,7 @@ def gaps_command(ctx, user, since, until, feedback, mode, search, fmt, as_json) 
     themes = with_storage(settings, lambda storage: find_gaps(storage, retriever, settings.min_score, filters))
     fmt = "json" if as_json else fmt
     if fmt == "json":
-        click.echo(json.dumps([t.to_dict() for t in themes], ensure_ascii=False))
+        click.echo(json_line([t.to_dict() for t in themes]))
     elif fmt == "markdown":
         click.echo(gaps_markdown(themes, settings.min_score))
     else:

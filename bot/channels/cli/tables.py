@@ -8,7 +8,6 @@ or retitle their terminal).
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -18,16 +17,14 @@ from rich.text import Text
 
 from bot.index.evaluation import EvalReport
 from bot.knowledge.ingest import Report
+from bot.review.render import printable
 
 PIPE_WIDTH = 160  # rich assumes 80 columns when not on a terminal; logs and files can be wider
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def shown(text: object) -> Text:
     """Someone else's text, safe to print: no markup, no control characters."""
-    return Text(_CONTROL.sub("", str(text)))
+    return Text(printable(text))
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -106,7 +103,7 @@ def print_mode_comparison(results: dict, console: Console | None = None) -> None
 
 
 def _short(text: str, width: int) -> Text:
-    text = " ".join(_CONTROL.sub("", text).split())
+    text = " ".join(printable(text).split())
     return Text(text if len(text) <= width else text[: width - 1] + "…")
 
 

@@ -229,7 +229,7 @@ def _parse_changed(work: Plan) -> list[Document]:
         except KnowledgeFileError as exc:
             work.skipped.append(Skipped(exc.path, exc.reason))
         except Exception as exc:
-            log.warning("%s could not be read", rel, exc_info=True)
+            log.warning("%r could not be read", rel, exc_info=True)  # %r: a name may hold control characters
             work.skipped.append(Skipped(rel, f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"))
     work.skipped.sort(key=lambda s: s.path)
     return docs
@@ -243,7 +243,7 @@ def _split_changed(docs: list[Document], recipe: Recipe, work: Plan, degenerate:
         try:
             chunks = split_document(doc, recipe.chunk_size, recipe.chunk_overlap)
         except Exception as exc:
-            log.warning("%s could not be split into chunks", doc.path, exc_info=True)
+            log.warning("%r could not be split into chunks", doc.path, exc_info=True)
             work.skipped.append(Skipped(doc.path, f"cannot be split ({type(exc).__name__}: {str(exc)[:200]})"))
             continue
         kept = [c for c in chunks if not is_degenerate(c.text)]

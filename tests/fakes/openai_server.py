@@ -2,7 +2,9 @@
 
 It runs in its own thread (so it also serves a subprocess under test), records
 every request, and answers each one by a rule the test sets: a reply text
-(streamed or not, after a delay), an HTTP error, or a hang.
+(streamed or not, after a delay), an HTTP error, or a hang. A streamed request's
+body also records `_pieces_sent`, and `_disconnected_at` when the client closed
+the stream before its end.
 """
 
 from __future__ import annotations
@@ -100,12 +102,18 @@ class FakeOpenAI(LoopbackServer):
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         pieces = [rule.text[i : i + rule.piece] for i in range(0, len(rule.text), rule.piece)] or [""]
+        body["_pieces_sent"] = 0  # how many pieces of the text reached the client
         for number, piece in enumerate(pieces):
             if rule.cut_after is not None and number >= rule.cut_after:
                 await response.write_eof()  # the stream just stops: no finish_reason, no [DONE]
                 return response
             delta = {"role": "assistant", "content": piece} if number == 0 else {"content": piece}
-            await _event(response, _chunk(body, delta))
+            try:
+                await _event(response, _chunk(body, delta))
+            except ConnectionResetError:  # the client closed the stream before its end (e.g. /cancel)
+                body["_disconnected_at"] = time.monotonic()
+                raise
+            body["_pieces_sent"] = number + 1
             if rule.piece_delay:
                 await asyncio.sleep(rule.piece_delay)
         await _event(response, _chunk(body, {}, finish=rule.finish))

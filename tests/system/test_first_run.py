@@ -18,6 +18,7 @@ def test_the_first_run_on_an_empty_data_folder_answers_with_sources(tmp_path):
     assert not (copy / "data").exists()
     env = {k: v for k, v in os.environ.items() if k not in ("DATA_DIR", "INDEX_DIR", "TELEGRAM_BOT_TOKEN", "LLM_MODEL")}
     questions = "hi\nHow do I get working capital without collateral?\nShould I sell cross-border?\n"
+    questions += "What is the capital of Peru?\n"  # off-topic: answered with what the fresh index covers
     result = subprocess.run(
         quick_start_commands()[0],
         shell=True,
@@ -32,8 +33,13 @@ def test_the_first_run_on_an_empty_data_folder_answers_with_sources(tmp_path):
     greeting, *answers = result.stdout.split("\n> ")[1:]
     assert greeting.startswith("hi\nHello! I'm SME Advisor.")
     assert "Try one of these:\n  - How can I get working capital without collateral?" in greeting  # what to ask next
+    *answers, off_topic = answers
     assert len(answers) == 2
     for answer in answers:
         assert "I don't have material on that" not in answer
         assert "Sources:" in answer and "[1]" in answer, answer
     assert "credit/" in answers[0] and "trade/" in answers[1]
+    assert "I don't have material on that" in off_topic and "\nI can help with:\n- " in off_topic, off_topic
+    listed = off_topic.split("I can help with:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    topics = dict(line.removeprefix("- ").partition(": ")[::2] for line in listed)  # topic: its first titles
+    assert {"Credit", "Trade"} <= set(topics) and all(topics.values()), off_topic

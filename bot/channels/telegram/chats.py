@@ -2,10 +2,10 @@
 gathered into one question, and the answer in progress (which /cancel stops).
 
 - **Order.** Updates of different chats run concurrently. A chat's questions (text that is not
-  a command, and /ask) run one at a time, in the order they arrived, so a follow-up never
-  overtakes the question before it; with a shared database the order holds across bot
-  processes too. Commands and button presses never wait behind a slow answer: /help, /cancel
-  and 👍 work at once.
+  a command, /ask, and taps on buttons that ask a question) run one at a time, in the order they
+  arrived, so a follow-up never overtakes the question before it, and /cancel stops the one
+  being answered; with a shared database the order holds across bot processes too. Commands
+  and other buttons never wait behind a slow answer: /help, /cancel and 👍 work at once.
 - **A new question while one is being answered** waits its turn, and the owner is told so in
   one line ("I'll answer it right after").
 - **Long pastes.** Telegram splits a message over 4,096 characters into several that arrive
@@ -100,14 +100,15 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 await coroutine
             return
         chat, user = update.effective_chat.id, update.effective_user.id if update.effective_user else 0
+        text = update.message.text if update.message else None  # None: a button that asks
         gathering = self.activity.gatherings.get((chat, user))
-        if gathering is not None and gathering.open and update.message.text:  # the rest of a long paste
-            gathering.add(update.message.text)
+        if gathering is not None and gathering.open and text:  # the rest of a long paste
+            gathering.add(text)
             coroutine.close()
             await self._answered_with_another(chat, update.update_id)
             return
-        if len(update.message.text or "") >= LONG_MESSAGE:
-            gathering = self.activity.gatherings[(chat, user)] = Gathering([update.message.text])
+        if len(text or "") >= LONG_MESSAGE:
+            gathering = self.activity.gatherings[(chat, user)] = Gathering([text])
         await self._in_turn(update, chat, user, gathering, coroutine)
 
     async def _in_turn(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import re
 
 from telegram import Update
 from telegram.error import BadRequest, NetworkError
@@ -84,11 +85,18 @@ def _chat_of(update: object) -> int | None:
     return update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
 
 
+ASKING_BUTTONS = re.compile(r"^(?:ask|next|docask):")  # example and suggested questions: a tap asks
+
+
 def is_question(update: object) -> bool:
     """A message the bot may answer as a question (text that is not a command, or /ask; a voice
-    note, an audio message, a photo with a caption): these are answered one at a time per chat,
-    in order. Commands and button presses never wait."""
-    if not isinstance(update, Update) or update.message is None:
+    note, an audio message, a photo with a caption), or a tap on a button that asks one: these
+    are answered one at a time per chat, in order. Commands and other buttons never wait."""
+    if not isinstance(update, Update):
+        return False
+    if update.callback_query is not None:
+        return bool(ASKING_BUTTONS.match(update.callback_query.data or ""))
+    if update.message is None:
         return False
     message = update.message
     if message.voice or message.audio or (message.photo and message.caption):

@@ -1,6 +1,7 @@
 """The owner's conversation with the real `python -m bot run` and a fake Bot API: small talk,
-unknown commands, help and menus by audience, /cancel, a question while another is answered,
-long pastes, the guided profile, drafts, and suggested next questions."""
+unknown commands, help and menus by audience, /cancel (down to the model's stream), a question
+while another is answered (and buttons pressed meanwhile), long pastes, the guided profile at
+every step and /profile key=value, drafts, and suggested next questions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import time
 
 import pytest
 
@@ -86,11 +88,20 @@ async def test_small_talk_unknown_commands_and_help_by_audience(tmp_path, shared
     assert not any(t["mode"] == "llm" for t in stored)
 
 
+SLOW_ANSWER = "**Invoice finance** turns unpaid invoices into cash [1]. Supplier credit buys time [2]. " * 3
+SLOWEST_Q = "Should I sell cross-border?"
+
+
 @pytest.fixture
 def slow_llm():
-    """An LLM that streams its answer slowly: time to /cancel it, or to ask something else."""
-    text = "**Invoice finance** turns unpaid invoices into cash [1]. Supplier credit buys time [2]. " * 3
-    with FakeOpenAI(lambda body: Reply(text, piece=8, piece_delay=0.15)) as server:
+    """An LLM that streams its answer slowly: time to /cancel it, to ask something else, or to
+    press a button under an earlier answer (SLOWEST_Q's answer takes longest, about 8 s)."""
+
+    def reply(body: dict) -> Reply:
+        slowest = any(SLOWEST_Q in str(m.get("content")) for m in body["messages"])
+        return Reply(SLOW_ANSWER, piece=8, piece_delay=0.25 if slowest else 0.15)
+
+    with FakeOpenAI(reply) as server:
         yield server
 
 
@@ -105,23 +116,72 @@ async def test_cancel_stops_the_answer_and_a_new_question_waits_its_turn(tmp_pat
         assert "/cancel" in help_text
         bold = lambda: any("<b>" in d.params["text"] for d in telegram.calls_of("sendMessageDraft", OWNER))  # noqa: E731
         await telegram.wait_for(bold, what="a draft with the bold rendered")
-        drafts = telegram.calls_of("sendMessageDraft", OWNER)
-        assert all(d.params["parse_mode"] == "HTML" for d in drafts)
+        assert all(d.params["parse_mode"] == "HTML" for d in telegram.calls_of("sendMessageDraft", OWNER))
         [stopped] = await said(telegram, OWNER, "/cancel", timeout=3)
         assert stopped.startswith("Stopped.")
-        await asyncio.sleep(3)
+        stopped_at = telegram.calls_of("sendMessage", OWNER)[-1].at
+        drafts = telegram.calls_of("sendMessageDraft", OWNER)
+        await asyncio.sleep(3)  # the whole answer would have streamed by now
         assert telegram.texts(OWNER)[-1] == stopped  # nothing half-written was sent after it
+        assert telegram.calls_of("sendMessageDraft", OWNER) == drafts  # the drafts stopped growing
+        late = [c for m in ("sendMessageDraft", "editMessageText") for c in telegram.calls_of(m) if c.at > stopped_at]
+        assert late == []  # not even one draft in flight: the answer's stream ended before "Stopped."
+        [cancelled] = slow_llm.answer_requests()
+        assert "_finished_at" not in cancelled and "_disconnected_at" in cancelled  # the bot hung up on the model
+        assert cancelled["_pieces_sent"] < len(SLOW_ANSWER) / 8 and cancelled["_disconnected_at"] < stopped_at + 1
         assert [t["cancelled"] for t in turns(tmp_path) if t["mode"] != "smalltalk"] == [1]
         [nothing] = await said(telegram, OWNER, "/cancel")
         assert "nothing to cancel" in nothing
 
         telegram.message(OWNER, CREDIT_Q)
         await telegram.wait_for(lambda: len(telegram.calls_of("sendMessageDraft", OWNER)) > len(drafts) + 1)
-        waiting = await said(telegram, OWNER, "Should I sell cross-border?", count=3, timeout=60)
-        assert waiting[0] == "I'm still answering your previous question; I'll answer this one right after."
-        assert all("<b>Invoice finance</b>" in w for w in waiting[1:])  # both answered, in order
+        waiting, first = await said(telegram, OWNER, SLOWEST_Q, count=2, timeout=60)
+        assert waiting == "I'm still answering your previous question; I'll answer this one right after."
+        assert "<b>Invoice finance</b>" in first
+        # while SLOWEST_Q's answer is prepared, the buttons under the first answer work at once
+        answer = telegram.calls_of("sendMessage", OWNER)[-1]
+        [thumbs_up, _thumbs_down, sources] = answer.params["reply_markup"]["inline_keyboard"][0]
+        before, pressed = len(telegram.texts(OWNER)), time.monotonic()
+        telegram.press(OWNER, thumbs_up["callback_data"], answer.result)
+        telegram.press(OWNER, sources["callback_data"], answer.result)
+        thanks = lambda: [c.params["text"] for c in telegram.calls_of("answerCallbackQuery") if "text" in c.params]  # noqa: E731
+        await telegram.wait_for(thanks, 3, "👍's thanks, not queued behind the slow answer")
+        await telegram.wait_for(lambda: len(telegram.texts(OWNER)) > before, 3, "the sources, not queued either")
+        assert time.monotonic() - pressed < 3 and thanks() == ["Thanks for the feedback!"]
+        assert telegram.texts(OWNER)[-1].startswith("<b>[1] ")  # the sources came before the slow answer
+        await telegram.wait_for(lambda: len(telegram.texts(OWNER)) > before + 1, 60, "the slow answer")
+        assert "<b>Invoice finance</b>" in telegram.texts(OWNER)[-1]  # both answered, in order
     questions = [(t["question"], t["cancelled"]) for t in turns(tmp_path) if t["mode"] != "smalltalk"]
-    assert questions == [(CREDIT_Q, 1), (CREDIT_Q, 0), ("Should I sell cross-border?", 0)]
+    assert questions == [(CREDIT_Q, 1), (CREDIT_Q, 0), (SLOWEST_Q, 0)]
+
+
+async def test_a_tapped_question_waits_its_turn_and_cancel_stops_the_one_being_answered(
+    tmp_path, shared_index_dir, slow_llm
+):
+    """A suggested next question tapped during a slow answer is a question like a typed one: it
+    waits (the owner is told), /cancel stops the answer in progress, then the tapped one is answered."""
+    env = env_for(tmp_path, shared_index_dir, LLM_MODEL="openai:fake", LLM_BASE_URL=slow_llm.base_url)
+    async with running_bot(env, tmp_path / "bot.log") as telegram:
+        await said(telegram, OWNER, CREDIT_Q, timeout=60)
+        answer = telegram.calls_of("sendMessage", OWNER)[-1]
+        rows = answer.params["reply_markup"]["inline_keyboard"]
+        tap = next(row[0] for row in rows if row[0]["callback_data"].startswith("next:"))
+        drafts = len(telegram.calls_of("sendMessageDraft", OWNER))
+        telegram.message(OWNER, SLOWEST_Q)
+        await telegram.wait_for(lambda: len(telegram.calls_of("sendMessageDraft", OWNER)) > drafts + 1, what="drafts")
+        before = len(telegram.texts(OWNER))
+        telegram.press(OWNER, tap["callback_data"], answer.result)
+        await telegram.wait_for(lambda: len(telegram.texts(OWNER)) > before, 5, "the tap to be told it waits")
+        assert telegram.texts(OWNER)[-1].startswith("I'm still answering your previous question")
+        assert len(slow_llm.answer_requests()) == 2  # the tapped question has not reached the model
+        [stopped] = await said(telegram, OWNER, "/cancel", timeout=3)
+        assert stopped.startswith("Stopped.")
+        await telegram.wait_for(lambda: len(telegram.texts(OWNER)) > before + 2, 60, "the tapped question's answer")
+        assert "<b>Sources</b>" in telegram.texts(OWNER)[-1]
+        await asyncio.sleep(1)
+        assert telegram.texts(OWNER)[-2] == stopped  # the cancelled answer never came
+    questions = [(t["question"], t["cancelled"]) for t in turns(tmp_path)]
+    assert questions == [(CREDIT_Q, 0), (SLOWEST_Q, 1), (tap["text"], 0)]
 
 
 async def test_a_long_paste_is_answered_once_with_its_question(tmp_path, shared_index_dir):
@@ -175,6 +235,91 @@ async def test_the_guided_profile_and_its_use(tmp_path, shared_index_dir):
         "stage": "Growing",
         "goals": "two more shops by 2030",
     }
+
+
+PROFILE_QUESTIONS = [
+    "What does your business do?",
+    "How many people work in it",
+    "Which country or region",
+    "Where is the business now?",
+    "What is the business called?",
+    "Last one",
+]
+PROFILE_STOPPED = "Stopped. What you told me so far is saved; /profile shows it."
+
+
+def stored_profile(tmp_path) -> dict:
+    """The owner's profile as stored, without its empty fields."""
+    with sqlite3.connect(tmp_path / "transcripts.db") as conn:
+        [(profile,)] = conn.execute("select profile from users where id = ?", (f"tg:{OWNER}",))
+    return {key: value for key, value in json.loads(profile).items() if value not in ("", None)}
+
+
+async def tap(telegram: FakeTelegram, label: str) -> str:
+    """Tap the button labelled `label` under the bot's last message with buttons; what it says next."""
+    call = next(c for c in reversed(telegram.calls_of("sendMessage", OWNER)) if c.params.get("reply_markup"))
+    rows = call.params["reply_markup"]["inline_keyboard"]
+    [data] = [button["callback_data"] for row in rows for button in row if button["text"] == label]
+    before = len(telegram.texts(OWNER))
+    telegram.press(OWNER, data, call.result)
+    await telegram.wait_for(lambda: len(telegram.texts(OWNER)) > before, what=f"the question after {label}")
+    assert telegram.calls_of("editMessageText", OWNER)[-1].params["text"] == f"{call.params['text']}\n→ {label}"
+    return telegram.texts(OWNER)[-1]
+
+
+async def test_the_guided_profile_at_every_step_its_buttons_and_key_value_forms(tmp_path, shared_index_dir):
+    async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
+        for stop_at in range(len(PROFILE_QUESTIONS) + 1):  # /skip passes each question, /cancel stops at each
+            _intro, question = await said(telegram, OWNER, "/profile", count=2)
+            for step in range(stop_at):
+                assert question.startswith(PROFILE_QUESTIONS[step])
+                [question] = await said(telegram, OWNER, "/skip")
+            if stop_at < len(PROFILE_QUESTIONS):
+                assert question.startswith(PROFILE_QUESTIONS[stop_at])
+                assert await said(telegram, OWNER, "/cancel") == [PROFILE_STOPPED]
+            else:
+                assert question == "Thanks! Your profile:\nnot given\n\nMy answers will take it into account. Ask away!"
+            [after] = await said(telegram, OWNER, "thanks!")  # not taken as an answer: the questions are over
+            assert after.startswith("You're welcome!")
+        assert stored_profile(tmp_path) == {}
+
+        await said(telegram, OWNER, "/profile", count=2)
+        assert (await tap(telegram, "Manufacturing")).startswith(PROFILE_QUESTIONS[1])
+        assert (await tap(telegram, "2–9")).startswith(PROFILE_QUESTIONS[2])
+        [stage] = await said(telegram, OWNER, "Kenya")
+        assert stage.startswith(PROFILE_QUESTIONS[3])
+        assert (await tap(telegram, "Selling abroad")).startswith(PROFILE_QUESTIONS[4])
+        assert await said(telegram, OWNER, "/cancel") == [PROFILE_STOPPED]
+        tapped = {"industry": "manufacturing", "staff": "2–9", "region": "Kenya", "stage": "selling abroad"}
+        assert stored_profile(tmp_path) == tapped  # a range is kept as the button shows it
+
+        intro, _industry = await said(telegram, OWNER, "/profile", count=2)
+        assert intro.startswith("Your profile now:\nIndustry: manufacturing\nStaff: 2–9\nRegion/country: Kenya\n")
+        await said(telegram, OWNER, "/skip")
+        [wrong] = await said(telegram, OWNER, "about six")
+        assert "staff must be a whole number" in wrong and "(got 'about six')" in wrong and "/skip" in wrong
+        [region] = await said(telegram, OWNER, "10-49")  # typed with a hyphen: stored like the button's range
+        assert region.startswith(PROFILE_QUESTIONS[2]) and stored_profile(tmp_path)["staff"] == "10–49"
+        assert await said(telegram, OWNER, "/cancel") == [PROFILE_STOPPED]
+        await said(telegram, OWNER, "/profile", count=2)
+        await said(telegram, OWNER, "/skip")
+        assert (await tap(telegram, "Just me")).startswith(PROFILE_QUESTIONS[2])
+        assert stored_profile(tmp_path)["staff"] == 1  # "Just me" is one person, a number
+        assert await said(telegram, OWNER, "/cancel") == [PROFILE_STOPPED]
+
+        [saved] = await said(telegram, OWNER, """/profile business_name="Rosie's Cakes & Co" staff=6""")
+        rosie = "Saved. Your profile:\nBusiness: Rosie's Cakes & Co\n"
+        assert saved == rosie + "Industry: manufacturing\nStaff: 6\nRegion/country: Kenya\nStage: selling abroad"
+        [saved] = await said(telegram, OWNER, "/profile industry=home bakery stage=just starting region=")
+        assert saved == rosie + "Industry: home bakery\nStaff: 6\nStage: just starting"  # region= cleared it
+    assert stored_profile(tmp_path) == {
+        "business_name": "Rosie's Cakes & Co",
+        "industry": "home bakery",
+        "staff": 6,
+        "stage": "just starting",
+    }
+    refused = [(c.method, c.params.get("text")) for c in telegram.calls if not c.ok]
+    assert refused == []  # Telegram took every reply as sent (plain text: the & and ' reach the owner as typed)
 
 
 async def test_suggested_next_questions_ask_when_tapped(tmp_path, shared_index_dir):

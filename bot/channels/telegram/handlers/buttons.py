@@ -14,7 +14,7 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.channels.telegram.cards import stored_label
 from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape
-from bot.channels.telegram.handlers.deps import BotContext, chat_key, texts_of, user_key
+from bot.channels.telegram.handlers.deps import BotContext, acknowledge, chat_key, texts_of, user_key
 from bot.channels.telegram.handlers.keyboards import EXAMPLE_QUESTIONS, consultant_button
 from bot.channels.telegram.handlers.streaming import answer_question
 from bot.locales import DEFAULT, LANGUAGES, N_, Translate, supported, texts
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 async def example_question(update: Update, context: BotContext) -> None:
     """A tap on one of /start's example buttons asks that question."""
     query = update.callback_query
-    await query.answer()
+    await acknowledge(update)
     index = int(query.data.split(":", 1)[1])
     if 0 <= index < len(EXAMPLE_QUESTIONS):  # asked in the owner's language, as the button showed it
         await answer_question(update, context, texts_of(update, context)(EXAMPLE_QUESTIONS[index]))
@@ -38,7 +38,7 @@ async def next_question(update: Update, context: BotContext) -> None:
     _kind, turn_id, number = query.data.split(":")
     if not await from_this_chat(update, context, int(turn_id)):
         return
-    await query.answer()
+    await acknowledge(update)
     turn = await context.deps.storage.get_turn(int(turn_id))
     questions = turn.follow_ups if turn is not None else []
     if int(number) < len(questions):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from telegram import Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot, filters
 
 from bot.advisor import Advisor
@@ -168,3 +169,12 @@ def admin_only(handler):
     wrapped.__doc__ = handler.__doc__
     return wrapped
 
+
+async def acknowledge(update: Update) -> None:
+    """Stop a tapped button's spinner. A button that asks a question may have waited its turn
+    behind a slow answer, and Telegram refuses to acknowledge a tap that old: the question is
+    asked anyway."""
+    try:
+        await update.callback_query.answer()
+    except TelegramError as exc:
+        log.info("could not acknowledge a tap in chat %s: %s", update.effective_chat.id, exc)

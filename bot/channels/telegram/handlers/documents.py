@@ -26,6 +26,7 @@ from bot.channels.telegram.handlers.buttons import GONE
 from bot.channels.telegram.handlers.deps import (
     MESSAGES,
     BotContext,
+    acknowledge,
     addressed_to_bot,
     is_private,
     texts_of,
@@ -212,7 +213,7 @@ async def example_pressed(update: Update, context: BotContext) -> None:
     if document is None or not is_private(update):
         await query.answer(texts_of(update, context)(GONE))
         return
-    await query.answer()
+    await acknowledge(update)
     questions = example_questions(document, texts_of(update, context))
     if int(number) < len(questions):
         await answer_question(update, context, questions[int(number)])

@@ -79,7 +79,9 @@ class ErrorReports:
 
 def error_report(reference: str, update: object, error: BaseException | None, token: str, held_back: int = 0) -> str:
     """The admin's line about an error: reference, kind of update, exception; never the token,
-    and at most 200 characters of what the owner wrote."""
+    and at most 200 characters of what the owner wrote. The exception's message is cut to 200
+    characters too, since it may quote an owner (a question, a profile, SQL parameters); the
+    token is taken out before the cut, which could otherwise leave a piece of it."""
     kind, who, said = "job", "", ""
     if isinstance(update, Update):
         kind = next((name for name in UPDATE_KINDS if getattr(update, name, None) is not None), "update")
@@ -90,12 +92,17 @@ def error_report(reference: str, update: object, error: BaseException | None, to
         if update.callback_query is not None:
             text = f"button {update.callback_query.data}"
         if text:
-            said = "\nText: " + (text if len(text) <= OWNER_TEXT_IN_REPORTS else text[:OWNER_TEXT_IN_REPORTS] + "…")
+            said = "\nText: " + _cut(text, OWNER_TEXT_IN_REPORTS)
     problem = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
-    lines = f"⚠️ Error {reference} in a {kind}{who}\n{problem[:1000]}{said}"
+    problem = problem.replace(token, "<TELEGRAM_BOT_TOKEN>") if token else problem
+    lines = f"⚠️ Error {reference} in a {kind}{who}\n{_cut(problem, OWNER_TEXT_IN_REPORTS)}{said}"
     if held_back:
         lines += f"\n({held_back} more errors were logged but not reported: at most a few an hour)"
     return lines.replace(token, "<TELEGRAM_BOT_TOKEN>") if token else lines
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 UPDATE_KINDS = ("message", "edited_message", "callback_query", "channel_post", "inline_query", "my_chat_member")

@@ -4,6 +4,7 @@ may say, and when the daily digest is due."""
 from __future__ import annotations
 
 import datetime as dt
+from difflib import SequenceMatcher
 
 from telegram import Update
 
@@ -40,6 +41,35 @@ def test_a_report_names_the_update_and_never_the_token_or_more_than_200_characte
     assert "y" * 200 + "…" in report and "y" * 201 not in report
     assert "3 more errors" in report
     assert error_report("X", None, ValueError("boom"), TOKEN).startswith("⚠️ Error X in a job\nValueError: boom")
+
+
+def owner_message(text: str) -> Update:
+    message = {"message_id": 1, "date": 0, "chat": {"id": 111, "type": "private"}, "text": text}
+    return Update.de_json(
+        {"update_id": 6, "message": {**message, "from": {"id": 111, "is_bot": False, "first_name": "A"}}}
+    )
+
+
+def longest_quote(text: str, report: str) -> int:
+    """The length of the longest piece of `text` that `report` holds."""
+    return SequenceMatcher(None, text, report, autojunk=False).find_longest_match().size
+
+
+def test_an_exception_quoting_the_owner_reaches_the_report_with_200_characters_of_them_at_most():
+    words = " ".join(f"w{n:03d}" for n in range(120))  # 599 characters, every piece of them unique
+    quoting = RuntimeError(f"could not store {words!r}")  # an exception may quote what the owner wrote
+    report = error_report("ABC123", owner_message(words), quoting, TOKEN)
+    assert longest_quote(words, report) <= 200 and "w119" not in report, report
+    assert report.startswith("⚠️ Error ABC123 in a message from tg:111\nRuntimeError: could not store 'w000 w001")
+    # an owner's text is not only their message: a stored question quoted in an error from a job
+    report = error_report("ABC124", None, quoting, TOKEN)
+    assert longest_quote(words, report) <= 200 and "w119" not in report, report
+
+
+def test_an_exception_message_cut_through_the_token_does_not_leak_a_piece_of_it():
+    for padding in (*range(140, 200, 6), *range(940, 1000, 6)):  # the token straddles where a message is cut
+        report = error_report("X", None, RuntimeError("x" * padding + f" https://api.telegram.org/bot{TOKEN}/x"), TOKEN)
+        assert not any(TOKEN[i : i + 6] in report for i in range(len(TOKEN) - 5)), (padding, report)
 
 
 def test_the_digest_is_due_once_a_day_after_its_time():

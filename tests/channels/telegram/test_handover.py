@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+from difflib import SequenceMatcher
 
 from bot.storage import TurnFilter
 from tests.fakes.openai_server import last_user_message
@@ -153,9 +154,41 @@ async def test_an_error_gives_one_admin_report_and_one_owner_line_with_the_same_
     [reply] = await asked(telegram, OWNER, "/new")
     reference = re.search(r"reference ([0-9A-F]{6})", reply).group(1)
     await telegram.wait_for(lambda: answers(telegram, ADMIN), what="the admin's report")
+    await asyncio.sleep(1.5)  # time for a second report or line, if one were coming
     [report] = answers(telegram, ADMIN)
+    assert answers(telegram, OWNER) == [reply]
     assert f"Error {reference}" in report and "OperationalError" in report and "tg:111" in report
     assert "Text: /new" in report and TOKEN not in report
+    assert "OperationalError" not in reply and "no such table" not in reply and "conversations" not in reply
+
+
+async def test_past_the_hourly_report_limit_owners_still_get_their_line(start_bot, telegram):
+    bot = await start_bot(error_reports_per_hour=1)
+    with sqlite3.connect(bot.settings.data_dir / "transcripts.db") as conn:
+        conn.execute("drop table conversations")
+    [first] = await asked(telegram, OWNER, "/new")
+    [second] = await asked(telegram, 222, "/new")
+    await telegram.wait_for(lambda: answers(telegram, ADMIN), what="the admin's report")
+    await asyncio.sleep(1.5)
+    references = [re.search(r"reference ([0-9A-F]{6})", line).group(1) for line in (first, second)]
+    [report] = answers(telegram, ADMIN)
+    assert f"Error {references[0]}" in report and references[0] != references[1]
+    assert answers(telegram, OWNER) == [first] and answers(telegram, 222) == [second]
+
+
+async def test_an_error_quoting_a_long_request_reports_200_characters_of_it_at_most(start_bot, telegram):
+    """SQLAlchemy's error quotes a statement's parameters, 300 characters of each: here the owner's request."""
+    bot = await start_bot()
+    with sqlite3.connect(bot.settings.data_dir / "transcripts.db") as conn:
+        conn.execute("drop table handover_messages")
+    words = " ".join(f"w{n:03d}" for n in range(120))
+    [line] = await asked(telegram, OWNER, f"/human {words}")
+    assert "something went wrong" in line
+    await telegram.wait_for(lambda: any("⚠️ Error" in a for a in answers(telegram, ADMIN)), what="the report")
+    [report] = [a for a in answers(telegram, ADMIN) if "⚠️ Error" in a]
+    assert "OperationalError" in report and "handover_messages" in report
+    quoted = SequenceMatcher(None, f"/human {words}", report, autojunk=False).find_longest_match().size
+    assert quoted <= 200 and "w119" not in report, report
 
 
 async def test_the_digest_transcript_and_open_turn_for_admins(start_bot, telegram):

@@ -1,0 +1,123 @@
+"""The hand-over card and its ways in and out, end to end against the fake Bot API: what a card
+shows a consultant, /human without a request, the card's Reply button, and the owner's /cancel
+of an open request."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.channels.telegram.test_handover import buttons, card_in, owner_turns
+from tests.fakes.openai_server import Reply, last_user_message
+from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, last_markup, sent_message
+
+EARLIER_Q = "Should I sell cross-border?"
+EARLIER_A = "Test one market first [1]."
+CARD_BUTTONS = {"ho:reply:1": "↩️ Reply", "ho:resolve:1": "✅ Resolve", "ho:gap:1": "➕ Add to knowledge gaps"}
+
+
+async def test_the_card_of_a_rated_down_answer_shows_what_a_consultant_needs(start_bot, telegram, llm):
+    def responder(body: dict) -> Reply:
+        if body.get("stream") and EARLIER_Q in last_user_message(body):
+            return Reply(EARLIER_A)
+        return Reply("Use **invoice finance** [1] and supplier credit [2].")
+
+    llm.responder = responder
+    bot = await start_bot()
+    await asked(telegram, OWNER, "/profile industry=bakery staff=6 region=AU")
+    [earlier] = await asked(telegram, OWNER, EARLIER_Q)
+    assert earlier.startswith("Test one market first")
+    [answer] = await asked(telegram, OWNER, CREDIT_Q)
+    assert "invoice finance" in answer
+    down = next(d for d in buttons(last_markup(telegram, OWNER)) if d.startswith("fb:down:"))
+    turn_id = int(down.split(":")[2])
+    turn = await bot.storage.get_turn(turn_id)
+    assert turn.mode == "llm" and turn.sources  # a cited answer
+    path = turn.sources[0]["path"]
+
+    # 👎: the answer gets a "Talk to a consultant" row, and pressing it posts the card
+    before = len(answers(telegram, OWNER))
+    telegram.press(OWNER, down, sent_message(telegram, OWNER))
+    await telegram.wait_for(lambda: telegram.calls_of("editMessageReplyMarkup", OWNER), what="the consultant button")
+    await telegram.wait_for(lambda: len(answers(telegram, OWNER)) > before, what="the question after 👎")
+    rated = telegram.calls_of("editMessageReplyMarkup", OWNER)[-1]
+    assert buttons(rated.params["reply_markup"])[f"human:{turn_id}"] == "🙋 Talk to a consultant"
+    admin_before = len(answers(telegram, ADMIN))
+    telegram.press(OWNER, f"human:{turn_id}", rated.result)
+    card = await card_in(telegram, ADMIN, admin_before)
+    text = card["text"]
+    assert "<i>Profile:</i> Industry: bakery; Staff: 6; Region" in text and "AU" in text
+    assert f"<b>Request:</b> {CREDIT_Q}" in text
+    assert "<b>The bot's answer</b> (llm, answered):\nUse **invoice finance** [1] and supplier credit [2]." in text
+    assert "<b>Sources:</b> [1] " in text and f"({path})" in text and path.endswith(".md")
+    assert f"<b>Earlier in the conversation:</b>\nQ: {EARLIER_Q}\nA: {EARLIER_A}" in text
+    assert f"Q: {CREDIT_Q}" not in text  # the question the card is about is not repeated as "earlier"
+    assert buttons(card["reply_markup"]) == CARD_BUTTONS
+    await telegram.wait_for(lambda: "passed this to a consultant" in answers(telegram, OWNER)[-1], what="the reply")
+    assert (await bot.storage.get_handover(1)).turn_id == turn_id
+
+
+async def test_human_without_a_request_asks_for_it_and_cancel_sends_nothing(start_bot, telegram, llm):
+    bot = await start_bot()
+    [ask] = await asked(telegram, OWNER, "/human")
+    assert ask == "What should a consultant help you with? Write it in one message (or /cancel)."
+    [cancelled] = await asked(telegram, OWNER, "/cancel")
+    assert cancelled == "OK, no request was sent. Ask me anything."
+    [answer] = await asked(telegram, OWNER, CREDIT_Q)  # the next message is a question again, not a request
+    assert "invoice finance" in answer
+    await asyncio.sleep(1)
+    assert not answers(telegram, ADMIN) and await bot.storage.get_handover(1) is None
+
+    [ask] = await asked(telegram, OWNER, "/human")
+    assert ask.startswith("What should a consultant help you with?")
+    [confirmation] = await asked(telegram, OWNER, "I need a loan for a second oven")
+    assert "passed this to a consultant" in confirmation
+    card = await card_in(telegram, ADMIN, 0)
+    assert "<b>Request:</b> I need a loan for a second oven" in card["text"]
+    assert buttons(card["reply_markup"]) == CARD_BUTTONS
+    handover = await bot.storage.get_handover(1)
+    assert (handover.request, handover.status) == ("I need a loan for a second oven", "open")
+
+
+async def test_the_reply_button_prompts_the_consultant_and_delivers_the_answer(start_bot, telegram, llm):
+    bot = await start_bot()
+    await asked(telegram, OWNER, "/human I need help with a bank loan application")
+    card = await card_in(telegram, ADMIN, 0)
+    assert "ho:reply:1" in buttons(card["reply_markup"])
+
+    telegram.press(ADMIN, "ho:reply:1", card)
+    await telegram.wait_for(lambda: len(answers(telegram, ADMIN)) > 1, what="the reply prompt")
+    prompt = telegram.calls_of("sendMessage", ADMIN)[-1]
+    assert prompt.params["text"] == "Your answer to request #1, as a reply to this message:"
+    assert prompt.params["reply_markup"]["force_reply"] is True
+    owner_before = len(answers(telegram, OWNER))
+    [sent] = await asked(telegram, ADMIN, "Bring 6 months of bank statements.", reply_to=prompt.result)
+    assert sent == "✓ Sent to the owner (request #1)."
+    assert answers(telegram, OWNER)[owner_before:] == ["<b>From a consultant:</b>\nBring 6 months of bank statements."]
+    [human] = [t for t in await owner_turns(bot) if t.mode == "human"]
+    assert human.answer == "Bring 6 months of bank statements."
+    assert (
+        human.question == "I need help with a bank loan application"
+        and human.answered_by == f"Owner{ADMIN} (tg:{ADMIN})"
+    )
+
+
+async def test_the_owners_cancel_ends_the_request_and_the_bot_answers_again(start_bot, telegram, llm):
+    bot = await start_bot()
+    await asked(telegram, OWNER, "/human I need help with a bank loan application")
+    card = await card_in(telegram, ADMIN, 0)
+    [closed] = await asked(telegram, OWNER, "/cancel")
+    assert closed == "Your request to a consultant is closed. I'm answering again."
+    await telegram.wait_for(lambda: len(answers(telegram, ADMIN)) > 1, what="the note on the card")
+    note = telegram.calls_of("sendMessage", ADMIN)[-1].params
+    assert note["text"] == "The owner ended this request."
+    assert note["reply_parameters"]["message_id"] == card["message_id"]
+    handover = await bot.storage.get_handover(1)
+    assert (handover.status, handover.resolved_by) == ("resolved", "the owner")
+
+    admin_before, llm_before = len(answers(telegram, ADMIN)), len(llm.requests)
+    [answer] = await asked(telegram, OWNER, CREDIT_Q)
+    assert "invoice finance" in answer and len(llm.requests) > llm_before
+    await asyncio.sleep(1)
+    assert len(answers(telegram, ADMIN)) == admin_before  # nothing forwarded to the consultants
+    [cancel] = await asked(telegram, OWNER, "/cancel")  # nothing open any more
+    assert cancel == "There's nothing to cancel: I'm not preparing an answer."

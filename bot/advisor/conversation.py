@@ -136,19 +136,47 @@ _KEY = re.compile(r"(?:^|(?<=\s))([A-Za-z][\w-]*)\s*=\s*")
 
 def profile_pairs(text: str) -> list[str]:
     """`key=value` pairs from what an owner typed, values with spaces included: a value runs up
-    to the next known key (`business_name=Rosie's Cakes & Co staff=6`), and may be quoted."""
-    keys = [m for m in _KEY.finditer(text) if m.group(1).lower().replace("-", "_") in PROFILE_ALIASES]
+    to the next known key (`business_name=Rosie's Cakes & Co staff=6`), or is quoted (straight
+    or curly quotes, as phone keyboards type them), and then may hold anything, `key=` too
+    (`goals="hire staff=2 more"`)."""
+    keys = [m for m in _KEY.finditer(text) if _is_key(m.group(1))]
     before = text[: keys[0].start()].strip() if keys else text.strip()
     if before:
         raise ProfileError(NOT_A_SETTING, pair=before, keys=", ".join(Profile.keys()))
-    pairs = []
-    for number, match in enumerate(keys):
-        end = keys[number + 1].start() if number + 1 < len(keys) else len(text)
-        value = text[match.end() : end].strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'“”":
-            value = value[1:-1].strip()
+    pairs, taken = [], 0
+    for match in keys:
+        if match.start() < taken:  # inside the previous key's quoted value
+            continue
+        quoted = _quoted_value(text, match.end())
+        if quoted is not None:
+            value, taken = quoted
+        else:
+            taken = next((k.start() for k in keys if k.start() > match.start()), len(text))
+            value = text[match.end() : taken].strip()
         pairs.append(f"{match.group(1)}={value}")
     return pairs
+
+
+_QUOTES = {'"': '"', "'": "'", "“": "”", "”": "”", "„": "“", "‘": "’", "«": "»"}  # opening -> closing
+
+
+def _is_key(name: str) -> bool:
+    return name.lower().replace("-", "_") in PROFILE_ALIASES
+
+
+def _quoted_value(text: str, start: int) -> tuple[str, int] | None:
+    """The value quoted from `start` and where it ends: at a closing quote followed by the end
+    or by the next key (so an apostrophe inside, "Rosie's", does not end it); None if unquoted."""
+    closing = _QUOTES.get(text[start : start + 1])
+    if closing is None:
+        return None
+    for found in re.finditer(re.escape(closing), text[start + 1 :]):
+        end = start + 1 + found.start()
+        rest = text[end + 1 :].lstrip()
+        key = _KEY.match(rest)
+        if not rest or (key and _is_key(key.group(1))):
+            return text[start + 1 : end].strip(), end + 1
+    return None
 
 
 # The stages /profile offers, as the `audience` words knowledge files use in their front matter.
@@ -167,7 +195,7 @@ def _clean(name: str, value: str) -> object:
         if value.isdigit() and int(value) <= 1_000_000:
             return int(value)
         if _STAFF_RANGE.fullmatch(value):
-            return value.replace("-", "–")
+            return re.sub(r"\s+", "", value).replace("-", "–")  # "2 - 9" as the button's "2–9"
         raise ProfileError(
             N_("staff must be a whole number of people, e.g. staff=6, or a range like 2-9 (got '{value}')"), value=value
         )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.advisor.conversation import Exchange, Profile, ProfileError, heuristic_standalone, trim_history
+from bot.advisor.conversation import (
+    Exchange,
+    Profile,
+    ProfileError,
+    heuristic_standalone,
+    profile_pairs,
+    trim_history,
+)
 
 
 def test_profile_from_key_value_pairs_with_aliases():
@@ -14,6 +21,23 @@ def test_profile_from_key_value_pairs_with_aliases():
     assert profile.updated(["staff="]).staff is None  # an empty value clears a field
     assert Profile.from_dict(profile.to_dict()) == profile
     assert Profile().describe() == "not given"
+
+
+@pytest.mark.parametrize(
+    ("typed", "fields"),
+    [
+        ("business_name=Rosie's Cakes & Co staff=6", {"business_name": "Rosie's Cakes & Co", "staff": 6}),
+        ('business_name="Rosie\'s Cakes & Co" staff=6', {"business_name": "Rosie's Cakes & Co", "staff": 6}),
+        ("business_name=“Rosie's Cakes” staff=6", {"business_name": "Rosie's Cakes", "staff": 6}),  # a phone's quotes
+        ("business_name='Rosie's' region=AU", {"business_name": "Rosie's", "region": "AU"}),
+        ('goals="hire staff=2 more" region=AU', {"goals": "hire staff=2 more", "region": "AU"}),  # a key, quoted
+        ("staff=2 - 9", {"staff": "2–9"}),  # typed as the button says it
+        ("goals=two more shops by 2030 region=Rhône-Alpes, France", {"goals": "two more shops by 2030"}),
+    ],
+)
+def test_profile_values_may_hold_spaces_quotes_and_keys(typed, fields):
+    profile = Profile().updated(profile_pairs(typed)).to_dict()
+    assert {key: profile[key] for key in fields} == fields
 
 
 @pytest.mark.parametrize(

@@ -395,8 +395,8 @@ def test_owners_markup_and_control_characters_cannot_break_or_steer_admin_tools(
     for args in (["transcripts", "list", "--json"], ["gaps", "--json"]):
         out = run_cli(*args, env=env).stdout
         assert "\x9b" not in out and "\u202e" not in out and "\\u009b2J" in out and "\\u202eevil" in out, args
-    listed = json.loads(run_cli("transcripts", "list", "--json", env=env).stdout)
-    assert "Loans \x9b2J \u202eevil\u202c?" in [t["question"] for t in listed]
+        if args[0] == "transcripts":
+            assert "Loans \x9b2J \u202eevil\u202c?" in [t["question"] for t in json.loads(out)]
 
 
 def test_csv_exports_are_owner_only_and_never_run_as_formulas(tmp_path):

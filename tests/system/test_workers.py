@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import json
 import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 
@@ -33,6 +35,39 @@ async def deliver(http: aiohttp.ClientSession, port: int, update: dict) -> None:
         assert response.status == 200, await response.text()
 
 
+@contextlib.asynccontextmanager
+async def two_workers(
+    tmp_path: Path, telegram: FakeTelegram, postgres_url: str, **settings: str
+) -> AsyncIterator[tuple[list[int], list[subprocess.Popen]]]:
+    """Two `python -m bot run` webhook workers on one PostgreSQL database (plus `settings`),
+    yielded once both registered their webhook and listen, stopped and waited for on the way out:
+    their ports, and the processes (for their exit codes)."""
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": telegram.base_url,
+        "TELEGRAM_WEBHOOK_URL": "https://advisor.example.com/telegram",  # the reverse proxy's address
+        "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": postgres_url,
+        **settings,
+    }
+    ports = [free_port(), free_port()]
+    workers = [start_worker(port, tmp_path / f"worker-{n}", env) for n, port in enumerate(ports)]
+    try:
+        await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == 2, 180, "both workers to start")
+        for port in ports:
+            while not await listening(port):
+                await asyncio.sleep(0.1)
+        yield ports, workers
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.wait(30)
+            worker.kill()
+
+
 def turn_ids(telegram: FakeTelegram, chat: int) -> list[int]:
     """The turn behind each answer sent to a chat, in the order sent (from its 👍 button)."""
     found = []
@@ -52,25 +87,13 @@ async def test_two_webhook_workers_answer_200_updates_from_20_chats_once_and_in_
     run_ingest(load_settings(knowledge_dir=kdir, data_dir=tmp_path / "ingest", chroma_url=chroma_server), embedder)
     owners = [1000 + c for c in range(CHATS)]
     with FakeTelegram() as telegram:
-        env = {
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE_URL": telegram.base_url,
-            "TELEGRAM_WEBHOOK_URL": "https://advisor.example.com/telegram",  # the reverse proxy's address
-            "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "DATABASE_URL": postgres_url,
+        settings = {
             "CHROMA_URL": chroma_server,
             "KNOWLEDGE_DIR": str(kdir),
             "ADMIN_USER_IDS": str(ADMIN),
             "QUESTIONS_PER_MINUTE": str(ROUNDS),
         }
-        ports = [free_port(), free_port()]
-        workers = [start_worker(port, tmp_path / f"worker-{n}", env) for n, port in enumerate(ports)]
-        try:
-            await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == 2, 180, "both workers to start")
-            for port in ports:
-                while not await listening(port):
-                    await asyncio.sleep(0.1)
+        async with two_workers(tmp_path, telegram, postgres_url, **settings) as (ports, workers):
             async with aiohttp.ClientSession() as http:
                 # 200 updates, round after round over the 20 chats; each chat's messages alternate workers
                 asked = {owner: [] for owner in owners}
@@ -96,13 +119,6 @@ async def test_two_webhook_workers_answer_200_updates_from_20_chats_once_and_in_
                 await deliver(http, ports[1], telegram.message_update(3000, QUESTIONS[0]))
                 await telegram.wait_for(lambda: telegram.texts(3000), 60, "the blocked owner's reply")
             await asyncio.sleep(1)  # an update answered twice would show up by now
-        finally:
-            for worker in workers:
-                worker.terminate()
-            for worker in workers:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    worker.wait(30)
-                worker.kill()
 
         logs = [(tmp_path / f"worker-{n}" / "worker.log").read_text()[-2000:] for n in range(len(workers))]
         assert all(w.returncode == 0 for w in workers), logs
@@ -130,24 +146,12 @@ async def test_two_webhook_workers_send_each_reminder_once(tmp_path, shared_inde
     through either worker reach their chats exactly once (the claim in the database decides)."""
     owners = [4000 + n for n in range(4)]
     with FakeTelegram() as telegram:
-        env = {
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE_URL": telegram.base_url,
-            "TELEGRAM_WEBHOOK_URL": "https://advisor.example.com/telegram",
-            "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "DATABASE_URL": postgres_url,
+        settings = {
             "KNOWLEDGE_DIR": str(ROOT / "knowledge"),
             "INDEX_DIR": str(shared_index_dir / "index"),
             "REMINDER_CHECK_SECONDS": "0.2",
         }
-        ports = [free_port(), free_port()]
-        workers = [start_worker(port, tmp_path / f"worker-{n}", env) for n, port in enumerate(ports)]
-        try:
-            await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == 2, 180, "both workers to start")
-            for port in ports:
-                while not await listening(port):
-                    await asyncio.sleep(0.1)
+        async with two_workers(tmp_path, telegram, postgres_url, **settings) as (ports, _workers):
             async with aiohttp.ClientSession() as http:
                 for n, owner in enumerate(owners):
                     update = telegram.message_update(owner, "/remind in 3 seconds call the bank")
@@ -155,13 +159,6 @@ async def test_two_webhook_workers_send_each_reminder_once(tmp_path, shared_inde
             reminded = lambda owner: sum("Reminder: call the bank" in t for t in telegram.texts(owner))  # noqa: E731
             await telegram.wait_for(lambda: all(reminded(o) for o in owners), 60, "the reminders")
             await asyncio.sleep(2)  # a second send would have come by now
-        finally:
-            for worker in workers:
-                worker.terminate()
-            for worker in workers:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    worker.wait(30)
-                worker.kill()
         assert [reminded(o) for o in owners] == [1] * len(owners)
         assert all(telegram.texts(o)[0].startswith("⏰ I'll remind you on") for o in owners)
 
@@ -172,56 +169,36 @@ async def test_a_guided_profile_goes_on_whichever_worker_gets_the_next_step(tmp_
     a tapped button and /skip land in the right fields, and none is taken for a question."""
     owner = 5000
     with FakeTelegram() as telegram:
-        env = {
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE_URL": telegram.base_url,
-            "TELEGRAM_WEBHOOK_URL": "https://advisor.example.com/telegram",
-            "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "DATABASE_URL": postgres_url,
-            "KNOWLEDGE_DIR": str(ROOT / "knowledge"),
-            "INDEX_DIR": str(shared_index_dir / "index"),
-        }
-        ports = [free_port(), free_port()]
-        workers = [start_worker(port, tmp_path / f"worker-{n}", env) for n, port in enumerate(ports)]
+        settings = {"KNOWLEDGE_DIR": str(ROOT / "knowledge"), "INDEX_DIR": str(shared_index_dir / "index")}
         sent = lambda: telegram.calls_of("sendMessage", owner)  # noqa: E731
-        try:
-            await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == 2, 180, "both workers to start")
-            for port in ports:
-                while not await listening(port):
-                    await asyncio.sleep(0.1)
-            async with aiohttp.ClientSession() as http:
+        async with (
+            two_workers(tmp_path, telegram, postgres_url, **settings) as (ports, _workers),
+            aiohttp.ClientSession() as http,
+        ):
 
-                async def step(port: int, update: dict, asks: str) -> dict:
-                    before = len(sent())
-                    await deliver(http, port, update)
-                    await telegram.wait_for(lambda: any(asks in c.params["text"] for c in sent()[before:]), 60, asks)
-                    return next(c for c in sent()[before:] if asks in c.params["text"]).result
+            async def step(port: int, update: dict, asks: str) -> dict:
+                before = len(sent())
+                await deliver(http, port, update)
+                await telegram.wait_for(lambda: any(asks in c.params["text"] for c in sent()[before:]), 60, asks)
+                return next(c for c in sent()[before:] if asks in c.params["text"]).result
 
-                await step(ports[0], telegram.message_update(owner, "/profile"), "What does your business do?")
-                staff = await step(ports[1], telegram.message_update(owner, "bakery"), "How many people work in it")
-                press = {
-                    "update_id": telegram.message_update(owner)["update_id"],
-                    "callback_query": {
-                        "id": "1",
-                        "from": {"id": owner, "is_bot": False, "first_name": "Rosie"},
-                        "chat_instance": "1",
-                        "data": "pf:1:1",  # "2–9"
-                        "message": staff,
-                    },
-                }
-                await step(ports[0], press, "Which country or region")
-                await step(ports[1], telegram.message_update(owner, "Kenya"), "Where is the business now?")
-                await step(ports[0], telegram.message_update(owner, "/skip"), "What is the business called?")
-                await step(ports[1], telegram.message_update(owner, "Rosie's Cakes"), "what do you want to achieve")
-                await step(ports[0], telegram.message_update(owner, "two more shops"), "Thanks! Your profile:")
-        finally:
-            for worker in workers:
-                worker.terminate()
-            for worker in workers:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    worker.wait(30)
-                worker.kill()
+            await step(ports[0], telegram.message_update(owner, "/profile"), "What does your business do?")
+            staff = await step(ports[1], telegram.message_update(owner, "bakery"), "How many people work in it")
+            press = {
+                "update_id": telegram.message_update(owner)["update_id"],
+                "callback_query": {
+                    "id": "1",
+                    "from": {"id": owner, "is_bot": False, "first_name": "Rosie"},
+                    "chat_instance": "1",
+                    "data": "pf:1:1",  # "2–9"
+                    "message": staff,
+                },
+            }
+            await step(ports[0], press, "Which country or region")
+            await step(ports[1], telegram.message_update(owner, "Kenya"), "Where is the business now?")
+            await step(ports[0], telegram.message_update(owner, "/skip"), "What is the business called?")
+            await step(ports[1], telegram.message_update(owner, "Rosie's Cakes"), "what do you want to achieve")
+            await step(ports[0], telegram.message_update(owner, "two more shops"), "Thanks! Your profile:")
     storage = await Storage.open(postgres_url)
     try:
         profile = await storage.profile(f"tg:{owner}")

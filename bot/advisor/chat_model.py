@@ -79,12 +79,18 @@ def _model_kwargs(settings: Settings, provider: str) -> dict:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def without_controls(text: str) -> str:
+    """`text` without C0 control characters and DEL (tab and line breaks stay): none is ever
+    wanted in an answer, and a NUL breaks Telegram formatting."""
+    return _CONTROL.sub("", text)
+
+
 def chunk_text(content) -> str:
     """A streamed chunk's text (for some providers a list of typed parts), without control
-    characters (a NUL breaks Telegram formatting)."""
+    characters (`without_controls`)."""
     if not isinstance(content, str):
         content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return _CONTROL.sub("", content)
+    return without_controls(content)
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from bot.advisor import Source
+from bot.advisor.chat_model import without_controls
 
 MESSAGE_LIMIT = 4096
 SPLIT_TARGET = 3800  # room for what escaping and the sources list add
@@ -25,13 +26,11 @@ _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])|(?<![\w_])
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
 _BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
 _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:")
-# NUL marks to_html's slots; none of these is ever wanted in a message (tab and line breaks stay)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def to_html(markdown: str) -> str:
     """Telegram HTML for the answer's Markdown; everything that is not markup is escaped."""
-    markdown = _CONTROL.sub("", markdown)  # a NUL left in the text would be taken for a slot below
+    markdown = without_controls(markdown)  # a NUL left in the text would be taken for a slot below
     slots: list[str] = []
 
     def keep(rendered: str) -> str:
@@ -64,7 +63,7 @@ def _link(label: str, url: str) -> str:
 
 def to_plain(markdown: str) -> str:
     """The answer without markup: the fallback when Telegram rejects the HTML."""
-    text = _FENCE.sub(lambda m: m.group(1), _CONTROL.sub("", markdown))
+    text = _FENCE.sub(lambda m: m.group(1), without_controls(markdown))
     text = _INLINE_CODE.sub(lambda m: m.group(1), text)
     text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
     text = _HEADING.sub(lambda m: m.group(1), text)

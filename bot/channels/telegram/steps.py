@@ -45,11 +45,16 @@ class SharedSteps:
         if owner is None or not self.conversations:
             yield
             return
-        before = await self._load(owner, update)
+        try:
+            before = await self._load(owner, update)
+        except Exception:  # the database is down: this process's own steps answer this update
+            log.warning("could not read the conversation steps of chat %s", owner[0], exc_info=True)
+            before = None
         try:
             yield
         finally:
-            await self._save(owner, update, before)
+            if before is not None:
+                await self._save(owner, update, before)
 
     async def _load(self, owner: tuple[int, int], update: Update) -> dict[str, object]:
         stored = await self.storage.conversation_steps(*owner)

@@ -120,10 +120,11 @@ class SharedState(StoreBase):
     async def conversation_steps(self, chat_id: int, user_id: int) -> dict[str, tuple[object, float]]:
         """Where the owner is in each multi-step conversation: name -> (state, Unix time of the
         last step)."""
-        mine = (ConversationStep.chat_id == chat_id, ConversationStep.user_id == user_id)
-        async with self.sessions() as session:
-            rows = (await session.execute(select(ConversationStep).where(*mine))).scalars().all()
-        return {row.name: (json.loads(row.state), row.updated_at) for row in rows}
+        step = ConversationStep
+        query = select(step.name, step.state, step.updated_at).where(step.chat_id == chat_id, step.user_id == user_id)
+        async with self.engine.connect() as connection:  # Core, no ORM objects: read before every update
+            rows = (await connection.execute(query)).all()
+        return {name: (json.loads(state), at) for name, state, at in rows}
 
     async def save_conversation_steps(self, chat_id: int, user_id: int, steps: dict[str, object | None]) -> None:
         """Record the owner's new step in each named conversation (None: it ended)."""

@@ -28,8 +28,8 @@ echo "Setting up .venv (first run takes a few minutes)..." >&2
 pip_install() { .venv/bin/pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 pip_install "torch==2.13.0"
 pip_install -e ".[dev,postgres]"
-# The ONNX copy of the embedding model (EMBEDDING_BACKEND=onnx / onnx-int8), made from the
-# shipped weights; nothing is downloaded.
+# The ONNX copies of the embedding models (all-MiniLM-L6-v2, with an int8 copy, and
+# multilingual-e5-small), made from the shipped weights; nothing is downloaded.
 # (the exporters' warnings go to a log, shown only if the export fails)
 if ! .venv/bin/python -m bot export-onnx --int8 >/dev/null 2>.venv/export-onnx.log; then
     cat .venv/export-onnx.log >&2

@@ -26,12 +26,17 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def export(model_dir: Path, out_dir: Path, quantize: bool = False) -> Path:
-    """Export the transformer of a sentence-transformers model folder to ONNX (with torch).
+    """Export the transformer of a sentence-transformers model folder to ONNX (with torch)."""
+    names = ["tokenizer.json", "pooling.json", "model.int8.onnx", ONNX_FILE]
+    export_atomically(out_dir, lambda folder: _export_into(model_dir, folder, quantize), names)
+    log.info("exported the embedding model to %s", out_dir)
+    return out_dir / ONNX_FILE
 
-    The files are written to a scratch folder beside `out_dir` and moved in with the model
-    file last, so a process that finds `model.onnx` finds a whole export, even when two
-    processes export at once or one is interrupted.
-    """
+
+def export_atomically(out_dir: Path, write_into, names: list[str]) -> None:
+    """Run `write_into(scratch)` in a scratch folder beside `out_dir`, then move `names` in,
+    the model file (last of `names`) last: a process that finds the model file finds a whole
+    export, even when two processes export at once or one is interrupted."""
     import os
     import tempfile
 
@@ -39,14 +44,12 @@ def export(model_dir: Path, out_dir: Path, quantize: bool = False) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent))
     try:
-        _export_into(model_dir, scratch, quantize)
-        for name in ("tokenizer.json", "pooling.json", "model.int8.onnx", ONNX_FILE):
+        write_into(scratch)
+        for name in names:
             if (scratch / name).exists():
                 os.replace(scratch / name, out_dir / name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    log.info("exported the embedding model to %s", out_dir)
-    return out_dir / ONNX_FILE
 
 
 def _export_into(model_dir: Path, folder: Path, quantize: bool) -> None:

@@ -10,7 +10,6 @@ but plain ASCII) and the knowledge base is English, and with e5 otherwise. Every
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -51,14 +50,10 @@ class Embeddings:
         return None if embedder is self.primary else embedder.space
 
     def embed_everywhere(self, texts: list[str]) -> dict[str | None, np.ndarray]:
-        """`texts` in every space, keyed as `space_of` names them. The models run side by side
-        (both release the GIL), which keeps both cores busy while the smaller model's batches
-        would leave one idle: ~6% off an ingest (bench/languages_bench.py)."""
-        if len(self.embedders) == 1:
-            return {None: self.primary.embed(texts)}
-        with ThreadPoolExecutor(len(self.embedders), thread_name_prefix="embed") as pool:
-            futures = {self.space_of(e): pool.submit(e.embed, texts) for e in self.embedders}
-            return {space: future.result() for space, future in futures.items()}
+        """`texts` in every space, keyed as `space_of` names them. One model after the other:
+        each keeps both cores busy, and side by side they only contend for them (~10% slower
+        on 2 cores, bench/languages_bench.py)."""
+        return {self.space_of(e): e.embed(texts) for e in self.embedders}
 
     def for_question(self, question: str, languages: Iterable[str] = ("en",)) -> BaseEmbedder:
         """The embedder to search `question` with: MiniLM for English questions over an English
@@ -98,7 +93,7 @@ def make_embeddings(settings: Settings) -> Embeddings:
     for part in settings.embedding_backend.split("+"):
         backend, _, variant = part.partition("-")
         if backend == "e5":
-            embedders.append(E5Embedder(settings.embedding_batch_size))
+            embedders.append(make_e5(settings))
         else:
             onnx_file = "model.int8.onnx" if variant == "int8" else "model.onnx"
             model, batch = settings.embedding_model, settings.embedding_batch_size
@@ -108,6 +103,12 @@ def make_embeddings(settings: Settings) -> Embeddings:
         for embedder in embedders:
             embedder.use_cache(folder)
     return Embeddings(*embedders)
+
+
+def make_e5(settings: Settings) -> E5Embedder:
+    """multilingual-e5-small, its ONNX export in ONNX_MODEL_DIR/e5 when that is set."""
+    folder = settings.onnx_model_dir / "e5" if settings.onnx_model_dir else None
+    return E5Embedder(settings.embedding_batch_size, folder)
 
 
 def make_embedder(settings: Settings) -> BaseEmbedder:

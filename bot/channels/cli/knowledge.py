@@ -183,22 +183,32 @@ def ingest_with_progress(
 @click.option("--force", is_flag=True, help="Export again even if an export exists.")
 @click.pass_context
 def export_onnx_command(ctx, int8, force) -> None:
-    """Export the embedding model to ONNX, for EMBEDDING_BACKEND=onnx.
+    """Export the embedding models to ONNX Runtime: all-MiniLM-L6-v2 and multilingual-e5-small.
 
     Made locally from the shipped weights (nothing is downloaded), into
-    ONNX_MODEL_DIR (default: inside .venv). setup runs this once.
+    ONNX_MODEL_DIR (default: inside .venv; e5 in its subfolder e5). setup
+    runs this once; a missing export is also made at first use.
     """
+    from bot.index.e5_model import ENCODER_FILE
+    from bot.index.e5_model import export as export_e5
     from bot.index.embedder import Embedder
     from bot.index.onnx_model import ONNX_FILE, export
+    from bot.index.spaces import make_e5
 
     settings = settings_from(ctx)
     embedder = Embedder(settings.embedding_model, onnx_dir=settings.onnx_model_dir)  # MiniLM, whatever the backend
     wanted = [ONNX_FILE, "model.int8.onnx"] if int8 else [ONNX_FILE]
     if all((embedder.onnx_dir / name).exists() for name in wanted) and not force:
         click.echo(f"ONNX export already at {embedder.onnx_dir}")
-        return
-    export(embedder.model_path, embedder.onnx_dir, quantize=int8)
-    click.echo(f"exported to {embedder.onnx_dir}")
+    else:
+        export(embedder.model_path, embedder.onnx_dir, quantize=int8)
+        click.echo(f"exported to {embedder.onnx_dir}")
+    e5 = make_e5(settings)
+    if (e5.onnx_dir / ENCODER_FILE).exists() and not force:
+        click.echo(f"ONNX export already at {e5.onnx_dir}")
+    else:
+        export_e5(e5.onnx_dir)
+        click.echo(f"exported to {e5.onnx_dir}")
 
 
 @click.command("eval")

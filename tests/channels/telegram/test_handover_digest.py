@@ -9,6 +9,7 @@ import re
 
 from bot.advisor.pipeline import FALLBACK_NOTE
 from bot.channels.telegram.handlers.digest import SENT_KEY
+from bot.config import load_settings
 from bot.storage import Storage
 from bot.storage.models import utcnow
 from tests.channels.telegram.test_handover import NOT_COVERED_Q, card_in
@@ -20,6 +21,10 @@ JOB_FIRST_RUN = 5  # seconds after the start: the digest job's first look at the
 
 def digests(telegram) -> list[str]:
     return [text for text in answers(telegram, ADMIN) if text.startswith("📊 <b>Digest since")]
+
+
+def refused_sends(telegram) -> list:
+    return [c for c in list(telegram.calls) if c.method == "sendMessage" and not c.ok]
 
 
 async def sent_slot(storage: Storage, timeout: float = JOB_FIRST_RUN + 15) -> str | None:
@@ -93,3 +98,38 @@ async def test_the_digest_counts_gaps_hand_overs_and_llm_failures(start_bot, tel
     assert "\n\n<b>Biggest gaps:</b>\n1. " in digest
     [top] = re.findall(r"\n1\. (.+) — (\d+)×", digest)
     assert "sourdough" in top[0].lower() and top[1] == "2", digest
+
+
+async def test_a_digest_telegram_could_not_deliver_is_sent_at_the_next_check(start_bot, telegram, tmp_path):
+    """Telegram down through every retry of the digest's send: the day's claim is given back
+    (not lost), and the next check sends it; a digest every admin chat refuses is not retried."""
+    slot = utcnow().replace(second=0, microsecond=0) - dt.timedelta(minutes=1)
+    at, yesterday = f"{slot:%H:%M}", (slot - dt.timedelta(days=1)).isoformat()
+    storage = await Storage.open(load_settings(data_dir=tmp_path, _env_file=None).database)
+    try:  # yesterday's digest went out
+        assert await storage.claim_state(SENT_KEY, None, yesterday)
+    finally:
+        await storage.close()
+
+    telegram.fail("sendMessage", 502, "Bad Gateway", times=4)  # the send and its three retries
+    bot = await start_bot(digest_time=at)
+    await telegram.wait_for(lambda: len(refused_sends(telegram)) >= 4, what="the digest's tries")
+    deadline = asyncio.get_running_loop().time() + 10
+    while await bot.storage.get_state(SENT_KEY) != yesterday and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    assert await bot.storage.get_state(SENT_KEY) == yesterday and not digests(telegram)
+    await bot.stop()
+
+    bot = await start_bot(digest_time=at)  # the next check (here: the restart's first, 5 s in)
+    await telegram.wait_for(lambda: digests(telegram), timeout=JOB_FIRST_RUN + 25, what="the digest, sent again")
+    assert await bot.storage.get_state(SENT_KEY) == slot.isoformat()
+    assert await bot.storage.claim_state(SENT_KEY, slot.isoformat(), yesterday)  # as if not sent yet
+    await bot.stop()
+
+    # the bot blocked in the admin chat: a refusal, not an outage; the day stays claimed
+    telegram.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    tries = len(refused_sends(telegram))
+    bot = await start_bot(digest_time=at)
+    await telegram.wait_for(lambda: len(refused_sends(telegram)) > tries, what="the refused digest")
+    await asyncio.sleep(1)
+    assert await bot.storage.get_state(SENT_KEY) == slot.isoformat() and len(digests(telegram)) == 1

@@ -3,6 +3,9 @@ buttons under its 👎 comments.
 
 The time it last went out is stored (`bot_state`), and claimed before sending: after a restart
 the digest is neither repeated nor skipped, and of several webhook workers exactly one sends it.
+A digest no admin chat got because Telegram could not be reached (after the sends' own retries)
+gives its claim back, so the next check, a minute later, tries again; one every chat refused
+(the bot blocked, a wrong chat id) is not retried.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.channels.telegram import admin_chat
@@ -48,7 +52,11 @@ async def send_when_due(context: BotContext) -> None:
         return
     if last is None:
         return
-    await send_digest(context, dt.datetime.fromisoformat(last), admin_chat.admin_chats(deps.settings))
+    chats = admin_chat.admin_chats(deps.settings)
+    delivered, unreachable = await send_digest(context, dt.datetime.fromisoformat(last), chats)
+    if chats and not delivered and unreachable:
+        log.warning("no admin chat got the digest; trying again at the next check")
+        await deps.storage.claim_state(SENT_KEY, slot.isoformat(), last)
 
 
 @admin_only
@@ -57,15 +65,21 @@ async def digest_now(update: Update, context: BotContext) -> None:
     await send_digest(context, utcnow() - dt.timedelta(days=1), [update.effective_chat.id])
 
 
-async def send_digest(context: BotContext, since: dt.datetime, chats: list[int]) -> None:
+async def send_digest(context: BotContext, since: dt.datetime, chats: list[int]) -> tuple[int, int]:
+    """Send the digest to `chats`; returns how many got it, and how many Telegram could not reach."""
     deps = context.deps
     digest = await compute_digest(deps.storage, deps.advisor.retriever, deps.settings.min_score, since)
     text, markup = digest_message(digest)
+    delivered = unreachable = 0
     for chat in chats:
         try:
             await context.bot.send_message(chat, text, parse_mode=ParseMode.HTML, reply_markup=markup)
-        except Exception:
+            delivered += 1
+        except Exception as exc:
             log.warning("could not send the digest to chat %s", chat, exc_info=True)
+            transient = isinstance(exc, NetworkError | RetryAfter) and not isinstance(exc, BadRequest)
+            unreachable += transient
+    return delivered, unreachable
 
 
 def digest_message(digest: Digest) -> tuple[str, InlineKeyboardMarkup | None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.advisor.conversation import Exchange, Profile
-from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape
+from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape, to_plain
 from bot.storage import TurnRecord
 
 EARLIER_EXCHANGES = 3
@@ -41,12 +41,13 @@ def card_text(
         coverage = "answered" if turn.covered else "not covered"
         if turn.question.strip() != request.strip():
             parts.append(f"<b>Question:</b> {escape(_cut(turn.question, SNIPPET))}")
-        parts.append(f"<b>The bot's answer</b> ({turn.mode}, {coverage}):\n{escape(_cut(turn.answer, SNIPPET * 2))}")
+        answer = escape(_cut(to_plain(turn.answer), SNIPPET * 2))  # as the owner read it, not its Markdown
+        parts.append(f"<b>The bot's answer</b> ({turn.mode}, {coverage}):\n{answer}")
         if turn.sources:
             cited = "; ".join(f"[{stored_label(s)}] {s['title']} ({s['path']})" for s in turn.sources)
             parts.append(f"<b>Sources:</b> {escape(_cut(cited, SNIPPET * 2))}")
     if earlier:
-        lines = [f"Q: {_cut(e.question, SNIPPET // 2)}\nA: {_cut(e.answer, SNIPPET // 2)}" for e in earlier]
+        lines = [f"Q: {_cut(e.question, SNIPPET // 2)}\nA: {_cut(to_plain(e.answer), SNIPPET // 2)}" for e in earlier]
         parts.append("<b>Earlier in the conversation:</b>\n" + escape("\n".join(lines)))
     hint = (
         f"<i>Reply to this message to answer (the owner was told: within {hours:g} hours). "

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 from bot.index.retriever import Retriever
 from bot.review.gaps import Theme, find_gaps
-from bot.review.stats import compute_stats
+from bot.review.stats import ANSWER_MODES, compute_stats
 from bot.storage import Storage, TurnFilter
 
 log = logging.getLogger(__name__)
 
-ANSWER_MODES = ("offline", "llm")  # the advisor's answers; not "hi", not a consultant's words
 
 
 @dataclass
@@ -43,7 +42,7 @@ async def compute_digest(storage: Storage, retriever: Retriever | None, min_scor
     digest = Digest(
         since=since,
         questions=questions,
-        owners=stats.users,
+        owners=stats.askers,  # who asked the questions counted, not who only said hi or asked for a person
         thumbs_up=stats.thumbs_up,
         thumbs_down=stats.thumbs_down,
         not_covered=stats.not_covered,

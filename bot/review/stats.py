@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from bot.index.evaluation import percentile
 from bot.storage import Storage, TurnFilter
 
+ANSWER_MODES = ("offline", "llm")  # the advisor's answers; not "hi", not a consultant's words
+
 
 @dataclass
 class Stats:
     turns: int = 0
     users: int = 0
+    askers: int = 0  # users the advisor answered (not only small talk or a hand-over request)
     active_users_per_day: dict[str, int] = field(default_factory=dict)
     thumbs_up: int = 0
     thumbs_down: int = 0
@@ -37,6 +40,7 @@ class Stats:
         return {
             "turns": self.turns,
             "users": self.users,
+            "askers": self.askers,
             "active_users_per_day": self.active_users_per_day,
             "thumbs_up": self.thumbs_up,
             "thumbs_down": self.thumbs_down,
@@ -56,6 +60,7 @@ async def compute_stats(storage: Storage, filters: TurnFilter) -> Stats:
     """One pass over the matching turns (streamed), so it works on a large database."""
     stats = Stats()
     users: set[str] = set()
+    askers: set[str] = set()
     per_day: dict[str, set[str]] = {}
     latencies: list[float] = []
     modes: Counter[str] = Counter()
@@ -63,6 +68,8 @@ async def compute_stats(storage: Storage, filters: TurnFilter) -> Stats:
     async for turn in storage.stream_turns(filters):
         stats.turns += 1
         users.add(turn.user_id)
+        if turn.mode in ANSWER_MODES:
+            askers.add(turn.user_id)
         per_day.setdefault(turn.created_at.date().isoformat(), set()).add(turn.user_id)
         modes[turn.mode] += 1
         stats.not_covered += not turn.covered
@@ -73,7 +80,7 @@ async def compute_stats(storage: Storage, filters: TurnFilter) -> Stats:
             latencies.append(turn.latency_ms)
         if turn.sources:
             topics[topic_of(turn.sources[0]["path"])] += 1
-    stats.users = len(users)
+    stats.users, stats.askers = len(users), len(askers)
     stats.active_users_per_day = {day: len(ids) for day, ids in sorted(per_day.items())}
     stats.modes = dict(modes)
     stats.latency_ms_p50 = percentile(latencies, 0.5)

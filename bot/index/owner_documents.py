@@ -14,7 +14,7 @@ chats.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from bot.config import Settings
@@ -113,21 +113,15 @@ class OwnerDocuments:
         where = {"owner": owner} if document is None else {"$and": [{"owner": owner}, {"document": document}]}
         return len(self.collection.get(where=where, include=[])["ids"])
 
-    def sweep(self, kept: Collection[tuple[str, int]]) -> int:
-        """Delete the passages of every document not in `kept` (owner, document id): those whose
-        database row went while their passages could not be deleted (the command line's forget
-        and prune leave a local store to the bot). Returns how many documents went."""
-        stale: set[tuple[str, int]] = set()
+    def document_keys(self) -> set[tuple[str, int]]:
+        """(owner, document id) of every document with passages here: compared with the database's
+        list, those it no longer has are the passages to sweep (the command line's forget and prune
+        delete rows while a running bot holds a local store)."""
+        keys: set[tuple[str, int]] = set()
         offset = 0
         while True:
             page = self.collection.get(include=["metadatas"], limit=PAGE, offset=offset)
-            for meta in page["metadatas"] or []:
-                key = (meta["owner"], int(meta["document"]))
-                if key not in kept:
-                    stale.add(key)
+            keys.update((meta["owner"], int(meta["document"])) for meta in page["metadatas"] or [])
             if len(page["ids"]) < PAGE:
-                break
+                return keys
             offset += PAGE
-        for owner, document in sorted(stale):
-            self.delete(owner, document)
-        return len(stale)

@@ -109,23 +109,27 @@ NOTES = "# Shop notes\n\n## Opening hours\n\nThe shop opens at seven and closes 
 
 async def test_retention_deletes_documents_past_the_period_with_their_passages(start_bot, telegram, embedder):
     """The daily documents job (its first run seconds after a start) deletes each document
-    older than RETENTION_DAYS, row and passages; a recent one stays."""
+    older than RETENTION_DAYS, row and passages; a recent one stays; and the passages of a
+    document whose row went while the bot was down (the command line's forget) are swept."""
     bot = await start_bot(retention_days=30)
     await send_document(telegram, OWNER, pdf_of(LOAN_OFFER), NAME, "application/pdf")
     await send_document(telegram, OWNER, NOTES.encode(), "notes.md", "text/markdown")
-    old, recent = await bot.storage.documents_of(f"tg:{OWNER}")
+    await send_document(telegram, OWNER, b"# Plan\n\nOpen a second bakery in 2027.", "plan.md", "text/markdown")
+    old, recent, forgotten = await bot.storage.documents_of(f"tg:{OWNER}")
     store = OwnerDocuments(bot.settings, Embeddings(embedder))
-    assert store.count(f"tg:{OWNER}", old.id) > 0 and store.count(f"tg:{OWNER}", recent.id) > 0
-    await bot.stop()  # a month passes for the first document
+    assert all(store.count(f"tg:{OWNER}", d.id) > 0 for d in (old, recent, forgotten))
+    await bot.stop()  # a month passes for the first document; the third one's row is deleted
     sent = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=31)
     with contextlib.closing(sqlite3.connect(bot.settings.data_dir / "transcripts.db")) as conn, conn:
         conn.execute("update owner_documents set created_at = ? where id = ?", (f"{sent:%Y-%m-%d %H:%M:%S.%f}", old.id))
+        conn.execute("delete from owner_documents where id = ?", (forgotten.id,))
     bot = await start_bot(retention_days=30)
 
     def gone() -> bool:  # its passages go first, then its row
         with contextlib.closing(sqlite3.connect(bot.settings.data_dir / "transcripts.db")) as conn:
             rows = conn.execute("select id from owner_documents order by id").fetchall()
-        return rows == [(recent.id,)] and store.count(f"tg:{OWNER}", old.id) == 0
+        swept = store.count(f"tg:{OWNER}", forgotten.id) == 0
+        return rows == [(recent.id,)] and store.count(f"tg:{OWNER}", old.id) == 0 and swept
 
     await telegram.wait_for(gone, timeout=120, what="the documents job")
     assert [d.id for d in await bot.storage.documents_of(f"tg:{OWNER}")] == [recent.id]

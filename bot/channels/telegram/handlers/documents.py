@@ -318,9 +318,14 @@ async def expire_and_sweep(context: BotContext) -> None:
         for document in await deps.storage.documents_older_than(deps.settings.retention_days):
             await asyncio.to_thread(store.delete, document.user_id, document.id)
             await deps.storage.delete_document(document.user_id, document.id)
-    swept = await asyncio.to_thread(store.sweep, await deps.storage.all_document_keys())
+    stored = await asyncio.to_thread(store.document_keys)
+    # listed after the scan: a document's row is written before its passages, so one stored
+    # during the scan is listed here too, and kept
+    swept = sorted(stored - await deps.storage.all_document_keys())
+    for owner, document in swept:
+        await asyncio.to_thread(store.delete, owner, document)
     if swept:
-        log.info("owners' documents: swept the passages of %d deleted documents", swept)
+        log.info("owners' documents: swept the passages of %d deleted documents", len(swept))
 
 
 HANDLERS = [

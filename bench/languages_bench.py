@@ -1,6 +1,6 @@
 """Embedding backends for owners in other languages: speed and recall, English and multilingual.
 
-    python bench/languages_bench.py            # knowledge/ and both eval sets, three backends (~6 minutes)
+    python bench/languages_bench.py            # knowledge/ and both eval sets, three backends (~4 minutes)
     python bench/languages_bench.py --quick    # the default backend on a few files, for the smoke test
 
 For EMBEDDING_BACKEND `onnx` (MiniLM only), `e5` (multilingual-e5-small only) and `onnx+e5` (the

@@ -145,31 +145,8 @@ def _four_bit(path: Path, packed: PackedE5) -> None:
         if name is None:
             nodes.append(node)
             continue
-        k, n = matrix.shape
-        blocks = packed.blocks(name)
-        nibbles = np.concatenate([blocks["nibbles"] & 0x0F, blocks["nibbles"] >> 4], axis=1)  # weights 0..31
-        paired = (nibbles[:, 0::2] | (nibbles[:, 1::2] << 4)).astype(np.uint8)  # byte j: weights 2j, 2j+1
         model.graph.initializer.remove(weight)
-        model.graph.initializer.extend(
-            [
-                numpy_helper.from_array(paired.reshape(n, k // 32, 16), f"{name}.q4"),
-                numpy_helper.from_array(blocks["scale"].astype(np.float32), f"{name}.scales"),
-            ]
-        )
-        nodes.append(
-            helper.make_node(
-                "MatMulNBits",
-                [node.input[0], f"{name}.q4", f"{name}.scales"],
-                list(node.output),
-                name=f"{name}.matmul",
-                domain="com.microsoft",
-                K=k,
-                N=n,
-                bits=4,
-                block_size=32,
-                accuracy_level=0,
-            )
-        )
+        nodes.append(_matmul_nbits(node, name, *matrix.shape, packed, model.graph.initializer))
         replaced += 1
     if replaced != 6 * packed.layers:
         raise RuntimeError(f"found {replaced} of the encoder's {6 * packed.layers} weight matrices in its trace")
@@ -177,6 +154,35 @@ def _four_bit(path: Path, packed: PackedE5) -> None:
     model.graph.node.extend(nodes)
     model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(model, str(path))
+
+
+def _matmul_nbits(node, name: str, k: int, n: int, packed: PackedE5, initializers):
+    """The MatMulNBits node doing `node`'s product with tensor `name`'s 4-bit blocks, whose
+    weights and scales it adds to `initializers`."""
+    from onnx import helper, numpy_helper
+
+    blocks = packed.blocks(name)
+    nibbles = np.concatenate([blocks["nibbles"] & 0x0F, blocks["nibbles"] >> 4], axis=1)  # weights 0..31
+    paired = (nibbles[:, 0::2] | (nibbles[:, 1::2] << 4)).astype(np.uint8)  # byte j: weights 2j, 2j+1
+    initializers.extend(
+        [
+            numpy_helper.from_array(paired.reshape(n, k // 32, 16), f"{name}.q4"),
+            numpy_helper.from_array(blocks["scale"].astype(np.float32), f"{name}.scales"),
+        ]
+    )
+    inputs = [node.input[0], f"{name}.q4", f"{name}.scales"]
+    return helper.make_node(
+        "MatMulNBits",
+        inputs,
+        list(node.output),
+        name=f"{name}.matmul",
+        domain="com.microsoft",
+        K=k,
+        N=n,
+        bits=4,
+        block_size=32,
+        accuracy_level=0,
+    )
 
 
 class OnnxE5Encoder:

@@ -150,7 +150,11 @@ def answer(question: str, text: str = "Use invoice finance [1].", **extra) -> An
 
 def fresh_copy(target) -> None:
     """The repository's files as a clone has them (tracked, and new ones not ignored), with the
-    already set-up virtual environment, so `make run` finds its setup done."""
+    already set-up virtual environment, so `make run` finds its setup done. The setup is brought
+    up to date here first (a no-op when it is): a copy finding it stale (setup.sh or
+    pyproject.toml changed since) would reinstall the shared environment from itself, and leave
+    it pointing at a temporary folder once the test is over."""
+    subprocess.run(["bash", "scripts/setup.sh"], cwd=ROOT, check=True, capture_output=True)
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,

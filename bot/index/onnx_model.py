@@ -89,20 +89,13 @@ def _export_into(model_dir: Path, folder: Path, quantize: bool) -> None:
         quantize_dynamic(str(target), str(folder / "model.int8.onnx"), weight_type=QuantType.QInt8)
 
 
-class OnnxEncoder:
-    """Mean-pooled, normalised sentence embeddings from an ONNX export: what
-    sentence-transformers computes for all-MiniLM-L6-v2 (Transformer → mean pooling → normalise)."""
+class OnnxSession:
+    """An ONNX Runtime session over one model file, opened at first use: a serving process that
+    chooses one thread per question (`set_threads`) before its first question opens one session.
+    Both embedding models' encoders run on it."""
 
-    def __init__(self, folder: Path, file: str = ONNX_FILE, threads: int = 0) -> None:
-        from tokenizers import Tokenizer
-
-        self.folder, self.file = folder, file
-        max_length = json.loads((folder / "pooling.json").read_text())["max_seq_length"]
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self.threads = threads
-        self._session = None
+    def __init__(self, path: Path, threads: int = 0) -> None:
+        self.path, self.threads, self._session = path, threads, None
 
     def set_threads(self, threads: int) -> None:
         """Threads per forward pass (0: one per core); takes effect at the next session."""
@@ -111,17 +104,28 @@ class OnnxEncoder:
 
     @property
     def session(self):
-        """Opened at first use, so a serving process that sets one thread opens one session."""
         if self._session is None:
             import onnxruntime
 
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(
-                str(self.folder / self.file), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         return self._session
+
+
+class OnnxEncoder(OnnxSession):
+    """Mean-pooled, normalised sentence embeddings from an ONNX export: what
+    sentence-transformers computes for all-MiniLM-L6-v2 (Transformer → mean pooling → normalise)."""
+
+    def __init__(self, folder: Path, file: str = ONNX_FILE, threads: int = 0) -> None:
+        from tokenizers import Tokenizer
+
+        super().__init__(folder / file, threads)
+        max_length = json.loads((folder / "pooling.json").read_text())["max_seq_length"]
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, **_ignored) -> np.ndarray:
         """Embeddings in the order given; texts are batched longest first, as sentence-transformers does."""

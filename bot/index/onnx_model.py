@@ -89,6 +89,11 @@ def _export_into(model_dir: Path, folder: Path, quantize: bool) -> None:
         quantize_dynamic(str(target), str(folder / "model.int8.onnx"), weight_type=QuantType.QInt8)
 
 
+class ModelFileError(RuntimeError):
+    """An exported model file that cannot be loaded (damaged, unreadable): one line naming the
+    file and the fix, for the command line and the bot's log."""
+
+
 class OnnxSession:
     """An ONNX Runtime session over one model file, opened at first use: a serving process that
     chooses one thread per question (`set_threads`) before its first question opens one session.
@@ -110,7 +115,16 @@ class OnnxSession:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            try:
+                self._session = onnxruntime.InferenceSession(
+                    str(self.path), options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelFileError(
+                    f"cannot load the embedding model {self.path} ({reason}): "
+                    "export it again with `python -m bot export-onnx --force`"
+                ) from exc
         return self._session
 
 

@@ -66,15 +66,17 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 
 class Commands(click.Group):
     """The command group; a command that meets an index it cannot search (embedded with other
-    models than EMBEDDING_BACKEND gives: `bot.index.provenance`) ends with that one line."""
+    models than EMBEDDING_BACKEND gives: `bot.index.provenance`) or an exported model it cannot
+    load ends with that one line."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except Exception as exc:
+            from bot.index.onnx_model import ModelFileError
             from bot.index.provenance import IndexMismatchError
 
-            if isinstance(exc, IndexMismatchError):
+            if isinstance(exc, IndexMismatchError | ModelFileError):
                 fail(str(exc))
             raise
 

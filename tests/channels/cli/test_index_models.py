@@ -4,6 +4,7 @@ line that names both settings and the fix, and a non-zero exit, until an ingest 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -59,3 +60,23 @@ def test_eval_and_a_chat_that_cannot_re_embed_say_so_in_one_line(env, kdir, tmp_
     chatted = invoke("chat", env={**env, "KNOWLEDGE_DIR": str(tmp_path / "gone")}, input=QUESTION + "\n")
     assert chatted.returncode == 2 and chatted.stdout == ""
     assert chatted.stderr.strip().splitlines()[-1] == refusal("e5", "onnx+e5")
+
+
+def test_a_damaged_model_export_is_named_in_one_line_with_its_fix(env, tmp_path):
+    """An export cut short (a full disk, a copied folder): `ask` names the file and the command
+    that makes it again, instead of a traceback from ONNX Runtime."""
+    from bot.index import E5Embedder, Embedder
+    from bot.index.e5_model import ENCODER_FILE
+
+    assert invoke("ingest", env=env).returncode == 0
+    folder = tmp_path / "onnx"  # ONNX_MODEL_DIR: MiniLM's export as setup made it, e5's damaged
+    shutil.copytree(Embedder(backend="onnx").onnx_dir, folder)
+    (folder / "e5").mkdir()
+    (folder / "e5" / ENCODER_FILE).write_bytes((E5Embedder().onnx_dir / ENCODER_FILE).read_bytes()[:100_000])
+
+    refused = run_cli("ask", "¿Cómo consigo crédito sin garantía?", env={**env, "ONNX_MODEL_DIR": str(folder)})
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "Traceback" not in refused.stderr
+    [line] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith(f"error: cannot load the embedding model {folder / 'e5' / ENCODER_FILE} (")
+    assert line.endswith("export it again with `python -m bot export-onnx --force`")

@@ -182,11 +182,12 @@ class Embedder(BaseEmbedder):
         return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
 
     def _load_onnx(self):
-        from bot.index.onnx_model import ONNX_FILE, OnnxEncoder, export
+        from bot.index.onnx_model import ONNX_FILE, OnnxEncoder, export, exporting_into
 
         if not (self.onnx_dir / self.onnx_file).exists():
             log.warning("no ONNX export of the embedding model at %s yet; exporting it once", self.onnx_dir)
-            export(self.model_path, self.onnx_dir, quantize=self.onnx_file != ONNX_FILE)
+            with exporting_into(self.onnx_dir):
+                export(self.model_path, self.onnx_dir, quantize=self.onnx_file != ONNX_FILE)
         log.info("loading embedding model (ONNX) from %s", self.onnx_dir / self.onnx_file)
         return OnnxEncoder(self.onnx_dir, self.onnx_file)
 
@@ -244,10 +245,12 @@ class E5Embedder(BaseEmbedder):
 
     def _load(self):
         from bot.index.e5_model import ENCODER_FILE, OnnxE5Encoder, export
+        from bot.index.onnx_model import exporting_into
 
         if not (self.onnx_dir / ENCODER_FILE).exists():
             log.warning("no ONNX export of multilingual-e5-small at %s yet; exporting it once", self.onnx_dir)
-            export(self.onnx_dir)
+            with exporting_into(self.onnx_dir):
+                export(self.onnx_dir)
         log.info("loading embedding model (multilingual-e5-small, ONNX) from %s", self.onnx_dir)
         return OnnxE5Encoder(self.onnx_dir)
 

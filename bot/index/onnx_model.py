@@ -15,6 +15,7 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,18 @@ def _export_into(model_dir: Path, folder: Path, quantize: bool) -> None:
 class ModelFileError(RuntimeError):
     """An exported model file that cannot be loaded (damaged, unreadable): one line naming the
     file and the fix, for the command line and the bot's log."""
+
+
+@contextmanager
+def exporting_into(folder: Path):
+    """A first-use export that cannot write its folder ends in one line naming it and the fix."""
+    try:
+        yield
+    except OSError as exc:
+        raise ModelFileError(
+            f"cannot export the embedding model to {folder} ({exc.strerror or exc}): make that folder "
+            "writable, or set ONNX_MODEL_DIR to one that is"
+        ) from exc
 
 
 class OnnxSession:

@@ -80,3 +80,24 @@ def test_a_damaged_model_export_is_named_in_one_line_with_its_fix(env, tmp_path)
     [line] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
     assert line.startswith(f"error: cannot load the embedding model {folder / 'e5' / ENCODER_FILE} (")
     assert line.endswith("export it again with `python -m bot export-onnx --force`")
+
+
+def test_a_first_use_export_into_a_read_only_folder_is_named_in_one_line(env, tmp_path):
+    """No export yet and an ONNX_MODEL_DIR the bot may not write: one line with the folder and
+    the fix (checked without root's power to write anywhere)."""
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        refused = run_cli(
+            "ingest", env={**env, "ONNX_MODEL_DIR": str(folder), "EMBEDDING_BACKEND": "e5", "EMBEDDING_CACHE": "false"},
+            unprivileged=True,
+        )
+    finally:
+        folder.chmod(0o755)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    [line] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert line == (
+        f"error: cannot export the embedding model to {folder / 'e5'} (Permission denied): make that folder "
+        "writable, or set ONNX_MODEL_DIR to one that is"
+    )

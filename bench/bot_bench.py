@@ -2,6 +2,7 @@
 
     python bench/bot_bench.py            # 1, 10, 50, 200 owners; zero delay; first start (about 7 minutes)
     python bench/bot_bench.py --quick    # 1 and 3 owners, for the smoke test
+    python bench/bot_bench.py --offline-only --owners 50   # only the offline series (no LLM configured)
 
 The bot runs as `python -m bot run` in its own process, exactly as in production,
 polling a fake Bot API server; the fake OpenAI-compatible LLM streams its answer
@@ -11,8 +12,10 @@ latency is from the moment the update is available to the final message's arriva
 the LLM's own time (from the fake LLM's records: any follow-up rewrite plus the
 streamed answer) is subtracted to give the bot's overhead. Then, with an LLM that
 answers at once and owners who ask again the moment an answer arrives (no reading
-time), the answers per second show the bot's capacity. Telegram's own flood limit (30 messages
-per second) is switched off here (TELEGRAM_MAX_MESSAGES_PER_SECOND=0) to measure the bot, not the limit.
+time), the answers per second show the bot's capacity. Last, the same owners with no LLM
+configured (the offline answer every new deployment gives): its CPU per answer and overhead.
+Telegram's own flood limit (30 messages per second) is switched off here
+(TELEGRAM_MAX_MESSAGES_PER_SECOND=0) to measure the bot, not the limit.
 
 Each bot start is timed from the process's start to its first getUpdates (start to ready, an
 up-to-date index), and its resident memory read at ready and at the end (VmRSS, VmHWM). The
@@ -173,17 +176,24 @@ async def wait_ready(telegram: FakeTelegram, bot: subprocess.Popen, started: flo
 
 
 def start_bot(
-    work: Path, index: Path | None, telegram: FakeTelegram, llm: FakeOpenAI, data: str, backend: str, **extra: str
+    work: Path,
+    index: Path | None,
+    telegram: FakeTelegram,
+    llm: FakeOpenAI | None,
+    data: str,
+    backend: str,
+    **extra: str,
 ) -> subprocess.Popen:
+    """The bot as `python -m bot run`; with `llm` None it answers offline (no LLM configured)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LLM_"))}
+    if llm is not None:
+        env.update(LLM_MODEL="openai:fake-model", LLM_BASE_URL=llm.base_url)
     env.update(
         KNOWLEDGE_DIR=str(ROOT / "knowledge"),
         DATA_DIR=str(work / data),
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=telegram.base_url,
         TELEGRAM_MAX_MESSAGES_PER_SECOND="0",
-        LLM_MODEL="openai:fake-model",
-        LLM_BASE_URL=llm.base_url,
         QUESTIONS_PER_MINUTE="1000",
         QUESTIONS_PER_DAY="100000",
         LOG_LEVEL="WARNING",
@@ -254,11 +264,12 @@ async def run_series(
     think: float,
     label: str,
     profile: Path | None = None,
+    offline: bool = False,
 ) -> list:
     rows = []
     with FakeTelegram() as telegram, FakeOpenAI(lambda body: Reply(ANSWER, delay=delay, piece=12)) as llm:
         started = time.monotonic()
-        bot = start_bot(work, index, telegram, llm, f"data-{label}", BACKEND)
+        bot = start_bot(work, index, telegram, None if offline else llm, f"data-{label}", BACKEND)
         try:
             start = await wait_ready(telegram, bot, started)
             load = Load(telegram, llm)
@@ -268,7 +279,7 @@ async def run_series(
                 row = await phase(load, owners, questions, 1_000 * (number + 1), bot.pid, think)
                 if spy is not None:
                     spy.wait()
-                row["llm_delay_ms"] = int(delay * 1000)
+                row["llm_delay_ms"] = None if offline else int(delay * 1000)
                 rows.append(row | start | memory_mb(bot.pid))
                 print_table(f"{label} so far", [row])
         finally:
@@ -294,14 +305,18 @@ async def main_async(args) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-bot-"))
     try:
         index = prepare_index(work, args.index)
+        llm = not args.offline_only
         delayed = (
-            []
-            if args.only_burst
-            else await run_series(work, index, 0.3, args.owners, args.questions, args.think, "llm-300ms")
+            await run_series(work, index, 0.3, args.owners, args.questions, args.think, "llm-300ms")
+            if llm and not args.only_burst
+            else []
         )
         profile = RESULTS / "bot-profile.txt" if args.profile else None
-        instant = await run_series(work, index, 0.0, [args.burst], args.questions, 0.0, "llm-0ms", profile)
-        first = None if args.quick else await first_start(work)
+        instant = (
+            await run_series(work, index, 0.0, [args.burst], args.questions, 0.0, "llm-0ms", profile) if llm else []
+        )
+        offline = await run_series(work, index, 0.0, args.owners, args.questions, args.think, "offline", offline=True)
+        first = None if args.quick or not llm else await first_start(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     profile_summary = None
@@ -314,8 +329,9 @@ async def main_async(args) -> dict:
         "questions_per_owner": args.questions,
         "llm_300ms": delayed,
         "llm_0ms": instant,
+        "offline": offline,
         "first_start": first,
-        "targets": targets(delayed, instant, first),
+        "targets": targets(delayed, instant, first) if llm else None,
     }
 
 
@@ -359,6 +375,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="sample the bot with py-spy during the zero-delay run")
     parser.add_argument("--index", type=Path, help="copy this up-to-date index of knowledge/ instead of ingesting")
     parser.add_argument("--only-burst", action="store_true", help="skip the 300 ms series (for profiling)")
+    parser.add_argument("--offline-only", action="store_true", help="only the offline series (no LLM configured)")
     args = parser.parse_args()
     if args.quick:
         args.owners, args.questions, args.burst, args.think = [1, 3], 2, 3, 0.2
@@ -368,12 +385,15 @@ def main() -> None:
     result = asyncio.run(main_async(args))
     print_table("Bot with an LLM that answers after 300 ms (streamed)", result["llm_300ms"])
     print_table("Bot with an LLM that answers at once", result["llm_0ms"])
+    print_table("Bot without an LLM (offline answers)", result["offline"])
     if result["first_start"]:
         print_table("First start: empty DATA_DIR and embedding cache", [result["first_start"]])
-    print_table("Targets", [{"target": k, **v} for k, v in result["targets"].items()])
+    if result["targets"]:
+        print_table("Targets", [{"target": k, **v} for k, v in result["targets"].items()])
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["backend"] = args.backend
-    write_result("bot" if args.backend == "onnx+e5" else f"bot-{args.backend}", result, args.quick)
+    name = "bot" if args.backend == "onnx+e5" else f"bot-{args.backend}"
+    write_result(f"{name}-offline" if args.offline_only else name, result, args.quick)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from tests.helpers import ROOT
 BENCHES = {
     "ingest_bench.py": ("ingest", ["throughput", "reingest"]),
     "retrieval_bench.py": ("retrieval", ["sizes"]),
-    "bot_bench.py": ("bot", ["llm_300ms", "llm_0ms", "targets"]),
+    "bot_bench.py": ("bot", ["llm_300ms", "llm_0ms", "offline", "targets"]),
     "memory_bench.py": ("memory", ["runs"]),
     "embedding_bench.py": ("embedding", ["backends"]),
     "languages_bench.py": ("languages", ["backends"]),

@@ -42,6 +42,11 @@ class KnowledgeIndex:
     Each embedding model (vector space) has its own collection, holding the same chunks
     with the same ids: `collection` is the first space's, the record of what the index
     holds; a file is written to it last, so a file complete there is complete everywhere.
+
+    Beside the chunks, each space has a collection of the questions the sections answer
+    (their headings and the ways owners ask them, `bot.knowledge.chunks.section_questions`),
+    embedded as questions: `<name>-questions`, `<name>-<space>-questions`. A file's questions are
+    written first and go with its chunks.
     """
 
     page_size = 5000
@@ -49,6 +54,7 @@ class KnowledgeIndex:
     def __init__(self, collection, state_dir: Path, client=None, version: int | None = None, others=None) -> None:
         self.collection = collection
         self.spaces: dict[str, object] = dict(others or {})  # space name -> its collection (besides the first)
+        self.questions: dict[str | None, object] = {}  # space name (None: the first) -> its questions' collection
         self.client = client
         self.version = version  # the index version this is (None: a server, or a folder without versions)
         self.folder: Path | None = None  # the local folder holding this index (and its lexical part)
@@ -60,6 +66,9 @@ class KnowledgeIndex:
         for space in spaces:
             name = f"{self.collection.name}-{space}"
             self.spaces[space] = self.client.get_or_create_collection(name, embedding_function=None, metadata=COSINE)
+        for space in [None, *spaces]:
+            name = questions_collection(self.collection.name, space)
+            self.questions[space] = self.client.get_or_create_collection(name, embedding_function=None, metadata=COSINE)
 
     def close(self) -> None:
         """Release Chroma's resources for this folder (its HNSW index in memory, SQLite)."""
@@ -135,8 +144,10 @@ class KnowledgeIndex:
         texts: Sequence[str],
         metadatas: Sequence[dict],
         vectors: np.ndarray | dict[str | None, np.ndarray],
+        questions: Records | None = None,
     ) -> None:
-        """Swap a file's chunks for new ones: new ones first in, then the old ones out.
+        """Swap a file's chunks (and `questions`, its sections' questions) for new ones: new
+        ones first in, then the old ones out.
 
         With CHROMA_URL, ingest writes into the index the bot is answering from, so a
         question asked meanwhile must find the file in one version or the other, never
@@ -148,24 +159,47 @@ class KnowledgeIndex:
         next ingest redoes the file and removes the old chunks then.
 
         `vectors`: one array per space (None for the first space), or one array for an index
-        of one space. The other spaces are written first, the first space last.
+        of one space. The questions are written first, then the other spaces, the first space last.
         """
-        by_space = vectors if isinstance(vectors, dict) else {None: vectors}
-        for name, collection in [*self.spaces.items(), (None, self.collection)]:
-            if name not in by_space:  # a space this ingest's models do not fill
-                continue
-            old_ids = set(collection.get(where={"path": path}, include=[])["ids"])
-            if ids:
-                collection.upsert(
-                    ids=list(ids), embeddings=by_space[name], documents=list(texts), metadatas=list(metadatas)
-                )
-            stale = old_ids - set(ids)
-            if stale:
-                collection.delete(ids=sorted(stale))
+        chunks = Records(ids, texts, metadatas, vectors if isinstance(vectors, dict) else {None: vectors})
+        writes = [(self.questions.get(space), questions, space) for space in (questions.vectors if questions else ())]
+        writes += [(collection, chunks, space) for space, collection in self.spaces.items()]
+        writes.append((self.collection, chunks, None))
+        for collection, records, space in writes:
+            if collection is not None and space in records.vectors:  # else a space this ingest does not fill
+                _replace(collection, path, records, space)
 
     def remove_file(self, path: str) -> None:
-        for collection in [*self.spaces.values(), self.collection]:
+        for collection in [*self.questions.values(), *self.spaces.values(), self.collection]:
             collection.delete(where={"path": path})
+
+    def nearest_questions(self, vector: np.ndarray, k: int, space: str | None = None) -> list[tuple[str, dict, float]]:
+        """The section questions nearest to `vector` in `space`: (question, metadata, cosine), best
+        first; none in an index built before sections had questions."""
+        collection = self.questions.get(space)
+        if collection is None or k < 1:
+            return []
+        result = collection.query(
+            query_embeddings=[vector], n_results=k, include=["documents", "metadatas", "distances"]
+        )
+        return [
+            (doc, meta, 1.0 - float(dist))
+            for doc, meta, dist in zip(
+                result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+        ]
+
+    def question_count(self) -> int:
+        collection = self.questions.get(None)
+        return collection.count() if collection is not None else 0
+
+    def section_chunks(self, path: str, heading: str) -> list[tuple[str, dict]]:
+        """A section's chunks (by its file and heading path), in order: (text, metadata)."""
+        result = self.collection.get(
+            where={"$and": [{"path": path}, {"heading": heading}]}, include=["documents", "metadatas"]
+        )
+        found = sorted(zip(result["documents"], result["metadatas"], strict=True), key=lambda c: c[1]["chunk_index"])
+        return [(text, meta) for text, meta in found]
 
     def query(
         self, vector: np.ndarray, k: int, where: dict | None = None, space: str | None = None
@@ -218,15 +252,18 @@ class KnowledgeIndex:
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
         """Every chunk's id, text and metadata, a page at a time."""
-        ids, texts, metadatas, offset = [], [], [], 0
-        while True:
-            result = self.collection.get(include=["documents", "metadatas"], limit=self.page_size, offset=offset)
-            ids += result["ids"]
-            texts += result["documents"]
-            metadatas += [meta or {} for meta in result["metadatas"]]
-            if len(result["ids"]) < self.page_size:
-                return ids, texts, metadatas
-            offset += self.page_size
+        ids, texts, metadatas, _ = _read_all(self.collection, self.page_size, embeddings=False)
+        return ids, texts, metadatas
+
+    def all_vectors(
+        self, questions: bool, space: str | None = None
+    ) -> tuple[list[str], list[str], list[dict], np.ndarray]:
+        """Every chunk (or, `questions`, every section question) of a space with its vector:
+        ids, texts, metadata and one matrix, a page at a time."""
+        collection = self.questions.get(space) if questions else self.spaces.get(space, self.collection)
+        if collection is None:
+            return [], [], [], np.zeros((0, 0), dtype=np.float32)
+        return _read_all(collection, self.page_size, embeddings=True)
 
     def chunk(self, path: str, chunk_index: int) -> tuple[str, dict] | None:
         """One chunk by file and position (e.g. the continuation of a list cut by the splitter)."""
@@ -254,6 +291,57 @@ class KnowledgeIndex:
             recipes[recipe] = recipes.get(recipe, 0) + 1
         topics = {topic: sorted(titles) for topic, titles in sorted(grouped.items())}
         return Catalog(topics, frozenset(languages), recipes)
+
+
+@dataclass(frozen=True)
+class Records:
+    """What to write of one file into a kind of collection (its chunks, or its sections'
+    questions): ids, texts, metadata, and their vectors by space (None: the first)."""
+
+    ids: Sequence[str]
+    texts: Sequence[str]
+    metadatas: Sequence[dict]
+    vectors: dict[str | None, np.ndarray]
+
+
+def _read_all(collection, page: int, embeddings: bool) -> tuple[list[str], list[str], list[dict], np.ndarray]:
+    ids: list[str] = []
+    texts: list[str] = []
+    metadatas: list[dict] = []
+    vectors: list[np.ndarray] = []
+    include = ["documents", "metadatas", *(["embeddings"] if embeddings else [])]
+    offset = 0
+    while True:
+        result = collection.get(include=include, limit=page, offset=offset)
+        ids += result["ids"]
+        texts += result["documents"]
+        metadatas += [meta or {} for meta in result["metadatas"]]
+        if embeddings and len(result["ids"]):
+            vectors.append(np.asarray(result["embeddings"], dtype=np.float32))
+        if len(result["ids"]) < page:
+            matrix = np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+            return ids, texts, metadatas, matrix
+        offset += page
+
+
+def _replace(collection, path: str, records: Records, space: str | None) -> None:
+    """A file's records in one space's collection: the new ones in (upserted), then the old ones out."""
+    old_ids = set(collection.get(where={"path": path}, include=[])["ids"])
+    if records.ids:
+        collection.upsert(
+            ids=list(records.ids),
+            embeddings=records.vectors[space],
+            documents=list(records.texts),
+            metadatas=list(records.metadatas),
+        )
+    stale = old_ids - set(records.ids)
+    if stale:
+        collection.delete(ids=sorted(stale))
+
+
+def questions_collection(name: str, space: str | None) -> str:
+    """The name of a space's questions' collection (Chroma allows at most 63 characters)."""
+    return f"{name[:40]}-{space}-questions" if space else f"{name[:40]}-questions"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ def default_onnx_dir() -> Path:
     return Path(sys.prefix) / "sme-advisor-onnx"
 
 
+QUESTION_KEY = "\x00question\x00"  # a question's vector is cached under its text with this before it
+
+
 class BaseEmbedder:
     """An embedding model behind a lazy, thread-safe load: texts in, L2-normalised vectors out
     (cosine similarity is a dot product; Chroma's cosine distance is `1 - similarity`).
@@ -86,20 +89,25 @@ class BaseEmbedder:
         self.cache = VectorCache(folder / f"{self.space}-{self.fingerprint}.sqlite3")
         return self
 
-    def embed(self, texts: Sequence[str], batch_size: int | None = None, cached: bool = True) -> np.ndarray:
+    def embed(
+        self, texts: Sequence[str], batch_size: int | None = None, cached: bool = True, questions: bool = False
+    ) -> np.ndarray:
         """Embed passages in batches; returns a float32 array of shape (len(texts), dim). With a
         cache, only texts it does not hold reach the model; `cached=False` neither reads nor
-        writes it (an owner's private text leaves no trace there)."""
+        writes it (an owner's private text leaves no trace there). `questions`: embed them as
+        questions are (e5's "query: "), to be compared with owners' questions; cached apart."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         texts = list(texts)
+        batch = batch_size or self.batch_size
         if self.cache is None or not cached:
-            return self._encode(texts, batch_size or self.batch_size, False)
-        known = self.cache.get(texts)
+            return self._encode(texts, batch, questions)
+        keys = [QUESTION_KEY + t for t in texts] if questions else texts
+        known = self.cache.get(keys)
         missing = [n for n in range(len(texts)) if n not in known]
-        fresh = self._encode([texts[n] for n in missing], batch_size or self.batch_size, False) if missing else None
+        fresh = self._encode([texts[n] for n in missing], batch, questions) if missing else None
         if fresh is not None:
-            self.cache.put([texts[n] for n in missing], fresh)
+            self.cache.put([keys[n] for n in missing], fresh)
         dim = fresh.shape[1] if fresh is not None else len(next(iter(known.values())))
         vectors = np.zeros((len(texts), dim), dtype=np.float32)
         for n, vector in known.items():

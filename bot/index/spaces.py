@@ -49,11 +49,12 @@ class Embeddings:
         """The name `KnowledgeIndex.query` knows the embedder's space by (None: the first)."""
         return None if embedder is self.primary else embedder.space
 
-    def embed_everywhere(self, texts: list[str]) -> dict[str | None, np.ndarray]:
-        """`texts` in every space, keyed as `space_of` names them. One model after the other:
-        each keeps both cores busy, and side by side they only contend for them (~10% slower
-        on 2 cores, bench/languages_bench.py)."""
-        return {self.space_of(e): e.embed(texts) for e in self.embedders}
+    def embed_everywhere(self, texts: list[str], questions: bool = False) -> dict[str | None, np.ndarray]:
+        """`texts` in every space, keyed as `space_of` names them (`questions`: embedded as
+        questions, see `BaseEmbedder.embed`). One model after the other: each keeps both cores
+        busy, and side by side they only contend for them (~10% slower on 2 cores,
+        bench/languages_bench.py)."""
+        return {self.space_of(e): e.embed(texts, questions=questions) for e in self.embedders}
 
     def for_question(self, question: str, languages: Iterable[str] = ("en",)) -> BaseEmbedder:
         """The embedder to search `question` with: MiniLM for English questions over an English

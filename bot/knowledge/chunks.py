@@ -1,7 +1,10 @@
 """A `Document` → heading-aware, token-bounded `Chunk`s, and their metadata in the index.
 
 Splitting goes by Markdown headings first, then by tokens (langchain's splitters),
-so each chunk knows the section it comes from and an answer can cite it.
+so each chunk knows the section it comes from and an answer can cite it. A section's `Asked:`
+block (the other ways owners ask its question, `bot.knowledge.asked`) is taken out of its text
+and becomes, with the heading, the section's questions (`section_questions`), which the index
+matches owners' questions against.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.knowledge.asked import take_asked
 from bot.knowledge.documents import Document
 from bot.knowledge.tokens import TOKEN_ENCODING
 
@@ -33,6 +37,10 @@ class Chunk:
     updated: str = ""
     source: str = ""
     language: str = "en"
+    section: int = 0  # the section's place in its file (0: the text under the title)
+    intro: bool = False  # the text under the title of a file that has sections: what the file covers
+    asked: tuple[str, ...] = ()  # the other ways owners ask the section's question (its `Asked:` block)
+    section_text: str = ""  # the whole section's text, on its first chunk only (an answer quotes it whole)
 
     @property
     def id(self) -> str:
@@ -47,7 +55,7 @@ class Chunk:
 
 
 HEADINGS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
-SPLITTER_VERSION = 2  # bump when splitting changes, so ingest re-embeds every file
+SPLITTER_VERSION = 3  # bump when splitting changes, so ingest re-embeds every file
 
 
 @lru_cache(maxsize=8)
@@ -90,8 +98,13 @@ def split_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
     """
     tokens = _token_splitter(chunk_size, chunk_overlap)
     chunks: list[Chunk] = []
-    for heading, body in sections(doc.text):
-        for piece in tokens.split_text(body):
+    parts = sections(doc.text)
+    has_sections = any(" > " in heading for heading, _ in parts)
+    for number, (heading, body) in enumerate(parts):
+        block = take_asked(body)
+        intro = has_sections and " > " not in heading  # the text under the title, before the first section
+        first = len(chunks)
+        for piece in tokens.split_text(block.text):
             piece = piece.strip()
             if not piece:
                 continue
@@ -110,6 +123,10 @@ def split_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
                     updated=doc.updated,
                     source=doc.source,
                     language=doc.language,
+                    section=number,
+                    intro=intro,
+                    asked=block.ways,
+                    section_text=block.text if len(chunks) == first else "",
                 )
             )
     return chunks
@@ -131,7 +148,50 @@ def chunk_metadata(chunk: Chunk, chunk_count: int) -> dict:
         "chunk_index": chunk.chunk_index,
         "chunk_count": chunk_count,
         "content_hash": chunk.content_hash,
+        "section": chunk.section,
+        "intro": chunk.intro,
+        "asked": "\n".join(chunk.asked),
+        **({"section_text": chunk.section_text} if chunk.section_text else {}),
     }
+
+
+@dataclass(frozen=True)
+class SectionQuestion:
+    """One question a section answers: its heading, or one of the ways owners ask it."""
+
+    id: str
+    text: str
+    metadata: dict
+
+
+def section_questions(chunks: list[Chunk]) -> list[SectionQuestion]:
+    """The questions each section of one file answers: its own heading and its `Asked:` ways,
+    each pointing at the section's first chunk. A file's introduction has none (it says what
+    the file covers, it answers no question), unless the file has nothing else."""
+    questions: list[SectionQuestion] = []
+    done: set[int] = set()
+    for chunk in chunks:
+        if chunk.section in done or chunk.intro:
+            continue
+        done.add(chunk.section)
+        own = chunk.heading.split(" > ")[-1].strip()
+        ways = [("heading", own)] if own else []
+        ways += [("asked", way) for way in chunk.asked if way.casefold() != own.casefold()]
+        for kind, text in ways:
+            metadata = {
+                "path": chunk.path,
+                "title": chunk.title,
+                "heading": chunk.heading,
+                "section": chunk.section,
+                "chunk_index": chunk.chunk_index,
+                "kind": kind,
+                "language": chunk.language,
+                "content_hash": chunk.content_hash,
+            }
+            questions.append(
+                SectionQuestion(f"{chunk.path}#{chunk.content_hash[:12]}#q{len(questions)}", text, metadata)
+            )
+    return questions
 
 
 def renumbered(chunks: list[Chunk]) -> list[Chunk]:

@@ -14,10 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import Settings
-from bot.index.chroma import KnowledgeIndex
+from bot.index.chroma import KnowledgeIndex, Records
 from bot.index.embedder import BaseEmbedder
 from bot.index.spaces import Embeddings
-from bot.knowledge.chunks import SPLITTER_VERSION, Chunk, chunk_metadata, is_degenerate, renumbered, split_document
+from bot.knowledge.chunks import (
+    SPLITTER_VERSION,
+    Chunk,
+    chunk_metadata,
+    is_degenerate,
+    renumbered,
+    section_questions,
+    split_document,
+)
 from bot.knowledge.documents import Document, parse_document
 from bot.knowledge.files import KnowledgeFileError, Skipped, discover, file_hash, read_bytes, relative_path
 
@@ -286,11 +294,22 @@ def _embed_and_store(
         all_chunks = [c for _, cs in pending for c in cs]
         texts = [c.embedding_text(recipe.embed_headings) for c in all_chunks]
         vectors = embeddings.embed_everywhere(texts)
-        offset = 0
+        asked = {file_path: section_questions(file_chunks) for file_path, file_chunks in pending}
+        questions = [q.text for qs in asked.values() for q in qs]
+        question_vectors = embeddings.embed_everywhere(questions, questions=True) if questions else {}
+        offset = asked_offset = 0
         for file_path, file_chunks in pending:
             part = {space: v[offset : offset + len(file_chunks)] for space, v in vectors.items()}
-            _store_file(index, file_path, file_chunks, part, recipe.key)
-            offset += len(file_chunks)
+            own = asked[file_path]
+            end = asked_offset + len(own)
+            records = Records(
+                [q.id for q in own],
+                [q.text for q in own],
+                [{**q.metadata, "recipe": recipe.key} for q in own],
+                {space: v[asked_offset:end] for space, v in question_vectors.items()} if own else dict.fromkeys(part),
+            )
+            _store_file(index, file_path, file_chunks, part, recipe.key, records)
+            offset, asked_offset = offset + len(file_chunks), end
         written += len(all_chunks)
         if on_progress:
             on_progress(len(all_chunks))
@@ -298,12 +317,16 @@ def _embed_and_store(
     return written
 
 
-def _store_file(index: KnowledgeIndex, path: str, chunks: list[Chunk], vectors, recipe: str) -> None:
-    """One file's chunks into the index, each with its metadata and the recipe that made it."""
+def _store_file(
+    index: KnowledgeIndex, path: str, chunks: list[Chunk], vectors, recipe: str, questions: Records | None = None
+) -> None:
+    """One file's chunks into the index, each with its metadata and the recipe that made it, and
+    its sections' questions."""
     index.replace_file(
         path,
         ids=[c.id for c in chunks],
         texts=[c.text for c in chunks],
         metadatas=[{**chunk_metadata(c, len(chunks)), "recipe": recipe} for c in chunks],
         vectors=vectors,
+        questions=questions,
     )

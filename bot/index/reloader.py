@@ -77,6 +77,7 @@ class IndexReloader:
         index.open_spaces(extra_spaces(self.settings))
         index.version = version
         index.query(self.retriever.embedder.embed_query("warm up the new index"), 1)  # load it before owners do
+        self.retriever.prepare(index)  # and its sections
         old, self.retriever.index = self.retriever.index, index
         self._retired.append((time.monotonic() + self.grace, old))
         manifest = self.manifest

@@ -17,14 +17,16 @@ from bot.index.chroma import Catalog, KnowledgeIndex, make_index
 from bot.index.embedder import BaseEmbedder
 from bot.index.fusion import Fusion, fuse, fuse_scores, fused_shares
 from bot.index.language import detect_language
-from bot.index.lexical import LexicalIndex
-from bot.index.provenance import IndexMismatchError, mismatch, missing_spaces
+from bot.index.lexical import LexicalIndex, tokenize
+from bot.index.provenance import FIX, IndexMismatchError, mismatch, missing_spaces
 from bot.index.reloader import IndexReloader
+from bot.index.sections import Section, SectionIndex, SectionMatch
 from bot.index.spaces import Embeddings, make_embeddings
 
 log = logging.getLogger(__name__)
 
 FILTER_FIELDS = ("topic", "path")
+SECTION_CANDIDATES = 15  # sections weighed as the answer (`SectionSearch.matches`)
 PREFER_BOOST = 0.03  # about the gap between neighbouring passages: enough to break near-ties
 WARM_UP_QUESTIONS = ("How can I get credit without collateral?", "¿Cómo consigo crédito sin garantía?")
 
@@ -50,6 +52,12 @@ class Passage:
     page: int = 0  # a document passage's page (1, 2, …; 0: not known)
     language: str = ""  # a knowledge passage's language (front matter `language`, "en" by default); "" unknown
     fused: float | None = None  # hybrid search's fused score (cosine + lexical share), for ordering only
+    intro: bool = False  # from the text under a file's title (what the file covers), not from a section
+
+    @property
+    def section_key(self) -> tuple[str, str]:
+        """The section the passage is part of: its file and heading path."""
+        return self.path, self.heading
 
     @property
     def relevance(self) -> float:
@@ -71,6 +79,15 @@ class Passage:
         return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+@dataclass
+class SectionSearch:
+    """The sections a question may be answered by, best first, with their signals."""
+
+    question: str
+    matches: list[SectionMatch]
+    space: str  # the embedding space the question is searched in ("minilm", "e5")
+
+
 class Retriever:
     """Vector (and BM25) search over the knowledge index. With a `reloader` (local index versions), each
     search first follows a newly published version, so nothing reads a replaced index. An index
@@ -86,6 +103,7 @@ class Retriever:
         self._catalog: tuple[KnowledgeIndex, Catalog] | None = None
         self._lexical: tuple[KnowledgeIndex, LexicalIndex | None] | None = None
         self._checked: KnowledgeIndex | None = None  # the index `check_index` last found searchable
+        self._sections: list[tuple[KnowledgeIndex, SectionIndex]] = []  # the last two versions' sections
         self.fusion = Fusion()  # how dense and lexical rankings are combined (RETRIEVAL_MODE, …)
 
     def follow_versions(self, settings) -> IndexReloader | None:
@@ -121,6 +139,58 @@ class Retriever:
             passages.sort(key=lambda p: -(p.score + PREFER_BOOST * _matches(p, prefer)))
         return passages[:k]
 
+    def sections(self, question: str, second_opinion: bool = False) -> SectionSearch:
+        """The sections that may answer `question`, each with its signals (`bot.index.sections`),
+        best first by the question's space's prose and question match. Every section of the
+        index is scored in the space the question is searched in, and, with `second_opinion`, in
+        every space the index keeps (an English question also by the multilingual model: when
+        two models agree, the right section wins more often)."""
+        self.check_index()
+        embedder = self.embedder_for(question)
+        embedders = self.embeddings.embedders if second_opinion else [embedder]
+        vectors = {e.space: e.embed_query(question) for e in embedders}
+        calibrate = {e.space: e.calibrate for e in embedders}
+        sections = self.section_index()
+        found = sections.matches(vectors, calibrate, embedder.space, SECTION_CANDIDATES)
+        language = detect_language(question) or "en"
+        words = set(tokenize(question, language))
+        for match in found:  # a question in another language than the section is not compared word by word
+            match.words = sections.coverage(words, match.section) if match.section.language == language else None
+        return SectionSearch(question, found, embedder.space)
+
+    def section_index(self) -> SectionIndex:
+        """Every section of the live index version with its vectors, read once per version."""
+        return self.prepare(self.index)
+
+    def prepare(self, index: KnowledgeIndex) -> SectionIndex:
+        """The sections of `index`, read now if not yet (the reloader calls it before a new
+        version goes live, so no owner waits for it); the last two versions' are kept."""
+        for known, sections in self._sections:
+            if known is index:
+                return sections
+        sections = self._load_sections(index)
+        self._sections = [*self._sections[-1:], (index, sections)]
+        return sections
+
+    def _load_sections(self, index: KnowledgeIndex) -> SectionIndex:
+        spaces = {self.embeddings.space_of(e): e.space for e in self.embeddings.embedders}
+        sections = SectionIndex.load(index, spaces)
+        if sections.sections and not any(len(space.question_section) for space in sections.spaces.values()):
+            log.warning("the knowledge index has no section questions (built before they were indexed): %s", FIX)
+        return sections
+
+    def title_of(self, path: str) -> str | None:
+        """A knowledge file's title, by its path (None: not in the index)."""
+        return self.section_index().titles.get(path)
+
+    def first_question(self, path: str) -> str | None:
+        """The first section heading of a file that is a question (a suggestion to ask next)."""
+        return self.section_index().first_questions.get(path)
+
+    def section(self, path: str, heading: str) -> Section | None:
+        """One section of the live version, by its file and heading path."""
+        return self.section_index().find((path, heading))
+
     def check_index(self) -> None:
         """Follow a newly published version (with a reloader), then make sure the configured models
         can search the index, once per index version; raises `IndexMismatchError` (one line: the
@@ -151,6 +221,7 @@ class Retriever:
         try:
             for question in WARM_UP_QUESTIONS:  # one searched in each space
                 self.retrieve(question)
+            self.sections(WARM_UP_QUESTIONS[0], second_opinion=True)
         except IndexMismatchError as exc:  # every question will fail until an ingest re-embeds
             log.error("cannot search the knowledge index: %s", exc)
         except Exception:  # the first question will say what is wrong, to someone who can act on it
@@ -325,6 +396,7 @@ def passage_from(text: str, meta: dict, score: float, kind: str = "knowledge") -
         kind=kind,
         page=int(meta.get("page", 0)),
         language=meta.get("language", "en" if kind == "knowledge" else ""),
+        intro=bool(meta.get("intro", False)),
     )
 
 

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     # --- Retrieval and answers -------------------------------------------------
     top_k: int = Field(5, ge=1, le=50)
     min_score: float = Field(0.32, ge=0.0, le=1.0)
+    min_confidence: float | None = Field(None, ge=0.0, le=1.0)  # None: the calibrated threshold (coverage.json)
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion_method: Literal["score", "rrf"] = "score"
     fusion_k: int = Field(60, ge=1, le=1000)  # reciprocal-rank fusion: 1 / (FUSION_K + rank)

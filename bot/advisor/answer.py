@@ -6,6 +6,7 @@ owner sees and everything an admin needs to review how it was made.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -54,13 +55,17 @@ class Source:
         return cls(number, passage.path, title, heading, passage.score, excerpt, "document", passage.chunk_index)
 
 
-def numbered_sources(passages: list[Passage], _: Translate = str) -> list[Source]:
-    """The sources of cited passages, in order, numbered per kind: knowledge 1, 2…; documents D1, D2…"""
+def numbered_sources(passages: list[Passage], _: Translate = str, excerpts: list[str] | None = None) -> list[Source]:
+    """The sources of cited passages, in order, numbered per kind: knowledge 1, 2…; documents D1,
+    D2…; `excerpts`: what the Sources button shows of each (default: the passage's text, cut)."""
     counts = {True: 0, False: 0}
     sources = []
-    for passage in passages:
+    for n, passage in enumerate(passages):
         counts[passage.is_document] += 1
-        sources.append(Source.from_passage(counts[passage.is_document], passage, _))
+        source = Source.from_passage(counts[passage.is_document], passage, _)
+        if excerpts is not None and excerpts[n]:
+            source = dataclasses.replace(source, excerpt=excerpts[n])
+        sources.append(source)
     return sources
 
 
@@ -87,6 +92,23 @@ class Answer:
     answered_by: str | None = None  # the consultant who wrote a `human` answer
     input_kind: str | None = None  # how the question arrived: voice | photo | document; None: typed
     language: str = ""  # its fixed texts' language (the question's, else the owner's): the channel's follow it
+    confidence: float = 0.0  # how likely the section it leads with answers the question (`bot.advisor.coverage`)
+    references: list[str] = field(default_factory=list)  # knowledge files its lead points to (paths, never shown)
+
+    @property
+    def lead(self) -> Source | None:
+        """The source the answer opens with (None: it quotes none)."""
+        cited = self.cited_sources()
+        return cited[0] if cited else None
+
+    def cited_sources(self) -> list[Source]:
+        """The sources in the order the text first cites them (then any it does not cite)."""
+
+        def first_use(source: Source) -> int:
+            found = self.text.find(f"[{source.label}]")
+            return found if found >= 0 else len(self.text) + source.number
+
+        return sorted(self.sources, key=first_use)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,19 +118,14 @@ FOLLOW_UPS = 2
 FOLLOW_UP_CHARACTERS = 60  # short enough to read whole on a button on a phone
 
 
-def follow_ups(passages: list[Passage], answered: list[Source]) -> list[str]:
-    """Up to two next questions the knowledge base answers: the question-headings of retrieved
-    sections near the answer ("What does invoice finance cost?"), not the ones it cited first."""
-    done = {source.heading for source in answered[:1]}
+def follow_ups(candidates: list[str]) -> list[str]:
+    """Up to two next questions the knowledge base answers, from question-headings in the order
+    given: questions short enough to read whole on a button on a phone, each once."""
     questions: list[str] = []
-    for passage in passages:
-        section = passage.section.strip()
-        if passage.is_document:  # an owner's document: its headings are theirs, not the knowledge base's
-            continue
-        if passage.heading in done or not section.endswith("?") or len(section) > FOLLOW_UP_CHARACTERS:
-            continue
-        if section not in questions:
-            questions.append(section)
+    for candidate in candidates:
+        question = (candidate or "").strip()
+        if question.endswith("?") and len(question) <= FOLLOW_UP_CHARACTERS and question not in questions:
+            questions.append(question)
         if len(questions) == FOLLOW_UPS:
             break
     return questions

@@ -26,6 +26,7 @@ class Exchange:
     question: str
     answer: str
     standalone_question: str = ""
+    sections: tuple[str, ...] = ()  # the knowledge sections the answer cited (`path#heading`)
 
 
 class ProfileError(ValueError):
@@ -240,7 +241,19 @@ SHORT_QUESTION_WORDS = 6
 
 def needs_rewrite(question: str) -> bool:
     """Could the question mean something else without the conversation before it?"""
-    return looks_like_follow_up(question) or len(question.split()) <= SHORT_QUESTION_WORDS
+    return looks_like_follow_up(question) or word_count(question) <= SHORT_QUESTION_WORDS
+
+
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+UNSPACED_CHARACTERS_PER_WORD = 2  # Chinese, Japanese, Thai: about two characters make a word
+
+
+def word_count(text: str) -> int:
+    """How many words a text has, also in scripts written without spaces between words
+    ("我该如何给蛋糕定价？" is a whole question of about five words, not one)."""
+    unspaced = len(_UNSPACED.findall(text))
+    spaced = len(_UNSPACED.sub(" ", text).split())
+    return spaced + -(-unspaced // UNSPACED_CHARACTERS_PER_WORD)
 
 
 FRAGMENT_WORDS = 2  # "costs?", "and tariffs?": too short to be a question of its own
@@ -251,7 +264,7 @@ def heuristic_standalone(question: str, history: Sequence[Exchange], unclear: bo
     question with a word pointing back, or (`unclear`: it matches nothing well on its own) a
     fragment of a word or two. A longer question that matches nothing ("What is the capital of
     Peru?") is left alone: without a model, borrowing terms would answer it off the topic."""
-    fragment = unclear and len(question.split()) <= FRAGMENT_WORDS
+    fragment = unclear and word_count(question) <= FRAGMENT_WORDS
     if not history or not (fragment or looks_like_follow_up(question)):
         return question
     previous = history[-1].standalone_question or history[-1].question

@@ -26,12 +26,13 @@ from bot.advisor.conversation import (
     Exchange,
     Profile,
     focus_question,
-    heuristic_standalone,
     looks_like_follow_up,
     needs_rewrite,
     trim_history,
 )
-from bot.advisor.offline import compose
+from bot.advisor.coverage import CoverageModel, default_model
+from bot.advisor.lookup import Found, Lookup
+from bot.advisor.offline import compose, section_passage
 from bot.advisor.prompts import (
     Prompts,
     defused,
@@ -44,6 +45,7 @@ from bot.advisor.prompts import (
 )
 from bot.config import Settings
 from bot.index.language import detect_language
+from bot.index.lexical import tokenize
 from bot.index.owner_documents import Owner, OwnerDocuments
 from bot.index.retriever import Passage, Retriever
 from bot.knowledge.tokens import count_tokens
@@ -53,8 +55,11 @@ from bot.locales import texts as texts_for
 log = logging.getLogger(__name__)
 
 KNOWLEDGE_LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "ru": "Russian", "fr": "French"}
-COMPOSE_DEPTH = 10  # passages the offline answer chooses from
-CLEAR_ALONE_MARGIN = 0.15  # above MIN_SCORE: a short question this clear on its own is not rewritten
+PROMPT_MIN_CHANCE = 0.05  # sections less likely than this to answer stay out of the model's prompt
+PROMPT_WORDS = 110  # of each section's opening in the prompt (the lead's: twice as many)
+ALSO_MARGIN = 0.25  # sections of other files this close to the lead's chance are "also relevant"
+SUGGEST_MIN_CHANCE = 0.2  # a declined question is offered the questions of sections at least this likely
+GUARD_SHARE = 0.5  # with a model's rewrite, the owner's own words must reach this share of the needed confidence
 FALLBACK_NOTE = texts.fallback_note(str)  # in English: what tests and the README quote
 
 
@@ -69,11 +74,13 @@ class Advisor:
         chat_model=None,
         prompts: Prompts | None = None,
         owner_documents: OwnerDocuments | None = None,
+        coverage: CoverageModel | None = None,
     ) -> None:
         self.retriever = retriever
         self.settings = settings
         self.chat_model = chat_model
         self.prompts = prompts or load_prompts(settings.prompts_dir)
+        self.lookup = Lookup(retriever, settings, coverage or default_model())
         self._owner_documents = owner_documents
         self._opening = threading.Lock()
 
@@ -103,10 +110,11 @@ class Advisor:
         profile: Profile | None = None,
         language: str | None = None,
         owner: Owner | None = None,
+        offline: bool = False,
     ) -> Answer:
         """The whole answer at once (the same work as `stream`, without the deltas)."""
         final = None
-        async for event in self.stream(question, conversation, profile, language, owner):
+        async for event in self.stream(question, conversation, profile, language, owner, offline):
             if isinstance(event, Answer):
                 final = event
         assert final is not None
@@ -119,8 +127,10 @@ class Advisor:
         profile: Profile | None = None,
         language: str | None = None,
         owner: Owner | None = None,
+        offline: bool = False,
     ) -> AsyncIterator[str | Answer]:
-        """Yield text deltas as the model writes, then the final `Answer`.
+        """Yield text deltas as the model writes, then the final `Answer` (`offline`: composed
+        without the chat model, as owners see it without an LLM).
 
         When all goes well the deltas join to exactly `Answer.text`. When the model
         fails half-way, the final `Answer` holds the offline fallback instead, so a
@@ -144,16 +154,15 @@ class Advisor:
         # One deadline for the model's whole part (a follow-up's rewrite, then the answer): the
         # owner waits at most LLM_TIMEOUT for it, then gets the offline answer.
         deadline = asyncio.get_running_loop().time() + self.settings.llm_timeout
-        standalone, error = await self._standalone(question, history, timings, deadline)
-        search = focus.question if focus.cut and standalone == question else standalone  # a long message: its question
-        passages = await self._retrieve(search, profile, timings, owner)
-        best = passages[0].score if passages else 0.0
+        asked = focus.question if focus.cut else question  # a long message: its question
+        chat_model = None if offline else self.chat_model
+        found, standalone, error = await self._find(asked, history, profile, timings, deadline, chat_model)
+        found = await self._with_documents(found, asked, owner, timings)
         answer: Answer | None = None
-        if best < self.settings.min_score:
-            answer = Answer(question, await asyncio.to_thread(self.not_covered_text, _), False, "offline")
-        elif self.chat_model is not None and error is None:
-            prompt_passages = [p for p in passages if not p.is_document][: self.settings.top_k]
-            prompt_passages += [p for p in passages if p.is_document]
+        if not found.covered:
+            answer = await self._declined(question, found, _)
+        elif chat_model is not None and error is None:
+            prompt_passages = self._prompt_passages(found)
             async for event in self._generate(question, history, profile, prompt_passages, timings, deadline, _):
                 if isinstance(event, str):
                     yield event
@@ -162,27 +171,74 @@ class Advisor:
                 else:
                     answer = event
         if answer is None:
-            answer = await self._offline(question, passages, error, profile, owner_language)
-        answer.standalone_question, answer.best_score, answer.language = standalone, best, owner_language
+            answer = await self._offline(question, found, error, profile, owner_language)
+        answer.standalone_question, answer.language = standalone, owner_language
+        answer.best_score, answer.confidence = _best_score(found), round(found.judgement.confidence, 4)
         if answer.covered:
-            answer.follow_ups = follow_ups(passages, answer.sources)
+            answer.follow_ups = self._next_questions(found, answer)
+        elif not answer.follow_ups and not found.exhausted:
+            answer.follow_ups = self._closest_questions(found)
         answer.notes = notes + answer.notes
         timings["total"] = _ms(started)
         answer.timings_ms = timings
         yield answer
 
     async def offline_answer(
-        self, question: str, profile: Profile | None = None, language: str | None = None
+        self,
+        question: str,
+        profile: Profile | None = None,
+        language: str | None = None,
+        conversation: Sequence[Exchange] = (),
     ) -> Answer:
         """The answer composed without the chat model, as owners see it without an LLM (the eval)."""
-        owner_language = texts.language_for(question, language)
-        passages = await self._retrieve(question, profile or Profile(), {})
-        if not passages or passages[0].score < self.settings.min_score:
-            text = await asyncio.to_thread(self.not_covered_text, texts_for(owner_language))
-            return Answer(question, text, False, "offline", language=owner_language)
-        return await self._offline(question, passages, None, profile or Profile(), owner_language)
+        return await self.answer(question, conversation, profile, language, offline=True)
 
     # ----------------------------------------------------------------- steps
+
+    async def _find(
+        self, question: str, history: list[Exchange], profile: Profile, timings: dict, deadline: float, chat_model
+    ) -> tuple[Found, str, str | None]:
+        """What answers `question` (`bot.advisor.lookup`), the question as searched, and why the
+        model failed (None when it did not). Offline, every embedding space judges (the second
+        opinion pays for itself); with a model, the question's space alone, on the model's
+        rewrite when there is one, and the owner's own words must be covered too: a rewrite
+        that drifts cannot make an off-topic question covered."""
+        started = time.perf_counter()
+        prefer = profile.preferences()
+        if chat_model is None:
+            found = await asyncio.to_thread(self.lookup.find, question, history, prefer)
+            timings["retrieve"] = _ms(started)
+            return found, found.searched, None
+        standalone, error = await self._standalone(question, history, timings, deadline)
+        started = time.perf_counter()
+        if error is not None:  # the model is down: the offline answer, found as offline
+            found = await asyncio.to_thread(self.lookup.find, question, history, prefer)
+            standalone = found.searched
+        elif standalone == question:
+            found = await asyncio.to_thread(self.lookup.find, question, history, prefer, False, True)
+        else:
+            found = await asyncio.to_thread(self._rewritten, standalone, question, history, prefer)
+        timings["retrieve"] = _ms(started)
+        return found, standalone, error
+
+    def _rewritten(self, standalone: str, question: str, history: list[Exchange], prefer) -> Found:
+        """The model's rewrite judged, and covered only if the owner's own words come close too
+        (at least GUARD_SHARE of the confidence an answer needs): a rewrite that drifts ("What's
+        the weather in Paris?" → "How do I export to France?") cannot make an off-topic question
+        covered. A question in another language than the knowledge is held to this only when a
+        multilingual model can read it, and a follow-up made only of words pointing back ("and
+        what about it?") is not: it has no words of its own to hold."""
+        judgement = self.lookup.judge(standalone, prefer, thorough=False)
+        if judgement.covered and self._readable(question) and has_content_words(question):
+            own = self.lookup.find(question, history, prefer, False, True).judgement
+            judgement.covered = own.confidence >= GUARD_SHARE * self.lookup.threshold(own)
+        return Found(judgement, standalone)
+
+    def _readable(self, question: str) -> bool:
+        """Can the question's own words be judged: in the knowledge's language, or with a
+        multilingual model to read them?"""
+        embeddings = self.retriever.embeddings
+        return not self._foreign(question) or embeddings.multilingual is not embeddings.primary
 
     async def _standalone(
         self, question: str, history: list[Exchange], timings: dict, deadline: float
@@ -193,8 +249,6 @@ class Advisor:
         still written to the original question).
 
         Only such questions go to the model: a rewrite costs a whole extra model round trip.
-        Without a model, follow-ups are rewritten by a heuristic and other languages are
-        searched as they are (the multilingual embedding finds English passages for them).
         """
         foreign = self._foreign(question)
         follow_up = bool(history) and needs_rewrite(question)
@@ -202,8 +256,6 @@ class Advisor:
             follow_up = not await self._clear_alone(question)  # short, but perhaps plain on its own
         if not follow_up and not foreign:
             return question, None
-        if self.chat_model is None:
-            return heuristic_standalone(question, history, follow_up), None
         started = time.perf_counter()
         prompt = self.prompts.rewrite.format(
             history=defused(history_text(history)) or "(none)",
@@ -216,17 +268,17 @@ class Advisor:
         except Exception as exc:  # the model is down: answer offline, and say why in the log
             cause = describe_failure(exc)
             log.warning("LLM rewrite failed (%s); falling back to offline answer", cause)
-            return heuristic_standalone(question, history, follow_up), cause
+            return question, cause
         finally:
             timings["rewrite"] = _ms(started)
         rewritten = " ".join(str(reply.content).split()).strip().strip('"')
         return (rewritten or question), None
 
     async def _clear_alone(self, question: str) -> bool:
-        """Whether a short question with no word pointing back ("Should I sell cross-border?") matches
-        a passage so well alone that a rewrite cannot help (no model call; its embedding is cached)."""
-        passages = await asyncio.to_thread(self.retriever.retrieve, question, 1)
-        return bool(passages) and passages[0].score >= self.settings.min_score + CLEAR_ALONE_MARGIN
+        """Whether a short question with no word pointing back ("Should I sell cross-border?") is
+        covered on its own, so that a rewrite cannot help (no model call)."""
+        judgement = await asyncio.to_thread(self.lookup.judge, question, None, frozenset(), False)
+        return judgement.covered
 
     def _knowledge_language(self) -> str:
         languages = self.retriever.catalog().languages
@@ -242,27 +294,28 @@ class Advisor:
         language = detect_language(question)
         return language is not None and language != self._knowledge_language()
 
-    async def _retrieve(
-        self, question: str, profile: Profile, timings: dict, owner: Owner | None = None
-    ) -> list[Passage]:
-        """The passages for an answer: TOP_K for the model's prompt, and at least COMPOSE_DEPTH
-        for the offline answer, which ranks files by more than their best passage. With an
-        `owner`, up to TOP_K of their documents' passages scoring at least MIN_SCORE join them,
-        all best first. A store that fails is logged; the knowledge still answers."""
+    async def _with_documents(self, found: Found, question: str, owner: Owner | None, timings: dict) -> Found:
+        """The owner's own documents' passages joined to what was found (`Lookup.with_documents`)."""
+        if owner is None or not owner.documents:
+            return found
         started = time.perf_counter()
-        depth = max(self.settings.top_k, COMPOSE_DEPTH)
-        passages = await asyncio.to_thread(self.retriever.retrieve, question, depth, None, profile.preferences())
-        if owner is not None and owner.documents:
-            try:
-                own = await asyncio.to_thread(self.owner_documents.search, owner, question, self.settings.top_k)
-            except Exception:
-                log.exception("could not search the documents of %s; answering from the knowledge base", owner.key)
-                own = []
-            passages = sorted(
-                passages + [p for p in own if p.score >= self.settings.min_score], key=lambda p: -p.score
-            )
-        timings["retrieve"] = _ms(started)
-        return passages
+        found = await asyncio.to_thread(self.lookup.with_documents, found, question, owner, self.owner_documents)
+        timings["documents"] = _ms(started)
+        return found
+
+    def _prompt_passages(self, found: Found) -> list[Passage]:
+        """The model's passages: the openings of the TOP_K likeliest sections, the lead's first and
+        longest, then the owner's document passages (the one the question is about first)."""
+        ranked = [(m.section, c) for m, c in found.judgement.ranked if c >= PROMPT_MIN_CHANCE][: self.settings.top_k]
+        titles = self.retriever.title_of
+        passages = [
+            section_passage(section, chance, titles, PROMPT_WORDS * (2 if n == 0 else 1))
+            for n, (section, chance) in enumerate(ranked)
+        ]
+        documents = found.documents
+        if found.document_lead is not None:
+            documents = [found.document_lead, *[p for p in documents if p is not found.document_lead]]
+        return passages + documents
 
     async def _generate(
         self,
@@ -342,24 +395,58 @@ class Advisor:
         )
 
     async def _offline(
-        self, question: str, passages: list[Passage], error: str | None, profile: Profile, language: str = "en"
+        self, question: str, found: Found, error: str | None, profile: Profile, language: str = "en"
     ) -> Answer:
         _ = texts_for(language)
-        embedder = self.retriever.embedder_for(question)
-
-        def following(passage: Passage) -> Passage | None:
-            return None if passage.is_document else self.retriever.next_passage(passage)
-
-        composed = await asyncio.to_thread(compose, question, passages, embedder, following, profile.preferences(), _)
-        sources = numbered_sources(composed.cited, _)
+        judgement = found.judgement
+        lead = judgement.ranked[0] if judgement.covered and judgement.ranked else None
+        floor = self.lookup.model.threshold / 2
+        also = judgement.near(ALSO_MARGIN, floor) if lead is not None else []
+        if lead is None and found.document_lead is None:
+            return Answer(question, await asyncio.to_thread(self.not_covered_text, _), False, "offline")
+        scored = (lead[0].section, lead[1]) if lead is not None else None
+        also_scored = [(match.section, chance) for match, chance in also]
+        composed = compose(scored, also_scored, self.retriever.title_of, found.document_lead, profile.preferences(), _)
+        sources = numbered_sources([q.passage for q in composed.cited], _, [q.excerpt for q in composed.cited])
         if error is not None:  # a model is configured but failed: never also say none is configured
             leads = [texts.fallback_note(_)]
-        elif language != self._lead_language(composed.cited):  # no model, and the owner reads another language
+        elif language != self._lead_language([q.passage for q in composed.cited]):  # no model, another language
             leads = [texts.english_knowledge(_)]
         else:
             leads = []
         text = "\n\n".join([*leads, composed.text])
-        return Answer(question, text, True, "offline", sources, error=error, language=language)
+        answer = Answer(question, text, True, "offline", sources, error=error, language=language)
+        answer.references = composed.references
+        return answer
+
+    async def _declined(self, question: str, found: Found, _: Translate) -> Answer:
+        """The honest "no": that is all the knowledge has (a follow-up whose sections were all
+        shown); not sure (sections came close: the closest questions it can answer are offered);
+        or nothing on it (with what the knowledge base covers)."""
+        if found.exhausted:
+            return Answer(question, texts.all_we_have(_), False, "offline")
+        closest = self._closest_questions(found)
+        if closest:
+            return Answer(question, texts.not_sure(_), False, "offline", follow_ups=closest)
+        return Answer(question, await asyncio.to_thread(self.not_covered_text, _), False, "offline")
+
+    def _closest_questions(self, found: Found) -> list[str]:
+        """The questions of the sections that came closest to a declined question, when they came
+        close enough to be worth a tap (`SUGGEST_MIN_CHANCE`)."""
+        ranked = found.judgement.ranked
+        return follow_ups([match.section.own_heading for match, chance in ranked if chance >= SUGGEST_MIN_CHANCE])
+
+    def _next_questions(self, found: Found, answer: Answer) -> list[str]:
+        """Up to two next questions the knowledge base answers: the question-headings of the files
+        the lead points to, then of the sections that came next (not those it cited)."""
+        cited = {(source.path, source.heading) for source in answer.sources}
+        candidates = [self.retriever.first_question(path) for path in answer.references]
+        candidates += [
+            match.section.own_heading
+            for match, _ in found.judgement.ranked[1:]
+            if (match.section.path, match.section.heading) not in cited
+        ]
+        return follow_ups(candidates)
 
     def not_covered_text(self, _: Translate = str) -> str:
         """Say plainly that the question is outside the knowledge base, and what it does cover."""
@@ -374,6 +461,20 @@ def make_advisor(settings: Settings, retriever: Retriever | None = None) -> Advi
     prompts = load_prompts(settings.prompts_dir)
     chat_model = make_chat_model(settings)
     return Advisor(retriever or make_retriever(settings), settings, chat_model, prompts)
+
+
+def has_content_words(question: str) -> bool:
+    """Does the question say anything of its own (a word that is not a stop word)?"""
+    return bool(tokenize(question, detect_language(question) or "en"))
+
+
+def _best_score(found: Found) -> float:
+    """How close the lead section's prose or questions came (a cosine, on MIN_SCORE's scale), or
+    the owner's document passage that leads: what review reads as "how weak was the match"."""
+    if found.document_lead is not None:
+        return found.document_lead.score
+    lead = found.judgement.lead
+    return max([*lead.dense.values(), *lead.asked.values()], default=0.0) if lead is not None else 0.0
 
 
 def _ms(started: float) -> float:

@@ -52,6 +52,22 @@ def not_covered(_: Translate, topics: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
+def not_sure(_: Translate) -> str:
+    """A question the knowledge base may answer, but not surely enough to lead with a section."""
+    return _(
+        "I'm not sure my knowledge base answers exactly that, so I won't guess. "
+        "The closest questions I can answer are below; if none fits, a consultant can help."
+    )
+
+
+def all_we_have(_: Translate) -> str:
+    """A follow-up whose every fitting section the owner has already been shown."""
+    return _(
+        "That's what my knowledge base has on this: I've shown you all of it. "
+        "For more, a consultant can help with your particular case."
+    )
+
+
 def long_message(_: Translate, question: str | None, context: bool) -> str:
     """What of a long message was answered (`question`: its asking sentence, if it had one;
     `context`: whether text before it was kept too)."""

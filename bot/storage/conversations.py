@@ -28,7 +28,7 @@ class Conversations(StoreBase):
             row = (await connection.execute(known)).first()
             if row is not None and row[1] is not None:
                 rows = (await connection.execute(_recent_turns(row[1], limit))).all()
-                return row[1], [Exchange(q, a, st or "") for q, a, st in reversed(rows)], Profile.from_dict(row[0])
+                return row[1], _exchanges(rows), Profile.from_dict(row[0])
         username, display_name = names
         async with self._writing() as session:
             user = await session.get(User, user_id)
@@ -47,7 +47,7 @@ class Conversations(StoreBase):
                 conversation_id = conversation.id
             rows = (await session.execute(_recent_turns(conversation_id, limit))).all()
             profile = Profile.from_dict(user.profile)
-        return conversation_id, [Exchange(q, a, st or "") for q, a, st in reversed(rows)], profile
+        return conversation_id, _exchanges(rows), profile
 
     async def current_conversation(self, chat_id: str, user_id: str) -> int:
         """The open conversation of a chat, started on first use."""
@@ -74,7 +74,7 @@ class Conversations(StoreBase):
         """The conversation's latest exchanges, oldest first: the advisor's memory."""
         async with self.sessions() as session:
             rows = (await session.execute(_recent_turns(conversation_id, limit))).all()
-        return [Exchange(q, a, s or "") for q, a, s in reversed(rows)]
+        return _exchanges(rows)
 
 
 def _open_conversation(chat_id: str) -> Select:
@@ -86,9 +86,23 @@ def _open_conversation(chat_id: str) -> Select:
     )
 
 
+def _exchanges(rows) -> list[Exchange]:
+    """Exchanges, oldest first, from turns read newest first (`_recent_turns`)."""
+    return [Exchange(q, a, standalone or "", _section_keys(sources)) for q, a, standalone, sources in reversed(rows)]
+
+
+def _section_keys(sources: list | None) -> tuple[str, ...]:
+    """The knowledge sections a turn cited (`path#heading`), from its stored sources."""
+    keys = []
+    for source in sources or []:
+        if isinstance(source, dict) and source.get("kind", "knowledge") == "knowledge" and source.get("path"):
+            keys.append(f"{source['path']}#{str(source.get('heading', '')).split(' > ')[-1]}")
+    return tuple(keys)
+
+
 def _recent_turns(conversation_id: int, limit: int) -> Select:
     return (
-        select(Turn.question, Turn.answer, Turn.standalone_question)
+        select(Turn.question, Turn.answer, Turn.standalone_question, Turn.sources)
         .where(
             Turn.conversation_id == conversation_id,
             Turn.mode.not_in(("smalltalk", "handover")),  # a consultant's reply (`human`) is remembered

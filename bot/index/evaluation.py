@@ -1,8 +1,10 @@
 """The knowledge eval: does retrieval find the right file for owners' questions?
 
-Consultants keep a list of questions with the file(s) that should answer them
-(`knowledge/eval/questions.yaml`). Files are ranked by their best chunk, so
-recall@k asks "is a right file among the first k distinct files found".
+Consultants keep lists of questions in owners' words, each with the sections (file and
+heading) that answer it, or marked as not covered (`knowledge/eval/questions.yaml`, the tuning
+set, and `knowledge/eval/held-out.yaml`, which no tuning looks at). Files are ranked by their
+best chunk, so recall@k asks "is a right file among the first k distinct files found"; what an
+owner sees, the section an answer leads with, is measured by `bot.advisor.evaluation`.
 """
 
 from __future__ import annotations
@@ -26,9 +28,16 @@ class EvalSetError(Exception):
 
 @dataclass(frozen=True)
 class EvalQuestion:
+    """One eval question: the sections that answer it (`path#heading`; or only the files, in an
+    older set), or `not_covered` (`near_miss`: it shares words with the knowledge, not an answer).
+    `after`: the questions asked before it in the same conversation (a follow-up)."""
+
     question: str
     files: tuple[str, ...] = ()
     not_covered: bool = False
+    sections: tuple[str, ...] = ()
+    near_miss: bool = False
+    after: tuple[str, ...] = ()
 
 
 @dataclass
@@ -136,37 +145,56 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def load_eval_set(path: Path) -> list[EvalQuestion]:
-    """Read and check the eval YAML: a list of {question, files} or {question, expect: not_covered}."""
+    """Read and check an eval YAML file: a list of entries, each a `question` with `sections`
+    (a list of `path#heading`) or `files` (a list of paths), or `expect: not_covered` (and
+    optionally `near_miss: true`); `after` (a list of earlier questions) makes it a follow-up."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise EvalSetError(f"eval file not found: {path}") from None
     except yaml.YAMLError as exc:
         raise EvalSetError(f"{path} is not valid YAML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalSetError(f"{path} cannot be read: {exc}") from None
     if not isinstance(data, list) or not data:
         raise EvalSetError(f"{path} must be a non-empty list of questions")
-    questions = []
-    for number, item in enumerate(data, start=1):
-        where = f"{path}, entry {number}"
-        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not item["question"].strip():
-            raise EvalSetError(f"{where}: needs a 'question' text")
-        if item.get("expect") == "not_covered":
-            questions.append(EvalQuestion(item["question"].strip(), not_covered=True))
-            continue
-        if "expect" in item:
-            raise EvalSetError(f"{where}: 'expect' can only be 'not_covered'")
-        files = item.get("files")
-        if isinstance(files, str):
-            files = [files]
-        if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
-            raise EvalSetError(f"{where}: needs 'files' (a list of paths) or 'expect: not_covered'")
-        questions.append(EvalQuestion(item["question"].strip(), tuple(files)))
-    return questions
+    return [_entry(item, f"{path}, entry {number}") for number, item in enumerate(data, start=1)]
+
+
+def _entry(item, where: str) -> EvalQuestion:
+    if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not item["question"].strip():
+        raise EvalSetError(f"{where}: needs a 'question' text")
+    after = _texts(item.get("after", []), f"{where}: 'after' must be a list of earlier questions")
+    question = item["question"].strip()
+    if item.get("expect") == "not_covered":
+        return EvalQuestion(question, not_covered=True, near_miss=bool(item.get("near_miss")), after=after)
+    if "expect" in item:
+        raise EvalSetError(f"{where}: 'expect' can only be 'not_covered'")
+    sections = _texts(item.get("sections", []), f"{where}: 'sections' must be a list of 'path#heading'")
+    if any("#" not in section for section in sections):
+        raise EvalSetError(f"{where}: a section is named 'path#heading' (file, '#', its heading)")
+    files = _texts(item.get("files", []), f"{where}: 'files' must be a list of paths")
+    files = tuple(dict.fromkeys([*files, *(section.split("#", 1)[0] for section in sections)]))
+    if not files:
+        raise EvalSetError(f"{where}: needs 'sections' (a list of 'path#heading') or 'expect: not_covered'")
+    return EvalQuestion(question, files, sections=sections, after=after)
+
+
+def _texts(value, problem: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise EvalSetError(problem)
+    return tuple(v.strip() for v in value)
 
 
 def run_eval(retriever: Retriever, questions: list[EvalQuestion], min_score: float) -> EvalReport:
+    """File-level retrieval of each question asked on its own (follow-ups are left to the
+    answer eval: alone they mean nothing)."""
     report = EvalReport(min_score=min_score)
     for question in questions:
+        if question.after:
+            continue
         started = time.perf_counter()
         passages = retriever.retrieve(question.question, SEARCH_DEPTH)
         elapsed = time.perf_counter() - started
@@ -182,3 +210,8 @@ def run_eval(retriever: Retriever, questions: list[EvalQuestion], min_score: flo
 def unknown_files(questions: list[EvalQuestion], indexed: set[str]) -> list[str]:
     """Expected files that are not in the index: a typo in the eval set, or a file not ingested."""
     return sorted({f for q in questions for f in q.files if f not in indexed})
+
+
+def unknown_sections(questions: list[EvalQuestion], known: set[str]) -> list[str]:
+    """Expected sections (`path#heading`) the index does not have: a heading renamed, or a typo."""
+    return sorted({s for q in questions for s in q.sections if s not in known})

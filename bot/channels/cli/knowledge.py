@@ -216,6 +216,11 @@ def export_onnx_command(ctx, int8, force) -> None:
 @index_dir_option
 @click.option("--min-recall", type=click.FloatRange(0, 1), help="Exit with code 1 if recall@5 is below this.")
 @click.option(
+    "--max-wrong",
+    type=click.FloatRange(0, 1),
+    help="Exit with code 1 if the share of confidently wrong answers is above this.",
+)
+@click.option(
     "--mode",
     "modes",
     multiple=True,
@@ -224,52 +229,86 @@ def export_onnx_command(ctx, int8, force) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.pass_context
-def eval_command(ctx, file, index_dir, min_recall, modes, as_json) -> None:
-    """Measure how well retrieval finds the right knowledge file, and answers cite it.
+def eval_command(ctx, file, index_dir, min_recall, max_wrong, modes, as_json) -> None:
+    """Measure what owners see: the section each answer leads with, and whether retrieval finds the file.
 
-    FILE defaults to eval/questions.yaml inside the knowledge dir. Prints
-    recall@1, recall@5 and MRR over distinct files, how many off-topic
-    questions would get the not-covered answer (at MIN_SCORE), retrieval
-    latency, and the questions whose file was not in the top 5. Then, for the
-    offline answers (what owners see without an LLM): how often the first
-    cited file is an expected one, and how often an expected one is cited.
-    With several --mode options, one line per mode compares them.
+    Without FILE: the tuning set (eval/questions.yaml in the knowledge dir) and
+    the held-out set (eval/held-out.yaml), each reported on its own. For the
+    offline answers (what owners see without an LLM), at section level: how
+    often the answer leads with a section that answers (lead right), declines a
+    question the knowledge does not answer (honest), declines one it does
+    (wrongly declined), or leads with something that does not answer
+    (confidently wrong). For retrieval, at file level: recall@1, recall@5 and
+    MRR over distinct files, and latency. With several --mode options, one line
+    per retrieval mode compares them.
     """
     from bot.advisor import Advisor
     from bot.advisor.evaluation import run_answer_eval
     from bot.channels.cli.tables import print_eval_report, print_mode_comparison
-    from bot.index.evaluation import EvalSetError, load_eval_set, run_eval, unknown_files
+    from bot.index.evaluation import EvalSetError, load_eval_set, run_eval, unknown_files, unknown_sections
     from bot.index.retriever import make_retriever
 
     settings = settings_from(ctx, index_dir=index_dir)
-    path = file or settings.knowledge_dir / "eval" / "questions.yaml"
+    folder = settings.knowledge_dir / "eval"
+    if file is not None:
+        sets = {file.stem: file}
+    else:
+        sets = {"tuning": folder / "questions.yaml"}
+        if (folder / "held-out.yaml").exists():
+            sets["held_out"] = folder / "held-out.yaml"
     try:
-        questions = load_eval_set(path)
+        loaded = {name: load_eval_set(path) for name, path in sets.items()}
     except EvalSetError as exc:
         fail(str(exc))
     retriever = make_retriever(settings)
     indexed = set(retriever.index.file_states())
     if not indexed:
         fail("the knowledge index is empty; run `python ingest.py` first")
-    missing = unknown_files(questions, indexed)
+    every = [question for questions in loaded.values() for question in questions]
+    missing = unknown_files(every, indexed)
     if missing:
         fail(f"the eval set expects files that are not in the index: {', '.join(missing)}")
-    results = {}
-    for question in questions:  # load every model the set needs, so no mode's latency pays for it
+    gone = unknown_sections(every, {section.key for section in retriever.section_index().sections})
+    if gone:
+        fail(f"the eval set expects sections that are not in the index (a heading changed?): {'; '.join(gone)}")
+    for question in every:  # load every model the sets need, so no mode's latency pays for it
         retriever.retrieve(question.question, 1)
-    for mode in modes or (settings.retrieval_mode,):
-        for embedder in retriever.embeddings.embedders:  # each mode embeds every question itself
-            embedder._query_cache.cache_clear()
-        retriever.fusion = dataclasses.replace(retriever.fusion, mode=mode)
-        report = run_eval(retriever, questions, settings.min_score)
-        answers = asyncio.run(run_answer_eval(Advisor(retriever, settings), questions))
-        results[mode] = (report, answers)
-    if len(results) > 1:
-        data = {"modes": {m: {**r.to_dict(), **a.to_dict()} for m, (r, a) in results.items()}}
-        show(as_json, data, lambda: print_mode_comparison(results))
-    else:
-        show(as_json, {**report.to_dict(), **answers.to_dict()}, lambda: print_eval_report(report, answers))
-    if min_recall is not None and report.recall_at(5) < min_recall:
-        click.echo(f"recall@5 {report.recall_at(5):.3f} is below --min-recall {min_recall}", err=True)
-        ctx.exit(EXIT_SKIPPED)
+    results: dict[str, dict] = {}
+    for name, questions in loaded.items():
+        results[name] = {}
+        for mode in modes or (settings.retrieval_mode,):
+            for embedder in retriever.embeddings.embedders:  # each mode embeds every question itself
+                embedder._query_cache.cache_clear()
+            retriever.fusion = dataclasses.replace(retriever.fusion, mode=mode)
+            report = run_eval(retriever, questions, settings.min_score)
+            answers = asyncio.run(run_answer_eval(Advisor(retriever, settings), questions))
+            results[name][mode] = (report, answers)
+    data = {name: _eval_data(by_mode) for name, by_mode in results.items()}
+    if file is not None:
+        data = data[file.stem]
 
+    def tables() -> None:
+        for name, by_mode in results.items():
+            title = name.replace("_", "-")
+            if len(by_mode) > 1:
+                print_mode_comparison(by_mode)
+            else:
+                print_eval_report(*next(iter(by_mode.values())), title=title)
+
+    show(as_json, data, tables)
+    for name, by_mode in results.items():
+        report, answers = list(by_mode.values())[-1]
+        wrong = answers.rate("confidently_wrong")
+        if min_recall is not None and report.recall_at(5) < min_recall:
+            click.echo(f"{name}: recall@5 {report.recall_at(5):.3f} is below --min-recall {min_recall}", err=True)
+            ctx.exit(EXIT_SKIPPED)
+        if max_wrong is not None and wrong > max_wrong:
+            click.echo(f"{name}: confidently wrong {wrong:.3f} is above --max-wrong {max_wrong}", err=True)
+            ctx.exit(EXIT_SKIPPED)
+
+
+def _eval_data(by_mode: dict) -> dict:
+    if len(by_mode) > 1:
+        return {"modes": {m: {**r.to_dict(), **a.to_dict()} for m, (r, a) in by_mode.items()}}
+    report, answers = next(iter(by_mode.values()))
+    return {**report.to_dict(), **answers.to_dict()}

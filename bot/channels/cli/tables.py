@@ -33,30 +33,24 @@ def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=None if stream.isatty() else PIPE_WIDTH)
 
 
-def print_eval_report(report: EvalReport, answers=None, console: Console | None = None) -> None:
+def print_eval_report(report: EvalReport, answers=None, console: Console | None = None, title: str = "") -> None:
     console = console or make_console()
-    summary = Table(title="Knowledge eval", show_header=True)
-    columns = ("questions", "recall@1", "recall@5", "MRR", "not-covered acc.", "wrongly declined", "p50 ms", "p95 ms")
+    named = f" — {title}" if title else ""
+    if answers is not None:
+        print_answer_eval(answers, console, named)
+    summary = Table(title=f"Retrieval, file level{named}", show_header=True)
+    columns = ("questions", "recall@1", "recall@5", "MRR", "p50 ms", "p95 ms")
     for column in columns:
         summary.add_column(column, justify="right")
     summary.add_row(
-        f"{len(report.covered)} + {len(report.uncovered)} off-topic",
+        f"{len(report.covered)} + {len(report.uncovered)} not covered",
         f"{report.recall_at(1):.3f}",
         f"{report.recall_at(5):.3f}",
         f"{report.mrr:.3f}",
-        f"{report.not_covered_accuracy:.3f}",
-        f"{report.false_not_covered:.3f}",
         f"{report.latency_ms(0.5):.0f}",
         f"{report.latency_ms(0.95):.0f}",
     )
     console.print(summary)
-    console.print(f"MIN_SCORE {report.min_score}; the best threshold on this set is {report.suggested_min_score()}")
-    if answers is not None:
-        console.print(
-            f"Offline answers: the first cited file is an expected one for {answers.first_cited_right:.1%} of the "
-            f"covered questions; an expected file is cited for {answers.cited_right:.1%}; "
-            f"the longest answer has {answers.words_max} words"
-        )
     misses = report.misses()
     if not misses:
         return
@@ -73,6 +67,42 @@ def print_eval_report(report: EvalReport, answers=None, console: Console | None 
             str(outcome.rank or "-"),
         )
     console.print(table)
+
+
+MISSES_SHOWN = 25
+
+
+def print_answer_eval(answers, console: Console, named: str = "") -> None:
+    """What owners see, at section level: the four outcomes, then the answers that went wrong."""
+    data = answers.to_dict()
+    table = Table(title=f"Offline answers, section level{named}", show_header=True)
+    for column in ("questions", "lead right", "honest no", "wrongly declined", "confidently wrong", "right or honest"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(data["answered_questions"]),
+        f"{data['lead_right']:.3f}",
+        f"{data['honest_not_covered']:.3f}",
+        f"{data['wrongly_declined']:.3f}",
+        f"{data['confidently_wrong']:.3f}",
+        f"{data['right_or_honest']:.3f}",
+    )
+    console.print(table)
+    console.print(
+        f"Near misses declined: {data['near_miss_declined']:.1%} of {data['near_miss_questions']}; "
+        f"follow-ups right or honest: {data['follow_up_right_or_honest']:.1%} of {data['follow_up_questions']}; "
+        f"the longest answer has {data['answer_words_max']} words"
+    )
+    misses = data["answer_misses"]
+    if not misses:
+        return
+    wrong = Table(title=f"Wrong or wrongly declined ({len(misses)}, first {MISSES_SHOWN} shown)", show_header=True)
+    for column in ("question", "outcome", "led with", "expected"):
+        wrong.add_column(column)
+    for miss in misses[:MISSES_SHOWN]:
+        expected = miss["expected"] if isinstance(miss["expected"], str) else "\n".join(miss["expected"])
+        outcome = miss["outcome"].replace("_", " ")
+        wrong.add_row(shown(miss["question"]), outcome, shown(miss["lead"] or "-"), shown(expected))
+    console.print(wrong)
 
 
 def print_mode_comparison(results: dict, console: Console | None = None) -> None:

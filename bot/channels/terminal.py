@@ -7,11 +7,12 @@ a conversation can be scripted (`printf 'q1\\nq2\\n' | python -m bot chat`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from bot.advisor import Answer
 from bot.advisor.smalltalk import EXAMPLE_QUESTIONS
-from bot.channels.dialogue import Dialogue
+from bot.channels.dialogue import Dialogue, Reply
 from bot.locales import texts
 
 QUIT_WORDS = {"quit", "exit", "bye", ":q"}
@@ -22,10 +23,13 @@ def render_answer(answer: Answer) -> str:
     lines = [*answer.notes, answer.text] if answer.notes else [answer.text]
     if answer.sources:
         lines += ["", "Sources:"]
-        for s in answer.sources:
+        for s in answer.cited_sources():
             section = s.heading.split(" > ")[-1] if s.heading and s.heading != s.title else ""
             label = f"{s.title} › {section}" if section else s.title
             lines.append(f"  [{s.label}] {label} ({s.path}, match {s.score:.2f})")
+    if answer.follow_ups:
+        lines += ["", "You could ask:" if answer.covered else "The closest I can answer:"]
+        lines += [f"  - {question}" for question in answer.follow_ups]
     if answer.mode == "smalltalk":
         return "\n".join([*lines, "", "(small talk)"])
     total = answer.timings_ms.get("total", 0.0)
@@ -41,15 +45,17 @@ async def chat_loop(
     user_id: str,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
+    render: Callable[[Reply], str] | None = None,
 ) -> int:
-    """Answer questions until EOF or a quit word; returns how many were answered.
+    """Answer questions until EOF or a quit word; returns how many were answered. `render`
+    writes each turn instead of the text for people (e.g. one line of JSON), and no prompts.
 
     The conversation is stored like a Telegram chat's (chat id `terminal:<user>`), so its
     memory survives a restart and admins can review it.
     """
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout  # looked up now: callers may redirect them
     chat_id = "terminal:" + user_id.split(":", 1)[-1]
-    interactive = stdin.isatty()
+    interactive = stdin.isatty() and render is None
     if interactive:
         stdout.write("SME Advisor — ask about growth, credit, strategy or trade. Type 'quit' to leave.\n\n")
     answered = 0
@@ -66,6 +72,12 @@ async def chat_loop(
         if question.lower() in QUIT_WORDS:
             break
         reply = await dialogue.small_talk(user_id, chat_id, question) or await dialogue.ask(user_id, chat_id, question)
+        if render is not None:
+            stdout.write(render(reply) + "\n")
+            stdout.flush()
+            await dialogue.delivered(reply.turn_id, True)
+            answered += 1
+            continue
         prefix = "\nAdvisor:\n" if interactive else f"> {question}\n"
         _ = texts(reply.language)  # a greeting's examples in the greeting's language ("hola": Spanish)
         examples = [f"  - {_(q)}" for q in EXAMPLE_QUESTIONS] if reply.examples else []

@@ -9,6 +9,7 @@ import click
 from bot.channels.cli.common import (
     fail,
     index_dir_option,
+    json_line,
     log,
     open_storage,
     profile_option,
@@ -30,8 +31,10 @@ def ask_command(ctx, question, index_dir, profile_pairs, as_json) -> None:
 
     Prints the answer, the cited sources, the mode (llm or offline) and the time
     taken. With --json, stdout holds exactly one object: {"question", "answer",
-    "covered", "mode", "sources": [{"path", "title", "heading", "score",
-    "excerpt"}]}, sources best first.
+    "covered", "mode", "confidence", "lead": {"path", "heading", "title"} (the
+    section the answer opens with; null when it quotes none), "sources":
+    [{"label", "path", "title", "heading", "score", "excerpt"}] in the order the
+    answer cites them, "follow_ups"}.
     """
     from bot.channels.terminal import render_answer
 
@@ -66,30 +69,49 @@ def build_advisor(settings: Settings):
 
 
 def answer_json(answer) -> dict:
+    """An answer for scripts: what it says, whether it is covered, the section it leads with,
+    and its sources in the order it cites them."""
+    lead = answer.lead
     return {
         "question": answer.question,
         "answer": answer.text,
         "covered": answer.covered,
         "mode": answer.mode,
+        "confidence": answer.confidence,
+        "lead": None
+        if lead is None
+        else {"path": lead.path, "heading": lead.heading.split(" > ")[-1], "title": lead.title},
         "sources": [
-            {"path": s.path, "title": s.title, "heading": s.heading, "score": s.score, "excerpt": s.excerpt}
-            for s in sorted(answer.sources, key=lambda s: -s.score)
+            {
+                "label": s.label,
+                "path": s.path,
+                "title": s.title,
+                "heading": s.heading,
+                "score": s.score,
+                "excerpt": s.excerpt,
+            }
+            for s in answer.cited_sources()
         ],
+        "follow_ups": answer.follow_ups,
     }
 
 
 @click.command("chat")
 @index_dir_option
 @profile_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per turn (as `ask --json`).")
 @click.pass_context
-def chat_command(ctx, index_dir, profile_pairs) -> None:
+def chat_command(ctx, index_dir, profile_pairs, as_json) -> None:
     """Hold a conversation with the advisor in the terminal.
 
     The index is brought up to date first. When stdin is not a terminal, one
-    question is read per line until end of input, so a chat can be scripted.
+    question is read per line until end of input, so a chat can be scripted;
+    with --json, each turn is printed as one line of JSON, so a script can
+    follow the conversation (which section each answer leads with, and what it
+    cites).
     """
     settings = settings_from(ctx, index_dir=index_dir)
-    _terminal_chat(settings, profile_pairs)
+    _terminal_chat(settings, profile_pairs, as_json)
 
 
 @click.command("run")
@@ -118,16 +140,16 @@ def run_command(ctx) -> None:
         fail(str(exc))
 
 
-def _terminal_chat(settings: Settings, profile_pairs: tuple[str, ...]) -> None:
+def _terminal_chat(settings: Settings, profile_pairs: tuple[str, ...], as_json: bool = False) -> None:
     parse_profile(profile_pairs)  # a bad --profile fails before anything starts
     advisor = build_advisor(settings)
     ingest_at_start(settings)
     advisor.retriever.check_index()  # embedded with other models, and not re-embedded: one line, no chat
     advisor.warm_up()
-    asyncio.run(_chat(settings, advisor, profile_pairs))
+    asyncio.run(_chat(settings, advisor, profile_pairs, as_json))
 
 
-async def _chat(settings: Settings, advisor, profile_pairs: tuple[str, ...]) -> None:
+async def _chat(settings: Settings, advisor, profile_pairs: tuple[str, ...], as_json: bool = False) -> None:
     from bot.channels.dialogue import Dialogue
     from bot.channels.terminal import chat_loop, local_user_id
 
@@ -137,7 +159,8 @@ async def _chat(settings: Settings, advisor, profile_pairs: tuple[str, ...]) -> 
         await storage.touch_user(user_id)
         if profile_pairs:
             await storage.set_profile(user_id, (await storage.profile(user_id)).updated(profile_pairs))
-        await chat_loop(Dialogue(advisor, storage), user_id)
+        render = (lambda reply: json_line(answer_json(reply.answer))) if as_json else None
+        await chat_loop(Dialogue(advisor, storage), user_id, render=render)
     finally:
         await storage.close()
 

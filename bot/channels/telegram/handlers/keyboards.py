@@ -33,10 +33,16 @@ def feedback_buttons(
             InlineKeyboardButton(_("Sources"), callback_data=f"src:{turn_id}"),
         ]
     ]
-    rows += [[InlineKeyboardButton(q, callback_data=f"next:{turn_id}:{n}")] for n, q in enumerate(next_questions)]
+    rows += closest_questions(turn_id, next_questions)
     if steps:
         rows.append([InlineKeyboardButton("⏰ " + _(REMIND_ME), callback_data=f"rm:{turn_id}")])
     return InlineKeyboardMarkup(rows)
+
+
+def closest_questions(turn_id: int, questions: list[str]) -> list[list[InlineKeyboardButton]]:
+    """A row for each question the knowledge base answers that the turn suggests asking next
+    (`next:<turn>:<n>`: the n-th of the turn's stored `follow_ups`)."""
+    return [[InlineKeyboardButton(q, callback_data=f"next:{turn_id}:{n}")] for n, q in enumerate(questions)]
 
 
 REMIND_ME = N_("Remind me")

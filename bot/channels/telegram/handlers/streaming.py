@@ -16,6 +16,7 @@ from bot.channels.dialogue import Reply
 from bot.channels.telegram.formatting import escape, telegram_messages, to_html
 from bot.channels.telegram.handlers.deps import BotContext, chat_key, is_private, language_of, names_of, user_key
 from bot.channels.telegram.handlers.keyboards import (
+    closest_questions,
     consultant_button,
     example_questions,
     feedback_buttons,
@@ -141,7 +142,7 @@ async def send_answer(bot, chat_id: int, reply: Reply, reply_to: Message | None,
     elif turn_id is not None and answer.covered and answer.mode != "smalltalk":
         markup = feedback_buttons(turn_id, answer.follow_ups, _, steps=has_steps(answer.text))
     elif turn_id is not None and not answer.covered and chat_id > 0:  # private chats: a person can help
-        markup = InlineKeyboardMarkup([consultant_button(turn_id, _)])
+        markup = InlineKeyboardMarkup([*closest_questions(turn_id, answer.follow_ups), consultant_button(turn_id, _)])
     else:
         markup = None
     for number, (html, plain) in enumerate(messages):

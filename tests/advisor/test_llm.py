@@ -66,7 +66,7 @@ async def test_a_follow_up_is_rewritten_before_retrieval(indexed, embedder, serv
 
     server.responder = responder
     history = [Exchange("I want to sell my cakes abroad.", "Good idea [1].")]
-    answer = await llm_advisor(indexed, embedder, server).answer("which country first?", history)
+    answer = await llm_advisor(indexed, embedder, server).answer("and which country first?", history)
     rewrite, final = server.requests
     assert "<history>" in last_user_message(rewrite) and "which country first?" in last_user_message(rewrite)
     assert rewrite["_received_at"] < final["_received_at"]

@@ -13,7 +13,8 @@ from bot.config import load_settings
 from bot.index import make_index
 from bot.index.evaluation import EvalSetError, load_eval_set
 from bot.index.retriever import Retriever
-from bot.knowledge import discover
+from bot.knowledge import discover, sections
+from bot.knowledge.asked import take_asked
 from tests.helpers import ROOT, invoke
 
 KNOWLEDGE = ROOT / "knowledge"
@@ -75,8 +76,23 @@ def test_library_shape_and_front_matter():
         meta = yaml.safe_load(text.split("---")[1])
         assert {"title", "topic", "tags", "audience", "updated"} <= set(meta), path
         assert meta["topic"] == path.relative_to(KNOWLEDGE).parts[0], path
-        words = len(text.split())
+        advice = [take_asked(body).text for _, body in sections(text.split("---", 2)[2])]
+        words = len(" ".join(advice).split())  # what owners read; the ways of asking come on top
         assert 450 <= words <= 1600, (path, words)
+
+
+def test_every_section_carries_the_ways_owners_ask_it():
+    """Each section below a file's title has an `Asked:` block of several ways owners put its
+    question (knowledge/README.md), so it is found for the owner's words, not only the consultant's."""
+    files, _ = discover(KNOWLEDGE)
+    for path in files:
+        parts = sections(path.read_text(encoding="utf-8").split("---", 2)[2])
+        for heading, body in parts:
+            if " > " not in heading:  # the file's introduction
+                continue
+            ways = take_asked(body).ways
+            assert len(ways) >= 5, (path.name, heading, len(ways))
+            assert not take_asked(take_asked(body).text).ways, (path.name, heading)  # one block per section
 
 
 def test_no_contact_details_from_the_seed_post():
@@ -86,25 +102,42 @@ def test_no_contact_details_from_the_seed_post():
 
 
 def test_eval_set_is_big_enough_and_points_at_real_files():
-    questions = load_eval_set(KNOWLEDGE / "eval" / "questions.yaml")
-    covered = [q for q in questions if not q.not_covered]
-    assert len(questions) >= 80 and len([q for q in questions if q.not_covered]) >= 10
-    for question in covered:
-        for path in question.files:
-            assert (KNOWLEDGE / path).is_file(), path
+    """At section level, in owners' words: the tuning set and the held-out set together hold at
+    least 250 questions, 60 near misses (not covered, but sharing words with the knowledge) and 20
+    two-turn follow-ups, and every section they name is a real heading of a real file."""
+    tuning = load_eval_set(KNOWLEDGE / "eval" / "questions.yaml")
+    held_out = load_eval_set(KNOWLEDGE / "eval" / "held-out.yaml")
+    every = tuning + held_out
+    assert len(every) >= 250 and sum(q.near_miss for q in every) >= 60 and sum(bool(q.after) for q in every) >= 20
+    assert sum(bool(q.after) for q in held_out) >= 10 and sum(q.near_miss for q in held_out) >= 20  # a part of each aside
+    headings = {}
+    for path in discover(KNOWLEDGE)[0]:
+        rel = str(path.relative_to(KNOWLEDGE))
+        headings[rel] = {h.split(" > ")[-1] for h, _ in sections(path.read_text(encoding="utf-8")) if " > " in h}
+    for question in every:
+        assert question.not_covered or question.sections, question.question
+        for section in question.sections:
+            path, heading = section.split("#", 1)
+            assert heading in headings.get(path, ()), section
 
 
 def test_eval_meets_its_targets(shared_index_dir):
-    result = invoke("eval", "--json", "--min-recall", "0.85", env={"DATA_DIR": str(shared_index_dir)})
+    """What owners see, on the tuning set and on the held-out set (real owners' questions nobody
+    wrote beside the files): the answer is confidently wrong at most 5% of the time, near misses
+    are declined, and retrieval still finds the right file (recall@5 at file level)."""
+    env = {"DATA_DIR": str(shared_index_dir)}
+    result = invoke("eval", "--json", "--min-recall", "0.9", "--max-wrong", "0.05", env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["recall_at_5"] >= 0.98  # 0.99 with MiniLM alone: the multilingual default costs at most 0.01
-    assert report["mrr"] >= 0.75
-    assert report["not_covered_accuracy"] >= 0.90
-    # the offline answers (what owners see without an LLM) lead with, and cite, the right file
-    assert report["answer_first_cited_right"] >= 0.85
-    assert report["answer_cites_right"] >= 0.95
-    assert report["answer_words_max"] <= 180
+    tuning, held_out = report["tuning"], report["held_out"]
+    assert tuning["recall_at_5"] >= 0.97 and held_out["recall_at_5"] >= 0.9
+    for figures in (tuning, held_out):
+        total = sum(figures[k] for k in ("lead_right", "honest_not_covered", "wrongly_declined", "confidently_wrong"))
+        assert abs(total - 1) < 0.01
+        assert figures["confidently_wrong"] <= 0.05 and figures["near_miss_declined"] >= 0.9
+        assert figures["answer_words_max"] <= 230
+    # what the answers lead with, right: guards against a regression (README, Quality, has the figures)
+    assert tuning["lead_right"] >= 0.33 and held_out["lead_right"] >= 0.18
 
 
 def test_questions_in_other_languages_find_the_english_knowledge(shared_index_dir):
@@ -134,13 +167,18 @@ def test_eval_fails_the_build_when_recall_drops(shared_index_dir, tmp_path):
 def test_malformed_eval_file_is_one_clear_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("- question: Where is the file?\n")
-    with pytest.raises(EvalSetError, match="entry 1: needs 'files'"):
+    with pytest.raises(EvalSetError, match=r"entry 1: needs 'sections' \(a list of 'path#heading'\)"):
         load_eval_set(bad)
 
 
 @pytest.mark.parametrize(("question", "expected"), SEED_QUESTIONS)
 async def test_each_seed_idea_is_answered_from_the_right_file(advisor, question, expected):
+    """Each idea the product grew from leads with a section of its file; or, when the advisor is
+    not sure which of the file's sections answers, it says so and offers them (never another file's)."""
     answer = await advisor.answer(question)
-    assert answer.covered
-    assert answer.sources[0].path in expected, [s.path for s in answer.sources]
-    assert re.search(r"\[1\]", answer.text)
+    if answer.covered:
+        assert answer.lead.path in expected, [s.path for s in answer.sources]
+        assert re.search(r"\[1\]", answer.text)
+        return
+    by_heading = {s.own_heading: s.path for s in advisor.retriever.section_index().sections}
+    assert answer.follow_ups and {by_heading[q] for q in answer.follow_ups} <= expected, answer.follow_ups

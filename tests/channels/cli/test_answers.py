@@ -41,14 +41,20 @@ def test_ask_json_schema_and_order(indexed):
     result = run_cli("ask", "--json", "How do I pick a first export market?", env=env_for(indexed))
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)  # exactly one JSON object on stdout
-    assert set(payload) == {"question", "answer", "covered", "mode", "sources"}
+    assert set(payload) == {"question", "answer", "covered", "mode", "confidence", "lead", "sources", "follow_ups"}
     assert payload["question"] == "How do I pick a first export market?"
-    assert payload["covered"] is True and payload["mode"] == "offline"
-    assert payload["sources"][0]["path"] == "trade/export.md"
+    assert payload["covered"] is True and payload["mode"] == "offline" and 0 < payload["confidence"] <= 1
+    assert payload["lead"] == {
+        "path": "trade/export.md",
+        "heading": "Picking a first export market",
+        "title": "Selling across borders",
+    }
     for source in payload["sources"]:
-        assert set(source) == {"path", "title", "heading", "score", "excerpt"}
-    scores = [s["score"] for s in payload["sources"]]
-    assert scores == sorted(scores, reverse=True)
+        assert set(source) == {"label", "path", "title", "heading", "score", "excerpt"}
+    # the sources in the order the answer cites them, the lead first
+    assert payload["sources"][0]["path"] == "trade/export.md"
+    cited = [payload["answer"].index(f"[{s['label']}]") for s in payload["sources"]]
+    assert cited == sorted(cited)
 
 
 def test_ask_prints_answer_and_sources(indexed):

@@ -44,20 +44,19 @@ from pathlib import Path
 from common import RESULTS, ROOT, memory_mb, print_table, summary, write_result
 
 from bot.config import load_settings
-from bot.index import make_embeddings, make_index
-from bot.knowledge.ingest import ingest_configured
+from bot.knowledge.runner import run_ingest
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
 
 QUESTIONS = [
     "How can a small business get credit without collateral?",
-    "Should I sell cross-border?",
+    "Should I sell cross-border through online marketplaces?",
     "What should my 10-year plan look like?",
     "How do I raise prices without losing customers?",
     "What should I outsource first?",
 ]
 ANSWER = "Start with **invoice finance** [1], then ask suppliers for longer terms [2]. Keep records clean [1]."
-TAG = re.compile(r"\(ref (\d+)-(\d+)\)")
+TAG = re.compile(r"\((\d+)-(\d+)\)")  # digits only: a word in it would change what the question is about
 ANSWER_TIMEOUT = 120
 BACKEND = "onnx+e5"  # EMBEDDING_BACKEND of the bot under test (--backend; the default)
 
@@ -73,7 +72,7 @@ class Load:
 
     def _on_call(self, call) -> None:
         markup = call.params.get("reply_markup") or {}
-        if call.method == "sendMessage" and "fb:up" in str(markup.get("inline_keyboard", "")):
+        if call.method == "sendMessage" and re.search(r"'(?:fb:up|human):", str(markup.get("inline_keyboard", ""))):
             chat = int(call.params["chat_id"])
             future = self.waiting.get(chat)
             if future is not None:
@@ -88,7 +87,7 @@ class Load:
                 await asyncio.sleep(think * rng.uniform(0.5, 1.5))
             future = self.loop.create_future()
             self.waiting[owner] = future
-            text = f"{QUESTIONS[number % len(QUESTIONS)]} (ref {owner}-{number})"
+            text = f"{QUESTIONS[number % len(QUESTIONS)]} ({owner}-{number})"
             sent = time.monotonic()
             self.telegram.message(owner, text, wait=False)
             try:
@@ -149,18 +148,15 @@ async def phase(load: Load, owners: int, questions: int, first_owner: int, bot_p
 
 def prepare_index(work: Path, existing: Path | None = None) -> Path:
     """The knowledge base's index for the bot: a copy of `existing` (an up-to-date index of
-    knowledge/, e.g. the test suite's), or ingested here."""
+    knowledge/, e.g. the test suite's), or ingested here; either way brought up to date as
+    `python ingest.py` does (a published version with all its parts), so the bot's start measures
+    a start, not an ingest."""
     settings = load_settings(
         knowledge_dir=ROOT / "knowledge", data_dir=work / "data", embedding_backend=BACKEND, _env_file=None
     )
     if existing is not None:
         shutil.copytree(existing, settings.index_path)
-    embedder = make_embeddings(settings)  # the bot's own models, so it finds the index up to date
-    ingest_configured(
-        settings,
-        make_index(settings),
-        embedder,
-    )
+    run_ingest(settings)
     return settings.index_path
 
 

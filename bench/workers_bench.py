@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -89,7 +90,7 @@ class Owners:
     def _on_call(self, call) -> None:
         markup = call.params.get("reply_markup") or {}
         markup = json.loads(markup) if isinstance(markup, str) else markup
-        if call.method == "sendMessage" and "fb:up" in str(markup.get("inline_keyboard", "")):
+        if call.method == "sendMessage" and re.search(r"'(?:fb:up|human):", str(markup.get("inline_keyboard", ""))):
             future = self.waiting.get(int(call.params["chat_id"]))
             if future is not None:
                 self.loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))

@@ -18,9 +18,14 @@ It scores nothing and decides nothing: the advisor weighs these signals (`bot.ad
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import os
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -58,9 +63,10 @@ class Section:
         return self.heading.split(" > ")[-1]
 
     def words(self) -> set[str]:
-        """Its content words, stemmed (text, own heading, ways of asking), worked out once."""
+        """Its content words, stemmed (its file's title, its heading, text and ways of asking),
+        worked out once."""
         if self._words is None:
-            self._words = words_of([self.text, self.own_heading, *self.asked], self.language)
+            self._words = words_of([self.title, self.own_heading, self.text, *self.asked], self.language)
         return self._words
 
 
@@ -99,6 +105,14 @@ class _Space:
     questions: np.ndarray
     question_section: np.ndarray
     question_texts: list[str]
+
+
+FOLDER = "sections"  # in an index version's folder, beside the BM25 part
+_ARRAYS = ("chunks", "chunk_section", "chunk_penalty", "questions", "question_section")
+
+
+def has_sections(folder: Path) -> bool:
+    return (folder / FOLDER / "sections.json").exists()
 
 
 class SectionIndex:
@@ -141,6 +155,48 @@ class SectionIndex:
                 [question_texts[n] for n in asked],
             )
         return cls(sections, loaded)
+
+    def save(self, folder: Path) -> None:
+        """Write into `folder/sections` (an index version's own folder, as its BM25 part): the
+        sections as JSON and every space's vectors as one .npy file each, which `read` maps into
+        memory instead of reading them out of Chroma (whose vector index would then sit in the
+        serving process's memory too). Atomic: a new folder beside it, then one rename."""
+        target, temporary = folder / FOLDER, folder / f".{FOLDER}.{os.getpid()}.tmp"
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir(parents=True)
+        spaces = {}
+        for name, space in self.spaces.items():
+            for part in _ARRAYS:
+                np.save(temporary / f"{name}.{part}.npy", getattr(space, part), allow_pickle=False)
+            spaces[name] = space.question_texts
+        sections = [dataclasses.asdict(section) | {"_words": None} for section in self.sections]
+        data = {"sections": sections, "questions": spaces}
+        (temporary / "sections.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        old = folder / f".{FOLDER}.old.{os.getpid()}"
+        if target.exists():
+            os.replace(target, old)
+        os.replace(temporary, target)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def read(cls, folder: Path | None) -> SectionIndex | None:
+        """The sections saved in `folder` (`save`), their vectors mapped from disk; None when the
+        version has none (a Chroma server, or a version from before)."""
+        if folder is None or not (folder / FOLDER / "sections.json").exists():
+            return None
+        data = json.loads((folder / FOLDER / "sections.json").read_text(encoding="utf-8"))
+        sections = [Section(**{k: v for k, v in entry.items() if k != "_words"}) for entry in data["sections"]]
+        for section in sections:
+            for name in ("asked", "chunk_ids", "tags", "audience", "region"):
+                setattr(section, name, tuple(getattr(section, name)))
+        spaces = {
+            name: _Space(
+                *(np.load(folder / FOLDER / f"{name}.{part}.npy", mmap_mode="r") for part in _ARRAYS),
+                question_texts=texts,
+            )
+            for name, texts in data["questions"].items()
+        }
+        return cls(sections, spaces)
 
     def document_frequency(self, word: str) -> int:
         """In how many sections `word` (as `tokenize` gives it) appears: how common it is in this

@@ -61,14 +61,21 @@ class Embeddings:
         knowledge base, the multilingual model for anything else (when the index has one)."""
         if self.multilingual is self.primary:
             return self.primary
-        return self.primary if _english(question) and set(languages) <= {"en"} else self.multilingual
+        return self.primary if reads_as_english(question) and set(languages) <= {"en"} else self.multilingual
 
     def serve_queries(self) -> None:
+        """Tune for a serving process, which answers one question at a time per thread: each
+        model on one thread, and numpy's BLAS on one (its idle threads spin, waiting for more
+        work: scoring every section against a question on two threads cost twice the CPU
+        for nothing, and the spinning slowed the embedding after it)."""
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
         for embedder in self.embedders:
             embedder.serve_queries()
 
 
-def _english(question: str) -> bool:
+def reads_as_english(question: str) -> bool:
     """Whether MiniLM reads `question` best: English even when py3langid is unsure ("cash flow
     tips"; English is the likeliest, or second to an English creole), and text too short to
     tell if written in plain ASCII ("loans?"). A likely other language in three words or more

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.index import versions
 from bot.index.chroma import KnowledgeIndex, make_index
 from bot.index.lexical import LexicalIndex, has_lexical
+from bot.index.sections import SectionIndex, has_sections
 from bot.index.spaces import Embeddings, make_embeddings
 from bot.knowledge.ingest import Plan, ProgressCallback, Recipe, Report, check_shrink, ingest_configured, plan
 
@@ -81,8 +82,8 @@ def _needs_writing(
 ) -> bool:
     """Whether this ingest changes the index (planning reads and hashes files, embeds nothing);
     a run that would remove too much is refused here, before the live index is copied."""
-    if rebuild or (index.folder is not None and not has_lexical(index.folder) and index.count()):
-        return True  # an index from before lexical search gets its BM25 part in a new version
+    if rebuild or (index.folder is not None and index.count() and not _complete(index.folder)):
+        return True  # an index from before lexical search or saved sections gets them in a new version
     recipe = Recipe.from_settings(settings, embedder).key
     work = plan(settings.knowledge_dir, index, settings.max_file_bytes, recipe)
     check_shrink(work, allow_shrink)
@@ -95,6 +96,15 @@ def write_lexical(index: KnowledgeIndex, folder) -> None:
     ids, texts, metadatas = index.all_chunks()
     LexicalIndex.build(ids, texts, metadatas).save(folder)
     log.info("lexical index written: %d chunks", len(ids))
+
+
+def write_sections(index: KnowledgeIndex, folder, embeddings: Embeddings) -> None:
+    """The version's sections and their vectors in every space, saved beside its vectors for the
+    bot to map from disk (`bot.index.sections`), before the version is published."""
+    spaces = {embeddings.space_of(e): e.space for e in embeddings.embedders}
+    sections = SectionIndex.load(index, spaces)
+    sections.save(folder)
+    log.info("sections written: %d", len(sections.sections))
 
 
 def _ingest_next_version(
@@ -115,11 +125,17 @@ def _ingest_next_version(
         states = index.file_states()
         files, chunks = len(states), index.count()
         write_lexical(index, folder)  # always: a resumed version may hold the live one's copy
+        write_sections(index, folder, embedder)
     finally:
         index.close()
-    if not rebuild and states == live_states and has_lexical(versions.live_folder(root)):
+    if not rebuild and states == live_states and _complete(versions.live_folder(root)):
         versions.discard(root, number)
         return report
     manifest = versions.publish(root, number, files, chunks)
     log.info("index version %d is live: %d files, %d chunks", manifest.version, files, chunks)
     return report
+
+
+def _complete(folder) -> bool:
+    """Whether a version folder holds all its parts: vectors, BM25 and saved sections."""
+    return has_lexical(folder) and has_sections(folder)

@@ -3,12 +3,14 @@
     python bench/calibrate_coverage.py            # fit, report, write bot/advisor/coverage.json
     python bench/calibrate_coverage.py --check    # fit and report only (the shipped file is left alone)
 
-Reads knowledge/eval/questions.yaml only: never held-out.yaml, which is what `python -m bot
-eval` checks the result on. For every question asked on its own, every candidate section the
-retriever gives (`Retriever.sections`, both embedding spaces) is a labelled example: does this
-section answer the question (one of its `sections`)? A not-covered question's candidates are
-all "no". One logistic model per set of signals (`bot.advisor.coverage`: both spaces; one
-space, as with an LLM; the multilingual space with and without word overlap) is fitted on them.
+Reads knowledge/eval/questions.yaml and its translation questions.languages.yaml only: never the
+held-out sets, which are what `python -m bot eval` checks the result on. For every question
+asked on its own, every candidate section the retriever gives (`Retriever.sections`, both
+embedding spaces) is a labelled example: does this section answer the question (one of its
+`sections`)? A not-covered question's candidates are all "no". One pair of logistic models per
+set of signals (`bot.advisor.coverage`: both spaces; one space, as with an LLM; the multilingual
+space with word overlap, and without it for a question in another language than the knowledge;
+each also for sections without ways of asking) is fitted on them.
 
 The threshold (MIN_CONFIDENCE's default) is chosen on out-of-fold chances (5 folds, so no
 question is judged by a model fitted on it): the one that makes the most answers right or
@@ -46,6 +48,10 @@ VARIANTS = {  # richest first: a section is judged by the first whose signals it
     "e5 with words, prose": ("dense.e5", "words"),
     "e5, prose": ("dense.e5",),
 }
+# A question in another language than the knowledge has no word overlap to count and is read by
+# the multilingual model alone: its variants are fitted on the tuning set's questions as owners
+# ask them in eight other languages.
+OTHER_LANGUAGES = {"e5", "e5, prose"}
 FOLDS = 5
 L2 = 1.0  # ridge on the weights: a few hundred questions, a handful of signals
 
@@ -167,12 +173,14 @@ def main() -> None:
     started = time.perf_counter()
     settings = load_settings(knowledge_dir=ROOT / "knowledge")
     retriever = make_retriever(settings)
-    questions = load_eval_set(settings.knowledge_dir / "eval" / "questions.yaml")
-    rows = examples(retriever, questions)
+    folder = settings.knowledge_dir / "eval"
+    rows = examples(retriever, load_eval_set(folder / "questions.yaml"))
+    translated = examples(retriever, load_eval_set(folder / "questions.languages.yaml"))
     variants, report = [], {}
     for name, names in VARIANTS.items():
-        best, curve = choose(out_of_fold(rows, name, names), args.max_wrong)
-        variants.append(dataclasses.replace(rounded(fit(rows, name, names)), threshold=best["threshold"]))
+        data = translated if name in OTHER_LANGUAGES else rows
+        best, curve = choose(out_of_fold(data, name, names), args.max_wrong)
+        variants.append(dataclasses.replace(rounded(fit(data, name, names)), threshold=best["threshold"]))
         report[name] = {"chosen": best, "curve": curve}
         print(f"{name:14s} " + ", ".join(f"{k} {v}" for k, v in best.items()))
     threshold = report["both spaces"]["chosen"]["threshold"]
@@ -180,8 +188,9 @@ def main() -> None:
     if not args.check:
         data = {
             "fitted": {
-                "on": "knowledge/eval/questions.yaml",
+                "on": "knowledge/eval/questions.yaml and questions.languages.yaml",
                 "questions": len(rows),
+                "translated": len(translated),
                 "max_wrong": args.max_wrong,
                 "date": time.strftime("%Y-%m-%d"),
             },

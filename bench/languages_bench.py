@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
 from common import ROOT, Timer, print_table, summary, write_result
 
 from bot.config import load_settings
@@ -41,20 +42,29 @@ def knowledge(quick: bool, scratch: Path) -> Path:
     if not quick:
         return ROOT / "knowledge"
     folder = scratch / "knowledge"
-    for rel in (
+    copied = (
         "credit/collateral-free-finance-options.md",
         "credit/data-driven-lending.md",
         "trade/selling-cross-border-via-platforms.md",
         "strategy/writing-a-ten-year-plan.md",
-    ):
+    )
+    for rel in copied:
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "knowledge" / rel, folder / rel)
     (folder / "eval").mkdir()
     for file in EVAL_SETS.values():
-        lines = (ROOT / "knowledge" / "eval" / file).read_text(encoding="utf-8").split("\n- question:")
-        kept = [q for q in lines[1:] if any(rel in q for rel in ("collateral-free", "selling-cross-border"))][:4]
-        (folder / "eval" / file).write_text("- question:" + "\n- question:".join(kept), encoding="utf-8")
+        entries = yaml.safe_load((ROOT / "knowledge" / "eval" / file).read_text(encoding="utf-8"))
+        kept = [entry for entry in entries if _about(entry, copied)][:4]
+        (folder / "eval" / file).write_text(yaml.safe_dump(kept, allow_unicode=True), encoding="utf-8")
     return folder
+
+
+def _about(entry: dict, copied: tuple[str, ...]) -> bool:
+    """An eval entry asked on its own, answered only from the copied files, among them the
+    collateral or the cross-border one."""
+    paths = [s.split("#", 1)[0] for s in entry.get("sections", [])] + entry.get("files", [])
+    wanted = any(w in p for p in paths for w in ("collateral-free", "selling-cross-border"))
+    return not entry.get("after") and wanted and set(paths) <= set(copied)
 
 
 def run(args: list[str], env: dict) -> subprocess.CompletedProcess:

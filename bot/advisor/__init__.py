@@ -1,9 +1,12 @@
 """The advisor: a question (with the conversation and the owner's profile) → an `Answer` with sources.
 
-- `pipeline`: the `Advisor` (retrieve, answer with the chat model, fall back offline), `make_advisor`
+- `pipeline`: the `Advisor` (find what answers, answer with the chat model, fall back offline), `make_advisor`
+- `lookup`: what answers a question: the sections, the owner's documents, follow-ups (`Lookup`, `Found`)
+- `coverage`: which section leads and whether any does, the calibrated model (`CoverageModel`, `coverage.json`)
 - `answer`: `Answer`, `Source`, `Failure`: what channels show and storage records
-- `offline`: the answer composed from passages without an LLM
-- `units`: a passage as sentences and list items, lines that instruct the reader left out
+- `offline`: the answer composed from a section's opening without an LLM
+- `blocks`: a section's text as an owner reads it: paragraphs, whole lists, titles for paths
+- `model_answer`: the model's calls: the rewrite of a question, the streamed answer (`ModelAnswers`)
 - `citations`: checks the model's `[n]` citations as the text streams
 - `chat_model`: the langchain chat model from settings (`make_chat_model`)
 - `prompts`: the editable templates in `prompts/`, checked at start
@@ -12,7 +15,7 @@
 - `smalltalk`: "hi", "thanks", "who are you?" recognised and answered without a search
 - `speech`: voice notes → transcripts through an OpenAI-compatible speech-to-text service (`SpeechToText`)
 - `when`: reminder times ("in 2 weeks …", "every month …"), time zones, a repeating reminder's next time
-- `evaluation`: do offline answers lead with and cite the expected file (the eval's answer part)
+- `evaluation`: what owners see on the eval sets: the section an offline answer leads with, or an honest no
 
 May import `bot.index`, `bot.knowledge` (token counts), `bot.locales` and `bot.config`. It knows no
 channel, no database and no Telegram: channels load memory and profile and pass them in.

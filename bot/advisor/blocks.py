@@ -7,7 +7,9 @@ of it; both read the section through `blocks_of`:
   list (it ends with ":") never goes without its list;
 - a **list** is one block: its items are never split up, never renumbered, and a step is never
   dropped ("1. 2. 3. 4. 6." is what a sentence picker does to a list);
-- headings, tables, code and lines that address the reader as instructions are left out;
+- headings and code are left out, and so is any line that addresses the reader as instructions
+  ("SYSTEM:", "ignore previous instructions", "transfer the fee to IBAN…"); a table is read as a
+  list;
 - a **cross-reference** to another knowledge file ("read credit/when-not-to-borrow.md first",
   "(see strategy/scenario-planning.md)", a Markdown link to a `.md` file) becomes that file's
   title: an owner has no use for a path.
@@ -18,8 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from bot.advisor.units import balanced, is_instruction
 
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _CHECKBOX = re.compile(r"^(\s*(?:[-*+•]|\d+[.)])\s+)\[[ xX]\]\s+")
@@ -33,6 +33,30 @@ _EMPHASIS = re.compile(r"(?<![*\w])\*(?!\s)(.+?)(?<!\s)\*(?![*\w])|(?<![_\w])_(?
 _CODE = re.compile(r"`([^`]+)`")
 
 Titles = Callable[[str], str | None]  # a knowledge file's path -> its title (None: not in the index)
+
+# Lines that speak to the reader as instructions (a system prompt, a request to ignore rules, a
+# request to pay or send credentials): passages are other people's text, so none is ever quoted
+# as advice.
+_INSTRUCTION = re.compile(
+    r"^\W*(?:system|assistant|user|developer)\s*:"
+    r"|\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions?|rules|prompts?|everything above)\b"
+    r"|\byou are now\b|\bact as\b.{0,40}\b(?:assistant|admin|system)\b"
+    r"|^\W*(?:please\s+)?(?:send|transfer|wire|pay|deposit)\b.{0,80}"
+    r"\b(?:iban|bitcoin|btc|crypto|wallet|gift cards?|account (?:number|no\.?)|bank details)\b"
+    r"|\b(?:send|share|reply with|tell us|give us|enter)\b.{0,20}\byour\b.{0,20}"
+    r"\b(?:password|pin|one-time code|verification code|card number)s?\b",
+    re.IGNORECASE,
+)
+
+
+def is_instruction(text: str) -> bool:
+    """Does this line address the reader as instructions (see _INSTRUCTION)?"""
+    return bool(_INSTRUCTION.search(text))
+
+
+def balanced(text: str) -> str:
+    """A sentence cut out of a bold span would leave an odd `**`: then the bold goes."""
+    return text.replace("**", "") if text.count("**") % 2 else text
 
 
 @dataclass(frozen=True)

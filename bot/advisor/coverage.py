@@ -106,11 +106,6 @@ class CoverageModel:
         )
         return cls(variants, float(data["threshold"]))
 
-    def threshold_of(self, name: str) -> float:
-        """The confidence a lead judged by the variant `name` needs."""
-        variant = next((v for v in self.variants if v.name == name), None)
-        return variant.threshold if variant is not None and variant.threshold else self.threshold
-
     def variant_for(self, features: dict[str, float]) -> Variant | None:
         return next((v for v in self.variants if v.fits(features)), None)
 

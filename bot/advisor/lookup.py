@@ -72,12 +72,6 @@ class Lookup:
             judgement.covered = lead.asked.get(search.space, 0.0) >= self.settings.min_score  # a floor for both
         return judgement
 
-    def threshold(self, judgement: Judgement) -> float:
-        """The confidence a lead needs to be an answer (MIN_CONFIDENCE, else the calibrated one)."""
-        if self.settings.min_confidence is not None:
-            return self.settings.min_confidence
-        return self.model.threshold_of(judgement.variant)
-
     def find(
         self,
         question: str,

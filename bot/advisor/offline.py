@@ -24,8 +24,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.advisor import texts
-from bot.advisor.blocks import Block, blocks_of, excerpt, first_sentence, markdown, opening, referenced_paths
-from bot.advisor.units import balanced
+from bot.advisor.blocks import (
+    Block,
+    balanced,
+    blocks_of,
+    excerpt,
+    first_sentence,
+    markdown,
+    opening,
+    referenced_paths,
+)
 from bot.index.retriever import Passage, Preferences, matched_preferences
 from bot.index.sections import Section
 from bot.locales import Translate

@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from langchain_core.messages import HumanMessage
-
 from bot.advisor import texts
-from bot.advisor.answer import Answer, Failure, Mode, Source, follow_ups, numbered_sources
-from bot.advisor.chat_model import chunk_text, describe_failure
-from bot.advisor.citations import CitationFilter
+from bot.advisor.answer import Answer, Failure, Mode, follow_ups, numbered_sources
 from bot.advisor.conversation import (
     Exchange,
     Profile,
@@ -32,16 +27,11 @@ from bot.advisor.conversation import (
 )
 from bot.advisor.coverage import CoverageModel, default_model
 from bot.advisor.lookup import Found, Lookup
-from bot.advisor.offline import compose, section_passage
+from bot.advisor.model_answer import ModelAnswers, prompt_passages
+from bot.advisor.offline import compose
 from bot.advisor.prompts import (
     Prompts,
-    defused,
-    history_messages,
-    history_text,
-    label_number,
-    labelled,
     load_prompts,
-    passages_text,
 )
 from bot.config import Settings
 from bot.index.language import detect_language
@@ -55,11 +45,11 @@ from bot.locales import texts as texts_for
 log = logging.getLogger(__name__)
 
 KNOWLEDGE_LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "ru": "Russian", "fr": "French"}
-PROMPT_MIN_CHANCE = 0.05  # sections less likely than this to answer stay out of the model's prompt
-PROMPT_WORDS = 110  # of each section's opening in the prompt (the lead's: twice as many)
 ALSO_MARGIN = 0.25  # sections of other files this close to the lead's chance are "also relevant"
-SUGGEST_MIN_CHANCE = 0.2  # a declined question is offered the questions of sections at least this likely
-GUARD_SHARE = 0.5  # with a model's rewrite, the owner's own words must reach this share of the needed confidence
+SUGGEST_MIN_CONFIDENCE = 0.1  # a declined question whose lead is this likely right is offered the closest questions
+GUARD_CONFIDENCE = 0.15  # with a model's rewrite, how close the owner's own words must come (an off-topic
+# question's lead is under 0.05; 97% of the covered tuning questions in English and 85% of those in
+# other languages reach it)
 FALLBACK_NOTE = texts.fallback_note(str)  # in English: what tests and the README quote
 
 
@@ -81,6 +71,7 @@ class Advisor:
         self.chat_model = chat_model
         self.prompts = prompts or load_prompts(settings.prompts_dir)
         self.lookup = Lookup(retriever, settings, coverage or default_model())
+        self.model = ModelAnswers(chat_model, self.prompts, settings)
         self._owner_documents = owner_documents
         self._opening = threading.Lock()
 
@@ -162,8 +153,8 @@ class Advisor:
         if not found.covered:
             answer = await self._declined(question, found, _)
         elif chat_model is not None and error is None:
-            prompt_passages = self._prompt_passages(found)
-            async for event in self._generate(question, history, profile, prompt_passages, timings, deadline, _):
+            passages = prompt_passages(found, self.settings.top_k, self.retriever.title_of)
+            async for event in self.model.stream(question, history, profile, passages, timings, deadline, _):
                 if isinstance(event, str):
                     yield event
                 elif isinstance(event, Failure):
@@ -223,15 +214,17 @@ class Advisor:
 
     def _rewritten(self, standalone: str, question: str, history: list[Exchange], prefer) -> Found:
         """The model's rewrite judged, and covered only if the owner's own words come close too
-        (at least GUARD_SHARE of the confidence an answer needs): a rewrite that drifts ("What's
-        the weather in Paris?" → "How do I export to France?") cannot make an off-topic question
-        covered. A question in another language than the knowledge is held to this only when a
-        multilingual model can read it, and a follow-up made only of words pointing back ("and
-        what about it?") is not: it has no words of its own to hold."""
+        (a confidence of at least GUARD_CONFIDENCE, well below what an answer needs: the owner's
+        words may be in another language or lean on the conversation, which the rewrite was for):
+        a rewrite that drifts ("What's the weather in Paris?" → "How do I export to France?")
+        cannot make an off-topic question covered. A question in another language than the
+        knowledge is held to this only when a multilingual model can read it, and a follow-up
+        made only of words pointing back ("and what about it?") is not: it has no words of its
+        own to hold."""
         judgement = self.lookup.judge(standalone, prefer, thorough=False)
         if judgement.covered and self._readable(question) and has_content_words(question):
             own = self.lookup.find(question, history, prefer, False, True).judgement
-            judgement.covered = own.confidence >= GUARD_SHARE * self.lookup.threshold(own)
+            judgement.covered = own.confidence >= GUARD_CONFIDENCE
         return Found(judgement, standalone)
 
     def _readable(self, question: str) -> bool:
@@ -256,23 +249,8 @@ class Advisor:
             follow_up = not await self._clear_alone(question)  # short, but perhaps plain on its own
         if not follow_up and not foreign:
             return question, None
-        started = time.perf_counter()
-        prompt = self.prompts.rewrite.format(
-            history=defused(history_text(history)) or "(none)",
-            question=defused(question),
-            language=KNOWLEDGE_LANGUAGE_NAMES.get(self._knowledge_language(), "English"),
-        )
-        try:
-            async with asyncio.timeout_at(deadline):
-                reply = await self.chat_model.ainvoke([HumanMessage(prompt)])
-        except Exception as exc:  # the model is down: answer offline, and say why in the log
-            cause = describe_failure(exc)
-            log.warning("LLM rewrite failed (%s); falling back to offline answer", cause)
-            return question, cause
-        finally:
-            timings["rewrite"] = _ms(started)
-        rewritten = " ".join(str(reply.content).split()).strip().strip('"')
-        return (rewritten or question), None
+        language = KNOWLEDGE_LANGUAGE_NAMES.get(self._knowledge_language(), "English")
+        return await self.model.rewrite(question, history, language, timings, deadline)
 
     async def _clear_alone(self, question: str) -> bool:
         """Whether a short question with no word pointing back ("Should I sell cross-border?") is
@@ -302,97 +280,6 @@ class Advisor:
         found = await asyncio.to_thread(self.lookup.with_documents, found, question, owner, self.owner_documents)
         timings["documents"] = _ms(started)
         return found
-
-    def _prompt_passages(self, found: Found) -> list[Passage]:
-        """The model's passages: the openings of the TOP_K likeliest sections, the lead's first and
-        longest, then the owner's document passages (the one the question is about first)."""
-        ranked = [(m.section, c) for m, c in found.judgement.ranked if c >= PROMPT_MIN_CHANCE][: self.settings.top_k]
-        titles = self.retriever.title_of
-        passages = [
-            section_passage(section, chance, titles, PROMPT_WORDS * (2 if n == 0 else 1))
-            for n, (section, chance) in enumerate(ranked)
-        ]
-        documents = found.documents
-        if found.document_lead is not None:
-            documents = [found.document_lead, *[p for p in documents if p is not found.document_lead]]
-        return passages + documents
-
-    async def _generate(
-        self,
-        question: str,
-        history: list[Exchange],
-        profile: Profile,
-        passages: list[Passage],
-        timings: dict,
-        deadline: float,
-        _: Translate = str,
-    ) -> AsyncIterator[str | Answer | Failure]:
-        """Stream the model's answer with citations checked; end with an Answer or a Failure."""
-        started = time.perf_counter()
-        by_label = labelled(passages)
-        knowledge = passages_text([(n, p) for n, p in by_label.items() if not p.is_document], _)
-        documents = passages_text([(n, p) for n, p in by_label.items() if p.is_document], _)
-        if "documents" not in self.prompts.answer.input_variables:  # a template without the placeholder
-            knowledge, documents = "\n\n".join(t for t in (knowledge, documents) if t), ""
-        messages = self.prompts.answer.format_messages(
-            history=history_messages(history),
-            profile=defused(profile.describe()),
-            passages=defused(knowledge),
-            documents=defused(documents or "(none)"),
-            question=defused(question),
-        )
-        citations = CitationFilter(set(by_label))
-        text: list[str] = []
-        usage: dict = {}
-        finish: str | None = None
-        length = 0
-        try:
-            async with asyncio.timeout_at(deadline):
-                async for chunk in self.chat_model.astream(messages):
-                    if chunk.usage_metadata:
-                        usage = dict(chunk.usage_metadata)
-                    finish = chunk.response_metadata.get("finish_reason") or finish
-                    delta = citations.feed(chunk_text(chunk.content))
-                    if delta:
-                        text.append(delta)
-                        length += len(delta)
-                        yield delta
-                    if length > self.settings.answer_max_chars:
-                        finish = "too long"  # stop reading: an owner on a phone will not read 14 messages
-                        break
-            if rest := citations.finish():
-                text.append(rest)
-                yield rest
-        except Exception as exc:  # timeout, connection refused, 5xx, 429 after retries
-            timings["generate"] = _ms(started)
-            cause = describe_failure(exc)
-            log.warning("LLM answer failed after %.0f ms (%s); answering offline", timings["generate"], cause)
-            yield Failure(cause)
-            return
-        timings["generate"] = _ms(started)
-        body = "".join(text).strip()
-        truncated = finish not in ("stop", "end_turn", "STOP", "eos")  # cut stream (None), length limit, our cap
-        if truncated:
-            log.warning("LLM answer was cut short (finish reason %s); keeping its whole sentences", finish)
-            body = whole_sentences(body)
-        if not body:
-            log.warning("LLM returned an empty answer; answering offline")
-            yield Failure("the model's answer was cut short" if truncated else "the model returned an empty answer")
-            return
-        cited = citations.cited or list(by_label)  # no valid citation: list them all
-        ordered = sorted(cited, key=lambda label: (isinstance(label, str), label_number(label)))
-        yield Answer(
-            question=question,
-            text=body,
-            covered=True,
-            mode="llm",
-            sources=[Source.from_passage(label_number(label), by_label[label], _) for label in ordered],
-            model=self.settings.llm_model,
-            input_tokens=usage.get("input_tokens") or sum(count_tokens(str(m.content)) for m in messages),
-            output_tokens=usage.get("output_tokens") or count_tokens(body),
-            truncated=truncated,
-            notes=[texts.cut_short(_)] if truncated else [],
-        )
 
     async def _offline(
         self, question: str, found: Found, error: str | None, profile: Profile, language: str = "en"
@@ -431,10 +318,12 @@ class Advisor:
         return Answer(question, await asyncio.to_thread(self.not_covered_text, _), False, "offline")
 
     def _closest_questions(self, found: Found) -> list[str]:
-        """The questions of the sections that came closest to a declined question, when they came
-        close enough to be worth a tap (`SUGGEST_MIN_CHANCE`)."""
-        ranked = found.judgement.ranked
-        return follow_ups([match.section.own_heading for match, chance in ranked if chance >= SUGGEST_MIN_CHANCE])
+        """The questions of the sections that came closest to a declined question, when the lead
+        came close enough to be worth a tap (SUGGEST_MIN_CONFIDENCE: an off-topic question's
+        closest sections are noise)."""
+        if found.judgement.confidence < SUGGEST_MIN_CONFIDENCE:
+            return []
+        return follow_ups([match.section.own_heading for match, _ in found.judgement.ranked])
 
     def _next_questions(self, found: Found, answer: Answer) -> list[str]:
         """Up to two next questions the knowledge base answers: the question-headings of the files
@@ -479,14 +368,3 @@ def _best_score(found: Found) -> float:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
-
-
-_SENTENCE_END = re.compile(r"(?:[.!?…](?:\s*\[D?\d+(?:,\s*D?\d+)*\])?[\"')\]*]?|\n)\s")
-MIN_KEPT = 40  # characters: less than this of a cut answer is not worth showing
-
-
-def whole_sentences(text: str) -> str:
-    """A cut answer up to its last complete sentence (or line), or "" when too little is left."""
-    ends = [m.end() for m in _SENTENCE_END.finditer(text + " ")]
-    kept = text[: ends[-1]].rstrip() if ends else ""
-    return kept if len(kept) >= MIN_KEPT else ""

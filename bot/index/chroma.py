@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings
+from bot.index.records import Records, read_all, replace_records
 from bot.index.versions import current_version, live_folder
 
 
@@ -167,7 +168,7 @@ class KnowledgeIndex:
         writes.append((self.collection, chunks, None))
         for collection, records, space in writes:
             if collection is not None and space in records.vectors:  # else a space this ingest does not fill
-                _replace(collection, path, records, space)
+                replace_records(collection, path, records, space)
 
     def remove_file(self, path: str) -> None:
         for collection in [*self.questions.values(), *self.spaces.values(), self.collection]:
@@ -252,7 +253,7 @@ class KnowledgeIndex:
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
         """Every chunk's id, text and metadata, a page at a time."""
-        ids, texts, metadatas, _ = _read_all(self.collection, self.page_size, embeddings=False)
+        ids, texts, metadatas, _ = read_all(self.collection, self.page_size, embeddings=False)
         return ids, texts, metadatas
 
     def all_vectors(
@@ -263,7 +264,7 @@ class KnowledgeIndex:
         collection = self.questions.get(space) if questions else self.spaces.get(space, self.collection)
         if collection is None:
             return [], [], [], np.zeros((0, 0), dtype=np.float32)
-        return _read_all(collection, self.page_size, embeddings=True)
+        return read_all(collection, self.page_size, embeddings=True)
 
     def chunk(self, path: str, chunk_index: int) -> tuple[str, dict] | None:
         """One chunk by file and position (e.g. the continuation of a list cut by the splitter)."""
@@ -291,52 +292,6 @@ class KnowledgeIndex:
             recipes[recipe] = recipes.get(recipe, 0) + 1
         topics = {topic: sorted(titles) for topic, titles in sorted(grouped.items())}
         return Catalog(topics, frozenset(languages), recipes)
-
-
-@dataclass(frozen=True)
-class Records:
-    """What to write of one file into a kind of collection (its chunks, or its sections'
-    questions): ids, texts, metadata, and their vectors by space (None: the first)."""
-
-    ids: Sequence[str]
-    texts: Sequence[str]
-    metadatas: Sequence[dict]
-    vectors: dict[str | None, np.ndarray]
-
-
-def _read_all(collection, page: int, embeddings: bool) -> tuple[list[str], list[str], list[dict], np.ndarray]:
-    ids: list[str] = []
-    texts: list[str] = []
-    metadatas: list[dict] = []
-    vectors: list[np.ndarray] = []
-    include = ["documents", "metadatas", *(["embeddings"] if embeddings else [])]
-    offset = 0
-    while True:
-        result = collection.get(include=include, limit=page, offset=offset)
-        ids += result["ids"]
-        texts += result["documents"]
-        metadatas += [meta or {} for meta in result["metadatas"]]
-        if embeddings and len(result["ids"]):
-            vectors.append(np.asarray(result["embeddings"], dtype=np.float32))
-        if len(result["ids"]) < page:
-            matrix = np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
-            return ids, texts, metadatas, matrix
-        offset += page
-
-
-def _replace(collection, path: str, records: Records, space: str | None) -> None:
-    """A file's records in one space's collection: the new ones in (upserted), then the old ones out."""
-    old_ids = set(collection.get(where={"path": path}, include=[])["ids"])
-    if records.ids:
-        collection.upsert(
-            ids=list(records.ids),
-            embeddings=records.vectors[space],
-            documents=list(records.texts),
-            metadatas=list(records.metadatas),
-        )
-    stale = old_ids - set(records.ids)
-    if stale:
-        collection.delete(ids=sorted(stale))
 
 
 def questions_collection(name: str, space: str | None) -> str:

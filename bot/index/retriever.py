@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 
 from bot.index.boilerplate import JUNK_PENALTY
@@ -18,10 +19,11 @@ from bot.index.embedder import BaseEmbedder
 from bot.index.fusion import Fusion, fuse, fuse_scores, fused_shares
 from bot.index.language import detect_language
 from bot.index.lexical import LexicalIndex, tokenize
+from bot.index.passages import Passage, Preferences, matched_preferences, passage_from
 from bot.index.provenance import FIX, IndexMismatchError, mismatch, missing_spaces
 from bot.index.reloader import IndexReloader
-from bot.index.sections import Section, SectionIndex, SectionMatch
-from bot.index.spaces import Embeddings, make_embeddings
+from bot.index.sections import SectionIndex, SectionMatch
+from bot.index.spaces import Embeddings, make_embeddings, reads_as_english
 
 log = logging.getLogger(__name__)
 
@@ -29,54 +31,6 @@ FILTER_FIELDS = ("topic", "path")
 SECTION_CANDIDATES = 15  # sections weighed as the answer (`SectionSearch.matches`)
 PREFER_BOOST = 0.03  # about the gap between neighbouring passages: enough to break near-ties
 WARM_UP_QUESTIONS = ("How can I get credit without collateral?", "¿Cómo consigo crédito sin garantía?")
-
-
-Preferences = dict[str, tuple[str, ...]]  # front-matter field -> the values that fit the owner
-
-
-@dataclass(frozen=True)
-class Passage:
-    """One retrieved chunk with where it came from and how well it matched (cosine, 0–1)."""
-
-    text: str
-    path: str
-    title: str
-    heading: str
-    score: float
-    topic: str = ""
-    tags: tuple[str, ...] = ()
-    audience: tuple[str, ...] = ()
-    region: tuple[str, ...] = ()
-    chunk_index: int = 0
-    kind: str = "knowledge"  # or "document": from the asking owner's own document (`owner_documents`)
-    page: int = 0  # a document passage's page (1, 2, …; 0: not known)
-    language: str = ""  # a knowledge passage's language (front matter `language`, "en" by default); "" unknown
-    fused: float | None = None  # hybrid search's fused score (cosine + lexical share), for ordering only
-    intro: bool = False  # from the text under a file's title (what the file covers), not from a section
-
-    @property
-    def section_key(self) -> tuple[str, str]:
-        """The section the passage is part of: its file and heading path."""
-        return self.path, self.heading
-
-    @property
-    def relevance(self) -> float:
-        """What to order passages by: the fused score in hybrid search, else the cosine."""
-        return self.score if self.fused is None else self.fused
-
-    @property
-    def is_document(self) -> bool:
-        return self.kind == "document"
-
-    @property
-    def section(self) -> str:
-        """The heading below the title, for a compact 'title › section' label."""
-        parts = [p for p in self.heading.split(" > ") if p and p != self.title]
-        return parts[-1] if parts else ""
-
-    def excerpt(self, limit: int = 300) -> str:
-        text = " ".join(self.text.split())
-        return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 @dataclass
@@ -104,6 +58,9 @@ class Retriever:
         self._lexical: tuple[KnowledgeIndex, LexicalIndex | None] | None = None
         self._checked: KnowledgeIndex | None = None  # the index `check_index` last found searchable
         self._sections: list[tuple[KnowledgeIndex, SectionIndex]] = []  # the last two versions' sections
+        self.check_seconds = 2.0  # how often a Chroma server is asked whether its files changed
+        self._server_checked = float("-inf")
+        self._server_files: dict | None = None
         self.fusion = Fusion()  # how dense and lexical rankings are combined (RETRIEVAL_MODE, …)
 
     def follow_versions(self, settings) -> IndexReloader | None:
@@ -136,7 +93,7 @@ class Retriever:
         else:
             passages = self._fused(question, vector, n, filters, embedder, lexical)
         if prefer:
-            passages.sort(key=lambda p: -(p.score + PREFER_BOOST * _matches(p, prefer)))
+            passages.sort(key=lambda p: -(p.score + PREFER_BOOST * bool(matched_preferences(p, prefer))))
         return passages[:k]
 
     def sections(self, question: str, second_opinion: bool = False) -> SectionSearch:
@@ -147,20 +104,39 @@ class Retriever:
         two models agree, the right section wins more often)."""
         self.check_index()
         embedder = self.embedder_for(question)
-        embedders = self.embeddings.embedders if second_opinion else [embedder]
+        # the other spaces' opinion on a question in the knowledge's language (MiniLM reads no other)
+        embedders = self.embeddings.embedders if second_opinion and embedder is self.embedder else [embedder]
         vectors = {e.space: e.embed_query(question) for e in embedders}
         calibrate = {e.space: e.calibrate for e in embedders}
         sections = self.section_index()
         found = sections.matches(vectors, calibrate, embedder.space, SECTION_CANDIDATES)
-        language = detect_language(question) or "en"
-        words = set(tokenize(question, language))
+        language = detect_language(question) or ("en" if reads_as_english(question) else None)
+        # a number ("60 days", "$25,000") is the owner's, not a topic: it says nothing of the sections
+        words = {w for w in tokenize(question, language) if not w.isdigit()} if language else set()
         for match in found:  # a question in another language than the section is not compared word by word
-            match.words = sections.coverage(words, match.section) if match.section.language == language else None
+            if match.section.language == language:
+                match.words = sections.coverage(words, match.section)
         return SectionSearch(question, found, embedder.space)
 
     def section_index(self) -> SectionIndex:
-        """Every section of the live index version with its vectors, read once per version."""
+        """Every section of the live index version with its vectors, read once per version (on a
+        Chroma server, which an ingest updates in place, again when its files changed)."""
+        if self.index.folder is None and self._server_changed():
+            self._sections = [(known, sections) for known, sections in self._sections if known is not self.index]
+            self._catalog = None
         return self.prepare(self.index)
+
+    def _server_changed(self) -> bool:
+        """Whether a Chroma server's files (path, content, recipe) changed since the sections were
+        read; looked at most every `check_seconds` (a few milliseconds: one record per file)."""
+        now = time.monotonic()
+        if now - self._server_checked < self.check_seconds:
+            return False
+        self._server_checked = now
+        states = self.index.file_states()
+        changed = self._server_files is not None and states != self._server_files
+        self._server_files = states
+        return changed
 
     def prepare(self, index: KnowledgeIndex) -> SectionIndex:
         """The sections of `index`, read now if not yet (the reloader calls it before a new
@@ -173,6 +149,11 @@ class Retriever:
         return sections
 
     def _load_sections(self, index: KnowledgeIndex) -> SectionIndex:
+        """A local version's saved sections (mapped from disk), else read from the collections
+        (a Chroma server, or a version published before sections were saved)."""
+        saved = SectionIndex.read(index.folder)
+        if saved is not None and set(saved.spaces) >= {e.space for e in self.embeddings.embedders}:
+            return saved
         spaces = {self.embeddings.space_of(e): e.space for e in self.embeddings.embedders}
         sections = SectionIndex.load(index, spaces)
         if sections.sections and not any(len(space.question_section) for space in sections.spaces.values()):
@@ -186,10 +167,6 @@ class Retriever:
     def first_question(self, path: str) -> str | None:
         """The first section heading of a file that is a question (a suggestion to ask next)."""
         return self.section_index().first_questions.get(path)
-
-    def section(self, path: str, heading: str) -> Section | None:
-        """One section of the live version, by its file and heading path."""
-        return self.section_index().find((path, heading))
 
     def check_index(self) -> None:
         """Follow a newly published version (with a reloader), then make sure the configured models
@@ -214,14 +191,16 @@ class Retriever:
         """Get ready to serve questions one at a time (`Embeddings.serve_queries`, chosen first:
         choosing after loading would throw a model session away), and load now what the first
         questions would otherwise wait for: each space's model (one that cannot load fails
-        here, at start), its collection, BM25, the catalog and the language identifier."""
+        here, at start), the sections and their vectors, the catalog and the language
+        identifier. The chunk collections' vector indexes and BM25 are not: answers are made
+        from sections (`sections`), and `retrieve` loads them on the first use that needs them."""
         self.embeddings.serve_queries()
         for embedder in self.embeddings.embedders:
             embedder.embed_query("warm up")
         try:
             for question in WARM_UP_QUESTIONS:  # one searched in each space
-                self.retrieve(question)
-            self.sections(WARM_UP_QUESTIONS[0], second_opinion=True)
+                self.sections(question, second_opinion=True)
+            self.catalog()
         except IndexMismatchError as exc:  # every question will fail until an ingest re-embeds
             log.error("cannot search the knowledge index: %s", exc)
         except Exception:  # the first question will say what is wrong, to someone who can act on it
@@ -323,11 +302,6 @@ class Retriever:
             self._catalog = (index, index.catalog())
         return self._catalog[1]
 
-    def next_passage(self, passage: Passage) -> Passage | None:
-        """The chunk that follows `passage` in its file, if any (scored like the passage)."""
-        found = self.index.chunk(passage.path, passage.chunk_index + 1)
-        return passage_from(found[0], found[1], passage.score) if found else None
-
 
 def _where(filters: dict[str, str] | None) -> dict | None:
     if not filters:
@@ -343,27 +317,6 @@ def _passes(meta: dict, filters: dict[str, str] | None) -> bool:
     return all(meta.get(key) == value for key, value in (filters or {}).items())
 
 
-def _matches(passage: Passage, prefer: Preferences) -> bool:
-    """Does any preferred value appear in the passage's region, audience or tags?"""
-    return bool(matched_preferences(passage, prefer))
-
-
-def matched_preferences(passage: Passage, prefer: Preferences) -> list[str]:
-    """The passage's front-matter values (region, audience, tags) that fit the owner: any of
-    `prefer`'s values for that field, compared folded ('Online-Sellers' is 'online sellers',
-    which is also how it is returned, to be shown to the owner)."""
-    fields = {"region": passage.region, "audience": passage.audience, "tags": passage.tags}
-    matched: list[str] = []
-    for key, wanted in prefer.items():
-        folded = {_folded(value) for value in wanted}
-        matched += [v for v in map(_folded, fields.get(key, ())) if v in folded and v not in matched]
-    return matched
-
-
-def _folded(value: str) -> str:
-    return " ".join(value.lower().replace("-", " ").split())
-
-
 def _distinct(hits: list[tuple[str, dict, float]], calibrate=lambda score: score) -> list[Passage]:
     """Passages from hits, best first, dropping a text its file already gave; scores on the
     scale MIN_SCORE is set on."""
@@ -375,36 +328,12 @@ def _distinct(hits: list[tuple[str, dict, float]], calibrate=lambda score: score
     return passages
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
-
-
-def passage_from(text: str, meta: dict, score: float, kind: str = "knowledge") -> Passage:
-    """A stored chunk (its text and Chroma metadata) as a `Passage`: the knowledge index's, or
-    (`kind="document"`) an owner's own document's, which also knows its page."""
-    return Passage(
-        text=text,
-        path=meta["path"],
-        title=meta.get("title", ""),
-        heading=meta.get("heading", ""),
-        score=round(score, 4),
-        topic=meta.get("topic", ""),
-        tags=_split(meta.get("tags", "")),
-        audience=_split(meta.get("audience", "")),
-        region=_split(meta.get("region", "")),
-        chunk_index=int(meta.get("chunk_index", 0)),
-        kind=kind,
-        page=int(meta.get("page", 0)),
-        language=meta.get("language", "en" if kind == "knowledge" else ""),
-        intro=bool(meta.get("intro", False)),
-    )
-
-
 def make_retriever(settings, index_dir=None, embedder: BaseEmbedder | Embeddings | None = None) -> Retriever:
     """The retriever the program uses, built from settings (tests pass their own parts); it
     follows new index versions unless it reads a given `index_dir` or a Chroma server."""
     retriever = Retriever(make_index(settings, index_dir), embedder or make_embeddings(settings))
     retriever.fusion = Fusion.from_settings(settings)
+    retriever.check_seconds = settings.index_check_seconds
     if index_dir is None:
         retriever.follow_versions(settings)
     return retriever

@@ -2,14 +2,16 @@
 
 - `files`: find the knowledge files and read their bytes safely (`discover`, `read_bytes`)
 - `documents`: bytes → `Document` (front matter, PDF, DOCX)
-- `chunks`: `Document` → heading-aware, token-bounded `Chunk`s and their index metadata
+- `chunks`: `Document` → heading-aware, token-bounded `Chunk`s and their index metadata, and
+  the questions each section answers (`section_questions`)
+- `asked`: a section's `Asked:` block, the other ways owners ask its question
 - `tokens`: the one token count everyone uses
 - `uploads`: an owner's own document → what was read and its passages, by page (`read_upload`)
 - `ingest`: plan, embed and store what changed (`ingest`, `Recipe`, `Plan`, `Report`)
 - `runner`: an ingest as a command runs it: a lock, a new index version, published
 
 May import `bot.index` (ingest writes into it) and `bot.config`; never the advisor,
-storage, review or channels. The files, documents, chunks, uploads and tokens modules know
+storage, review or channels. The files, documents, asked, chunks, uploads and tokens modules know
 nothing of the index or of embeddings.
 """
 

@@ -94,12 +94,26 @@ updated: 2026-11-26
 
 Lenders can judge a small business on data instead of assets.
 
-## How data-driven lenders decide
+## How do data-driven lenders decide?
+
+Asked:
+- can I borrow without collateral
+- how can I get credit without collateral
+- a loan without putting up my house
+- do lenders look at my sales instead of my assets
+- no property to pledge, can I still get a loan
 
 Data-driven lenders judge a small business on its transaction history and customer ratings
 instead of collateral. Steady, traceable sales make small loans possible within minutes.
 
-## Invoice finance
+## How does invoice finance work?
+
+Asked:
+- can invoices get me cash
+- customers pay slowly, can I get the money now
+- borrowing against unpaid invoices
+- is invoice factoring worth it
+- I wait 60 days for my customers to pay, what can I do
 
 Invoice finance advances cash against unpaid customer invoices, so a firm with slow-paying
 customers can cover wages without pledging property.
@@ -114,7 +128,14 @@ tags: [export, marketplaces]
 
 # Selling across borders
 
-## Picking a first export market
+## How do I pick a first export market?
+
+Asked:
+- which country should I sell to first
+- first country to export to
+- where do I start selling abroad
+- how to choose an export market for my products
+- which foreign market first
 
 Pick one foreign market where customers already search for your kind of product, test demand
 with a small cross-border marketplace listing, and learn the duties and delivery times before

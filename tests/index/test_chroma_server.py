@@ -69,7 +69,7 @@ def test_ingest_ask_and_eval_on_the_command_line(chroma_server, tmp_path, kdir):
 
     evaluation = run_cli("eval", "--min-recall", "1", env=env)
     assert evaluation.returncode == 0, evaluation.stderr
-    assert re.search(r"2 \+ 0 off-topic │\s+1\.000 │\s+1\.000 │", evaluation.stdout), evaluation.stdout
+    assert re.search(r"2 \+ 0 not covered │\s+1\.000 │\s+1\.000 │", evaluation.stdout), evaluation.stdout
 
 
 async def test_the_bot_answers_throughout_an_ingest_into_the_server(chroma_server, tmp_path, kdir, settings):

@@ -44,7 +44,7 @@ def test_int8_is_another_model_for_the_index():
     ("backend", "question"),
     [
         ("onnx", "How can a small business get credit without collateral?"),
-        ("onnx+e5", "¿Cómo puede una pequeña empresa obtener crédito sin garantía?"),  # searched with e5
+        ("onnx+e5", "¿Qué es el factoring de facturas y cómo me da dinero por mis facturas?"),  # searched with e5
     ],
 )
 def test_asking_never_imports_torch(shared_index_dir, backend, question):
@@ -67,7 +67,8 @@ def test_asking_never_imports_torch(shared_index_dir, backend, question):
 def test_a_serving_warm_up_leaves_nothing_for_the_first_question_to_load(shared_index_dir):
     """The bot warms up before its first poll: one thread per question chosen first, then every
     lazy part loaded. The first owner's question then opens no model session (choosing the
-    threads after warming up used to throw one away), no index and no BM25 of its own."""
+    threads after warming up used to throw one away) and reads no sections of its own; nor does
+    anything load the chunks' vector indexes or BM25, which answers no longer need."""
     from bot.index import make_retriever
     from bot.index.language import _identifier
 
@@ -75,9 +76,10 @@ def test_a_serving_warm_up_leaves_nothing_for_the_first_question_to_load(shared_
     retriever = make_retriever(settings)
     retriever.warm_up()
     minilm, e5 = retriever.embeddings.primary.model, retriever.embeddings.multilingual.model
-    sessions, index, lexical = (minilm.session, e5.session), retriever.index, retriever.lexical()
+    sessions, index, sections = (minilm.session, e5.session), retriever.index, retriever.section_index()
     assert minilm.threads == e5.threads == 1 and _identifier.cache_info().currsize == 1
-    passages = retriever.retrieve("How can a small business get credit without collateral?")
-    assert passages and passages[0].path.startswith("credit/")
-    assert retriever.retrieve("¿Cómo obtener crédito sin garantía?")[0].path.startswith("credit/")
-    assert (minilm.session, e5.session) == sessions and retriever.index is index and retriever.lexical() is lexical
+    found = retriever.sections("How can a small business get credit without collateral?", second_opinion=True)
+    assert found.matches[0].section.path.startswith("credit/")
+    assert retriever.sections("¿Cómo obtener crédito sin garantía?").matches[0].section.path.startswith("credit/")
+    assert (minilm.session, e5.session) == sessions and retriever.index is index
+    assert retriever.section_index() is sections and retriever._lexical is None

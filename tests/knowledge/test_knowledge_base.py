@@ -109,7 +109,7 @@ def test_eval_set_is_big_enough_and_points_at_real_files():
     held_out = load_eval_set(KNOWLEDGE / "eval" / "held-out.yaml")
     every = tuning + held_out
     assert len(every) >= 250 and sum(q.near_miss for q in every) >= 60 and sum(bool(q.after) for q in every) >= 20
-    assert sum(bool(q.after) for q in held_out) >= 10 and sum(q.near_miss for q in held_out) >= 20  # a part of each aside
+    assert sum(bool(q.after) for q in held_out) >= 10 and sum(q.near_miss for q in held_out) >= 20  # some aside
     headings = {}
     for path in discover(KNOWLEDGE)[0]:
         rel = str(path.relative_to(KNOWLEDGE))

@@ -46,7 +46,7 @@ def test_ask_json_schema_and_order(indexed):
     assert payload["covered"] is True and payload["mode"] == "offline" and 0 < payload["confidence"] <= 1
     assert payload["lead"] == {
         "path": "trade/export.md",
-        "heading": "Picking a first export market",
+        "heading": "How do I pick a first export market?",
         "title": "Selling across borders",
     }
     for source in payload["sources"]:

@@ -64,6 +64,7 @@ async def test_a_near_miss_gets_the_honest_no_not_a_confident_wrong_answer(advis
         (
             "What are the steps to apply for a bank loan?",
             {
+                "credit/preparing-a-loan-application.md#What are the steps to apply for a business loan?",
                 "credit/preparing-a-loan-application.md#What documents do I need for a business loan application?",
                 "credit/preparing-a-loan-application.md#How should I state the purpose and amount of a loan?",
                 "credit/preparing-a-loan-application.md#How do I show a lender my repayment plan?",

@@ -336,3 +336,26 @@ async def test_suggested_next_questions_ask_when_tapped(tmp_path, shared_index_d
         await telegram.wait_for(lambda: len(telegram.texts(OWNER)) > before, what="the next question's answer")
         assert "<b>Sources</b>" in telegram.texts(OWNER)[-1]
     assert turns(tmp_path)[-1]["question"] == question
+
+
+async def test_the_sources_popup_reads_as_text_without_paths(tmp_path, shared_index_dir):
+    """The Sources button under an offline answer: each source's title and section, then a readable
+    excerpt of what was quoted: no Markdown, no file paths (the collateral-free options list names
+    other files by path), the list's items as lines, cut after a whole item."""
+    async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
+        answer = await said(telegram, OWNER, "How do I get working capital without collateral?")
+        assert ".md" not in answer and "credit/" not in answer
+        call = telegram.calls_of("sendMessage", OWNER)[-1]
+        sources = next(
+            b["callback_data"]
+            for row in call.params["reply_markup"]["inline_keyboard"]
+            for b in row
+            if b["callback_data"].startswith("src:")
+        )
+        before = len(telegram.texts(OWNER))
+        telegram.press(OWNER, sources, call.result)
+        await telegram.wait_for(lambda: len(telegram.texts(OWNER)) > before, what="the sources")
+        popup = telegram.texts(OWNER)[-1]
+    assert popup.startswith("<b>[1] Getting credit and working capital without collateral › Which collateral-free")
+    assert "\n• Data-driven lending: platform or fintech lenders" in popup
+    assert ".md" not in popup and "**" not in popup and "](" not in popup

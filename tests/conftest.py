@@ -6,9 +6,12 @@ loading it is the slowest thing the suite does.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import urllib.parse
 import urllib.request
 import uuid
@@ -128,12 +131,15 @@ def database_url(request, tmp_path) -> str:
 @pytest.fixture
 def chroma_server(tmp_path) -> str:
     """A real Chroma server (`chroma run`, from the chromadb package) on 127.0.0.1, empty; its URL.
-    TEST_CHROMA_URL (`.ci/run` starts a throwaway server and sets it) is emptied and used;
-    otherwise the test starts a server of its own."""
-    if url := os.environ.get("TEST_CHROMA_URL"):
-        _empty_chroma(url)
-        yield url
-        return
+    TEST_CHROMA_URL (`.ci/run` starts a throwaway server and sets it) is emptied and used
+    when no other test is using it (the two xdist workers once shared it, and one emptied the
+    server under the other's ingest); otherwise the test starts a server of its own."""
+    url = os.environ.get("TEST_CHROMA_URL")
+    with _shared_server_lock(url) as shared:
+        if shared:
+            _empty_chroma(url)
+            yield url
+            return
     started = start_chroma_server(tmp_path / "chroma-server")
     if started is None:
         pytest.fail("chroma server did not start")
@@ -141,6 +147,26 @@ def chroma_server(tmp_path) -> str:
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def _shared_server_lock(url: str | None):
+    """True while this test holds the shared server alone (an exclusive lock taken without
+    waiting), False when there is none or another test has it."""
+    if not url:
+        yield False
+        return
+    name = urllib.parse.quote(url, safe="")
+    with open(Path(tempfile.gettempdir()) / f"sme-advisor-chroma-{name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _empty_chroma(url: str) -> None:

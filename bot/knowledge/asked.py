@@ -12,7 +12,11 @@ it, right under the heading:
 The block is taken out of the section's text (an owner never reads it as advice) and kept
 with the section, so the index can match an owner's question against the questions a section
 answers (question-to-question similarity is what both embedding models do best), not only
-against its prose. It knows nothing of the index.
+against its prose. The label may be bold (`**Asked:**`) or followed by a blank line, as
+Markdown habits go; a section may hold more than one block (two sections under the same
+heading are read as one); a label with no items under it is dropped, never quoted; an `Asked:`
+inside a fenced code block is text (an example of the format, say). It knows nothing of the
+index.
 """
 
 from __future__ import annotations
@@ -20,37 +24,46 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_LABEL = re.compile(r"^\s*(?:also\s+)?asked\s*:\s*$", re.IGNORECASE)
+_LABEL = re.compile(r"^\s*(?:\*\*|__)?\s*(?:also\s+)?asked\s*:\s*(?:\*\*|__)?\s*$", re.IGNORECASE)
 _ITEM = re.compile(r"^\s*[-*+]\s+(.*\S)\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
 MAX_WAYS = 30  # per section: more only dilutes the match and slows the ingest
 MAX_CHARACTERS = 200  # per way: a question, not a paragraph
 
 
 @dataclass(frozen=True)
 class AskedBlock:
-    """A section's text without its `Asked:` block, and the ways it lists (in order, once each)."""
+    """A section's text without its `Asked:` blocks, and the ways they list (in order, once each)."""
 
     text: str
     ways: tuple[str, ...] = ()
 
 
 def take_asked(body: str) -> AskedBlock:
-    """Split the first `Asked:` block (the label alone on its line, then `- ` items) out of a
-    section's body. A label with no items under it is left as text: it is not a block."""
+    """Split every `Asked:` block (the label alone on its line, then `- ` items, a blank line
+    between them allowed) out of a section's body; a label with nothing under it goes too."""
     lines = body.split("\n")
-    for start, line in enumerate(lines):
-        if not _LABEL.match(line):
+    kept: list[str] = []
+    items: list[str] = []
+    fenced = False
+    number = 0
+    while number < len(lines):
+        line = lines[number]
+        if _FENCE.match(line):
+            fenced = not fenced
+        if fenced or not _LABEL.match(line):
+            kept.append(line)
+            number += 1
             continue
-        end = start + 1
-        items: list[str] = []
-        while end < len(lines) and (match := _ITEM.match(lines[end])):
+        number += 1
+        while number < len(lines) and not lines[number].strip():  # a blank line after the label
+            number += 1
+        while number < len(lines) and (match := _ITEM.match(lines[number])):
             items.append(match.group(1))
-            end += 1
-        if not items:
-            continue
-        rest = "\n".join(lines[:start] + lines[end:])
-        return AskedBlock(_tidy(rest), _distinct(items))
-    return AskedBlock(body)
+            number += 1
+    if len(kept) == len(lines):
+        return AskedBlock(body)
+    return AskedBlock(_tidy("\n".join(kept)), _distinct(items))
 
 
 def _distinct(items: list[str]) -> tuple[str, ...]:

@@ -55,7 +55,7 @@ class Chunk:
 
 
 HEADINGS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
-SPLITTER_VERSION = 3  # bump when splitting changes, so ingest re-embeds every file
+SPLITTER_VERSION = 4  # bump when splitting changes, so ingest re-embeds every file
 
 
 @lru_cache(maxsize=8)

@@ -245,7 +245,7 @@ def _parse_changed(work: Plan) -> list[Document]:
 
 def _split_changed(docs: list[Document], recipe: Recipe, work: Plan, degenerate: dict[str, int]) -> dict:
     """Each document's chunks, without degenerate ones (text repeating itself, which would
-    match every question about its words); a file with nothing else is skipped."""
+    match every question about its words); a file with no chunk, or nothing else, is skipped."""
     chunks_by_file: dict[str, list[Chunk]] = {}
     for doc in docs:
         try:
@@ -254,8 +254,11 @@ def _split_changed(docs: list[Document], recipe: Recipe, work: Plan, degenerate:
             log.warning("%r could not be split into chunks", doc.path, exc_info=True)
             work.skipped.append(Skipped(doc.path, f"cannot be split ({type(exc).__name__}: {str(exc)[:200]})"))
             continue
+        if not chunks:  # a title and ways of asking, nothing to quote
+            work.skipped.append(Skipped(doc.path, "has no text to answer from (only headings or ways of asking)"))
+            continue
         kept = [c for c in chunks if not is_degenerate(c.text)]
-        if chunks and not kept:
+        if not kept:
             work.skipped.append(Skipped(doc.path, "its text only repeats itself (the same words over and over)"))
             continue
         if len(kept) < len(chunks):

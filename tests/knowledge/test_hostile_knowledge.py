@@ -5,6 +5,7 @@ and names. Nothing indexed is lost, every bad file is named, and the good ones g
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from bot.index import make_index, make_retriever
 from bot.index.versions import current_version
 from bot.knowledge import runner
 from bot.knowledge.ingest import IndexShrinkError
-from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
+from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, invoke, retriever_for, run_cli, run_ingest, write
 
 GROWTH = SAMPLE_TRADE.replace("Selling across borders", "Growing through platforms").replace("trade", "growth")
 STRATEGY = SAMPLE_CREDIT.replace("Credit without collateral", "Ten-year strategy").replace("credit", "strategy")
@@ -325,3 +326,69 @@ def test_an_indexed_file_that_turns_unreadable_keeps_its_last_good_version(four_
     assert "credit/collateral.md" in {s.path for s in report.skipped}
     assert report.removed == 0
     assert "credit/collateral.md" in files_in(four_files) and current_version(four_files.index_path) == 1
+
+
+WINDOWS = """---
+title: Window cleaning
+---
+# Window cleaning
+
+## How do I get window cleaning customers?
+
+**Asked:**
+
+- how to get window cleaning customers
+- building a round of houses for window cleaning
+
+A window cleaning round is built street by street: knock on doors in one street, clean the
+first house free and leave a card with your day for that street.
+
+## How do I price window cleaning?
+
+Asked:
+
+Price by the window, with a minimum per visit.
+
+## How do I price window cleaning?
+
+Asked:
+- window cleaning prices per house
+
+Conservatories and skylights cost extra.
+
+## How do I show the format?
+
+Here is an example of the format:
+
+```markdown
+Asked:
+- cheapest way to heat a polytunnel
+```
+
+Keep each way short.
+"""
+
+
+def test_asked_blocks_as_consultants_write_them_never_reach_an_owner(settings, kdir):
+    """A bold label with a blank line after it, a label with nothing under it, two sections
+    under one heading and an example in a code fence: owners read the advice, never the list of
+    ways, and a file with nothing but a title and ways of asking is named as skipped."""
+    write(kdir, "operations/windows.md", WINDOWS)
+    write(kdir, "operations/honey.md", "# Honey\n\n## How do I sell honey?\n\nAsked:\n- selling honey from my bees\n")
+    env = env_for(settings)
+    ingest = invoke("ingest", env=env)
+    assert ingest.returncode == 1
+    assert "operations/honey.md: has no text to answer from (only headings or ways of asking)" in " ".join(
+        ingest.stderr.split()
+    )
+    for question, advice in [
+        ("how to get window cleaning customers", "street by street"),
+        ("window cleaning prices per house", "minimum per visit"),
+    ]:
+        shown = json.loads(invoke("ask", "--json", question, env=env).stdout)
+        assert advice in shown["answer"], shown["answer"]
+        excerpts = " ".join(source["excerpt"] for source in shown["sources"])
+        assert "Asked" not in shown["answer"] + excerpts
+        assert "building a round" not in shown["answer"] + excerpts
+    chunks = make_index(settings).section_chunks("operations/windows.md", "Window cleaning > How do I show the format?")
+    assert "- cheapest way to heat a polytunnel\n```" in " ".join(text for text, _ in chunks)

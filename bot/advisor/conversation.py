@@ -223,6 +223,15 @@ _FOLLOW_UP = re.compile(
     r"|\b(?:it|that|this|they|them|those|these|there)\b",
     re.IGNORECASE,
 )
+# Asking for more of the same, as a whole question ("what else can I do?", "tell me more"); a
+# "more" inside a question of its own ("how do I get more customers?") is not one.
+_MORE = re.compile(
+    r"^\W*(?:and\s+)?(?:what|anything|something|who|where|how)\s+else\b"
+    r"|^\W*(?:(?:please|can you|could you)\s+)?(?:tell|show|give)\s+me\s+more\b"
+    r"|^\W*(?:and\s+)?(?:more|go on|continue|keep going|more details|more info(?:rmation)?|details|then what|next)"
+    r"(?:\s+please)?\W*$",
+    re.IGNORECASE,
+)
 _STOPWORDS = frozenset(
     "a an the and or but if of to in on for with at by from as is are was were be been being do does did "
     "i me my we our you your it its this that these those they them what which who whom how why when where "
@@ -233,7 +242,13 @@ _STOPWORDS = frozenset(
 
 def looks_like_follow_up(question: str) -> bool:
     """A question that leans on the previous one ('what about for exporters?', 'is it expensive?')."""
-    return bool(_FOLLOW_UP.search(question))
+    return bool(_FOLLOW_UP.search(question)) or asks_for_more(question)
+
+
+def asks_for_more(question: str) -> bool:
+    """A short question asking for more on the conversation's topic ('what else?', 'tell me
+    more'); a longer one says what it wants ('what else should a loan application include?')."""
+    return bool(_MORE.search(question)) and word_count(question) <= SHORT_QUESTION_WORDS
 
 
 SHORT_QUESTION_WORDS = 6

@@ -3,11 +3,13 @@ question is covered at all, on its own or as a follow-up in a conversation.
 
 - **On its own.** Every section is scored against the question (`Retriever.sections`) and the
   coverage model (`bot.advisor.coverage`) picks the lead, or declines.
+- **Asking for more** ("what else?", "tell me more") searches the latest answered question again,
+  without the sections already shown.
 - **A follow-up** ("and what about the bank?", "is it expensive?", a fragment, a short question)
   is also searched together with the conversation's topic (the previous question's words), and
-  offline the sections the owner was already shown are left out, so the answer adds, never
-  repeats. A follow-up whose every fitting section was shown is `exhausted`: the owner is told
-  that is what the knowledge base has, and offered a consultant.
+  offline the sections the owner was already shown in the conversation are left out, so the
+  answer adds, never repeats. A follow-up whose fitting sections were all shown is `exhausted`:
+  the owner is told nothing else fits well, offered the closest other questions and a consultant.
 - **The owner's documents.** Their passages (at least MIN_SCORE) come with the knowledge's; one
   leads when the question is about the document (it names it, as its suggested questions do)
   or matches it better than the knowledge.
@@ -20,7 +22,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.advisor.conversation import Exchange, heuristic_standalone, looks_like_follow_up, needs_rewrite
+from bot.advisor.conversation import (
+    Exchange,
+    asks_for_more,
+    heuristic_standalone,
+    looks_like_follow_up,
+    needs_rewrite,
+)
 from bot.advisor.coverage import CoverageModel, Judgement
 from bot.config import Settings
 from bot.index.owner_documents import Owner, OwnerDocuments
@@ -28,7 +36,10 @@ from bot.index.retriever import Passage, Preferences, Retriever
 
 log = logging.getLogger(__name__)
 
-SHOWN_EXCHANGES = 3  # the sections of this many latest answers are not shown again to a follow-up
+# "What else?" asks for the next section on the topic, not for one that answers a new question:
+# a section this likely to answer the topic's question is worth showing (the calibrated bar,
+# about 0.8, is for leading an answer to the question itself).
+MORE_MIN_CONFIDENCE = 0.5
 
 
 @dataclass
@@ -47,9 +58,10 @@ class Found:
         return self.judgement.covered or self.document_lead is not None
 
 
-def shown_sections(history: Sequence[Exchange], exchanges: int = SHOWN_EXCHANGES) -> set[str]:
-    """The sections (`path#heading`) the latest answers cited."""
-    return {key for exchange in history[-exchanges:] for key in exchange.sections}
+def shown_sections(history: Sequence[Exchange]) -> set[str]:
+    """The sections (`path#heading`) the conversation's answers cited (all the remembered ones:
+    with only the latest few, two declined follow-ups let "what else?" repeat the first answer)."""
+    return {key for exchange in history for key in exchange.sections}
 
 
 class Lookup:
@@ -61,12 +73,19 @@ class Lookup:
         self.model = model
 
     def judge(
-        self, question: str, prefer: Preferences | None = None, exclude: set[str] = frozenset(), thorough: bool = True
+        self,
+        question: str,
+        prefer: Preferences | None = None,
+        exclude: set[str] = frozenset(),
+        thorough: bool = True,
+        threshold: float | None = None,
     ) -> Judgement:
         """The sections that may answer `question`, judged; `thorough` asks every embedding space
-        for its opinion (offline, where it pays for itself), else only the question's."""
+        for its opinion (offline, where it pays for itself), else only the question's; covered at
+        `threshold` (default: MIN_CONFIDENCE, else the calibrated one)."""
         search = self.retriever.sections(question, second_opinion=thorough)
-        judgement = self.model.judge(question, search.matches, prefer, exclude, self.settings.min_confidence)
+        limit = threshold if threshold is not None else self.settings.min_confidence
+        judgement = self.model.judge(question, search.matches, prefer, exclude, limit)
         lead = judgement.lead
         if judgement.covered and lead is not None and max(lead.dense.values(), default=0.0) < self.settings.min_score:
             judgement.covered = lead.asked.get(search.space, 0.0) >= self.settings.min_score  # a floor for both
@@ -82,6 +101,8 @@ class Lookup:
     ) -> Found:
         """The sections for `question` in its conversation (see the module's docstring);
         `repeat` allows sections already shown (an LLM writes a new answer from them)."""
+        if history and asks_for_more(question):
+            return self._more(history, prefer, thorough, repeat)
         alone = self.judge(question, prefer, thorough=thorough)
         if not history or not needs_rewrite(question):
             return Found(alone, question)
@@ -99,6 +120,20 @@ class Lookup:
             return Found(alone, question)
         exhausted = bool(shown) and self.judge(searched, prefer, thorough=thorough).covered
         return Found(together, searched, follow_up=True, exhausted=exhausted)
+
+    def _more(self, history: Sequence[Exchange], prefer: Preferences | None, thorough: bool, repeat: bool) -> Found:
+        """More on the conversation's topic ("what else?", "tell me more"): the latest answered
+        question, and the latest one asked on its own (a follow-up's words may have drifted),
+        searched again without the sections already shown; the surer of the two answers. When
+        nothing else fits well, that is said (`exhausted`) and the closest others are offered."""
+        shown = set() if repeat else shown_sections(history)
+        threshold = max(MORE_MIN_CONFIDENCE, self.settings.min_confidence or 0.0)
+        found = None
+        for topic in _topics(history):
+            judgement = self.judge(topic, prefer, shown, thorough, threshold)
+            if found is None or judgement.confidence > found.judgement.confidence:
+                found = Found(judgement, topic, follow_up=True, exhausted=bool(shown) and not judgement.covered)
+        return found
 
     def with_documents(self, found: Found, question: str, owner: Owner | None, store: OwnerDocuments) -> Found:
         """Add the owner's document passages (at least MIN_SCORE, or of a document the question
@@ -120,6 +155,15 @@ class Lookup:
         if best.path in named or best.score >= knowledge:
             found.document_lead = best
         return found
+
+
+def _topics(history: Sequence[Exchange]) -> list[str]:
+    """What "what else?" is about: the latest answered question (as searched), then the latest
+    one asked on its own, if that is another."""
+    answered = [exchange for exchange in history if exchange.sections] or list(history[-1:])
+    latest = answered[-1].standalone_question or answered[-1].question
+    own = next((e.question for e in reversed(answered) if e.standalone_question in {"", e.question}), latest)
+    return [latest] if own == latest else [latest, own]
 
 
 def _named(question: str, passages: list[Passage]) -> set[str]:

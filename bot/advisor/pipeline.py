@@ -167,7 +167,7 @@ class Advisor:
         answer.best_score, answer.confidence = _best_score(found), round(found.judgement.confidence, 4)
         if answer.covered:
             answer.follow_ups = self._next_questions(found, answer)
-        elif not answer.follow_ups and not found.exhausted:
+        elif not answer.follow_ups:
             answer.follow_ups = self._closest_questions(found)
         answer.notes = notes + answer.notes
         timings["total"] = _ms(started)
@@ -307,12 +307,12 @@ class Advisor:
         return answer
 
     async def _declined(self, question: str, found: Found, _: Translate) -> Answer:
-        """The honest "no": that is all the knowledge has (a follow-up whose sections were all
-        shown); not sure (sections came close: the closest questions it can answer are offered);
-        or nothing on it (with what the knowledge base covers)."""
+        """The honest "no": nothing beyond what was shown fits (a follow-up whose fitting sections
+        were all shown; the closest others are offered); not sure (sections came close: the
+        closest questions it can answer are offered); or nothing on it (with what it covers)."""
+        closest = self._closest_questions(found)  # not those shown: a follow-up's search leaves them out
         if found.exhausted:
-            return Answer(question, texts.all_we_have(_), False, "offline")
-        closest = self._closest_questions(found)
+            return Answer(question, texts.all_we_have(_), False, "offline", follow_ups=closest)
         if closest:
             return Answer(question, texts.not_sure(_), False, "offline", follow_ups=closest)
         return Answer(question, await asyncio.to_thread(self.not_covered_text, _), False, "offline")

@@ -61,10 +61,11 @@ def not_sure(_: Translate) -> str:
 
 
 def all_we_have(_: Translate) -> str:
-    """A follow-up whose every fitting section the owner has already been shown."""
+    """A follow-up whose fitting sections the owner has already been shown (others may come
+    close: they are offered as questions, not claimed to answer)."""
     return _(
-        "That's what my knowledge base has on this: I've shown you all of it. "
-        "For more, a consultant can help with your particular case."
+        "Beyond what I've already shown you, my knowledge base has nothing that fits this well, so I won't guess. "
+        "For your particular case, a consultant can help."
     )
 
 

@@ -8,6 +8,7 @@ from bot.advisor.conversation import (
     Exchange,
     Profile,
     ProfileError,
+    asks_for_more,
     heuristic_standalone,
     profile_pairs,
     trim_history,
@@ -73,3 +74,24 @@ def test_offline_follow_up_borrows_the_previous_questions_key_terms():
     assert "collateral" in heuristic_standalone("costs?", history, unclear=True)
     # a longer question that matches nothing is not a follow-up for want of a model
     assert heuristic_standalone("What is the capital of Peru?", history, unclear=True).endswith("Peru?")
+
+
+@pytest.mark.parametrize(
+    "question, more",
+    [
+        ("what else?", True),
+        ("What else can I do?", True),
+        ("anything else?", True),
+        ("tell me more", True),
+        ("Can you tell me more?", True),
+        ("more", True),
+        ("go on", True),
+        ("more details please", True),
+        ("How do I get more customers?", False),  # "more" inside a question of its own
+        ("What else should a loan application include besides accounts?", False),  # says what it wants
+        ("Should I sell more online?", False),
+        ("Next year's plan: where do I start?", False),
+    ],
+)
+def test_asking_for_more_is_a_whole_question_not_the_word_more(question, more):
+    assert asks_for_more(question) is more

@@ -154,6 +154,22 @@ async def test_a_follow_up_adds_instead_of_repeating(advisor):
     assert not ({f"{s.path}#{s.heading.split(' > ')[-1]}" for s in second.sources} & shown)
 
 
+async def test_asking_for_more_shows_the_next_section_never_one_already_shown(advisor):
+    """ "what else?" after two declined follow-ups used to repeat the first answer word for word
+    (only the last three answers' sections were left out); "tell me more" was declined as a
+    question of its own. Now each answer adds a section on the topic, or says nothing else fits."""
+    history, shown = [], set()
+    chat = ["What is invoice factoring?", "how long does it take?", "and what about the bank?", "what else?"]
+    for question in [*chat, "tell me more", "more", "anything else?"]:
+        answer = await advisor.answer(question, history)
+        assert lead(answer) not in shown, (question, lead(answer))
+        if question in {"what else?", "tell me more"}:  # the invoice finance file has more to say
+            assert answer.covered and answer.lead.path == "credit/invoice-finance.md", (question, answer.text)
+        assert answer.covered or declined(answer) or answer.text == all_we_have(str)
+        shown |= {f"{s.path}#{s.heading.split(' > ')[-1]}" for s in answer.sources}
+        history.append(exchange_of(answer))
+
+
 async def test_a_new_question_after_a_loan_question_is_not_read_as_its_follow_up(advisor):
     """A short Chinese question about pricing cakes, after a loan question: a question of its own
     (counted in words, not in space-separated pieces), never the loan file's "total cost" item."""

@@ -1,26 +1,34 @@
 """The terminal channel: `ask` prints one answer, `chat` holds a conversation.
 
 When stdin is not a terminal, `chat` reads one question per line until EOF, so
-a conversation can be scripted (`printf 'q1\\nq2\\n' | python -m bot chat`).
+a conversation can be scripted (`printf '/new\\nq1\\nq2\\n' | python -m bot chat`; /new
+starts it fresh, else it continues the conversation of earlier runs).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
 from bot.advisor import Answer
+from bot.advisor.blocks import plain
 from bot.advisor.smalltalk import EXAMPLE_QUESTIONS
 from bot.channels.dialogue import Dialogue, Reply
 from bot.locales import texts
 
 QUIT_WORDS = {"quit", "exit", "bye", ":q"}
+HELP = (
+    "Ask a question about your business, one per line. Commands: /new starts a new conversation "
+    "(earlier questions are no longer used to understand the next ones); quit leaves. The "
+    "conversation is remembered between runs until /new."
+)
 
 
 def render_answer(answer: Answer) -> str:
     """An answer as plain text: the text, its numbered sources, mode and time."""
-    lines = [*answer.notes, answer.text] if answer.notes else [answer.text]
+    lines = [plain(line) for line in [*answer.notes, answer.text]]  # no Markdown marks in a terminal
     if answer.sources:
         lines += ["", "Sources:"]
         for s in answer.cited_sources():
@@ -36,7 +44,8 @@ def render_answer(answer: Answer) -> str:
     mode = f"llm answer, {answer.model}" if answer.mode == "llm" else "offline answer"
     if answer.error:
         mode += f"; the LLM failed: {answer.error}"
-    lines += ["", f"({mode}, {total / 1000:.1f} s)"]
+    took = f"{total:.0f} ms" if total < 1000 else f"{total / 1000:.1f} s"  # a warm offline answer: tens of ms
+    lines += ["", f"({mode}, {took})"]
     return "\n".join(lines)
 
 
@@ -51,13 +60,18 @@ async def chat_loop(
     writes each turn instead of the text for people (e.g. one line of JSON), and no prompts.
 
     The conversation is stored like a Telegram chat's (chat id `terminal:<user>`), so its
-    memory survives a restart and admins can review it.
+    memory survives a restart and admins can review it; `/new` starts another (a scripted chat
+    that should not lean on earlier runs begins with it), `/help` says so. A command is never
+    sent to the advisor as a question; with `render`, its reply is a JSON line too.
     """
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout  # looked up now: callers may redirect them
     chat_id = "terminal:" + user_id.split(":", 1)[-1]
     interactive = stdin.isatty() and render is None
     if interactive:
-        stdout.write("SME Advisor — ask about growth, credit, strategy or trade. Type 'quit' to leave.\n\n")
+        stdout.write(
+            "SME Advisor — ask about growth, credit, strategy or trade. "
+            "Type /new for a new conversation, 'quit' to leave.\n\n"
+        )
     answered = 0
     while True:
         if interactive:
@@ -71,6 +85,12 @@ async def chat_loop(
             continue
         if question.lower() in QUIT_WORDS:
             break
+        if question.startswith("/"):  # a command, never a question for the advisor
+            said = await _command(dialogue, user_id, chat_id, question)
+            shown = json.dumps({"command": question, "text": said}, ensure_ascii=False) if render else said + "\n"
+            stdout.write(shown + "\n")
+            stdout.flush()
+            continue
         reply = await dialogue.small_talk(user_id, chat_id, question) or await dialogue.ask(user_id, chat_id, question)
         if render is not None:
             stdout.write(render(reply) + "\n")
@@ -87,6 +107,17 @@ async def chat_loop(
         await dialogue.delivered(reply.turn_id, True)
         answered += 1
     return answered
+
+
+async def _command(dialogue: Dialogue, user_id: str, chat_id: str, command: str) -> str:
+    """What a terminal command does, said in one line: /new, /help; anything else is explained."""
+    name = command.split()[0].lower()
+    if name == "/new":
+        await dialogue.storage.new_conversation(chat_id, user_id)
+        return "Started a new conversation: earlier questions are no longer used."
+    if name in {"/help", "/start"}:
+        return HELP
+    return f"{command.split()[0]} is not a command here. {HELP}"
 
 
 def local_user_id() -> str:

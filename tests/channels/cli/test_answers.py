@@ -84,7 +84,7 @@ def test_chat_reads_questions_from_stdin_until_eof(indexed):
 
 
 def test_a_greeting_in_the_terminal_shows_examples_in_its_language(indexed):
-    """"hola" is answered in Spanish, and the example questions under it are Spanish too (they
+    """ "hola" is answered in Spanish, and the example questions under it are Spanish too (they
     were always English in the terminal, unlike Telegram's buttons)."""
     from bot.advisor.smalltalk import EXAMPLE_QUESTIONS
     from bot.locales import texts
@@ -144,3 +144,28 @@ def test_an_llm_without_its_api_key_is_one_line_not_a_traceback(indexed):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: LLM_MODEL=openai:gpt-4o-mini cannot be used") and "set LLM_API_KEY" in line
+
+
+def test_chat_remembers_earlier_runs_until_new_and_never_asks_a_command(indexed):
+    """A scripted chat continues the conversation of the run before it ("what else?" is read
+    after its question); `/new` starts a fresh one, and `/new`, `/help` or a typo'd command are
+    never sent to the advisor as questions (`/new` used to get a confident repeated answer)."""
+    env = env_for(indexed)
+    question = "How can a small business get credit without collateral?"
+    first = json.loads(invoke("chat", "--json", env=env, input=question + "\n").stdout)
+    assert first["covered"] and first["lead"]["path"] == "credit/collateral.md"
+    later = invoke("chat", "--json", env=env, input="what else?\n").stdout
+    assert json.loads(later)["answer"] != first["answer"]  # a follow-up: never the same answer again
+
+    lines = invoke("chat", "--json", env=env, input="/new\nwhat else?\n/help\n/nwe\n").stdout.splitlines()
+    new, fresh, help_, typo = (json.loads(line) for line in lines)
+    assert new == {"command": "/new", "text": "Started a new conversation: earlier questions are no longer used."}
+    assert not fresh["covered"] and fresh["sources"] == []  # nothing before it to be more of
+    assert help_["command"] == "/help" and "/new starts a new conversation" in help_["text"]
+    assert typo["text"].startswith("/nwe is not a command here.")
+
+
+def test_the_terminal_shows_plain_text_not_markdown(indexed):
+    result = invoke("ask", "How can a small business get credit without collateral?", env=env_for(indexed))
+    assert result.returncode == 0 and "Sources:" in result.stdout
+    assert "**" not in result.stdout and "\n_" not in result.stdout

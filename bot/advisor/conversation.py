@@ -253,6 +253,19 @@ def asks_for_more(question: str) -> bool:
 
 SHORT_QUESTION_WORDS = 6
 
+_EXAMPLE = re.compile(
+    r"\b(?:examples?|e\.g|for instance|case stud|sample|illustrat|worked out|show me|what would .* look like"
+    r"|ejemplo|exemple|beispiel|exemplo|contoh|mfano)|пример|例|مثال",
+    re.IGNORECASE,
+)
+
+
+def asks_for_example(question: str) -> bool:
+    """Does the owner ask to see a case ("an example of a ten-year plan?", "show me one")? Only
+    then may a section that illustrates lead: for "how do I write a 10-year plan?" the plumbing
+    firm's plan is the second thing to show, not the first."""
+    return bool(_EXAMPLE.search(question))
+
 
 def needs_rewrite(question: str) -> bool:
     """Could the question mean something else without the conversation before it?"""

@@ -25,12 +25,15 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from bot.advisor.conversation import word_count
+from bot.advisor.conversation import asks_for_example, word_count
 from bot.index.retriever import Preferences, matched_preferences
 from bot.index.sections import SectionMatch
 
 MODEL_FILE = Path(__file__).with_name("coverage.json")
 PREFER_LOGIT = 0.3  # a section written for the owner (region, audience, tags) breaks near-ties in its favour
+# A section that illustrates (`Section.illustration`) shares the words of the question it shows a
+# case of, so it often outscores the section that answers; it steps back unless a case is asked for.
+ILLUSTRATION_LOGIT = -1.5
 
 
 @dataclass(frozen=True)
@@ -122,13 +125,17 @@ class CoverageModel:
         the lead's confidence reaches `threshold` (default: the calibrated one)."""
         shown = set(exclude)
         scored, variants = [], {}
+        wants_case = asks_for_example(question)
         for match in matches:
             features = match.features()
             variant = self.variant_for(features)
             if match.key in shown or variant is None:
                 continue
             fits = matched_preferences(match.section, prefer or {})
-            scored.append((match, variant.logit(features) + (PREFER_LOGIT if fits else 0.0)))
+            logit = variant.logit(features) + (PREFER_LOGIT if fits else 0.0)
+            if match.section.illustration and not wants_case:
+                logit += ILLUSTRATION_LOGIT
+            scored.append((match, logit))
             variants[match.key] = variant
         if not scored:
             return Judgement()

@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ import numpy as np
 
 from bot.index.boilerplate import JUNK_PENALTY, find_boilerplate, is_junk
 from bot.index.lexical import tokenize
+
+# The headings of sections that illustrate (a case, not an answer); a question heading that ends in
+# "A worked example" still answers its question first.
+ILLUSTRATION = re.compile(r"\W*(?:a\s+)?(?:worked\s+|hypothetical\s+)?(?:examples?|case\s+stud(?:y|ies))\b", re.I)
 
 
 @dataclass
@@ -61,6 +66,12 @@ class Section:
     @property
     def own_heading(self) -> str:
         return self.heading.split(" > ")[-1]
+
+    @property
+    def illustration(self) -> bool:
+        """A section that shows a case ("Example: a ten-year plan for a plumbing firm", "Worked
+        example: …") rather than answering a question: it leads only an owner who asks for one."""
+        return ILLUSTRATION.match(self.own_heading) is not None
 
     def words(self) -> set[str]:
         """Its content words, stemmed (its file's title, its heading, text and ways of asking),

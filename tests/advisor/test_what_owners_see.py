@@ -84,6 +84,16 @@ async def test_the_lead_answers_or_the_advisor_declines(advisor, question, answe
     assert declined(answer) or lead(answer) in answering, (lead(answer), answer.confidence)
 
 
+async def test_a_worked_example_leads_only_when_an_example_is_asked_for(advisor):
+    """ "How do I write a 10 year plan?" led with the plumbing firm's example plan, which shares
+    every word of it; the section on what a plan should hold answers, and the example follows."""
+    plan = "strategy/writing-a-ten-year-plan.md#"
+    how = await advisor.answer("How do I write a 10 year plan?")
+    assert lead(how) == plan + "What should a 10-year plan for a small business look like?"
+    shown = await advisor.answer("can you show me an example of a ten year plan")
+    assert lead(shown) == plan + "Example: a one-page ten-year plan for a small plumbing firm"
+
+
 async def test_every_step_of_a_numbered_list_is_kept(advisor):
     """The 13-week forecast has seven steps; a sentence picker used to drop the fifth."""
     answer = await advisor.answer("What are the steps to build a 13-week cash-flow forecast?")

@@ -99,7 +99,9 @@ def blocks_of(text: str, titles: Titles = lambda path: None) -> list[Block]:
                 blocks.append(Block(text=said))
             paragraph.clear()
         if items:
-            blocks.append(Block(items=tuple(items)))
+            kept = tuple(filter(None, map(_item_without_meta, items)))
+            if kept:
+                blocks.append(Block(items=kept))
             items.clear()
         if table:
             blocks.extend(_table(table))
@@ -142,16 +144,33 @@ def blocks_of(text: str, titles: Titles = lambda path: None) -> list[Block]:
 
 
 _META = re.compile(
-    r"\bthis (?:file|guide|folder|document)\b|\bthe \w+ folder\b|^\W*see also\b", re.IGNORECASE
-)  # a sentence about the knowledge files themselves ("This file explains…", "See also …")
+    r"\bthis (?:file|guide|folder|document)\b|\bthe \w+ folder\b|^\W*see also\b"
+    r"|\bthe files? on\b|\b(?:next|previous|following) section\b|\bsections? (?:above|below)\b",
+    re.IGNORECASE,
+)  # a sentence about the knowledge files themselves ("This file explains…", "as in the section above")
+# An aside that points elsewhere in the knowledge ("(see the next section)"): the owner sees one
+# section, with no "next" one, and the sentence reads whole without it.
+_POINTER = re.compile(r"\s*\((?:see|as in|more in|covered in)\b[^()]*\)", re.IGNORECASE)
 
 
 def _without_meta(paragraph: str) -> str:
-    """A paragraph without its sentences about the knowledge files themselves: an owner asked
-    about their business, not about how the knowledge base is organised."""
+    """A paragraph without its sentences about the knowledge files themselves, or asides that
+    point to another part of them: an owner asked about their business, not about how the
+    knowledge base is organised."""
+    paragraph = _POINTER.sub("", paragraph)
     sentences = _SENTENCE_END.split(paragraph)
     kept = [sentence for sentence in sentences if not _META.search(sentence)]
     return paragraph if len(kept) == len(sentences) else " ".join(kept).strip()
+
+
+def _item_without_meta(item: str) -> str:
+    """A list item without its asides and sentences about the knowledge files; a bullet that was
+    nothing else is dropped, a numbered step is kept whole (a list never loses a step)."""
+    mark = _LIST_MARK.match(item)
+    body = _without_meta(item[mark.end() :] if mark else item)
+    if body:
+        return (mark.group(0) if mark else "") + body
+    return item if mark and mark.group(0).strip()[0].isdigit() else ""
 
 
 _TABLE_RULE = re.compile(r"^\|?[\s:|-]+\|?$")

@@ -323,9 +323,16 @@ class Focus:
     context: bool = False
 
 
+# What shows as nothing: a soft hyphen pasted from a web page split "lo\u00adan" into two unknown
+# words and turned a covered question into a decline; a terminal's colour codes did the same.
+# (Zero-width joiners stay: some scripts and emoji need them.)
+_INVISIBLE = re.compile("\x1b\\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
+
+
 def focus_question(message: str, limit_tokens: int) -> Focus:
     """A message over `limit_tokens` cut to what matters: its last sentence that asks something,
-    and as much of the context before it as fits."""
+    and as much of the context before it as fits; characters that show as nothing are dropped."""
+    message = _INVISIBLE.sub("", message)
     text = " ".join(message.split())
     if count_tokens(text) <= limit_tokens:
         return Focus(text, text)

@@ -11,6 +11,7 @@ import pytest
 
 from bot.advisor import Advisor
 from bot.advisor.evaluation import exchange_of
+from bot.advisor.offline import section_passage
 from bot.advisor.texts import all_we_have, not_sure
 from bot.config import load_settings
 from bot.index.owner_documents import Owner, OwnerDocuments
@@ -115,6 +116,25 @@ async def test_no_path_reaches_an_owner_and_sources_read_as_text(advisor):
     first = answer.sources[0].excerpt
     assert first.startswith("Collateral-free finance options differ") and "\n• Data-driven lending" in first
     assert len(first) <= 600 and not first.endswith(("…", ","))
+
+
+async def test_invisible_characters_pasted_into_a_question_change_nothing(advisor):
+    """A soft hyphen or zero-width space copied from a web page split a word in two, and a covered
+    question got the honest no."""
+    plain_answer = await advisor.answer("how do I get a loan?")
+    pasted = await advisor.answer("how do I get a lo\u00adan?\u200b\ufeff")
+    assert plain_answer.covered and lead(pasted) == lead(plain_answer) and pasted.text == plain_answer.text
+
+
+def test_no_opening_points_elsewhere_in_the_knowledge(advisor):
+    """Every shipped section's opening, as the offline answer quotes it, reads on its own: no
+    "(see the next section)" at the end of step 8 (the owner sees one section, there is no next),
+    no "as in the section above", no "the file on … in this folder"."""
+    retriever = advisor.retriever
+    pointing = re.compile(r"(next|previous) section|section (above|below)|the files? on|this folder|\(see\b", re.I)
+    quoted = [section_passage(s, 0.0, retriever.title_of, 400).text for s in retriever.section_index().sections]
+    assert len(quoted) > 200
+    assert [text for text in quoted if pointing.search(text)] == []
 
 
 async def test_a_cross_reference_becomes_the_other_files_title_and_a_question_to_ask(

@@ -52,6 +52,7 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
         "ar": ("مرحبا", "السلام عليكم", "اهلا", "أهلا", "صباح الخير", "مساء الخير"),
         "fa": ("سلام", "درود", "صبح بخیر", "عصر بخیر"),
         "hi": ("नमस्ते", "नमस्कार", "namaste", "namaskar"),
+        "zh": ("你好", "您好", "嗨", "哈喽", "早上好", "早安", "下午好", "晚上好", "大家好"),
     },
     "thanks": {
         "en": (
@@ -81,6 +82,7 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
         "ar": ("شكرا", "شكرا جزيلا", "شكراً"),
         "fa": ("ممنون", "مرسی", "سپاس", "متشکرم"),
         "hi": ("धन्यवाद", "शुक्रिया", "dhanyavad", "shukriya"),
+        "zh": ("谢谢", "谢谢你", "谢谢您", "多谢", "非常感谢", "感谢", "太感谢了", "谢啦"),
     },
     "ack": {
         "en": (
@@ -113,6 +115,7 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
         "ar": ("حسنا", "تمام", "فهمت"),
         "fa": ("باشه", "فهمیدم"),
         "hi": ("ठीक है", "theek hai", "samajh gaya"),
+        "zh": ("好的", "好", "明白了", "明白", "知道了", "收到", "行", "可以", "懂了"),
     },
     "farewell": {
         "en": ("bye", "goodbye", "good bye", "see you", "see ya", "good night", "later", "ciao"),
@@ -128,6 +131,7 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
         "ar": ("مع السلامة", "الى اللقاء", "إلى اللقاء"),
         "fa": ("خداحافظ", "بدرود"),
         "hi": ("अलविदा", "फिर मिलेंगे", "alvida"),
+        "zh": ("再见", "拜拜", "回头见", "晚安", "下次见"),
     },
     "identity": {
         "en": (
@@ -153,6 +157,7 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
         "ar": ("من انت", "من أنت", "هل انت بوت"),
         "fa": ("تو کی هستی", "شما کی هستید", "ربات هستی"),
         "hi": ("तुम कौन हो", "आप कौन हैं", "kaun ho"),
+        "zh": ("你是谁", "您是谁", "你是机器人吗", "你是人吗", "你是什么"),
     },
     "capabilities": {
         "en": (
@@ -182,6 +187,7 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
         "ar": ("ماذا تستطيع ان تفعل", "كيف يمكنك مساعدتي", "مساعدة"),
         "fa": ("چه کاری میتونی بکنی", "چطور کمک میکنی", "کمک"),
         "hi": ("आप क्या कर सकते हैं", "तुम क्या कर सकते हो", "मदद"),
+        "zh": ("你能做什么", "你会什么", "你能帮我什么", "怎么用", "帮助"),
     },
 }
 
@@ -201,7 +207,8 @@ REPLIES: dict[Kind, str] = {  # translated where shown (`bot.locales`)
         "I give short, practical answers, with sources, on growing a small business (platforms, "
         "partners, outsourcing), credit and working capital without collateral, long-term strategy and ten-year "
         "plans, trade and selling abroad, and day-to-day operations. Just type your question."
-    ),}
+    ),
+}
 
 
 EXAMPLE_QUESTIONS = [  # shown with a greeting and /start: buttons on Telegram, lines in the terminal

@@ -9,7 +9,8 @@ import pytest
 
 from bot.advisor import Advisor
 from bot.advisor.conversation import Profile
-from bot.advisor.smalltalk import small_talk
+from bot.advisor.smalltalk import PHRASES, small_talk
+from bot.locales import LANGUAGES
 from tests.helpers import retriever_for, run_ingest, write
 
 
@@ -28,10 +29,21 @@ from tests.helpers import retriever_for, run_ingest, write
         ("who are you?", "identity"),
         ("What can you do?", "capabilities"),
         ("bye", "farewell"),
+        ("你好！", "greeting"),
+        ("谢谢", "thanks"),
+        ("好的", "ack"),
+        ("再见", "farewell"),
     ],
 )
 def test_small_talk_is_recognised(text, kind):
     assert small_talk(text).kind == kind
+
+
+def test_every_language_the_bot_speaks_has_its_small_talk():
+    """ "你好" was searched as a question and declined: Chinese had no phrases."""
+    missing = [(kind, code) for kind, by_language in PHRASES.items() for code in LANGUAGES if code not in by_language]
+    assert missing == []
+    assert small_talk("您好").language == "zh" and small_talk("非常感谢!").language == "zh"
 
 
 @pytest.mark.parametrize(
@@ -42,6 +54,7 @@ def test_small_talk_is_recognised(text, kind):
         "yes",
         "thanks for the loan tips, what about leasing?",
         "okay so how do I price cakes",
+        "你好，我该如何给蛋糕定价？",
     ],
 )
 def test_questions_are_not_small_talk(text):

@@ -152,8 +152,11 @@ def load_eval_set(path: Path) -> list[EvalQuestion]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise EvalSetError(f"eval file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise EvalSetError(f"{path} is not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # PyYAML says it in several lines: the problem and where, in one
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise EvalSetError(f"{path} is not valid YAML: {problem}{where}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalSetError(f"{path} cannot be read: {exc}") from None
     if not isinstance(data, list) or not data:
@@ -167,6 +170,8 @@ def _entry(item, where: str) -> EvalQuestion:
     after = _texts(item.get("after", []), f"{where}: 'after' must be a list of earlier questions")
     question = item["question"].strip()
     if item.get("expect") == "not_covered":
+        if item.get("sections") or item.get("files"):
+            raise EvalSetError(f"{where}: a not-covered question names no sections (it has 'sections' or 'files')")
         return EvalQuestion(question, not_covered=True, near_miss=bool(item.get("near_miss")), after=after)
     if "expect" in item:
         raise EvalSetError(f"{where}: 'expect' can only be 'not_covered'")

@@ -162,13 +162,26 @@ def test_eval_fails_the_build_when_recall_drops(shared_index_dir, tmp_path):
     assert result.returncode == 1
     assert "recall@5 0.500 is below --min-recall 0.85" in result.stderr
     assert "What is invoice factoring?" in result.stdout  # the miss is listed
+    assert "Near misses declined: n/a" in result.stdout  # none in the set: not "0.0% of 0"
 
 
-def test_malformed_eval_file_is_one_clear_line(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("- question: Where is the file?\n", r"entry 1: needs 'sections' \(a list of 'path#heading'\)"),
+        ("- question: x\n  sections: [a#b\n- question: y\n", r"not valid YAML: expected ','.* \(line 3, column"),
+        (  # the sections would be silently ignored
+            "- question: Do I need a work visa?\n  expect: not_covered\n  sections: ['credit/loans.md#Loans?']\n",
+            r"entry 1: a not-covered question names no sections",
+        ),
+    ],
+)
+def test_malformed_eval_file_is_one_clear_line(tmp_path, text, problem):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("- question: Where is the file?\n")
-    with pytest.raises(EvalSetError, match=r"entry 1: needs 'sections' \(a list of 'path#heading'\)"):
+    bad.write_text(text)
+    with pytest.raises(EvalSetError, match=problem) as raised:
         load_eval_set(bad)
+    assert "\n" not in str(raised.value)
 
 
 @pytest.mark.parametrize(("question", "expected"), SEED_QUESTIONS)

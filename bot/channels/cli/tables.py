@@ -88,8 +88,8 @@ def print_answer_eval(answers, console: Console, named: str = "") -> None:
     )
     console.print(table)
     console.print(
-        f"Near misses declined: {data['near_miss_declined']:.1%} of {data['near_miss_questions']}; "
-        f"follow-ups right or honest: {data['follow_up_right_or_honest']:.1%} of {data['follow_up_questions']}; "
+        f"Near misses declined: {_share(data['near_miss_declined'], data['near_miss_questions'])}; "
+        f"follow-ups right or honest: {_share(data['follow_up_right_or_honest'], data['follow_up_questions'])}; "
         f"the longest answer has {data['answer_words_max']} words"
     )
     misses = data["answer_misses"]
@@ -318,3 +318,8 @@ def summary_table(report: Report, knowledge_dir: Path) -> Table:
         table.caption = shown("\n".join(lines))
         table.caption_justify = "left"
     return table
+
+
+def _share(rate: float, count: int) -> str:
+    """ "87.5% of 32", or "n/a (none in the set)": 0.0% of 0 read as a failure."""
+    return f"{rate:.1%} of {count}" if count else "n/a (none in the set)"

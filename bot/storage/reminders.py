@@ -3,10 +3,13 @@
 
 Several bot processes may look for due reminders at once (webhook workers sharing PostgreSQL,
 each with its own timer). A reminder is claimed before it is sent, with one guarded UPDATE
-(`status = 'pending'` and the `due_at` that was read): of all the processes that saw it due,
-exactly one changes the row, and only that one sends it. A repeating reminder is claimed by
-moving its `due_at` to the next time in that same UPDATE. Nothing is held in memory, so a
-restart loses nothing: what came due while the bot was down is sent when it is back.
+(`status = 'pending'` and the `due_at` that was read; the row becomes `sending`, `sent_at` the
+claim's time): of all the processes that saw it due, exactly one changes the row, and only that
+one sends it. Only once Telegram accepted it is it marked done (`finish_reminder`: a one-off
+becomes `sent`, a repeating one pending at its next time). A claim not finished within
+CLAIM_EXPIRES (the process was killed mid-delivery) can be claimed again, so a reminder is sent
+at least once: after a crash the owner may get one twice, never none. Nothing is held in memory,
+so a restart loses nothing: what came due while the bot was down is sent when it is back.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.advisor.when import next_due
@@ -23,6 +26,9 @@ from bot.storage.base import StoreBase
 from bot.storage.models import Reminder, User, utcnow
 
 RETRY_AFTER = dt.timedelta(minutes=1)  # a send that failed for a passing reason is tried again then
+# A claim older than this was left by a process that died mid-delivery (a send, with its retries,
+# takes well under a minute): the reminder is claimed again and sent.
+CLAIM_EXPIRES = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,16 @@ class Reminders(StoreBase):
             return list((await session.scalars(query.order_by(Reminder.due_at, Reminder.id))).all())
 
     async def cancel_reminder(self, reminder_id: int, *, user_id: str) -> bool:
-        """Cancel a pending reminder of this owner's (False: not theirs, or no longer pending)."""
+        """Cancel a pending reminder of this owner's (False: not theirs, or no longer pending); one
+        being sent (`sending`) can be cancelled too, so a chat that is gone stops it."""
         async with self._writing() as session:
             result = await session.execute(
                 update(Reminder)
-                .where(Reminder.id == reminder_id, Reminder.user_id == user_id, Reminder.status == "pending")
+                .where(
+                    Reminder.id == reminder_id,
+                    Reminder.user_id == user_id,
+                    Reminder.status.in_(("pending", "sending")),
+                )
                 .values(status="cancelled")
             )
         return result.rowcount == 1
@@ -87,47 +98,69 @@ class Reminders(StoreBase):
     async def claim_due_reminders(
         self, *, default_zone: str = "UTC", now: dt.datetime | None = None, limit: int = 50
     ) -> list[DueReminder]:
-        """The reminders due by `now` that this process claimed (and so must send). A one-off
-        becomes `sent`; a repeating one moves to its next time. Blocked owners' reminders are
-        cancelled instead: they get none."""
+        """The reminders due by `now` that this process claimed (and so must send, then
+        `finish_reminder`), with those whose claim expired unfinished. Blocked owners' reminders
+        are cancelled instead: they get none."""
         now = now or utcnow()
+        due = or_(
+            and_(Reminder.status == "pending", Reminder.due_at <= now),
+            and_(Reminder.status == "sending", Reminder.sent_at <= now - CLAIM_EXPIRES),
+        )
         async with self.sessions() as session:
             rows = (
                 await session.execute(
                     select(Reminder, User.status, User.language, User.timezone)
                     .join(User, User.id == Reminder.user_id, isouter=True)
-                    .where(Reminder.status == "pending", Reminder.due_at <= now)
+                    .where(due)
                     .order_by(Reminder.due_at)
                     .limit(limit)
                 )
             ).all()
         claimed = []
         for reminder, status, language, zone in rows:
-            zone = zone or default_zone
-            if status == "blocked":
-                values = {"status": "cancelled"}
-            elif reminder.every:
-                values = {"due_at": next_due(reminder.due_at, reminder.every, zone, now), "sent_at": now}
-            else:
-                values = {"status": "sent", "sent_at": now}
+            values = {"status": "cancelled"} if status == "blocked" else {"status": "sending", "sent_at": now}
             async with self._writing() as session:
                 result = await session.execute(
                     update(Reminder)
-                    .where(Reminder.id == reminder.id, Reminder.status == "pending", Reminder.due_at == reminder.due_at)
+                    .where(
+                        Reminder.id == reminder.id,
+                        Reminder.status == reminder.status,  # as read: of several processes, one changes it
+                        Reminder.due_at == reminder.due_at,
+                        _same(Reminder.sent_at, reminder.sent_at),
+                    )
                     .values(**values)
                 )
             if result.rowcount == 1 and status != "blocked":
-                claimed.append(DueReminder(reminder, language, zone))
+                reminder.sent_at = now  # the claim, as `finish_reminder` and `release_reminder` find it
+                claimed.append(DueReminder(reminder, language, zone or default_zone))
         return claimed
 
-    async def release_reminder(self, reminder_id: int, *, now: dt.datetime | None = None) -> None:
-        """A claimed one-off reminder could not be sent for a passing reason (the network): it is
-        pending again, due a minute from now."""
+    async def finish_reminder(self, due: DueReminder, *, now: dt.datetime | None = None) -> None:
+        """Telegram accepted the claimed reminder: a one-off is `sent`; a repeating one is pending
+        at its next time (counted from the time it was due, so its hour never drifts)."""
+        reminder, now = due.reminder, now or utcnow()
+        if reminder.every:
+            values = {"status": "pending", "due_at": next_due(reminder.due_at, reminder.every, due.zone, now)}
+        else:
+            values = {"status": "sent"}
+        await self._end_claim(reminder, values)
+
+    async def release_reminder(self, due: DueReminder, *, now: dt.datetime | None = None) -> None:
+        """A claimed reminder could not be sent for a passing reason (the network): a one-off is
+        pending again, due a minute from now; a repeating one at the time it was due (the next
+        check tries again)."""
+        reminder = due.reminder
+        due_at = reminder.due_at if reminder.every else (now or utcnow()) + RETRY_AFTER
+        await self._end_claim(reminder, {"status": "pending", "due_at": due_at})
+
+    async def _end_claim(self, reminder: Reminder, values: dict) -> None:
+        """Change a reminder this process still holds the claim of (not cancelled meanwhile, nor
+        claimed again by another after it expired)."""
         async with self._writing() as session:
             await session.execute(
                 update(Reminder)
-                .where(Reminder.id == reminder_id, Reminder.status == "sent", Reminder.every.is_(None))
-                .values(status="pending", due_at=(now or utcnow()) + RETRY_AFTER, sent_at=None)
+                .where(Reminder.id == reminder.id, Reminder.status == "sending", Reminder.sent_at == reminder.sent_at)
+                .values(**values)
             )
 
     async def timezone(self, user_id: str) -> str | None:
@@ -163,3 +196,8 @@ async def _owner_row(session: AsyncSession, user_id: str) -> User:
         session.add(user)
         await session.flush()
     return user
+
+
+def _same(column, value):
+    """`column = value`, where None is NULL."""
+    return column.is_(None) if value is None else column == value

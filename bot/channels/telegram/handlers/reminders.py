@@ -254,13 +254,16 @@ async def remind_me_after(update: Update, context: BotContext) -> None:
 
 
 async def send_due(context: BotContext) -> None:
-    """Repeating job: send the reminders and check-ins this process claimed."""
+    """Repeating job: send the reminders and check-ins this process claimed. Each is marked done
+    only after Telegram accepted it; one whose sending failed unexpectedly is tried again at the
+    next check (its claim given back), one this process died sending when its claim expires."""
     deps = context.deps
     for due in await deps.storage.claim_due_reminders(default_zone=deps.settings.default_timezone):
         try:
             await _send(context, due)
         except Exception:  # one reminder's failure never holds up the others
             log.exception("could not send reminder %s", due.reminder.id)
+            await deps.storage.release_reminder(due)
 
 
 async def _send(context: BotContext, due) -> None:
@@ -279,9 +282,12 @@ async def _send(context: BotContext, due) -> None:
     except (Forbidden, BadRequest) as exc:  # the owner blocked the bot, or the chat is gone: stop
         log.info("reminder %s cannot reach chat %s (%s); cancelled", reminder.id, reminder.chat_id, exc)
         await deps.storage.cancel_reminder(reminder.id, user_id=reminder.user_id)
-    except TelegramError as exc:  # a passing fault: a one-off is tried again in a minute
+        return
+    except TelegramError as exc:  # a passing fault: tried again shortly
         log.warning("reminder %s not sent (%s)", reminder.id, exc)
-        await deps.storage.release_reminder(reminder.id)
+        await deps.storage.release_reminder(due)
+        return
+    await deps.storage.finish_reminder(due)  # Telegram accepted it: only now is it sent
 
 
 def reminder_text(reminder, language: str, _: Translate) -> str:

@@ -14,6 +14,7 @@ import codecs
 import datetime as dt
 import io
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,9 +249,44 @@ def _page_starts(pages: list[str]) -> tuple[int, ...]:
     return tuple(starts)
 
 
+# A Word file is a zip that python-docx inflates whole, and lxml takes ~60 times an XML part's
+# size: 583 KB unpacking to hundreds of MB took 791 MB, so the bot was killed. A file is looked at
+# before it is read: what it unpacks to, and how far its large parts are compressed (real text
+# compresses about tenfold; 2 million empty paragraphs in 18 KB, 660-fold).
+DOCX_MAX_UNPACKED = 64 * 1024 * 1024  # all parts, pictures included
+DOCX_MAX_PART = 16 * 1024 * 1024  # one part (the text is word/document.xml)
+DOCX_MAX_RATIO = 100  # for a part over 1 MB unpacked
+DOCX_MAX_PARTS = 2000
+
+
+def _check_docx_size(rel_path: str, data: bytes) -> None:
+    """Refuse a Word file that would unpack to more than a reader should hold (a zip bomb)."""
+    try:
+        parts = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise KnowledgeFileError(rel_path, f"is not a readable Word (.docx) file ({_brief(exc)})") from None
+    mb = 1024 * 1024
+    if len(parts) > DOCX_MAX_PARTS:
+        raise KnowledgeFileError(rel_path, f"is a Word file of {len(parts)} parts (at most {DOCX_MAX_PARTS})")
+    total = sum(part.file_size for part in parts)
+    if total > DOCX_MAX_UNPACKED:
+        limit = DOCX_MAX_UNPACKED // mb
+        raise KnowledgeFileError(rel_path, f"unpacks to {total / mb:.0f} MB (at most {limit} MB): split it")
+    for part in parts:
+        if part.file_size > DOCX_MAX_PART or (
+            part.file_size > mb and part.file_size > DOCX_MAX_RATIO * max(part.compress_size, 1)
+        ):
+            raise KnowledgeFileError(
+                rel_path,
+                f"has a part ({part.filename}) that unpacks to {part.file_size / mb:.0f} MB from "
+                f"{part.compress_size / 1024:.0f} KB: too large or too empty to be a real document",
+            )
+
+
 def _docx_text(rel_path: str, data: bytes) -> str:
     from docx import Document as DocxDocument
 
+    _check_docx_size(rel_path, data)
     try:
         doc = DocxDocument(io.BytesIO(data))
         paragraphs = [

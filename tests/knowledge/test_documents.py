@@ -86,6 +86,45 @@ def test_docx_headings_become_sections():
     assert [c.heading for c in chunks] == ["Trade guide", "Trade guide > Payments"]
 
 
+def docx_with_body(paragraphs: str) -> bytes:
+    """A Word file whose body is `paragraphs` (WordprocessingML), packed as Word packs it."""
+    import zipfile
+
+    import docx
+
+    buffer = io.BytesIO()
+    docx.Document().save(buffer)
+    source, packed = zipfile.ZipFile(buffer), io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for part in source.infolist():
+            content = source.read(part.filename)
+            if part.filename == "word/document.xml":
+                content = content.replace(b"<w:body>", b"<w:body>" + paragraphs.encode(), 1)
+            target.writestr(part.filename, content)
+    return packed.getvalue()
+
+
+def test_a_word_file_that_unpacks_to_far_more_than_it_holds_is_refused_before_reading():
+    """18 KB of 2 million empty paragraphs took 172 s and hundreds of MB to read (a 2.3 MB one,
+    3.1 GB): the zip's parts are checked first, and it is refused at once."""
+    bomb = docx_with_body("<w:p/>" * 2_000_000)
+    assert len(bomb) < 64 * 1024
+    with pytest.raises(KnowledgeFileError, match=r"word/document.xml\) that unpacks to 11 MB from 18 KB"):
+        parse_document("owner/bomb.docx", bomb)
+
+
+def test_a_long_real_word_file_is_still_read():
+    import random
+
+    rng = random.Random(7)
+    vocabulary = "cash loan invoice supplier price margin export customer staff plan rent stock tax".split()
+    text = "".join(
+        f"<w:p><w:r><w:t>{' '.join(rng.choice(vocabulary) for _ in range(40))}.</w:t></w:r></w:p>" for _ in range(5_000)
+    )
+    document = docx_with_body(text)  # ~1.4 MB of text in the zip's document part
+    assert len(parse_document("owner/long.docx", document).text.split()) == 5_000 * 40
+
+
 def test_pdf_text_is_extracted():
     doc = parse_document("credit/guide.pdf", minimal_pdf("Invoice finance advances cash against invoices."))
     assert "Invoice finance advances cash" in doc.text

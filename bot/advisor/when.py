@@ -37,6 +37,13 @@ USAGE = N_(
 )
 NO_TEXT = N_("What should I remind you of? E.g. /remind in 2 weeks update my cash forecast")
 PASSED = N_("That time has already passed; e.g. /remind tomorrow at 9 call the bank")
+TOO_FAR = N_("I can remind you up to 10 years ahead; e.g. /remind on 1 March renew the lease")
+TOO_LONG = N_(
+    "That reminder is {length} characters long; I keep reminders under {limit}. Say it in a line, "
+    "e.g. /remind tomorrow at 9 call the bank"
+)
+MAX_AHEAD = dt.timedelta(days=3653)  # ten years: a date past it is a slip ("9999"), and one in year 9999 overflowed
+MAX_TEXT = 500  # characters of what to say: it is sent back whole, on one Telegram message with its time
 
 UNITS = ("hour", "day", "week", "month", "year")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -77,6 +84,8 @@ def parse_reminder(text: str, *, zone: str = "UTC", now: dt.datetime | None = No
     rest = re.sub(r"^(?:to|that|about)\s+", "", rest.strip(" ,.:;-–—"), flags=re.IGNORECASE)
     if not rest:
         raise WhenError(NO_TEXT)
+    if len(rest) > MAX_TEXT:  # stored, then too long to confirm or send: refused before it is stored
+        raise WhenError(TOO_LONG, length=len(rest), limit=MAX_TEXT)
     return When(when.due, rest, when.every, when.zoned)
 
 
@@ -89,9 +98,19 @@ def parse_time(phrase: str, *, zone: str = "UTC", now: dt.datetime | None = None
 
 
 def _parse(text: str, zone: str, now: dt.datetime | None, language: str) -> tuple[When, str]:
+    now = now or dt.datetime.now(UTC).replace(tzinfo=None)
+    try:
+        when, rest = _read_when(text, zone, now, language)
+    except OverflowError:  # past year 9999 somewhere on the way
+        raise WhenError(TOO_FAR) from None
+    if when.due > now + MAX_AHEAD:
+        raise WhenError(TOO_FAR)
+    return when, rest
+
+
+def _read_when(text: str, zone: str, now: dt.datetime, language: str) -> tuple[When, str]:
     text = AT_HOUR.sub(lambda m: f"at {int(m[1]):02d}:{m[2] or '00'}", " ".join(text.split()))
     text = re.sub(r"^(?:remind\s+)?me\s+", "", text, flags=re.IGNORECASE)
-    now = now or dt.datetime.now(UTC).replace(tzinfo=None)
     local_now = to_local(now, zone)
     repeating = EVERY.match(text)
     if repeating:

@@ -10,6 +10,8 @@ import pytest
 from bot.advisor.when import (
     NO_TEXT,
     PASSED,
+    TOO_FAR,
+    TOO_LONG,
     USAGE,
     WhenError,
     find_zone,
@@ -59,6 +61,10 @@ def test_the_time_phrase_is_read_in_the_owners_zone_and_the_rest_is_the_reminder
         ("every 5 minutes drink water", USAGE),  # repeats are hourly at most
         ("in 2 weeks", NO_TEXT),
         ("yesterday call the bank", PASSED),
+        ("on 31 December 9999 at 23:30 renew the lease", TOO_FAR),  # overflowed past year 9999
+        ("on 1 March 2040 renew the lease", TOO_FAR),
+        ("every 20 years renew the lease", TOO_FAR),
+        ("tomorrow at 9 " + "call the bank " * 40, TOO_LONG),  # stored, then too long to send
     ],
 )
 def test_bad_input_says_what_to_type(typed, error):

@@ -9,6 +9,7 @@ import datetime as dt
 
 import pytest
 
+from bot.channels.telegram.handlers.reminders import MAX_PENDING
 from bot.storage.models import utcnow
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, last_markup, sent_message
@@ -137,3 +138,40 @@ async def pressed(telegram, data: str, message: dict, count: int = 0, method: st
         await telegram.wait_for(lambda: len(answers(telegram, OWNER)) >= before[0] + count, what=f"after {data}")
     else:
         await telegram.wait_for(lambda: len(telegram.calls_of(method, OWNER)) > before[1], what=f"{method}: {data}")
+
+
+async def test_reminders_are_capped_listed_a_page_at_a_time_and_odd_ones_refused_before_storing(start_bot, telegram):
+    """~60 reminders made /reminders too long to send (none could be cancelled) and 300 were stored
+    in 12 s; a 4,000-character reminder was stored although the owner was told it failed, then
+    cancelled silently; a date in year 9999 crashed the command."""
+    bot = await start_bot()
+    owner = f"tg:{OWNER}"
+    await bot.storage.set_timezone(owner, "UTC")
+    [long] = await asked(telegram, OWNER, "/remind tomorrow at 9 " + "call the bank " * 300)
+    assert long.startswith("That reminder is 4199 characters long; I keep reminders under 500.")
+    [far] = await asked(telegram, OWNER, "/remind on 31 December 9999 at 23:30 renew the lease")
+    assert far.startswith("I can remind you up to 10 years ahead")
+    assert await bot.storage.pending_reminders(owner) == []  # neither was stored
+
+    now = utcnow()
+    for n in range(MAX_PENDING - 1):
+        await bot.storage.add_reminder(
+            user_id=owner, chat_id=OWNER, text=f"task {n:02d} " + "x" * 480, due_at=now + dt.timedelta(days=n + 1)
+        )
+    [fiftieth] = await asked(telegram, OWNER, "/remind in 90 days pay the VAT")
+    assert "pay the VAT" in fiftieth
+    [full] = await asked(telegram, OWNER, "/remind in 91 days file the accounts")
+    assert full.startswith(f"You have {MAX_PENDING} reminders waiting, the most I keep.")
+    assert len(await bot.storage.pending_reminders(owner)) == MAX_PENDING
+
+    [listing] = await asked(telegram, OWNER, "/reminders")
+    assert len(listing) < 4096 and "1. " in listing and "11. " not in listing and "Page 1 of 5." in listing
+    page = sent_message(telegram, OWNER)
+    assert "rp:1" in buttons(last_markup(telegram, OWNER))
+    await pressed(telegram, "rp:1", page, method="editMessageText")
+    second = telegram.calls_of("editMessageText", OWNER)[-1].params
+    assert "11. " in second["text"] and "Page 2 of 5." in second["text"]
+    cancel = next(data for data in buttons(second["reply_markup"]) if data.startswith("rc:"))
+    await pressed(telegram, cancel, page, method="editMessageText")
+    assert "Page 2 of 5." in telegram.calls_of("editMessageText", OWNER)[-1].params["text"]  # stays on its page
+    assert len(await bot.storage.pending_reminders(owner)) == MAX_PENDING - 1

@@ -25,7 +25,17 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
-from bot.advisor.when import USAGE, When, WhenError, find_zone, interval_text, later, parse_reminder, time_text
+from bot.advisor.when import (
+    MAX_TEXT,
+    USAGE,
+    When,
+    WhenError,
+    find_zone,
+    interval_text,
+    later,
+    parse_reminder,
+    time_text,
+)
 from bot.channels.telegram.handlers import checkin
 from bot.channels.telegram.handlers.buttons import from_this_chat
 from bot.channels.telegram.handlers.checkin import zone_of
@@ -73,8 +83,24 @@ async def remind(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
+MAX_PENDING = 50  # an owner's waiting reminders: more is a script, not a plan (300 were stored in 12 s)
+PAGE = 10  # reminders a /reminders message lists (60 made it too long to send: none could be cancelled)
+FULL = N_("You have {count} reminders waiting, the most I keep. Cancel some in /reminders, then set this one again.")
+
+
+async def _room_for_one_more(update: Update, context: BotContext) -> bool:
+    """Whether the owner may set another reminder; if not, they are told why (at most MAX_PENDING)."""
+    count = len(await context.deps.storage.pending_reminders(user_key(update)))
+    if count < MAX_PENDING:
+        return True
+    await update.effective_chat.send_message(texts_of(update, context)(FULL).format(count=count))
+    return False
+
+
 async def _set(update: Update, context: BotContext, when: When) -> None:
     """Store the reminder and say when it comes."""
+    if not await _room_for_one_more(update, context):
+        return
     reminder = await context.deps.storage.add_reminder(
         user_id=user_key(update),
         chat_id=update.effective_chat.id,
@@ -173,12 +199,13 @@ async def stop(update: Update, context: BotContext) -> int:
 
 
 async def list_reminders(update: Update, context: BotContext) -> None:
-    """/reminders: this chat's pending reminders of the owner's, each with a cancel button."""
+    """/reminders: this chat's pending reminders of the owner's, each with a cancel button, PAGE
+    at a time."""
     text, markup = await _listing(update, context)
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 
-async def _listing(update: Update, context: BotContext) -> tuple[str, InlineKeyboardMarkup]:
+async def _listing(update: Update, context: BotContext, page: int = 0) -> tuple[str, InlineKeyboardMarkup]:
     _ = texts_of(update, context)
     language = language_of(update, context)
     zone = await zone_of(context, user_key(update))
@@ -187,29 +214,51 @@ async def _listing(update: Update, context: BotContext) -> tuple[str, InlineKeyb
     if not pending:
         none = _("You have no reminders. Set one: /remind in 2 weeks update my cash forecast")
         return none, InlineKeyboardMarkup([zone_button])
+    pages = -(-len(pending) // PAGE)
+    page = max(0, min(page, pages - 1))
+    shown = list(enumerate(pending, start=1))[page * PAGE : (page + 1) * PAGE]
     lines = [_("Your reminders (times in {zone}):").format(zone=zone)]
-    for n, reminder in enumerate(pending, start=1):
-        what = _("Quarterly check-in") if reminder.kind == "checkin" else reminder.text
+    for n, reminder in shown:
+        what = _("Quarterly check-in") if reminder.kind == "checkin" else _cut(reminder.text, 120)
         line = f"{n}. {time_text(reminder.due_at, zone, language)} — {what}"
         if reminder.every:
             line += " 🔁 " + interval_text(reminder.every, language)
         lines.append(line)
-    cancel = [InlineKeyboardButton(f"✖ {n}", callback_data=f"rc:{r.id}") for n, r in enumerate(pending, start=1)]
+    cancel = [InlineKeyboardButton(f"✖ {n}", callback_data=f"rc:{r.id}:{page}") for n, r in shown]
     rows = [cancel[i : i + 5] for i in range(0, len(cancel), 5)]
+    if pages > 1:
+        lines.append(_("Page {page} of {pages}.").format(page=page + 1, pages=pages))
+        turns = [("◀", page - 1), ("▶", page + 1)]
+        rows.append([InlineKeyboardButton(label, callback_data=f"rp:{to}") for label, to in turns if 0 <= to < pages])
     lines.append(_("Tap ✖ and a number to cancel that reminder."))
     return "\n".join(lines), InlineKeyboardMarkup([*rows, zone_button])
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+async def page_pressed(update: Update, context: BotContext) -> None:
+    """◀ / ▶ under /reminders: the list's other page."""
+    query = update.callback_query
+    await query.answer()
+    text, markup = await _listing(update, context, int(query.data.split(":")[1]))
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except TelegramError as exc:  # unchanged, or the message is gone
+        log.info("could not turn the reminder list's page: %s", exc)
 
 
 async def cancel_pressed(update: Update, context: BotContext) -> None:
     """✖ under /reminders: cancel that reminder, if it is the owner's and still pending."""
     query = update.callback_query
     _ = texts_of(update, context)
-    reminder_id = int(query.data.split(":")[1])
-    if not await context.deps.storage.cancel_reminder(reminder_id, user_id=user_key(update)):
+    _kind, reminder_id, *page = query.data.split(":")
+    if not await context.deps.storage.cancel_reminder(int(reminder_id), user_id=user_key(update)):
         await query.answer(_("That reminder is no longer pending."))
         return
     await query.answer(_("Cancelled."))
-    text, markup = await _listing(update, context)
+    text, markup = await _listing(update, context, int(page[0]) if page else 0)
     try:
         await query.edit_message_text(text, reply_markup=markup)
     except TelegramError as exc:  # the list is a courtesy: the reminder is cancelled
@@ -237,13 +286,15 @@ async def remind_me_after(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     _ = texts_of(update, context)
+    if not await _room_for_one_more(update, context):
+        return
     turn = await context.deps.storage.get_turn(int(turn_id))
     zone = await zone_of(context, user_key(update))
     amount, unit = LATER[key]
     reminder = await context.deps.storage.add_reminder(
         user_id=user_key(update),
         chat_id=update.effective_chat.id,
-        text=_("Revisit: {question}").format(question=turn.question if turn else ""),
+        text=_("Revisit: {question}").format(question=_cut(turn.question, MAX_TEXT) if turn else ""),
         due_at=later(amount, unit, zone=zone),
         language=language_of(update, context),
     )
@@ -322,7 +373,8 @@ HANDLERS = [
     ASK_ZONE,
     CommandHandler("reminders", list_reminders, filters=MESSAGES),
     CallbackQueryHandler(zone_chosen, pattern=r"^tz:\d{1,2}$"),  # a zone tapped after the question timed out
-    CallbackQueryHandler(cancel_pressed, pattern=r"^rc:\d+$"),
+    CallbackQueryHandler(cancel_pressed, pattern=r"^rc:\d+(:\d+)?$"),
+    CallbackQueryHandler(page_pressed, pattern=r"^rp:\d+$"),
     CallbackQueryHandler(remind_me, pattern=r"^rm:\d+$"),
     CallbackQueryHandler(remind_me_after, pattern=r"^rm:\d+:(1w|1m|3m)$"),
 ]

@@ -117,11 +117,18 @@ class OwnerDocuments:
         """(owner, document id) of every document with passages here: compared with the database's
         list, those it no longer has are the passages to sweep (the command line's forget and prune
         delete rows while a running bot holds a local store)."""
-        keys: set[tuple[str, int]] = set()
+        return set(self.passage_counts())
+
+    def passage_counts(self) -> dict[tuple[str, int], int]:
+        """How many passages each document (owner, id) has here: one with fewer than its row says
+        was cut off while it was stored (the bot was killed mid-embedding)."""
+        counts: dict[tuple[str, int], int] = {}
         offset = 0
         while True:
             page = self.collection.get(include=["metadatas"], limit=PAGE, offset=offset)
-            keys.update((meta["owner"], int(meta["document"])) for meta in page["metadatas"] or [])
+            for meta in page["metadatas"] or []:
+                key = (meta["owner"], int(meta["document"]))
+                counts[key] = counts.get(key, 0) + 1
             if len(page["ids"]) < PAGE:
-                return keys
+                return counts
             offset += PAGE

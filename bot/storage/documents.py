@@ -87,8 +87,9 @@ class Documents(StoreBase):
             )
         return result.rowcount == 1
 
-    async def documents_older_than(self, days: int) -> list[OwnerDocument]:
-        """Documents sent more than `days` ago (retention deletes them)."""
+    async def documents_older_than(self, days: float) -> list[OwnerDocument]:
+        """Documents sent more than `days` ago (retention deletes them; a few minutes: those whose
+        storing a killed bot left unfinished)."""
         cutoff = utcnow() - dt.timedelta(days=days)
         async with self.sessions() as session:
             return list(await session.scalars(select(OwnerDocument).where(OwnerDocument.created_at < cutoff)))

@@ -5,6 +5,7 @@ exists and its size, not its content; /forget deletes its row and its passages."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import sqlite3
@@ -205,3 +206,32 @@ async def test_a_document_over_the_size_limit_is_refused_without_downloading(sta
     assert refused == "That file is 5.0 MB; I read documents up to 2 MB."
     assert not telegram.calls_of("getFile") and not telegram.calls_of("download")
     assert await bot.storage.documents_of(f"tg:{OWNER}") == []
+
+
+async def test_a_document_a_killed_bot_left_half_stored_is_read_again_or_swept(start_bot, telegram, embedder):
+    """A kill -9 while an owner's document was embedded left it in /documents with no searchable
+    content; sending it again got "I still have it", and no answer could ever cite it. Here the
+    state a kill leaves is made by removing a stored document's passages while the bot is down."""
+    bot = await start_bot()
+    await send_document(telegram, OWNER, pdf_of(LOAN_OFFER), NAME, "application/pdf")
+    await send_document(telegram, OWNER, NOTES.encode(), "notes.md", "text/markdown")
+    cut, old = await bot.storage.documents_of(f"tg:{OWNER}")
+    await bot.stop()
+    store = OwnerDocuments(bot.settings, Embeddings(embedder))
+    for document in (cut, old):
+        store.delete(f"tg:{OWNER}", document.id)  # its row was written, its passages never were
+    sent = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
+    with contextlib.closing(sqlite3.connect(bot.settings.data_dir / "transcripts.db")) as conn, conn:
+        conn.execute("update owner_documents set created_at = ? where id = ?", (f"{sent:%Y-%m-%d %H:%M:%S.%f}", old.id))
+    bot = await start_bot()
+
+    [again] = await send_document(telegram, OWNER, pdf_of(LOAN_OFFER), NAME, "application/pdf")
+    assert again.startswith("📄 I've read “Crumbly crust loan offer”"), again  # not "I still have it"
+    [stored] = [d for d in await bot.storage.documents_of(f"tg:{OWNER}") if d.file_name == NAME]
+    assert stored.id != cut.id and store.count(f"tg:{OWNER}", stored.id) == stored.chunks > 0
+
+    for _ in range(120):  # the hour-old unfinished one goes at the documents job's first run
+        if old.id not in {d.id for d in await bot.storage.documents_of(f"tg:{OWNER}")}:
+            break
+        await asyncio.sleep(0.5)
+    assert [d.id for d in await bot.storage.documents_of(f"tg:{OWNER}")] == [stored.id]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 
@@ -43,6 +44,9 @@ from bot.storage.models import OwnerDocument
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
+# A document whose passages are still fewer than its row says this long after it was sent was
+# cut off by a killed bot (storing one takes seconds; another worker may be storing one now).
+UNFINISHED_AFTER = dt.timedelta(minutes=10)
 SHOWN_TITLE = 40  # characters of a title on a button
 EXAMPLES = [N_("What are the main points of “{title}”?"), N_("What should I improve in “{title}”?")]
 
@@ -75,7 +79,7 @@ async def document_received(update: Update, context: BotContext) -> None:
             await message.reply_text(_too_big(_, len(data), limit))
             return
         content = hashlib.sha256(data).hexdigest()
-        document = await deps.storage.same_document(user_key(update), content)
+        document = await _kept(context, await deps.storage.same_document(user_key(update), content))
         if document is None:
             upload = await _read(update, context, sent.file_name or "", data, kind)
             if upload is None:
@@ -93,6 +97,29 @@ async def document_received(update: Update, context: BotContext) -> None:
     question = (message.caption or "").strip()
     if question and not await handed_over(update, context, question):  # a consultant has the request: theirs
         await answer_question(update, context, question, input_kind="document")
+
+
+async def _kept(context: BotContext, document: OwnerDocument | None) -> OwnerDocument | None:
+    """The owner's earlier copy of a document, if it was stored whole. One whose passages a killed
+    bot left unfinished is deleted (row and passages), so the copy sent now is read instead of
+    "I still have it" for a document no answer could cite. (A chat's messages are handled one at
+    a time, so this is never a copy still being stored.)"""
+    if document is None or not await _unfinished(context, document):
+        return document
+    log.info("document %s of %s was left unfinished; storing it again", document.id, document.user_id)
+    await _drop(context, document)
+    return None
+
+
+async def _unfinished(context: BotContext, document: OwnerDocument) -> bool:
+    store = context.deps.advisor.owner_documents
+    return await asyncio.to_thread(store.count, document.user_id, document.id) < (document.chunks or 0)
+
+
+async def _drop(context: BotContext, document: OwnerDocument) -> None:
+    """Delete a document: its passages first, then its row (a row is what makes passages searchable)."""
+    await asyncio.to_thread(context.deps.advisor.owner_documents.delete, document.user_id, document.id)
+    await context.deps.storage.delete_document(document.user_id, document.id)
 
 
 def _too_big(_: Translate, size: int, limit: float) -> str:
@@ -184,8 +211,10 @@ def summary_text(upload: Upload, _: Translate) -> str:
 def _already_have(document: OwnerDocument, _: Translate) -> str:
     title = escape(document.title or document.file_name)
     sent = _("📄 You sent me “{title}” before, on {date}: I still have it, so I haven't stored it again.")
-    return sent.format(title=title, date=document.created_at.strftime("%Y-%m-%d")) + "\n" + _(
-        "Ask me about it, or see your documents with /documents. For example:"
+    return (
+        sent.format(title=title, date=document.created_at.strftime("%Y-%m-%d"))
+        + "\n"
+        + _("Ask me about it, or see your documents with /documents. For example:")
     )
 
 
@@ -274,8 +303,7 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
     if document is None:
         await query.answer(_(GONE))
         return
-    await asyncio.to_thread(context.deps.advisor.owner_documents.delete, owner, document.id)
-    await context.deps.storage.delete_document(owner, document.id)
+    await _drop(context, document)
     await query.answer(_("Deleted {name} and everything I read from it.").format(name=document.file_name))
     text, markup = await _listing(update, context, _)
     with contextlib.suppress(TelegramError):  # the list is a courtesy: the deletion is done
@@ -310,14 +338,20 @@ async def _share_in_handover(update: Update, context: BotContext, data: bytes, n
 
 
 async def expire_and_sweep(context: BotContext) -> None:
-    """Daily job: documents older than RETENTION_DAYS go (passages first), then passages whose
-    document row is gone (after the command line's forget or prune) are swept from the store."""
+    """Daily job (its first run seconds after a start): documents older than RETENTION_DAYS go
+    (passages first); so do documents whose storing a killed bot left unfinished (fewer passages
+    than their row says, sent over UNFINISHED_AFTER ago: listed, but never citable); then passages
+    whose document row is gone (after the command line's forget or prune) are swept."""
     deps = context.deps
     store = deps.advisor.owner_documents
     if deps.settings.retention_days:
         for document in await deps.storage.documents_older_than(deps.settings.retention_days):
-            await asyncio.to_thread(store.delete, document.user_id, document.id)
-            await deps.storage.delete_document(document.user_id, document.id)
+            await _drop(context, document)
+    counts = await asyncio.to_thread(store.passage_counts)
+    for document in await deps.storage.documents_older_than(UNFINISHED_AFTER / dt.timedelta(days=1)):
+        if counts.get((document.user_id, document.id), 0) < (document.chunks or 0):
+            log.info("document %s of %s was left unfinished by a stopped bot; deleted", document.id, document.user_id)
+            await _drop(context, document)
     stored = await asyncio.to_thread(store.document_keys)
     # listed after the scan: a document's row is written before its passages, so one stored
     # during the scan is listed here too, and kept

@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from bot.index.boilerplate import find_boilerplate, is_junk, without_boilerplate
+from bot.index.versions import replace_folder
 
 FOLDER = "lexical"
 MAX_TF = 3  # a word counts at most this often in one chunk
@@ -126,11 +127,7 @@ class LexicalIndex:
         self.model.save(str(temporary))
         (temporary / "junk.json").write_text(json.dumps(sorted(self.junk)))
         (temporary / "ids.json").write_text(json.dumps(self.ids))  # last: its presence marks a whole index
-        old = folder / f".{FOLDER}.old.{os.getpid()}"
-        if target.exists():
-            os.replace(target, old)
-        os.replace(temporary, target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(temporary, target)
 
     @classmethod
     def load(cls, folder: Path | None) -> LexicalIndex | None:

@@ -32,6 +32,7 @@ import numpy as np
 
 from bot.index.boilerplate import JUNK_PENALTY, find_boilerplate, is_junk
 from bot.index.lexical import tokenize
+from bot.index.versions import replace_folder
 
 # The headings of sections that illustrate (a case, not an answer); a question heading that ends in
 # "A worked example" still answers its question first.
@@ -183,11 +184,7 @@ class SectionIndex:
         sections = [dataclasses.asdict(section) | {"_words": None} for section in self.sections]
         data = {"sections": sections, "questions": spaces}
         (temporary / "sections.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-        old = folder / f".{FOLDER}.old.{os.getpid()}"
-        if target.exists():
-            os.replace(target, old)
-        os.replace(temporary, target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(temporary, target)
 
     @classmethod
     def read(cls, folder: Path | None) -> SectionIndex | None:

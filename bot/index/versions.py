@@ -144,6 +144,16 @@ def _not_copied(root: Path, source: Path):
     return ignore
 
 
+def replace_folder(temporary: Path, target: Path) -> None:
+    """Put a folder written beside `target` in its place: two renames, so a reader sees the old
+    folder or the new one, never half of either."""
+    old = target.with_name(f".{target.name}.old.{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(temporary, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text)

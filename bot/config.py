@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     store_audio: bool = False
     document_max_mb: float = Field(10.0, gt=0, le=50)
     document_max_pages: int = Field(50, ge=1, le=2000)
+    document_read_seconds: float = Field(60.0, gt=0, le=600)  # an upload read longer is refused
     reminder_check_seconds: float = Field(30.0, ge=0.2, le=3600)
     default_timezone: str = "UTC"
 

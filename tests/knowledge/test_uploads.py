@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+import random
+import string
 
 import pytest
 
 from bot.knowledge.documents import TooManyPages
 from bot.knowledge.files import KnowledgeFileError
+from bot.knowledge.reading_apart import read_upload_apart
 from bot.knowledge.uploads import document_kind, read_upload
 from tests.helpers.pdf import LOAN_OFFER, pdf_of
+from tests.knowledge.test_documents import docx_with_body
 
 
 def test_a_pdf_is_read_with_the_page_of_each_passage():
@@ -71,3 +75,31 @@ def test_a_word_document_is_read_by_its_sections():
     assert (caught.value.pages, caught.value.limit) == (3, 2)
     with pytest.raises(KnowledgeFileError, match="not a readable Word"):
         read_upload("broken.docx", plan[: len(plan) // 2], "docx", 50, 150, 30)
+
+
+async def test_a_document_read_apart_is_read_the_same_and_its_problems_cross_over():
+    """Owners' uploads are read in a process of their own (`read_upload_apart`): the same passages,
+    the same page cap and the same reasons for an unreadable file."""
+    here = read_upload("offer.pdf", pdf_of(LOAN_OFFER), "pdf", 50, 150, 30)
+    assert await read_upload_apart("offer.pdf", pdf_of(LOAN_OFFER), "pdf", 50, 150, 30, seconds=30) == here
+    with pytest.raises(TooManyPages) as caught:
+        await read_upload_apart("offer.pdf", pdf_of(LOAN_OFFER), "pdf", 2, 150, 30, seconds=30)
+    assert (caught.value.pages, caught.value.limit) == (3, 2)
+    with pytest.raises(KnowledgeFileError, match=r"offer\.pdf: .*PDF"):
+        await read_upload_apart("offer.pdf", b"%PDF-1.4 not really", "pdf", 50, 150, 30, seconds=30)
+
+
+async def test_a_document_that_takes_too_long_or_too_much_memory_is_refused_and_the_bot_goes_on():
+    """Six small hostile Word files once kept every owner waiting for four minutes: a reader that
+    overruns its time is killed, one that needs more memory than it may have fails alone."""
+    words = " ".join(f"w{n % 5000}" for n in range(300_000)).encode()  # ~600 pages of text
+    with pytest.raises(KnowledgeFileError, match=r"notes.txt: took over 0.2 s to read"):
+        await read_upload_apart("notes.txt", words, "txt", 2000, 150, 30, seconds=0.2)
+    rng = random.Random(3)
+    tiny = ["".join(rng.choices(string.ascii_lowercase, k=2)) for _ in range(400_000)]
+    crowded = docx_with_body("".join(f"<w:p><w:r><w:t>{word}</w:t></w:r></w:p>" for word in tiny))  # 0.9 MB
+    limit = 150 * 1024**2  # what a plain document needs, and much less than 400,000 paragraphs do
+    with pytest.raises(KnowledgeFileError, match=r"big\.docx: "):
+        await read_upload_apart("big.docx", crowded, "docx", 2000, 150, 30, seconds=60, memory=limit)
+    plain = await read_upload_apart("plan.md", b"# Plan\n\nOpen a shop.", "md", 5, 150, 30, seconds=30, memory=limit)
+    assert plain.title == "Plan"

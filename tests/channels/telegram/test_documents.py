@@ -14,7 +14,7 @@ from bot.index import Embeddings
 from bot.index.owner_documents import OwnerDocuments
 from tests.fakes.openai_server import Reply, last_user_message
 from tests.helpers.pdf import LOAN_OFFER, LOAN_QUESTION, pdf_of
-from tests.helpers.telegram import ADMIN, OWNER, answers, asked, last_markup, sent_message
+from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, last_markup, sent_message
 
 OTHER = 222
 NAME = "crumbly-crust-loan-offer.pdf"
@@ -235,3 +235,27 @@ async def test_a_document_a_killed_bot_left_half_stored_is_read_again_or_swept(s
             break
         await asyncio.sleep(0.5)
     assert [d.id for d in await bot.storage.documents_of(f"tg:{OWNER}")] == [stored.id]
+
+
+async def test_a_document_that_reads_too_long_is_refused_while_other_owners_are_answered(start_bot, telegram):
+    """Uploads once shared the answers' small thread pool: six slow Word files stopped every
+    answer for minutes. Now each is read in a process of its own with DOCUMENT_READ_SECONDS."""
+    await start_bot(document_read_seconds=1, document_max_pages=2000)
+    slow = " ".join(f"w{n % 5000}" for n in range(300_000)).encode()  # ~600 pages: seconds to split
+    document = {**telegram.add_file(slow, "notes.txt"), "file_name": "notes.txt", "mime_type": "text/plain"}
+    telegram.message(OWNER, None, extra={"document": document})
+    [answer] = await asked(telegram, OTHER, CREDIT_Q)
+    assert "invoice finance" in answer.lower()
+    await telegram.wait_for(lambda: any("couldn't read notes.txt" in t for t in answers(telegram, OWNER)), 60, "no")
+
+
+async def test_uploads_count_against_the_owners_question_limits(start_bot, telegram):
+    """Reading a document costs more than a question; uploads were not counted at all."""
+    bot = await start_bot(questions_per_minute=2)
+    for n in range(2):
+        plan = f"# Plan {n}\n\nOpen shop {n}.".encode()
+        [read] = await send_document(telegram, OWNER, plan, f"p{n}.md", "text/markdown")
+        assert read.startswith("📄 I've read")
+    [limited] = await send_document(telegram, OWNER, b"# Plan 3\n\nOpen shop 3.", "p3.md", "text/markdown")
+    assert limited.startswith("You've asked a lot of questions — please try again in")
+    assert len(await bot.storage.documents_of(f"tg:{OWNER}")) == 2

@@ -34,10 +34,11 @@ from bot.channels.telegram.handlers.deps import (
     user_key,
 )
 from bot.channels.telegram.handlers.handover import handed_over
-from bot.channels.telegram.handlers.streaming import answer_question, typing
+from bot.channels.telegram.handlers.streaming import answer_question, typing, within_limits
 from bot.knowledge.documents import TooManyPages
 from bot.knowledge.files import KnowledgeFileError
-from bot.knowledge.uploads import Upload, document_kind, read_upload
+from bot.knowledge.reading_apart import read_upload_apart
+from bot.knowledge.uploads import Upload, document_kind
 from bot.locales import N_, Translate
 from bot.storage.models import OwnerDocument
 
@@ -68,6 +69,8 @@ async def document_received(update: Update, context: BotContext) -> None:
     if (sent.file_size or 0) > limit * MB:
         await message.reply_text(_too_big(_, sent.file_size, limit))
         return
+    if not await within_limits(update, context):  # reading costs more than a question: it counts as one
+        return
     async with typing(context.bot, update.effective_chat.id):
         try:
             data = bytes(await (await context.bot.get_file(sent.file_id)).download_as_bytearray())
@@ -96,7 +99,7 @@ async def document_received(update: Update, context: BotContext) -> None:
     await message.reply_text(summary, parse_mode=ParseMode.HTML, reply_markup=example_buttons(document, _))
     question = (message.caption or "").strip()
     if question and not await handed_over(update, context, question):  # a consultant has the request: theirs
-        await answer_question(update, context, question, input_kind="document")
+        await answer_question(update, context, question, input_kind="document", counted=True)
 
 
 async def _kept(context: BotContext, document: OwnerDocument | None) -> OwnerDocument | None:
@@ -132,8 +135,14 @@ async def _read(update: Update, context: BotContext, name: str, data: bytes, kin
     """The document read and split (in a thread), or None once the owner knows why not."""
     settings, _ = context.deps.settings, texts_of(update, context)
     try:
-        upload = await asyncio.to_thread(
-            read_upload, name, data, kind, settings.document_max_pages, settings.chunk_size, settings.chunk_overlap
+        upload = await read_upload_apart(  # a hostile file hurts its own process, never the answers
+            name,
+            data,
+            kind,
+            settings.document_max_pages,
+            settings.chunk_size,
+            settings.chunk_overlap,
+            seconds=settings.document_read_seconds,
         )
     except TooManyPages as exc:
         await update.effective_message.reply_text(

@@ -6,7 +6,8 @@
   the questions each section answers (`section_questions`)
 - `asked`: a section's `Asked:` block, the other ways owners ask its question
 - `tokens`: the one token count everyone uses
-- `uploads`: an owner's own document → what was read and its passages, by page (`read_upload`)
+- `uploads`: an owner's own document → what was read and its passages, by page (`read_upload`);
+  `reading_apart` reads one in a child process with a time and a memory limit
 - `ingest`: plan, embed and store what changed (`ingest`, `Recipe`, `Plan`, `Report`)
 - `runner`: an ingest as a command runs it: a lock, a new index version, published
 

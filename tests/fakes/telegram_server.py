@@ -161,9 +161,7 @@ class FakeTelegram(LoopbackServer):
         size = len(content) if file_size is None else file_size
         return {"file_id": file_id, "file_unique_id": f"unique{number}", "file_size": size}
 
-    def voice(
-        self, user_id: int, content: bytes, *, duration: int = 2, file_size: int | None = None, **fields
-    ) -> int:
+    def voice(self, user_id: int, content: bytes, *, duration: int = 2, file_size: int | None = None, **fields) -> int:
         """Push a voice note (OGG/Opus `content`) from a user (other fields as for `message_update`)."""
         voice = {**self.add_file(content, "voice.oga", file_size), "duration": duration, "mime_type": "audio/ogg"}
         return self.message(user_id, extra={**fields.pop("extra", {}), "voice": voice}, **fields)
@@ -334,6 +332,12 @@ class FakeTelegram(LoopbackServer):
                 "file_size": len(document),
             },
         )
+
+    async def _api_copyMessage(self, params: dict) -> dict:
+        """A copy of a message (a consultant's photo to an owner): Telegram answers with its id only."""
+        if not params.get("from_chat_id") or not params.get("message_id"):
+            raise _BadRequest("message to copy not found")
+        return {"message_id": next(self._message_ids)}
 
     async def _api_sendChatAction(self, params: dict) -> bool:
         return True

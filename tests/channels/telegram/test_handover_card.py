@@ -122,3 +122,32 @@ async def test_the_owners_cancel_ends_the_request_and_the_bot_answers_again(star
     assert len(answers(telegram, ADMIN)) == admin_before  # nothing forwarded to the consultants
     [cancel] = await asked(telegram, OWNER, "/cancel")  # nothing open any more
     assert cancel == "There's nothing to cancel: I'm not preparing an answer."
+
+
+async def test_a_consultants_photo_or_document_reaches_the_owner_and_an_owners_photo_reply_is_theirs(
+    start_bot, telegram, llm
+):
+    """A consultant's photo, document or voice reply to a card never reached the owner, nobody was
+    told, and a photo's caption was answered by the bot in the consultants' group."""
+    bot = await start_bot()
+    await asked(telegram, OWNER, "/human Which oven should I lease?")
+    card = await card_in(telegram, ADMIN, 0)
+    owner_before = len(answers(telegram, OWNER))
+    photo = [{**telegram.add_file(b"\xff\xd8\xff\xe0 oven", "oven.jpg"), "width": 90, "height": 90}]
+    [sent] = await asked(telegram, ADMIN, None, reply_to=card, extra={"photo": photo, "caption": "This model, 2 years"})
+    assert sent == "✓ Sent to the owner (request #1)."
+    assert answers(telegram, OWNER)[owner_before:] == ["<b>From a consultant:</b>"]
+    [copy] = telegram.calls_of("copyMessage")
+    assert int(copy.params["chat_id"]) == OWNER and int(copy.params["from_chat_id"]) == ADMIN
+    leaflet = {**telegram.add_file(b"%PDF-1.4 leaflet", "lease.pdf"), "file_name": "lease.pdf"}
+    document = {**leaflet, "mime_type": "application/pdf"}
+    [sent] = await asked(telegram, ADMIN, None, reply_to=card, extra={"document": document})
+    assert sent == "✓ Sent to the owner (request #1)." and len(telegram.calls_of("copyMessage")) == 2
+    human = [t.answer for t in await owner_turns(bot) if t.mode == "human"]
+    assert sorted(human) == ["[document]", "[photo] This model, 2 years"]
+
+    # an owner's photo in reply to the bot's message is still an owner's question
+    answer = sent_message(telegram, OWNER)
+    await asked(telegram, OWNER, "/cancel")  # the request ends; the next question is the bot's again
+    replies = await asked(telegram, OWNER, None, reply_to=answer, extra={"photo": photo})
+    assert replies[-1].startswith("What would you like to know about this photo?")

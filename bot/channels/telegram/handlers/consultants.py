@@ -13,14 +13,15 @@ import logging
 from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHandler, filters
 
 from bot.advisor import Answer
 from bot.channels.telegram import admin_chat
 from bot.channels.telegram.formatting import escape
+from bot.channels.telegram.handlers import documents, voice
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
 from bot.channels.telegram.handlers.handover import admin_chat_note
-from bot.channels.telegram.handlers.owner import text_message
+from bot.channels.telegram.handlers.owner import not_text, text_message
 from bot.locales import N_, texts
 from bot.storage.models import Handover
 
@@ -37,17 +38,12 @@ def consultant_name(update: Update) -> str:
 async def consultant_reply(update: Update, context: BotContext) -> None:
     """A consultant's reply under a card: delivered to the owner, stored as a `human` turn (the
     conversation's memory includes it), and the thread kept open HANDOVER_HOURS more."""
-    deps = context.deps
-    message = update.effective_message
-    replied = message.reply_to_message
-    found = await deps.storage.handover_of_message(message.chat_id, replied.message_id) if replied else None
-    if found is None or not admin_chat.is_consultant(deps.settings, update):
+    card = await _card_replied_to(update, context)
+    if card is None:
         await text_message(update, context)  # an ordinary reply to the bot
         return
-    handover, question = found
-    if handover.status == "resolved":
-        await message.reply_text(f"Request #{handover.id} is resolved ({handover.resolved_by}); nothing was sent.")
-        return
+    handover, question = card
+    message = update.effective_message
     _ = texts(handover.language)
     text = f"<b>{escape(_(FROM_A_CONSULTANT))}</b>\n{escape(message.text)}"
     try:
@@ -55,9 +51,55 @@ async def consultant_reply(update: Update, context: BotContext) -> None:
     except TelegramError as exc:
         await message.reply_text(f"Could not deliver this to the owner: {exc}. Nothing was stored; try again.")
         return
+    await _recorded(update, context, handover, question, message.text)
+
+
+async def consultant_media_reply(update: Update, context: BotContext) -> None:
+    """A consultant's photo, document, voice note or other media under a card: copied to the owner
+    after a "From a consultant:" line (it used to vanish, and a photo's caption was answered by
+    the bot in the consultants' group). Any other such reply is an owner's, handled as theirs."""
+    card = await _card_replied_to(update, context)
+    if card is None:
+        await _as_owners(update, context)
+        return
+    handover, question = card
+    message = update.effective_message
+    _ = texts(handover.language)
+    try:
+        header = f"<b>{escape(_(FROM_A_CONSULTANT))}</b>"
+        await context.bot.send_message(handover.chat_id, header, parse_mode=ParseMode.HTML)
+        await context.bot.copy_message(handover.chat_id, message.chat_id, message.message_id)
+    except TelegramError as exc:
+        await message.reply_text(f"Could not deliver this to the owner: {exc}. Nothing was stored; try again.")
+        return
+    kind = next((k for k in MEDIA if getattr(message, k, None)), "message")
+    await _recorded(update, context, handover, question, f"[{kind}] {message.caption or ''}".strip())
+
+
+MEDIA = ("photo", "document", "voice", "audio", "video", "video_note", "animation", "sticker", "location", "contact")
+
+
+async def _card_replied_to(update: Update, context: BotContext) -> tuple[Handover, str | None] | None:
+    """The open hand-over a consultant's reply answers (its card, or an owner's message under it);
+    None when it is not a consultant's reply to one. A resolved one is said so, and is None too."""
+    deps, message = context.deps, update.effective_message
+    replied = message.reply_to_message
+    found = await deps.storage.handover_of_message(message.chat_id, replied.message_id) if replied else None
+    if found is None or not admin_chat.is_consultant(deps.settings, update):
+        return None
+    handover, question = found
+    if handover.status == "resolved":
+        await message.reply_text(f"Request #{handover.id} is resolved ({handover.resolved_by}); nothing was sent.")
+        raise ApplicationHandlerStop
+    return handover, question
+
+
+async def _recorded(update: Update, context: BotContext, handover: Handover, question: str | None, said: str) -> None:
+    """A reply the owner got: stored as a `human` turn, the thread kept open, the consultant told."""
+    deps = context.deps
     reply = Answer(
         question=question or handover.request,
-        text=message.text,
+        text=said,
         covered=True,
         mode="human",
         answered_by=consultant_name(update),
@@ -65,7 +107,20 @@ async def consultant_reply(update: Update, context: BotContext) -> None:
     turn = await deps.dialogue.record(handover.user_id, f"tg-chat:{handover.chat_id}", reply)
     await deps.dialogue.delivered(turn, True)
     await deps.storage.extend_handover(handover.id, deps.settings.handover_hours)
-    await message.reply_text(f"✓ Sent to the owner (request #{handover.id}).")
+    await update.effective_message.reply_text(f"✓ Sent to the owner (request #{handover.id}).")
+
+
+async def _as_owners(update: Update, context: BotContext) -> None:
+    """A non-text reply that is not a consultant's answer: what an owner's message of its kind gets."""
+    message = update.effective_message
+    if message.voice or message.audio:
+        await voice.voice_message(update, context)
+    elif message.photo:
+        await voice.photo_message(update, context)
+    elif message.document:
+        await documents.document_received(update, context)
+    else:
+        await not_text(update, context)
 
 
 async def card_button(update: Update, context: BotContext) -> None:
@@ -119,5 +174,6 @@ async def _flag_gap(update: Update, context: BotContext, handover: Handover) -> 
 
 HANDLERS = [
     MessageHandler(MESSAGES & filters.REPLY & filters.TEXT & ~filters.COMMAND, consultant_reply),
+    MessageHandler(MESSAGES & filters.REPLY & ~filters.TEXT & ~filters.StatusUpdate.ALL, consultant_media_reply),
     CallbackQueryHandler(card_button, pattern=r"^ho:(reply|resolve|gap):\d+$"),
 ]

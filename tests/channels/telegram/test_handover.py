@@ -6,6 +6,7 @@ the digest and /transcript in the admin chat."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from difflib import SequenceMatcher
@@ -71,6 +72,15 @@ async def test_an_owner_reaches_a_consultant_and_back(start_bot, telegram, llm):
         and len(parts) == 2
         and "".join(p.split("\n", 1)[1] for p in parts).count("1234") == 1000
     )
+    # one far longer than Telegram allows (a forged update) is cut at two parts and stored once
+    before = len(answers(telegram, ADMIN))
+    [passed] = await asked(telegram, OWNER, "x" * 2_000_000)
+    parts = answers(telegram, ADMIN)[before:]
+    assert passed == "Passed on to the consultant." and len(parts) == 2
+    assert parts[-1].endswith("… (1,992,400 more characters: the whole message is in the transcript)")
+    with contextlib.closing(sqlite3.connect(bot.settings.data_dir / "transcripts.db")) as conn:
+        stored = conn.execute("select sum(length(question)) from handover_messages").fetchone()[0]
+    assert stored < 20_000  # the pieces shown, not the whole message with each of them
     telegram.fail("sendMessage", 502, "Bad Gateway", times=4)  # the forward, and each of its retries
     [sorry] = await asked(telegram, OWNER, "Are you there?", count=1)
     assert "couldn't reach a consultant" in sorry and "Are you there?" not in answers(telegram, ADMIN)[-1]

@@ -39,6 +39,7 @@ from bot.storage import TurnFilter, TurnRecord
 log = logging.getLogger(__name__)
 
 FORWARD_CHARACTERS = 3800  # of an owner's message per admin-chat message, leaving room for the header
+FORWARD_PARTS = 2  # admin-chat messages an owner's message may take: any Telegram message (4,096) whole
 WRITING = 0  # /human's one state: waiting for the owner to write their request
 TIMEOUT = 15 * 60
 
@@ -123,19 +124,22 @@ async def pass_on(update: Update, context: BotContext, handover_id: int, text: s
     deps = context.deps
     cards = await deps.storage.handover_cards(handover_id)
     who = escape(update.effective_user.full_name or "The owner")
-    pieces = [text[i : i + FORWARD_CHARACTERS] for i in range(0, len(text), FORWARD_CHARACTERS)] or [""]
+    shown = text[: FORWARD_CHARACTERS * FORWARD_PARTS]  # 2 million characters were once ~550 messages
+    pieces = [shown[i : i + FORWARD_CHARACTERS] for i in range(0, len(shown), FORWARD_CHARACTERS)] or [""]
+    more = f"\n… ({len(text) - len(shown):,} more characters: the whole message is in the transcript)"
     reached = False
     for chat, card in cards:
         try:
-            for piece in pieces:  # a long message in parts: Telegram takes 4,096 characters a message
+            for n, piece in enumerate(pieces, start=1):  # a Telegram message (4,096) whole, in parts
+                note = more if n == len(pieces) and len(text) > len(shown) else ""
                 sent = await context.bot.send_message(
                     chat,
-                    f"💬 <b>{who}</b> (#{handover_id}):\n{escape(piece)}",
+                    f"💬 <b>{who}</b> (#{handover_id}):\n{escape(piece)}{note}",
                     parse_mode=ParseMode.HTML,
                     reply_to_message_id=card,
                     allow_sending_without_reply=True,
                 )
-                await deps.storage.add_handover_message(chat, sent.message_id, handover_id, text)
+                await deps.storage.add_handover_message(chat, sent.message_id, handover_id, piece)  # what it shows
             reached = True
         except Exception:
             log.warning("could not pass a message of hand-over %s to chat %s", handover_id, chat, exc_info=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 
 from sqlalchemy import Select, or_, select, update
@@ -74,6 +75,41 @@ class Turns(StoreBase):
         """Record whether the turn's answer reached the owner (sent, or given up after retries);
         written within a second, together with other marks and turns (`GroupCommit.mark`)."""
         self._turn_writer.mark(turn_id, delivered)
+
+    async def claim_unsent(
+        self, *, older_than: dt.timedelta, newer_than: dt.timedelta, now: dt.datetime | None = None
+    ) -> list[tuple[int, str, str, str | None]]:
+        """Answers to Telegram owners that no process said it delivered (`delivered` unset) and
+        were asked between `newer_than` and `older_than` ago: a bot killed between answering and
+        sending. Each is claimed with one guarded UPDATE (`delivered` false: it did not arrive),
+        so of several workers one tells the owner; a late mark of a real delivery overwrites it.
+        Returns (turn id, chat key, question, the owner's language)."""
+        now = now or utcnow()
+        query = (
+            select(Turn.id, Conversation.chat_id, Turn.question, User.language)
+            .join(Conversation, Conversation.id == Turn.conversation_id)
+            .join(User, User.id == Turn.user_id, isouter=True)
+            .where(
+                Turn.delivered.is_(None),
+                Turn.mode.in_(("offline", "llm")),
+                Turn.cancelled.isnot(True),  # the owner stopped it: nothing was to be sent
+                Turn.created_at >= now - newer_than,
+                Turn.created_at <= now - older_than,
+                Conversation.chat_id.like("tg-chat:%"),
+            )
+            .order_by(Turn.id)
+        )
+        async with self.sessions() as session:
+            rows = (await session.execute(query)).all()
+        claimed = []
+        for turn_id, chat, question, language in rows:
+            async with self._writing() as session:
+                result = await session.execute(
+                    update(Turn).where(Turn.id == turn_id, Turn.delivered.is_(None)).values(delivered=False)
+                )
+            if result.rowcount == 1:
+                claimed.append((turn_id, chat, question, language))
+        return claimed
 
     async def turn_chat(self, turn_id: int) -> str | None:
         """The chat a turn was asked in (None when the turn is gone): buttons under an answer

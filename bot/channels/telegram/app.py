@@ -78,7 +78,6 @@ def build_application(settings: Settings, deps: BotDeps) -> Application:
     return application
 
 
-
 def _register(app: Application) -> None:
     app.add_handler(TypeHandler(Update, access_gate), group=-1)
     # In one group the first matching handler wins: the profile questions see their answers
@@ -161,6 +160,8 @@ async def serve(
             app.job_queue.run_repeating(jobs.prune_old_turns, interval=86_400, first=1, name="retention")
         # owners' documents past RETENTION_DAYS, and passages whose document row is gone
         app.job_queue.run_repeating(documents.expire_and_sweep, interval=86_400, first=5, name="documents")
+        # answers a killed bot stored but never sent: their owners are told to ask again
+        app.job_queue.run_repeating(jobs.tell_unsent, interval=60, first=5, name="unsent")
         # due reminders and check-ins, claimed in the database: one process sends each (handlers/reminders.py)
         app.job_queue.run_repeating(
             reminders.send_due, interval=settings.reminder_check_seconds, first=1, name="reminders"
@@ -236,4 +237,3 @@ def run(settings: Settings) -> None:
         await serve(settings, stop)
 
     asyncio.run(main())
-

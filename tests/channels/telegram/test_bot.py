@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import re
 import signal
@@ -431,3 +432,27 @@ async def test_the_running_bot_prunes_turns_past_the_retention_period(start_bot,
         what="the daily retention job",
     )
     assert [t.question for t in await bot.storage.list_turns(TurnFilter())] == ["a recent question"]
+
+
+async def test_owners_whose_answer_a_killed_bot_never_sent_are_told_to_ask_again(start_bot, telegram):
+    """A kill -9 between storing an answer and sending it: 7 of 20 owners got nothing after the
+    restart, and `delivered` was empty, so nobody could tell. Here that state is made by hand."""
+    bot = await start_bot()
+    await asked(telegram, OWNER, CREDIT_Q)
+    await asked(telegram, OWNER, "How do I price my cakes?")
+    stale, lost = sorted(t.id for t in await bot.storage.list_turns(TurnFilter(user=f"tg:{OWNER}")))
+    await bot.stop()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with contextlib.closing(sqlite3.connect(bot.settings.data_dir / "transcripts.db")) as conn, conn:
+        for turn, age in ((lost, dt.timedelta(minutes=2)), (stale, dt.timedelta(hours=2))):
+            when = f"{now - age:%Y-%m-%d %H:%M:%S.%f}"
+            conn.execute("update turns set delivered = null, created_at = ? where id = ?", (when, turn))
+    before = len(answers(telegram, OWNER))
+    bot = await start_bot()
+    await telegram.wait_for(lambda: len(answers(telegram, OWNER)) > before, 30, "the notice")
+    await asyncio.sleep(1)
+    [told] = answers(telegram, OWNER)[before:]  # once, and only for the recent one
+    assert told == (
+        "I was restarted while answering “How do I price my cakes?”, so the answer never reached you. Please ask again."
+    )
+    assert (await bot.storage.get_turn(lost)).delivered is False

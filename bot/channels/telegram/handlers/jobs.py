@@ -1,9 +1,10 @@
-"""Work the bot does on its own: the index check, the daily retention prune, and the one error
-handler every unexpected exception goes to."""
+"""Work the bot does on its own: the index check, the daily retention prune, telling owners whose
+answer a killed bot never sent, and the one error handler every unexpected exception goes to."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import secrets
 
@@ -13,6 +14,7 @@ from telegram.error import TelegramError
 from bot.channels.telegram import admin_chat
 from bot.channels.telegram.admin_chat import error_report
 from bot.channels.telegram.handlers.deps import BotContext, texts_of
+from bot.locales import DEFAULT, N_, texts
 from bot.storage import AudioFolder
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,27 @@ async def prune_old_turns(context: BotContext) -> None:
     audio = await asyncio.to_thread(AudioFolder.under(deps.settings.data_dir).prune, deps.settings.retention_days)
     if audio:
         log.info("retention: deleted %d voice notes older than %d days", audio, deps.settings.retention_days)
+
+
+# An answer not marked delivered this long after it was stored was never sent (a mark is written
+# within a second of Telegram's reply; a send's retries take seconds): its bot was killed.
+UNSENT_AFTER = dt.timedelta(minutes=1)
+UNSENT_WITHIN = dt.timedelta(minutes=15)  # older: the owner has moved on; a late "ask again" confuses
+RESTARTED = N_("I was restarted while answering “{question}”, so the answer never reached you. Please ask again.")
+
+
+async def tell_unsent(context: BotContext) -> None:
+    """Repeating job: owners whose answer a killed bot stored but never sent are told to ask
+    again (7 of 20 owners once got nothing after a kill -9, and nobody could tell)."""
+    for _turn, chat, question, language in await context.deps.storage.claim_unsent(
+        older_than=UNSENT_AFTER, newer_than=UNSENT_WITHIN
+    ):
+        _ = texts(language or DEFAULT)
+        shown = question if len(question) <= 200 else question[:199] + "…"
+        try:
+            await context.bot.send_message(int(chat.removeprefix("tg-chat:")), _(RESTARTED).format(question=shown))
+        except (TelegramError, ValueError) as exc:  # blocked, or the chat is gone: nothing more to do
+            log.info("could not tell chat %s its answer was lost: %s", chat, exc)
 
 
 async def on_error(update: object, context: BotContext) -> None:

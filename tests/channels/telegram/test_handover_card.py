@@ -151,3 +151,31 @@ async def test_a_consultants_photo_or_document_reaches_the_owner_and_an_owners_p
     await asked(telegram, OWNER, "/cancel")  # the request ends; the next question is the bot's again
     replies = await asked(telegram, OWNER, None, reply_to=answer, extra={"photo": photo})
     assert replies[-1].startswith("What would you like to know about this photo?")
+
+
+async def test_a_long_consultant_reply_arrives_whole_and_a_forgotten_owners_card_says_so(start_bot, telegram, llm):
+    """A reply of 4,000–4,096 characters could not be delivered with its header (and "try again"
+    failed the same way); after the owner's /forget, a reply to their card was answered by the bot
+    in the consultants' chat as if it were a question."""
+    bot = await start_bot()
+    await asked(telegram, OWNER, "/human Which oven should I lease?")
+    card = await card_in(telegram, ADMIN, 0)
+    owner_before = len(answers(telegram, OWNER))
+    long = ("Lease the deck oven for three years. " * 111)[:4090].strip()  # within Telegram's 4,096
+    [sent] = await asked(telegram, ADMIN, long, reply_to=card)
+    assert sent == "✓ Sent to the owner (request #1)."
+    delivered = answers(telegram, OWNER)[owner_before:]
+    assert len(delivered) == 2 and delivered[0].startswith("<b>From a consultant:</b>\nLease the deck oven")
+    assert "".join(delivered).count("Lease the deck oven") == long.count("Lease the deck oven") == 111
+
+    await asked(telegram, OWNER, "/forget")
+    telegram.press(OWNER, "forget:yes", sent_message(telegram, OWNER))
+    for _ in range(40):
+        if await bot.storage.get_handover(1) is None:
+            break
+        await asyncio.sleep(0.25)
+    assert await bot.storage.get_handover(1) is None
+    llm_calls = len(llm.requests)
+    [gone] = await asked(telegram, ADMIN, "Also check the warranty.", reply_to=card)
+    assert gone.startswith("That request is no longer stored: the owner deleted their data (/forget)")
+    assert len(llm.requests) == llm_calls  # not answered as a question

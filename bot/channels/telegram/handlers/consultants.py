@@ -9,15 +9,16 @@ other message of the bot is not a consultant's answer and is handled like any me
 from __future__ import annotations
 
 import logging
+import re
 
-from telegram import ForceReply, Update
+from telegram import ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHandler, filters
 
 from bot.advisor import Answer
 from bot.channels.telegram import admin_chat
-from bot.channels.telegram.formatting import escape
+from bot.channels.telegram.formatting import escape, split_markdown
 from bot.channels.telegram.handlers import documents, voice
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
 from bot.channels.telegram.handlers.handover import admin_chat_note
@@ -45,9 +46,11 @@ async def consultant_reply(update: Update, context: BotContext) -> None:
     handover, question = card
     message = update.effective_message
     _ = texts(handover.language)
-    text = f"<b>{escape(_(FROM_A_CONSULTANT))}</b>\n{escape(message.text)}"
+    pieces = split_markdown(message.text)  # with its header, a 4,000-character reply was too long to send
     try:
-        await context.bot.send_message(handover.chat_id, text, parse_mode=ParseMode.HTML)
+        for n, piece in enumerate(pieces):
+            text = f"<b>{escape(_(FROM_A_CONSULTANT))}</b>\n{escape(piece)}" if n == 0 else escape(piece)
+            await context.bot.send_message(handover.chat_id, text, parse_mode=ParseMode.HTML)
     except TelegramError as exc:
         await message.reply_text(f"Could not deliver this to the owner: {exc}. Nothing was stored; try again.")
         return
@@ -76,6 +79,12 @@ async def consultant_media_reply(update: Update, context: BotContext) -> None:
     await _recorded(update, context, handover, question, f"[{kind}] {message.caption or ''}".strip())
 
 
+# What the bot posts about a request: its card, an owner's message under it, the Reply prompt.
+ABOUT_A_REQUEST = re.compile(r"🙋 Request #\d+ from |💬 .*\(#\d+\):|Your answer to request #\d+")
+GONE_REQUEST = (
+    "That request is no longer stored: the owner deleted their data (/forget), or it passed the "
+    "retention period. Nothing was sent."
+)
 MEDIA = ("photo", "document", "voice", "audio", "video", "video_note", "animation", "sticker", "location", "contact")
 
 
@@ -85,13 +94,25 @@ async def _card_replied_to(update: Update, context: BotContext) -> tuple[Handove
     deps, message = context.deps, update.effective_message
     replied = message.reply_to_message
     found = await deps.storage.handover_of_message(message.chat_id, replied.message_id) if replied else None
-    if found is None or not admin_chat.is_consultant(deps.settings, update):
+    if not admin_chat.is_consultant(deps.settings, update):
+        return None
+    if found is None:
+        if _about_a_request(replied, context.bot.id):  # its rows went with the owner's /forget
+            await message.reply_text(GONE_REQUEST)
+            raise ApplicationHandlerStop
         return None
     handover, question = found
     if handover.status == "resolved":
         await message.reply_text(f"Request #{handover.id} is resolved ({handover.resolved_by}); nothing was sent.")
         raise ApplicationHandlerStop
     return handover, question
+
+
+def _about_a_request(replied: Message | None, bot_id: int) -> bool:
+    """Is `replied` the bot's card of a request, an owner's message under one, or the Reply prompt?"""
+    mine = replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
+    shown = re.sub(r"<[^>]+>", "", replied.text or replied.caption or "") if mine else ""  # as HTML in tests' stand-in
+    return ABOUT_A_REQUEST.match(shown) is not None
 
 
 async def _recorded(update: Update, context: BotContext, handover: Handover, question: str | None, said: str) -> None:

@@ -50,9 +50,15 @@ def to_html(markdown: str) -> str:
     return re.sub(r"\x00(\d+)\x00", lambda m: slots[int(m.group(1))], text)
 
 
+# Bidirectional controls (embeddings, overrides, isolates): in an owner's name or message they
+# reversed what consultants read after them ("Request from Evil\u202enamreh" shows as "Evilherman").
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def escape(text: str) -> str:
-    """Text shown as is in Telegram HTML: only `<`, `>` and `&` need escaping."""
-    return html.escape(text, quote=False)
+    """Text shown as is in Telegram HTML: only `<`, `>` and `&` need escaping, and bidirectional
+    controls are dropped (see BIDI_CONTROLS)."""
+    return html.escape(BIDI_CONTROLS.sub("", text), quote=False)
 
 
 def _link(label: str, url: str) -> str:

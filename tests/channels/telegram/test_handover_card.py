@@ -179,3 +179,16 @@ async def test_a_long_consultant_reply_arrives_whole_and_a_forgotten_owners_card
     [gone] = await asked(telegram, ADMIN, "Also check the warranty.", reply_to=card)
     assert gone.startswith("That request is no longer stored: the owner deleted their data (/forget)")
     assert len(llm.requests) == llm_calls  # not answered as a question
+
+
+async def test_direction_overrides_in_an_owners_name_and_words_never_reach_consultants(start_bot, telegram, llm):
+    await start_bot()
+    user = {"id": OWNER, "is_bot": False, "first_name": "Evil\u202enamreh", "username": "evil"}
+    update = telegram.message_update(OWNER, "/human Please \u202ereverse\u2069 this")
+    update["message"]["from"] = user
+    telegram.raw_update(update)
+    card = await card_in(telegram, ADMIN, 0)
+    assert "\u202e" not in card["text"] and "\u2069" not in card["text"] and "Evilnamreh" in card["text"]
+    [passed] = await asked(telegram, OWNER, "and \u202ethis\u202c too")
+    relayed = answers(telegram, ADMIN)[-1]
+    assert passed == "Passed on to the consultant." and "and this too" in relayed

@@ -36,6 +36,7 @@ from bot.advisor.when import (
     parse_reminder,
     time_text,
 )
+from bot.channels.telegram.formatting import BIDI_CONTROLS
 from bot.channels.telegram.handlers import checkin
 from bot.channels.telegram.handlers.buttons import from_this_chat
 from bot.channels.telegram.handlers.checkin import zone_of
@@ -291,10 +292,11 @@ async def remind_me_after(update: Update, context: BotContext) -> None:
     turn = await context.deps.storage.get_turn(int(turn_id))
     zone = await zone_of(context, user_key(update))
     amount, unit = LATER[key]
+    question = _cut(BIDI_CONTROLS.sub("", turn.question), MAX_TEXT) if turn else ""  # sent back as plain text
     reminder = await context.deps.storage.add_reminder(
         user_id=user_key(update),
         chat_id=update.effective_chat.id,
-        text=_("Revisit: {question}").format(question=_cut(turn.question, MAX_TEXT) if turn else ""),
+        text=_("Revisit: {question}").format(question=question),
         due_at=later(amount, unit, zone=zone),
         language=language_of(update, context),
     )

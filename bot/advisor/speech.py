@@ -159,8 +159,13 @@ class SpeechToText:
 
 
 def _text_of(response: httpx.Response) -> str:
-    """`{"text": …}` (response_format=json), or a plain-text body from servers that ignore it."""
-    if "json" not in response.headers.get("content-type", ""):
+    """`{"text": …}` (response_format=json), or a plain-text body from servers that ignore it.
+    Anything else (a proxy's or a login page's HTML, an image) is no transcript: it used to be
+    answered as the owner's question."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if "json" not in content_type:
+        if content_type not in ("", "text/plain") or response.text.lstrip()[:1] == "<":
+            raise SpeechError("unavailable", f"the service answered with {content_type or 'markup'}, not a transcript")
         return response.text
     try:
         body = response.json()

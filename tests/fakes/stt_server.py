@@ -26,6 +26,14 @@ class Text:
 
 
 @dataclass
+class Page:
+    """A 200 that is no transcript: what a proxy or a login wall in front of the service serves."""
+
+    body: str
+    content_type: str = "text/html"
+
+
+@dataclass
 class Upload:
     model: str
     filename: str
@@ -35,7 +43,7 @@ class Upload:
     fields: dict
 
 
-Rule = Text | Error | Hang
+Rule = Text | Error | Hang | Page
 Responder = Callable[[Upload], Rule]
 
 
@@ -88,6 +96,8 @@ class FakeSpeech(LoopbackServer):
             return web.Response(status=504)
         if isinstance(rule, Error):
             return _error(rule.status, rule.message)
+        if isinstance(rule, Page):
+            return web.Response(text=rule.body, content_type=rule.content_type)
         await asyncio.sleep(rule.delay)
         return web.json_response({"text": rule.text})
 

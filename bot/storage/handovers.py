@@ -29,24 +29,61 @@ class Handovers(StoreBase):
         language: str | None = None,
     ) -> Handover:
         """Start a hand-over: open for `hours`, or until a consultant resolves it."""
-        now = utcnow()
-        handover = Handover(
-            user_id=user_id,
-            chat_id=chat_id,
-            request=request,
+        handover, _opened = await self.request_handover(
+            user_id,
+            chat_id,
+            request,
+            hours,
             conversation_id=conversation_id,
             turn_id=turn_id,
             language=language,
-            status="open",
-            created_at=now,
-            expires_at=now + dt.timedelta(hours=hours),
+            join=False,
         )
+        return handover
+
+    async def request_handover(
+        self,
+        user_id: str,
+        chat_id: int,
+        request: str,
+        hours: float,
+        *,
+        conversation_id: int | None = None,
+        turn_id: int | None = None,
+        language: str | None = None,
+        join: bool = True,
+    ) -> tuple[Handover, bool]:
+        """(the hand-over, True when it was opened now). With `join`, an owner's request while
+        one of theirs is open returns that one: one open request per owner (21 cards were posted
+        in 39 s when taps of "Talk to a consultant" raced each other). The owner's row is locked
+        for the check (on PostgreSQL; SQLite writes one at a time), so two workers cannot both open."""
+        now = utcnow()
         async with self._writing() as session:
-            if await session.get(User, user_id) is None:
+            if await session.scalar(select(User).where(User.id == user_id).with_for_update()) is None:
                 session.add(User(id=user_id, profile={}))
                 await session.flush()
+            if join:
+                open_one = await session.scalar(
+                    select(Handover)
+                    .where(Handover.user_id == user_id, Handover.status == "open", Handover.expires_at > now)
+                    .order_by(Handover.id.desc())
+                    .limit(1)
+                )
+                if open_one is not None:
+                    return open_one, False
+            handover = Handover(
+                user_id=user_id,
+                chat_id=chat_id,
+                request=request,
+                conversation_id=conversation_id,
+                turn_id=turn_id,
+                language=language,
+                status="open",
+                created_at=now,
+                expires_at=now + dt.timedelta(hours=hours),
+            )
             session.add(handover)
-        return handover
+        return handover, True
 
     async def active_handover(self, user_id: str) -> tuple[Handover | None, Handover | None]:
         """(the owner's open hand-over, the one that has just expired): an open hand-over past its

@@ -414,3 +414,20 @@ async def test_a_handover_is_resolved_or_expired_once_whichever_worker_sees_it(s
         assert await other.handover_of_message(-100, 42) is None  # /forget takes the hand-overs too
     finally:
         await other.close()
+
+
+async def test_an_owner_has_one_open_request_however_fast_they_ask(storage, database_url):
+    """Taps of "Talk to a consultant" raced each other: 21 cards in 39 s. Requests at once for the
+    same owner (from two workers on PostgreSQL; a SQLite file has one process) open one hand-over;
+    the others join it."""
+    other = await Storage.open(database_url)
+    try:
+        await storage.touch_user("tg:7", "seven", "Seven")
+        workers = (storage, other) if storage.shared else (storage,)
+        asks = [(s, f"request {n}") for n in range(6) for s in workers]
+        results = await asyncio.gather(*(s.request_handover("tg:7", 7, text, hours=1) for s, text in asks))
+        assert sum(opened for _handover, opened in results) == 1
+        assert len({handover.id for handover, _opened in results}) == 1
+        assert await storage.count_handovers(dt.datetime(2020, 1, 1)) == {"asked": 1, "resolved": 0, "open": 1}
+    finally:
+        await other.close()

@@ -34,6 +34,7 @@ from bot.channels.telegram.handlers.deps import (
     texts_of,
     user_key,
 )
+from bot.channels.telegram.handlers.streaming import within_limits
 from bot.storage import TurnFilter, TurnRecord
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ async def hand_over(update: Update, context: BotContext, request: str, turn: Tur
     if active is not None:
         await pass_on(update, context, active.id, request)
         return
+    if not await within_limits(update, context):  # a new card for consultants counts as a question
+        return
     turn = turn or await _last_answer(context, update)
     hours = deps.settings.handover_hours
     names = names_of(update)
@@ -100,7 +103,7 @@ async def hand_over(update: Update, context: BotContext, request: str, turn: Tur
         hours=f"{hours:g}"
     )
     confirmation += "\n" + _("Until then, what you write here goes to them. /cancel ends the request.")
-    handover = await deps.storage.open_handover(
+    handover, opened = await deps.storage.request_handover(
         user_key(update),
         chat_id,
         request,
@@ -108,6 +111,9 @@ async def hand_over(update: Update, context: BotContext, request: str, turn: Tur
         turn_id=turn.id if turn else None,
         language=language_of(update, context),
     )
+    if not opened:  # another tap or worker opened it a moment ago: this joins it
+        await pass_on(update, context, handover.id, request)
+        return
     if not await _post_card(context, handover.id, update, request, turn):
         # no consultant can be reached: say so, and leave the owner with the bot
         await deps.storage.resolve_handover(handover.id, "nobody reachable")

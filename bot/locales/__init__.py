@@ -12,6 +12,8 @@ May import nothing of `bot`: the advisor and the channels use it.
 from __future__ import annotations
 
 import gettext
+import logging
+import string
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -36,6 +38,7 @@ RIGHT_TO_LEFT = {"ar"}
 ALIASES = {"ms": "id", "zh-hans": "zh", "zh-hant": "zh", "zh-cn": "zh", "zh-tw": "zh", "pt-br": "pt", "pt-pt": "pt"}
 
 Translate = Callable[[str], str]
+log = logging.getLogger(__name__)
 
 
 def supported(code: str | None) -> str | None:
@@ -57,8 +60,31 @@ def catalog(language: str) -> gettext.NullTranslations:
 
 
 def texts(language: str | None) -> Translate:
-    """`_` for `language` (any code `supported` knows; English otherwise)."""
-    return catalog(supported(language) or DEFAULT).gettext
+    """`_` for `language` (any code `supported` knows; English otherwise). A translation whose
+    placeholders are not the English text's ("{zona}" for "{zone}", a "{" lost) is not used: the
+    English text is, so a translator's slip never crashes the command that shows it."""
+    return _checked(catalog(supported(language) or DEFAULT).gettext)
+
+
+@cache
+def _checked(gettext_: Translate) -> Translate:
+    @cache
+    def translate(text: str) -> str:
+        translated = gettext_(text)
+        if translated is text or _placeholders(translated) == _placeholders(text):
+            return translated
+        log.warning("a translation of %r has other placeholders; the English text is shown", text[:60])
+        return text
+
+    return translate
+
+
+def _placeholders(text: str) -> list[str] | None:
+    """The `str.format` fields of `text`, in order; None when it cannot be formatted at all."""
+    try:
+        return sorted(name for _literal, name, _spec, _conversion in string.Formatter().parse(text) if name is not None)
+    except ValueError:  # an unmatched "{" or "}"
+        return None
 
 
 def N_(text: str) -> str:

@@ -100,3 +100,26 @@ def test_the_readmes_steps_for_a_new_language_work(tmp_path):
         assert after == before, language
     with open(copy / "bot/locales/fr/LC_MESSAGES/messages.po", "rb") as handle:
         assert {m.id for m in read_po(handle) if m.id} == template_ids()
+
+
+def test_a_translation_with_other_placeholders_falls_back_to_english():
+    """A translator's "{zona}" for "{zone}" (or a lost brace) would crash the command showing it."""
+    import gettext
+    import io
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    from bot.locales import _checked
+
+    catalog = Catalog(locale="es")
+    catalog.add("Time zone: {zone}", "Zona horaria: {zona}")
+    catalog.add("Cancelled {n} reminders", "Cancelados {n recordatorios")
+    catalog.add("Page {page} of {pages}.", "Página {page} de {pages}.")
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    _ = _checked(gettext.GNUTranslations(compiled).gettext)
+    assert _("Time zone: {zone}").format(zone="UTC") == "Time zone: UTC"
+    assert _("Cancelled {n} reminders").format(n=2) == "Cancelled 2 reminders"
+    assert _("Page {page} of {pages}.").format(page=1, pages=2) == "Página 1 de 2."

@@ -12,10 +12,10 @@ from bot.advisor.texts import cut_short
 from tests.fakes.openai_server import Hang, Reply, last_user_message
 from tests.helpers import SAMPLE_CREDIT, llm_advisor, retriever_for, run_ingest, write
 
+pytestmark = pytest.mark.hostile
+
 CREDIT_Q = "How can a small business get credit without collateral?"
 LONG = "Use invoice finance to turn unpaid invoices into cash [1]. " + "Then keep records of every sale. " * 30
-
-
 
 
 @pytest.mark.parametrize("cut", [Reply(LONG, finish="length"), Reply(LONG, cut_after=20)], ids=["length", "cut"])

@@ -42,6 +42,7 @@ async def test_audio_over_the_limit_is_refused_before_it_is_sent():
     ],
     ids=["html", "html-as-text", "image"],
 )
+@pytest.mark.hostile
 async def test_a_page_that_is_not_a_transcript_is_not_taken_for_one(page):
     """A proxy's or a login wall's HTML page (status 200) was taken as the transcript, and
     answered as the owner's question."""

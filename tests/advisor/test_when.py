@@ -100,6 +100,7 @@ def test_numbers_in_the_reminder_stay_in_it():
     assert (when.due, when.text) == (D(2026, 3, 24, 9, 0), "update my 13-week cash forecast")
 
 
+@pytest.mark.hostile
 def test_a_reminder_cannot_carry_a_direction_override():
     """Right-to-left overrides in a reminder reached the owner unchanged, reversing what followed."""
     reminder = parse_reminder("in 2 weeks pay \u202etnuocca\u2066 the VAT", zone="UTC", now=NOW)

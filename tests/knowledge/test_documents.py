@@ -104,6 +104,7 @@ def docx_with_body(paragraphs: str) -> bytes:
     return packed.getvalue()
 
 
+@pytest.mark.hostile
 def test_a_word_file_that_unpacks_to_far_more_than_it_holds_is_refused_before_reading():
     """18 KB of 2 million empty paragraphs took 172 s and hundreds of MB to read (a 2.3 MB one,
     3.1 GB): the zip's parts are checked first, and it is refused at once."""

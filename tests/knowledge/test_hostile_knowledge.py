@@ -20,6 +20,8 @@ from bot.knowledge import runner
 from bot.knowledge.ingest import IndexShrinkError
 from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, invoke, retriever_for, run_cli, run_ingest, write
 
+pytestmark = pytest.mark.hostile
+
 GROWTH = SAMPLE_TRADE.replace("Selling across borders", "Growing through platforms").replace("trade", "growth")
 STRATEGY = SAMPLE_CREDIT.replace("Credit without collateral", "Ten-year strategy").replace("credit", "strategy")
 

@@ -89,6 +89,7 @@ async def test_a_document_read_apart_is_read_the_same_and_its_problems_cross_ove
         await read_upload_apart("offer.pdf", b"%PDF-1.4 not really", "pdf", 50, 150, 30, seconds=30)
 
 
+@pytest.mark.hostile
 async def test_a_document_that_takes_too_long_or_too_much_memory_is_refused_and_the_bot_goes_on():
     """Six small hostile Word files once kept every owner waiting for four minutes: a reader that
     overruns its time is killed, one that needs more memory than it may have fails alone."""

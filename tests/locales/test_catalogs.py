@@ -102,6 +102,7 @@ def test_the_readmes_steps_for_a_new_language_work(tmp_path):
         assert {m.id for m in read_po(handle) if m.id} == template_ids()
 
 
+@pytest.mark.hostile
 def test_a_translation_with_other_placeholders_falls_back_to_english():
     """A translator's "{zona}" for "{zone}" (or a lost brace) would crash the command showing it."""
     import gettext

@@ -45,6 +45,7 @@ async def test_two_processes_claim_each_due_reminder_once(storages):
     assert [r.id for r in await second.pending_reminders("tg:98")] == [later.id]
 
 
+@pytest.mark.hostile
 async def test_a_reminder_claimed_by_a_process_that_died_is_sent_by_another(storages):
     """A kill -9 between claiming reminders and sending them lost them for good (they were marked
     sent when claimed: 23 of 40 never arrived). The claim now expires: sent at least once."""
@@ -69,6 +70,7 @@ async def test_a_reminder_claimed_by_a_process_that_died_is_sent_by_another(stor
     assert again.id == monthly.id and again.due_at > now + dt.timedelta(days=27)  # next month
 
 
+@pytest.mark.hostile
 async def test_a_reminder_that_failed_for_a_passing_reason_is_tried_again(storages):
     storage, _ = storages
     now = utcnow()

@@ -416,6 +416,7 @@ async def test_a_handover_is_resolved_or_expired_once_whichever_worker_sees_it(s
         await other.close()
 
 
+@pytest.mark.hostile
 async def test_an_owner_has_one_open_request_however_fast_they_ask(storage, database_url):
     """Taps of "Talk to a consultant" raced each other: 21 cards in 39 s. Requests at once for the
     same owner (from two workers on PostgreSQL; a SQLite file has one process) open one hand-over;

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import event
 
 from bot.storage import Storage, TurnFilter
@@ -434,6 +435,7 @@ async def test_the_running_bot_prunes_turns_past_the_retention_period(start_bot,
     assert [t.question for t in await bot.storage.list_turns(TurnFilter())] == ["a recent question"]
 
 
+@pytest.mark.hostile
 async def test_owners_whose_answer_a_killed_bot_never_sent_are_told_to_ask_again(start_bot, telegram):
     """A kill -9 between storing an answer and sending it: 7 of 20 owners got nothing after the
     restart, and `delivered` was empty, so nobody could tell. Here that state is made by hand."""

@@ -10,6 +10,8 @@ import contextlib
 import datetime as dt
 import sqlite3
 
+import pytest
+
 from bot.index import Embeddings
 from bot.index.owner_documents import OwnerDocuments
 from tests.fakes.openai_server import Reply, last_user_message
@@ -208,6 +210,7 @@ async def test_a_document_over_the_size_limit_is_refused_without_downloading(sta
     assert await bot.storage.documents_of(f"tg:{OWNER}") == []
 
 
+@pytest.mark.hostile
 async def test_a_document_a_killed_bot_left_half_stored_is_read_again_or_swept(start_bot, telegram, embedder):
     """A kill -9 while an owner's document was embedded left it in /documents with no searchable
     content; sending it again got "I still have it", and no answer could ever cite it. Here the
@@ -237,6 +240,7 @@ async def test_a_document_a_killed_bot_left_half_stored_is_read_again_or_swept(s
     assert [d.id for d in await bot.storage.documents_of(f"tg:{OWNER}")] == [stored.id]
 
 
+@pytest.mark.hostile
 async def test_a_document_that_reads_too_long_is_refused_while_other_owners_are_answered(start_bot, telegram):
     """Uploads once shared the answers' small thread pool: six slow Word files stopped every
     answer for minutes. Now each is read in a process of its own with DOCUMENT_READ_SECONDS."""
@@ -249,6 +253,7 @@ async def test_a_document_that_reads_too_long_is_refused_while_other_owners_are_
     await telegram.wait_for(lambda: any("couldn't read notes.txt" in t for t in answers(telegram, OWNER)), 60, "no")
 
 
+@pytest.mark.hostile
 async def test_uploads_count_against_the_owners_question_limits(start_bot, telegram):
     """Reading a document costs more than a question; uploads were not counted at all."""
     bot = await start_bot(questions_per_minute=2)

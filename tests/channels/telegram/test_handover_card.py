@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.channels.telegram.test_handover import buttons, card_in, owner_turns
 from tests.fakes.openai_server import Reply, last_user_message
 from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, last_markup, sent_message
@@ -124,6 +126,7 @@ async def test_the_owners_cancel_ends_the_request_and_the_bot_answers_again(star
     assert cancel == "There's nothing to cancel: I'm not preparing an answer."
 
 
+@pytest.mark.hostile
 async def test_a_consultants_photo_or_document_reaches_the_owner_and_an_owners_photo_reply_is_theirs(
     start_bot, telegram, llm
 ):
@@ -153,6 +156,7 @@ async def test_a_consultants_photo_or_document_reaches_the_owner_and_an_owners_p
     assert replies[-1].startswith("What would you like to know about this photo?")
 
 
+@pytest.mark.hostile
 async def test_a_long_consultant_reply_arrives_whole_and_a_forgotten_owners_card_says_so(start_bot, telegram, llm):
     """A reply of 4,000–4,096 characters could not be delivered with its header (and "try again"
     failed the same way); after the owner's /forget, a reply to their card was answered by the bot
@@ -181,6 +185,7 @@ async def test_a_long_consultant_reply_arrives_whole_and_a_forgotten_owners_card
     assert len(llm.requests) == llm_calls  # not answered as a question
 
 
+@pytest.mark.hostile
 async def test_direction_overrides_in_an_owners_name_and_words_never_reach_consultants(start_bot, telegram, llm):
     await start_bot()
     user = {"id": OWNER, "is_bot": False, "first_name": "Evil\u202enamreh", "username": "evil"}

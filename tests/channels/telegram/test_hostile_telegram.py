@@ -10,6 +10,8 @@ import logging
 import sqlite3
 import time
 
+import pytest
+
 from bot.channels.telegram.formatting import to_html, to_plain
 from bot.knowledge import runner as ingest_runner
 from bot.storage import TurnFilter
@@ -18,6 +20,8 @@ from tests.fakes.telegram_server import _visible_text
 from tests.helpers import SAMPLE_CREDIT, free_port, write
 from tests.helpers.live_bot import KOMBUCHA, bot_env, running_bot
 from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, last_markup, post_update, sent_message
+
+pytestmark = pytest.mark.hostile
 
 STRANGER = 4242
 SORRY = "Sorry, something went wrong"  # the error handler's apology, which says nothing more

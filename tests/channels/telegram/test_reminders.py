@@ -140,6 +140,7 @@ async def pressed(telegram, data: str, message: dict, count: int = 0, method: st
         await telegram.wait_for(lambda: len(telegram.calls_of(method, OWNER)) > before[1], what=f"{method}: {data}")
 
 
+@pytest.mark.hostile
 async def test_reminders_are_capped_listed_a_page_at_a_time_and_odd_ones_refused_before_storing(start_bot, telegram):
     """~60 reminders made /reminders too long to send (none could be cancelled) and 300 were stored
     in 12 s; a 4,000-character reminder was stored although the owner was told it failed, then

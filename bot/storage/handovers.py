@@ -17,28 +17,10 @@ from bot.storage.models import BotState, Handover, HandoverMessage, Turn, User, 
 
 
 class Handovers(StoreBase):
-    async def open_handover(
-        self,
-        user_id: str,
-        chat_id: int,
-        request: str,
-        hours: float,
-        *,
-        conversation_id: int | None = None,
-        turn_id: int | None = None,
-        language: str | None = None,
-    ) -> Handover:
-        """Start a hand-over: open for `hours`, or until a consultant resolves it."""
-        handover, _opened = await self.request_handover(
-            user_id,
-            chat_id,
-            request,
-            hours,
-            conversation_id=conversation_id,
-            turn_id=turn_id,
-            language=language,
-            join=False,
-        )
+    async def open_handover(self, user_id: str, chat_id: int, request: str, hours: float, **details) -> Handover:
+        """Start a hand-over: open for `hours`, or until a consultant resolves it (`details`:
+        conversation_id, turn_id, language, as `request_handover` takes them)."""
+        handover, _opened = await self.request_handover(user_id, chat_id, request, hours, join=False, **details)
         return handover
 
     async def request_handover(

@@ -35,6 +35,9 @@ class Owner(NamedTuple):
     documents: frozenset[int]
 
 
+DELETE_BATCH = 500  # documents a delete names at once
+
+
 class OwnerDocuments:
     """The owners' passages, opened on first use (no model and no Chroma at construction)."""
 
@@ -105,6 +108,12 @@ class OwnerDocuments:
         """Delete one document's passages, or (`document=None`) all of the owner's."""
         where = {"owner": owner} if document is None else {"$and": [{"owner": owner}, {"document": document}]}
         self.collection.delete(where=where)
+
+    def delete_documents(self, documents: Sequence[int]) -> None:
+        """Delete the passages of many documents (their ids are unique across owners) in a few
+        calls: retention's 1,000 documents one by one took minutes."""
+        for start in range(0, len(documents), DELETE_BATCH):
+            self.collection.delete(where={"document": {"$in": list(documents[start : start + DELETE_BATCH])}})
 
     def count(self, owner: str | None = None, document: int | None = None) -> int:
         """How many passages are stored (of an owner, of one of their documents)."""

@@ -87,6 +87,12 @@ class Documents(StoreBase):
             )
         return result.rowcount == 1
 
+    async def delete_documents(self, document_ids: list[int]) -> int:
+        """Delete many document rows at once (retention); how many went."""
+        async with self._writing() as session:
+            result = await session.execute(delete(OwnerDocument).where(OwnerDocument.id.in_(document_ids)))
+        return result.rowcount
+
     async def documents_older_than(self, days: float) -> list[OwnerDocument]:
         """Documents sent more than `days` ago (retention deletes them; a few minutes: those whose
         storing a killed bot left unfinished)."""

@@ -264,3 +264,51 @@ async def test_uploads_count_against_the_owners_question_limits(start_bot, teleg
     [limited] = await send_document(telegram, OWNER, b"# Plan 3\n\nOpen shop 3.", "p3.md", "text/markdown")
     assert limited.startswith("You've asked a lot of questions — please try again in")
     assert len(await bot.storage.documents_of(f"tg:{OWNER}")) == 2
+
+
+@pytest.mark.hostile
+async def test_retention_at_scale_deletes_a_thousand_documents_and_keeps_the_recent_ones(start_bot, telegram, embedder):
+    """Never tried before the second hostile test: 1,000 documents of 50 owners past
+    RETENTION_DAYS (three passages each) all go, rows and passages, at the documents job after a
+    start, and the bot answers meanwhile; the documents of the last days stay."""
+    bot = await start_bot(retention_days=30)
+    store = OwnerDocuments(bot.settings, Embeddings(embedder))
+    owners = [f"tg:{9000 + n}" for n in range(50)]
+    ids, vectors, texts, metadatas = [], [], [], []
+    vector = embedder.embed(["Note: stock count and rent."])[0]  # one vector for all: the setup, not the test
+    for n in range(1000):
+        owner = owners[n % 50]
+        document = await bot.storage.add_document(owner, 9000 + n % 50, f"note-{n}.md", chunks=3)
+        for part in range(3):
+            ids.append(f"{owner}#{document.id}#{part}")
+            vectors.append(vector)
+            texts.append(f"Note {n}, part {part}: stock count and rent.")
+            metadatas.append(
+                {"owner": owner, "document": document.id, "path": f"doc:{document.id}", "chunk_index": part}
+            )
+    store.collection.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
+    kept = await bot.storage.add_document(owners[0], 9000, "recent.md", chunks=1)
+    store.add(
+        owners[0],
+        kept.id,
+        ["Recent note."],
+        ["Recent note."],
+        [{"title": "r", "heading": "", "page": 0, "chunk_index": 0}],
+    )
+    await bot.stop()
+    old = f"{dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=40):%Y-%m-%d %H:%M:%S.%f}"
+    with contextlib.closing(sqlite3.connect(bot.settings.data_dir / "transcripts.db")) as conn, conn:
+        conn.execute("update owner_documents set created_at = ? where id != ?", (old, kept.id))
+    bot = await start_bot(retention_days=30)
+    [answer] = await asked(telegram, OWNER, CREDIT_Q)  # answered while the job works
+    assert "invoice finance" in answer.lower()
+
+    async def rows() -> list[int]:
+        return [d.id for o in owners for d in await bot.storage.documents_of(o)]
+
+    for _ in range(240):
+        if store.count() == 1 and await rows() == [kept.id]:
+            break
+        await asyncio.sleep(0.5)
+    assert store.count() == 1 and store.count(owners[0], kept.id) == 1
+    assert await rows() == [kept.id]

@@ -49,8 +49,12 @@ async def open_engine(url: str) -> AsyncEngine:
     if path is not None:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_migrate)
+        if path is None:
+            async with engine.begin() as connection:
+                await connection.run_sync(_migrate)
+        else:
+            async with engine.connect() as connection:
+                await connection.run_sync(_migrate_sqlite)
     except StorageError:
         await engine.dispose()
         raise
@@ -81,6 +85,27 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _migrate_sqlite(connection) -> None:
+    """`_migrate` in one real SQLite transaction. Python's sqlite3 begins a transaction only
+    before INSERT/UPDATE/DELETE, so each CREATE TABLE committed on its own: a bot killed part way
+    through a migration left tables without Alembic's version, and every later start failed
+    ("table users already exists"). Here the migration is wrapped in BEGIN IMMEDIATE … COMMIT,
+    then the connection goes back to sqlite3's usual handling for the rest of its life."""
+    adapted = connection.connection.dbapi_connection
+    usual = adapted.isolation_level
+    adapted.isolation_level = None  # sqlite3 leaves BEGIN and COMMIT to us
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            _migrate(connection)
+        except BaseException:
+            connection.exec_driver_sql("ROLLBACK")
+            raise
+        connection.exec_driver_sql("COMMIT")
+    finally:
+        adapted.isolation_level = usual
 
 
 def _migrate(connection) -> None:

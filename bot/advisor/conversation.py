@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING
 
+from bot.advisor.chat_model import without_controls
 from bot.knowledge.tokens import count_tokens
 from bot.locales import N_, Translate
 
@@ -325,14 +326,15 @@ class Focus:
 
 # What shows as nothing: a soft hyphen pasted from a web page split "lo\u00adan" into two unknown
 # words and turned a covered question into a decline; a terminal's colour codes did the same.
-# (Zero-width joiners stay: some scripts and emoji need them.)
-_INVISIBLE = re.compile("\x1b\\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
+# (Zero-width joiners stay: some scripts and emoji need them.) Other control characters go with
+# `without_controls`, after the colour codes whose ESC they would leave behind.
+_INVISIBLE = re.compile("\x1b\\[[0-9;?]*[ -/]*[@-~]|[\u00ad\u200b\u2060\ufeff]")
 
 
 def focus_question(message: str, limit_tokens: int) -> Focus:
     """A message over `limit_tokens` cut to what matters: its last sentence that asks something,
     and as much of the context before it as fits; characters that show as nothing are dropped."""
-    message = _INVISIBLE.sub("", message)
+    message = without_controls(_INVISIBLE.sub("", message))
     text = " ".join(message.split())
     if count_tokens(text) <= limit_tokens:
         return Focus(text, text)

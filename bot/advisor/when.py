@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.locales import N_
+from bot.locales import BIDI_CONTROLS, N_
 
 UTC = dt.UTC
 DAY_TIME = dt.time(9, 0)  # a day-scale reminder without a time of day comes then, local time
@@ -57,7 +57,6 @@ EVERY = re.compile(
     + r"))\b(?:\s+at\s+(?P<hour>\d{1,2})(?:[:.](?P<minute>\d{2}))?\s*(?P<ampm>am|pm)?\b)?",
     re.IGNORECASE,
 )
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 AT_HOUR = re.compile(r"\bat (\d{1,2})(?:[:.](\d{2}))?(?!\s*(?:am|pm|a\.m|p\.m|[:.]?\d))\b", re.IGNORECASE)
 
 
@@ -82,7 +81,7 @@ def parse_reminder(text: str, *, zone: str = "UTC", now: dt.datetime | None = No
     """Read a reminder: the time phrase at its start (or its end) and the words that remain.
     `now` is naive UTC (tests pass a fixed one); `zone` is the owner's IANA time zone."""
     when, rest = _parse(text, zone, now, language)
-    rest = _BIDI_CONTROLS.sub("", rest)  # sent back as plain text: an override would reverse what follows it
+    rest = BIDI_CONTROLS.sub("", rest)  # sent back as plain text: an override would reverse what follows it
     rest = re.sub(r"^(?:to|that|about)\s+", "", rest.strip(" ,.:;-–—"), flags=re.IGNORECASE)
     if not rest:
         raise WhenError(NO_TEXT)

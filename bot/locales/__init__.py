@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gettext
 import logging
+import re
 import string
 from collections.abc import Callable
 from functools import cache
@@ -34,6 +35,9 @@ LANGUAGES = {
     "zh": "中文",
 }
 RIGHT_TO_LEFT = {"ar"}
+# Bidirectional controls (embeddings, overrides, isolates): in an owner's name or text they reverse
+# what is shown after them ("Evil\u202enamreh" reads "Evilherman"); what the bot shows drops them.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # Codes that mean one of ours: Telegram sends "pt-br", language detection says "ms" for Indonesian.
 ALIASES = {"ms": "id", "zh-hans": "zh", "zh-hant": "zh", "zh-cn": "zh", "zh-tw": "zh", "pt-br": "pt", "pt-pt": "pt"}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.advisor.conversation import Exchange, Profile
-from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape, to_plain
+from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape, shortened, to_plain
 from bot.storage import TurnRecord
 
 EARLIER_EXCHANGES = 3
@@ -36,18 +36,19 @@ def card_text(
     parts = [f"🙋 <b>Request #{handover_id}</b> from <b>{escape(owner)}</b>"]
     if not profile.is_empty():
         parts.append(f"<i>Profile:</i> {escape(profile.describe().replace(chr(10), '; '))}")
-    parts.append(f"<b>Request:</b> {escape(_cut(request, 1000))}")
+    parts.append(f"<b>Request:</b> {escape(shortened(request, 1000))}")
     if turn is not None and turn.mode in ("offline", "llm"):
         coverage = "answered" if turn.covered else "not covered"
         if turn.question.strip() != request.strip():
-            parts.append(f"<b>Question:</b> {escape(_cut(turn.question, SNIPPET))}")
-        answer = escape(_cut(to_plain(turn.answer), SNIPPET * 2))  # as the owner read it, not its Markdown
+            parts.append(f"<b>Question:</b> {escape(shortened(turn.question, SNIPPET))}")
+        answer = escape(shortened(to_plain(turn.answer), SNIPPET * 2))  # as the owner read it, not its Markdown
         parts.append(f"<b>The bot's answer</b> ({turn.mode}, {coverage}):\n{answer}")
         if turn.sources:
             cited = "; ".join(f"[{stored_label(s)}] {s['title']} ({s['path']})" for s in turn.sources)
-            parts.append(f"<b>Sources:</b> {escape(_cut(cited, SNIPPET * 2))}")
+            parts.append(f"<b>Sources:</b> {escape(shortened(cited, SNIPPET * 2))}")
     if earlier:
-        lines = [f"Q: {_cut(e.question, SNIPPET // 2)}\nA: {_cut(to_plain(e.answer), SNIPPET // 2)}" for e in earlier]
+        half = SNIPPET // 2
+        lines = [f"Q: {shortened(e.question, half)}\nA: {shortened(to_plain(e.answer), half)}" for e in earlier]
         parts.append("<b>Earlier in the conversation:</b>\n" + escape("\n".join(lines)))
     hint = (
         f"<i>Reply to this message to answer (the owner was told: within {hours:g} hours). "
@@ -73,12 +74,7 @@ def card_buttons(handover_id: int) -> InlineKeyboardMarkup:
 
 def one_line(text: str, limit: int) -> str:
     """`text` on one line, cut to `limit` characters with "…": a quote in a card or the digest."""
-    return _cut(" ".join(text.split()), limit)
-
-
-def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split()) if "\n" not in text else text.strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return shortened(" ".join(text.split()), limit)
 
 
 def stored_label(source: dict) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from bot.advisor import Source
 from bot.advisor.chat_model import without_controls
+from bot.locales import BIDI_CONTROLS
 
 MESSAGE_LIMIT = 4096
 SPLIT_TARGET = 3800  # room for what escaping and the sources list add
@@ -50,15 +51,17 @@ def to_html(markdown: str) -> str:
     return re.sub(r"\x00(\d+)\x00", lambda m: slots[int(m.group(1))], text)
 
 
-# Bidirectional controls (embeddings, overrides, isolates): in an owner's name or message they
-# reversed what consultants read after them ("Request from Evil\u202enamreh" shows as "Evilherman").
-BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
 def escape(text: str) -> str:
     """Text shown as is in Telegram HTML: only `<`, `>` and `&` need escaping, and bidirectional
-    controls are dropped (see BIDI_CONTROLS)."""
+    controls are dropped (`bot.locales.BIDI_CONTROLS`)."""
     return html.escape(BIDI_CONTROLS.sub("", text), quote=False)
+
+
+def shortened(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, an ellipsis where it was cut (one line's spaces
+    folded, so a card's snippet reads as one)."""
+    text = " ".join(text.split()) if "\n" not in text else text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _link(label: str, url: str) -> str:

@@ -36,12 +36,12 @@ from bot.advisor.when import (
     parse_reminder,
     time_text,
 )
-from bot.channels.telegram.formatting import BIDI_CONTROLS
+from bot.channels.telegram.formatting import shortened
 from bot.channels.telegram.handlers import checkin
 from bot.channels.telegram.handlers.buttons import from_this_chat
 from bot.channels.telegram.handlers.checkin import zone_of
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, language_of, texts_of, user_key
-from bot.locales import DEFAULT, N_, Translate, texts
+from bot.locales import BIDI_CONTROLS, DEFAULT, N_, Translate, texts
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ async def _listing(update: Update, context: BotContext, page: int = 0) -> tuple[
     shown = list(enumerate(pending, start=1))[page * PAGE : (page + 1) * PAGE]
     lines = [_("Your reminders (times in {zone}):").format(zone=zone)]
     for n, reminder in shown:
-        what = _("Quarterly check-in") if reminder.kind == "checkin" else _cut(reminder.text, 120)
+        what = _("Quarterly check-in") if reminder.kind == "checkin" else shortened(reminder.text, 120)
         line = f"{n}. {time_text(reminder.due_at, zone, language)} — {what}"
         if reminder.every:
             line += " 🔁 " + interval_text(reminder.every, language)
@@ -233,10 +233,6 @@ async def _listing(update: Update, context: BotContext, page: int = 0) -> tuple[
         rows.append([InlineKeyboardButton(label, callback_data=f"rp:{to}") for label, to in turns if 0 <= to < pages])
     lines.append(_("Tap ✖ and a number to cancel that reminder."))
     return "\n".join(lines), InlineKeyboardMarkup([*rows, zone_button])
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 async def page_pressed(update: Update, context: BotContext) -> None:
@@ -292,7 +288,7 @@ async def remind_me_after(update: Update, context: BotContext) -> None:
     turn = await context.deps.storage.get_turn(int(turn_id))
     zone = await zone_of(context, user_key(update))
     amount, unit = LATER[key]
-    question = _cut(BIDI_CONTROLS.sub("", turn.question), MAX_TEXT) if turn else ""  # sent back as plain text
+    question = shortened(BIDI_CONTROLS.sub("", turn.question), MAX_TEXT) if turn else ""  # sent back as plain text
     reminder = await context.deps.storage.add_reminder(
         user_id=user_key(update),
         chat_id=update.effective_chat.id,

@@ -1,6 +1,6 @@
 # The two commands a newcomer needs (see README.md):
 #   make run   set up .venv, bring the knowledge index up to date, start the advisor
-#   make test  set up .venv and run the linter, the architecture contracts and the whole test suite
+#   make test  set up .venv and run the linters (code, architecture, knowledge) and the whole test suite
 .PHONY: run test setup lint translations
 
 PY := .venv/bin/python
@@ -11,6 +11,7 @@ run: setup
 test: setup
 	$(PY) -m ruff check .
 	.venv/bin/lint-imports
+	$(PY) -m bot lint knowledge  # the knowledge linter: errors fail the build, warnings are listed
 	$(PY) -m pytest -q -n 2  # both cores: many tests wait on servers, subprocesses and models
 
 setup:

@@ -34,6 +34,7 @@ for command in (
     knowledge.ingest_command,
     knowledge.export_onnx_command,
     knowledge.eval_command,
+    knowledge.lint_command,
     answers.ask_command,
     answers.chat_command,
     answers.run_command,

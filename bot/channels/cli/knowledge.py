@@ -46,7 +46,6 @@ def ingest_command(ctx, knowledge_dir, index_dir, rebuild, dry_run, allow_shrink
     ctx.exit(EXIT_SKIPPED if report.skipped else 0)
 
 
-
 def ingest_at_start(settings: Settings) -> None:
     """The ingest `run` and `chat` do before answering. If it fails, for whatever reason, the
     advisor answers from the last good index, and one log line says so.
@@ -312,3 +311,31 @@ def _eval_data(by_mode: dict) -> dict:
         return {"modes": {m: {**r.to_dict(), **a.to_dict()} for m, (r, a) in by_mode.items()}}
     report, answers = next(iter(by_mode.values()))
     return {**report.to_dict(), **answers.to_dict()}
+
+
+@click.command("lint")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as one JSON object.")
+@click.option("--strict", is_flag=True, help="Exit with code 1 on warnings too.")
+@click.pass_context
+def lint_command(ctx, folder, as_json, strict) -> None:
+    """Check the knowledge files as owners will meet them; loads no model.
+
+    \b
+    Errors (exit code 1): front matter that does not parse, a section whose
+    heading is not an owner's question or that has no Asked: block, a
+    cross-reference to a missing file, a review_by that is not a date.
+    Warnings: sections too long to quote or too short to answer, near-duplicate
+    sections across files, review_by dates passed, files no eval question
+    names, figures in a file with no `sources:`. FOLDER defaults to KNOWLEDGE_DIR.
+    """
+    from bot.channels.cli.tables import print_lint_report
+    from bot.knowledge.lint import lint
+
+    settings = settings_from(ctx)
+    folder = folder or settings.knowledge_dir
+    if not folder.is_dir():
+        fail(f"{folder} is not a folder of knowledge files")
+    report = lint(folder, max_bytes=settings.max_file_mb * 1024 * 1024)
+    show(as_json, report.as_dict(), lambda: print_lint_report(report))
+    ctx.exit(1 if report.errors or (strict and report.warnings) else 0)

@@ -323,3 +323,20 @@ def summary_table(report: Report, knowledge_dir: Path) -> Table:
 def _share(rate: float, count: int) -> str:
     """ "87.5% of 32", or "n/a (none in the set)": 0.0% of 0 read as a failure."""
     return f"{rate:.1%} of {count}" if count else "n/a (none in the set)"
+
+
+def print_lint_report(report, console: Console | None = None) -> None:
+    """The linter's findings, errors first, one row each, then a one-line verdict."""
+    console = console or make_console()
+    findings = sorted(report.findings, key=lambda f: (not f.error, f.path, f.section, f.check))
+    if findings:
+        table = Table(show_lines=False, pad_edge=False)
+        for column in ("", "file", "section", "check", "what to do"):
+            table.add_column(column, overflow="fold")
+        for finding in findings:
+            mark = Text("error", style="bold red") if finding.error else Text("warn", style="yellow")
+            table.add_row(mark, shown(finding.path), shown(finding.section), finding.check, shown(finding.message))
+        console.print(table)
+    counts = f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+    verdict = f"{report.files} files, {report.sections} sections: {counts}"
+    console.print(Text(verdict, style="bold red" if report.errors else "bold green"))

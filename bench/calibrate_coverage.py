@@ -89,7 +89,8 @@ def fit_sections(rows: list[dict], names: tuple[str, ...]) -> Variant:
 
 
 def ranked(row: dict, variant: Variant) -> list[tuple]:
-    scored = [(m, variant.logit(m.features())) for m in row["matches"]]
+    # a section without the variant's signals (no ways of asking) is judged by another variant
+    scored = [(m, variant.logit(m.features())) for m in row["matches"] if variant.fits(m.features())]
     return sorted(scored, key=lambda pair: -pair[1])
 
 

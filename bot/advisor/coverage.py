@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 
 from bot.advisor.conversation import asks_for_example, word_count
+from bot.index.regions import is_regional, names_region
 from bot.index.retriever import Preferences, matched_preferences
 from bot.index.sections import SectionMatch
 
@@ -34,6 +35,10 @@ PREFER_LOGIT = 0.3  # a section written for the owner (region, audience, tags) b
 # A section that illustrates (`Section.illustration`) shares the words of the question it shows a
 # case of, so it often outscores the section that answers; it steps back unless a case is asked for.
 ILLUSTRATION_LOGIT = -1.5
+# A section written for some countries' owners (front matter `region: [UK]`) steps back for an owner
+# who neither named one of them nor lives there (`bot.advisor.regions`): "how do I get a loan?" is
+# answered by the general sections, not by one country's scheme.
+ELSEWHERE_LOGIT = -1.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,8 @@ class CoverageModel:
             logit = variant.logit(features) + (PREFER_LOGIT if fits else 0.0)
             if match.section.illustration and not wants_case:
                 logit += ILLUSTRATION_LOGIT
+            if is_regional(match.section.region) and not fits and not names_region(question, match.section.region):
+                logit += ELSEWHERE_LOGIT
             scored.append((match, logit))
             variants[match.key] = variant
         if not scored:

@@ -21,6 +21,7 @@ from bot.index.language import detect_language
 from bot.index.lexical import LexicalIndex, tokenize
 from bot.index.passages import Passage, Preferences, matched_preferences, passage_from
 from bot.index.provenance import FIX, IndexMismatchError, mismatch, missing_spaces
+from bot.index.regions import is_regional, names_region
 from bot.index.reloader import IndexReloader
 from bot.index.sections import SectionIndex, SectionMatch
 from bot.index.spaces import Embeddings, make_embeddings, reads_as_english
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 FILTER_FIELDS = ("topic", "path")
 SECTION_CANDIDATES = 15  # sections weighed as the answer (`SectionSearch.matches`)
 PREFER_BOOST = 0.03  # about the gap between neighbouring passages: enough to break near-ties
+# A passage of a file written for some countries' owners (`region: [UK]`) steps back this much for a
+# question that names none of them from an owner who does not live there (`bot.index.regions`).
+ELSEWHERE_PENALTY = 0.08
 WARM_UP_QUESTIONS = ("How can I get credit without collateral?", "¿Cómo consigo crédito sin garantía?")
 
 
@@ -81,19 +85,19 @@ class Retriever:
 
         `filters` narrows the search by metadata, e.g. `{"topic": "credit"}`.
         `prefer` nudges passages whose front matter matches the owner (e.g.
-        `{"region": ("AU",)}`) up by PREFER_BOOST, among twice as many candidates.
+        `{"region": ("AU",)}`) up by PREFER_BOOST, and a passage written for other countries'
+        owners steps back by ELSEWHERE_PENALTY, among twice as many candidates.
         """
         self.check_index()
         embedder = self.embedder_for(question)
         vector = embedder.embed_query(question)
-        n = k * 2 if prefer else k
+        n = k * 2
         lexical = self.lexical() if self.fusion.mode != "dense" else None
         if lexical is None:
             passages = self._nearest(vector, n, _where(filters), embedder)
         else:
             passages = self._fused(question, vector, n, filters, embedder, lexical)
-        if prefer:
-            passages.sort(key=lambda p: -(p.score + PREFER_BOOST * bool(matched_preferences(p, prefer))))
+        passages.sort(key=lambda p: -_for_this_owner(p, question, prefer or {}))
         return passages[:k]
 
     def sections(self, question: str, second_opinion: bool = False) -> SectionSearch:
@@ -337,3 +341,11 @@ def make_retriever(settings, index_dir=None, embedder: BaseEmbedder | Embeddings
     if index_dir is None:
         retriever.follow_versions(settings)
     return retriever
+
+
+def _for_this_owner(passage: Passage, question: str, prefer: Preferences) -> float:
+    """A passage's score with the owner in mind: up when its front matter fits the owner, down
+    when it is one country's and neither the owner nor the question is from there."""
+    fits = bool(matched_preferences(passage, prefer))
+    elsewhere = not fits and is_regional(passage.region) and not names_region(question, passage.region)
+    return passage.score + PREFER_BOOST * fits - ELSEWHERE_PENALTY * elsewhere

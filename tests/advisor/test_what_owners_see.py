@@ -10,6 +10,7 @@ import re
 import pytest
 
 from bot.advisor import Advisor
+from bot.advisor.conversation import Profile
 from bot.advisor.evaluation import exchange_of
 from bot.advisor.offline import section_passage
 from bot.advisor.texts import all_we_have, not_sure
@@ -48,15 +49,20 @@ def lead(answer) -> str | None:
 @pytest.mark.parametrize(
     "question",
     [
-        "Should I expand to a second shop?",  # shares "second" with second sourcing
-        "How can I get credit to buy a new oven?",  # shares "credit" with giving customers credit
-        "Should I form an LLC or an S-Corp?",  # shares "partner" words with the ecosystem file
-        "Solo 401(k) vs SEP IRA?",
+        "Solo 401(k) vs SEP IRA?",  # retirement plans: shares "plan" and "business" words, nothing answers
+        "what credit score do i need to get a mortgage on my house",  # credit scores, but a home's
+        "can i sponsor a work visa for a chef from overseas",  # hiring and "overseas", not immigration
     ],
 )
 async def test_a_near_miss_gets_the_honest_no_not_a_confident_wrong_answer(advisor, question):
     answer = await advisor.answer(question)
     assert declined(answer), (answer.text, answer.confidence)
+
+
+SECOND_LOCATION = "growth/opening-a-second-location.md#"
+EQUIPMENT = "credit/equipment-and-asset-finance.md#"
+STRUCTURE = "operations/choosing-a-business-structure.md#"
+CHASING = "operations/chasing-late-payments.md#"
 
 
 @pytest.mark.parametrize(
@@ -74,13 +80,35 @@ async def test_a_near_miss_gets_the_honest_no_not_a_confident_wrong_answer(advis
         ),
         (
             "How do I deal with a customer who won't pay an invoice?",
-            {"credit/trade-credit-and-supplier-terms.md#What can I do when a customer won't pay an invoice?"},
+            {
+                "credit/trade-credit-and-supplier-terms.md#What can I do when a customer won't pay an invoice?",
+                CHASING + "When should I send payment reminders, and what should they say?",
+                CHASING + "What should I say when I phone a customer about an overdue invoice?",
+            },
+        ),
+        # the starter library answers these three near misses of the first library ("second
+        # sourcing", giving customers credit, partnerships): the answering section, or the honest no
+        (
+            "Should I expand to a second shop?",
+            {SECOND_LOCATION + "Is my business ready for a second location?"},
+        ),
+        (
+            "How can I get credit to buy a new oven?",
+            {
+                EQUIPMENT + "How does equipment finance work?",
+                EQUIPMENT + "Should I lease, finance or buy equipment with cash?",
+            },
+        ),
+        (
+            "Should I form an LLC or an S-Corp?",
+            {STRUCTURE + "What are the main types of business structure?"},
         ),
     ],
 )
 async def test_the_lead_answers_or_the_advisor_declines(advisor, question, answering):
     """From the issue's table: never the right file's wrong section ("after a loan rejection…" for
-    "steps to apply"), never invoice finance's small print for a customer who won't pay."""
+    "steps to apply"), never invoice finance's small print for a customer who won't pay, never
+    "second sourcing" for a second shop, giving customers credit for an oven, partnerships for an LLC."""
     answer = await advisor.answer(question)
     assert declined(answer) or lead(answer) in answering, (lead(answer), answer.confidence)
 
@@ -206,7 +234,8 @@ async def test_a_new_question_after_a_loan_question_is_not_read_as_its_follow_up
     first = await advisor.answer(LOAN)
     answer = await advisor.answer("我该如何给蛋糕定价？", [exchange_of(first)])
     assert "What is the total cost?" not in answer.text and "5." not in answer.text.split("\n")[0]
-    assert declined(answer) or answer.lead.path == "operations/pricing-your-products-and-services.md", lead(answer)
+    declined_in_chinese = not answer.covered and not answer.sources and "不确定" in answer.text
+    assert declined_in_chinese or answer.lead.path == "operations/pricing-your-products-and-services.md", lead(answer)
 
 
 async def test_a_follow_up_with_nothing_new_is_told_that_is_all(settings, kdir, embedder, tmp_path):
@@ -273,3 +302,18 @@ async def test_a_rewrite_cannot_make_an_off_topic_question_covered(settings, ser
     )
     exporting = await advisor.answer("¿Cómo elijo el primer país al que exportar?")
     assert exporting.covered and exporting.mode == "llm"
+
+
+async def test_one_countrys_file_leads_only_for_owners_of_that_country(advisor):
+    """With seven regional finance files in the library, "how do I get a loan?" from an owner who
+    named no country led nowhere (the UK's Start Up Loans came close enough to make it unsure):
+    a country's section steps back unless the owner names the country or lives there."""
+    general = await advisor.answer("how do I get a loan?")
+    assert general.covered and general.lead.path == "credit/preparing-a-loan-application.md", lead(general)
+    named = await advisor.answer("how do I get a start up loan in the uk?")
+    assert lead(named) == "credit/sme-finance-in-the-uk.md#How do I get a Start Up Loan in the UK?"
+    question = "how do I get a government start up loan?"
+    from_kenya = await advisor.answer(question, profile=Profile(region="Kenya"))
+    from_uk = await advisor.answer(question, profile=Profile(region="UK"))
+    assert not from_kenya.lead or from_kenya.lead.path != "credit/sme-finance-in-the-uk.md", lead(from_kenya)
+    assert from_uk.lead and from_uk.lead.path == "credit/sme-finance-in-the-uk.md", lead(from_uk)

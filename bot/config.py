@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     document_max_pages: int = Field(50, ge=1, le=2000)
     document_read_seconds: float = Field(60.0, gt=0, le=600)  # an upload read longer is refused
     reminder_check_seconds: float = Field(30.0, ge=0.2, le=3600)
+    reminder_claim_seconds: float = Field(300.0, ge=1, le=86_400)  # a claim a killed process left expires
     default_timezone: str = "UTC"
 
     # --- LLM (used by the advisor issue) -----------------------------------------

@@ -7,7 +7,8 @@ each with its own timer). A reminder is claimed before it is sent, with one guar
 claim's time): of all the processes that saw it due, exactly one changes the row, and only that
 one sends it. Only once Telegram accepted it is it marked done (`finish_reminder`: a one-off
 becomes `sent`, a repeating one pending at its next time). A claim not finished within
-CLAIM_EXPIRES (the process was killed mid-delivery) can be claimed again, so a reminder is sent
+`claim_expires` (REMINDER_CLAIM_SECONDS, CLAIM_EXPIRES by default: the process was killed
+mid-delivery) can be claimed again, so a reminder is sent
 at least once: after a crash the owner may get one twice, never none. Nothing is held in memory,
 so a restart loses nothing: what came due while the bot was down is sent when it is back.
 """
@@ -96,15 +97,20 @@ class Reminders(StoreBase):
         return result.rowcount
 
     async def claim_due_reminders(
-        self, *, default_zone: str = "UTC", now: dt.datetime | None = None, limit: int = 50
+        self,
+        *,
+        default_zone: str = "UTC",
+        now: dt.datetime | None = None,
+        limit: int = 50,
+        claim_expires: dt.timedelta = CLAIM_EXPIRES,
     ) -> list[DueReminder]:
         """The reminders due by `now` that this process claimed (and so must send, then
-        `finish_reminder`), with those whose claim expired unfinished. Blocked owners' reminders
-        are cancelled instead: they get none."""
+        `finish_reminder`), with those whose claim is older than `claim_expires` and unfinished
+        (their process died). Blocked owners' reminders are cancelled instead: they get none."""
         now = now or utcnow()
         due = or_(
             and_(Reminder.status == "pending", Reminder.due_at <= now),
-            and_(Reminder.status == "sending", Reminder.sent_at <= now - CLAIM_EXPIRES),
+            and_(Reminder.status == "sending", Reminder.sent_at <= now - claim_expires),
         )
         async with self.sessions() as session:
             rows = (

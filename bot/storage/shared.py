@@ -7,15 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from bot.storage.base import StoreBase
-from bot.storage.models import CommentPrompt, ConversationStep, PendingUpdate, QuestionAsked
+from bot.storage.models import (
+    CommentPrompt,
+    Conversation,
+    ConversationStep,
+    PendingUpdate,
+    QuestionAsked,
+    Turn,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +111,53 @@ class SharedState(StoreBase):
                 .limit(1)
             )
         return found is not None
+
+    async def claim_unanswered(
+        self, *, older_than: float, newer_than: float, now: float | None = None
+    ) -> list[tuple[int, str | None]]:
+        """Chats whose question a process received (Telegram was told so, and will not send it
+        again) and never answered: it was killed before the answer was even stored, so no turn
+        tells `claim_unsent` of it, and the owner heard nothing (a kill -9 of one of two workers
+        while answers were being written). A chat's questions received between `newer_than` and
+        `older_than` seconds ago and still unanswered are claimed at once, by one process, with
+        one guarded UPDATE (marked answered: nobody waits for them any more); the chat is
+        returned, as (chat id, the owner's language), when it got no turn since the last of
+        them (a turn stored and not sent is `claim_unsent`'s to tell). Only with a shared
+        database: with one process, questions are noted answered when received."""
+        now = time.time() if now is None else now
+        stale = (
+            PendingUpdate.answered_at.is_(None),
+            PendingUpdate.received_at >= now - newer_than,
+            PendingUpdate.received_at <= now - older_than,
+        )
+        async with self.sessions() as session:
+            chats = (
+                await session.execute(
+                    select(PendingUpdate.chat_id, func.max(PendingUpdate.received_at))
+                    .where(*stale)
+                    .group_by(PendingUpdate.chat_id)
+                )
+            ).all()
+        lost = []
+        for chat, last in chats:
+            async with self._writing() as session:
+                result = await session.execute(
+                    update(PendingUpdate).where(PendingUpdate.chat_id == chat, *stale).values(answered_at=now)
+                )
+            if not result.rowcount:  # another process claimed them
+                continue
+            since = dt.datetime.fromtimestamp(last, dt.UTC).replace(tzinfo=None)  # turns' naive UTC
+            async with self.sessions() as session:
+                answered = await session.scalar(
+                    select(Turn.id)
+                    .join(Conversation, Conversation.id == Turn.conversation_id)
+                    .where(Conversation.chat_id == f"tg-chat:{chat}", Turn.created_at >= since)
+                    .limit(1)
+                )
+                language = await session.scalar(select(User.language).where(User.id == f"tg:{chat}"))
+            if answered is None:
+                lost.append((chat, language))
+        return lost
 
     async def add_comment_prompt(self, chat_id: int, message_id: int, turn_id: int, user_id: str) -> None:
         async with self._writing() as session:

@@ -58,6 +58,7 @@ class Call:
     at: float
     ok: bool = True
     result: object = None  # what the server answered, e.g. the sent message with its id
+    via: str = ""  # the address's prefix the bot used (`base_url_for`): which bot process called
 
 
 @dataclass
@@ -75,6 +76,7 @@ class FakeTelegram(LoopbackServer):
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     chats: dict[int, str] = field(default_factory=dict)  # chat id -> type
     listeners: list = field(default_factory=list)  # called (in the server's thread) with each answered Call
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds Telegram takes to answer it
 
     def __post_init__(self) -> None:
         self._updates: list[dict] = []
@@ -90,6 +92,11 @@ class FakeTelegram(LoopbackServer):
         """PTB's base_url form: the token is appended to it."""
         return f"http://127.0.0.1:{self.port}/bot"
 
+    def base_url_for(self, via: str) -> str:
+        """The API at an address of its own: the calls made through it have `via` set, so a test
+        running several bot processes can tell which one called."""
+        return f"http://127.0.0.1:{self.port}/{via}/bot"
+
     # ------------------------------------------------------------------ lifecycle
 
     def make_app(self) -> web.Application:
@@ -97,6 +104,7 @@ class FakeTelegram(LoopbackServer):
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
+        app.router.add_post("/{via}/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         return app
 
@@ -113,6 +121,13 @@ class FakeTelegram(LoopbackServer):
         """The next `times` calls of `method` fail with this HTTP status."""
         with self._lock:
             self.faults.setdefault(method, []).extend([Fault(status, description, retry_after)] * times)
+
+    def slow(self, method: str, seconds: float) -> None:
+        """Every call of `method` is answered `seconds` after it arrives (0: at once). It is in
+        `calls` when it arrives, in `calls_of` (and `texts`) only once answered: a message counts
+        as sent once Telegram accepted it. A bot process killed meanwhile has still sent it
+        (Telegram had the whole request)."""
+        self.delays[method] = seconds
 
     def message(self, user_id: int, text: str | None = None, *, wait: bool = True, **fields) -> int:
         """Push a message from a user (fields as for `message_update`); returns its update id.
@@ -233,11 +248,22 @@ class FakeTelegram(LoopbackServer):
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
-        call = Call(method, params, time.monotonic())
+        delay = self.delays.get(method, 0)
+        call = Call(method, params, time.monotonic(), ok=not delay, via=request.match_info.get("via", ""))
         with self._lock:
             self.calls.append(call)
+        answering = self._answer(call, request.match_info["token"], delay)
+        # a slow call is answered even if the bot process is gone meanwhile: Telegram had the whole request
+        return await (asyncio.shield(answering) if delay else answering)
+
+    async def _answer(self, call: Call, token: str, delay: float) -> web.Response:
+        method, params = call.method, call.params
+        if delay:  # Telegram takes a while: in `calls` since it arrived, in `calls_of` once answered
+            await asyncio.sleep(delay)
+            call.ok, call.at = True, time.monotonic()
+        with self._lock:
             fault = self.faults.get(method, []).pop(0) if self.faults.get(method) else None
-        if request.match_info["token"] != self.token:
+        if token != self.token:
             call.ok = False
             return _error(401, "Unauthorized")
         if fault is not None:

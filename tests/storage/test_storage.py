@@ -332,6 +332,36 @@ async def test_a_chats_updates_are_answered_in_order_across_processes(database_u
     assert answered == [3, 1, 2]
 
 
+@pytest.mark.hostile
+async def test_a_question_a_killed_process_took_and_never_answered_is_claimed_once(database_url, storage):
+    """A webhook worker killed while it wrote an answer left no turn: its owner heard nothing
+    (3 of 6 in the two-worker kill test). The question's row stays unanswered; once it is old
+    enough, one process claims it, and the chat is returned unless it got a turn since."""
+    other = await Storage.open(database_url)
+    now = 1_000_000.0
+    try:
+        await storage.set_language("tg:600", "es")
+        for chat, update_id in ((600, 1), (600, 2), (601, 3), (602, 4), (603, 5)):
+            assert await storage.register_update(chat, update_id)
+        async with storage.engine.begin() as connection:
+            await connection.execute(text("update pending_updates set received_at = :at"), {"at": now - 400})
+            await connection.execute(
+                text("update pending_updates set received_at = :at where chat_id = 603"), {"at": now - 60}
+            )
+        await storage.mark_answered(602, 4)  # answered by a live process
+        await storage.touch_user("tg:601")
+        conversation = await storage.current_conversation("tg-chat:601", "tg:601")
+        await storage.record_turn(conversation, "tg:601", answer("Cash tight?"), 5)  # stored: claim_unsent's
+        claims = await asyncio.gather(
+            *(s.claim_unanswered(older_than=300, newer_than=900, now=now) for s in (storage, other))
+        )
+        assert sorted(c for claimed in claims for c in claimed) == [(600, "es")]  # once, for both of its updates
+        assert not await storage.claim_unanswered(older_than=300, newer_than=900, now=now + 1)
+        assert await storage.claim_unanswered(older_than=30, newer_than=900, now=now) == [(603, None)]  # was too young
+    finally:
+        await other.close()
+
+
 async def test_a_comment_prompt_is_answered_once_and_only_by_its_owner(storage):
     await storage.touch_user("tg:1")
     conversation = await storage.current_conversation("tg:1", "tg:1")

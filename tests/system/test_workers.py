@@ -35,24 +35,33 @@ async def deliver(http: aiohttp.ClientSession, port: int, update: dict) -> None:
         assert response.status == 200, await response.text()
 
 
-@contextlib.asynccontextmanager
-async def two_workers(
-    tmp_path: Path, telegram: FakeTelegram, postgres_url: str, **settings: str
-) -> AsyncIterator[tuple[list[int], list[subprocess.Popen]]]:
-    """Two `python -m bot run` webhook workers on one PostgreSQL database (plus `settings`),
-    yielded once both registered their webhook and listen, stopped and waited for on the way out:
-    their ports, and the processes (for their exit codes)."""
-    env = {
+def worker_env(telegram: FakeTelegram, postgres_url: str, n: int, **settings: str) -> dict:
+    """The settings of webhook worker `n`: it calls the fake Bot API at an address of its own, so
+    what it sent has `via` f"worker-{n}"."""
+    return {
         "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
+        "TELEGRAM_API_BASE_URL": telegram.base_url_for(f"worker-{n}"),
         "TELEGRAM_WEBHOOK_URL": "https://advisor.example.com/telegram",  # the reverse proxy's address
         "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "DATABASE_URL": postgres_url,
         **settings,
     }
+
+
+@contextlib.asynccontextmanager
+async def two_workers(
+    tmp_path: Path, telegram: FakeTelegram, postgres_url: str, **settings: str
+) -> AsyncIterator[tuple[list[int], list[subprocess.Popen]]]:
+    """Two `python -m bot run` webhook workers on one PostgreSQL database (plus `settings`),
+    yielded once both registered their webhook and listen, stopped and waited for on the way out:
+    their ports, and the processes (for their exit codes; a test that replaces one in the list,
+    a restart, has the new one stopped)."""
     ports = [free_port(), free_port()]
-    workers = [start_worker(port, tmp_path / f"worker-{n}", env) for n, port in enumerate(ports)]
+    workers = [
+        start_worker(port, tmp_path / f"worker-{n}", worker_env(telegram, postgres_url, n, **settings))
+        for n, port in enumerate(ports)
+    ]
     try:
         await telegram.wait_for(lambda: len(telegram.calls_of("setWebhook")) == 2, 180, "both workers to start")
         for port in ports:

@@ -80,6 +80,7 @@ async def consultant_media_reply(update: Update, context: BotContext) -> None:
 
 
 # What the bot posts about a request: its card, an owner's message under it, the Reply prompt.
+CARD_HEADING = re.compile(r"🙋 Request #(\d+) from .*\btg:(\d+)\)")  # a card's first line (cards.card_text)
 ABOUT_A_REQUEST = re.compile(r"🙋 Request #\d+ from |💬 .*\(#\d+\):|Your answer to request #\d+")
 GONE_REQUEST = (
     "That request is no longer stored: the owner deleted their data (/forget), or it passed the "
@@ -96,6 +97,8 @@ async def _card_replied_to(update: Update, context: BotContext) -> tuple[Handove
     found = await deps.storage.handover_of_message(message.chat_id, replied.message_id) if replied else None
     if not admin_chat.is_consultant(deps.settings, update):
         return None
+    if found is None and replied is not None:
+        found = await _card_never_noted(context, message.chat_id, replied)
     if found is None:
         if _about_a_request(replied, context.bot.id):  # its rows went with the owner's /forget
             await message.reply_text(GONE_REQUEST)
@@ -106,6 +109,22 @@ async def _card_replied_to(update: Update, context: BotContext) -> tuple[Handove
         await message.reply_text(f"Request #{handover.id} is resolved ({handover.resolved_by}); nothing was sent.")
         raise ApplicationHandlerStop
     return handover, question
+
+
+async def _card_never_noted(context: BotContext, chat_id: int, replied: Message) -> tuple[Handover, str | None] | None:
+    """The hand-over of a card whose process was killed after posting it and before noting it
+    (a kill -9 of a webhook worker): a reply to it was refused as "no longer stored" though the
+    request was there. The card is noted now if its request is stored and is the owner's the
+    card names (its number alone could be another's, after a /forget)."""
+    mine = replied.from_user is not None and replied.from_user.id == context.bot.id
+    shown = re.sub(r"<[^>]+>", "", replied.text or "") if mine else ""  # as HTML in tests' stand-in
+    card = CARD_HEADING.fullmatch(shown.split("\n", 1)[0])
+    handover = await context.deps.storage.get_handover(int(card[1])) if card else None
+    if handover is None or handover.user_id != f"tg:{card[2]}":
+        return None
+    log.warning("a reply to card %s of hand-over %s, which was never noted; noting it", replied.message_id, handover.id)
+    await context.deps.storage.add_handover_message(chat_id, replied.message_id, handover.id, handover.request)
+    return handover, handover.request
 
 
 def _about_a_request(replied: Message | None, bot_id: int) -> bool:

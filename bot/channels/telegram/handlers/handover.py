@@ -11,6 +11,7 @@ worker, after any restart, routes the next message the same way. Consultants' si
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import warnings
 
@@ -36,9 +37,13 @@ from bot.channels.telegram.handlers.deps import (
 )
 from bot.channels.telegram.handlers.streaming import within_limits
 from bot.storage import TurnFilter, TurnRecord
+from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
+# A hand-over's card is posted seconds after the hand-over is opened (a minute at worst, behind
+# Telegram's 20 messages a minute in a group): one open longer with no card lost its poster.
+CARD_POSTED_WITHIN = dt.timedelta(minutes=2)
 FORWARD_CHARACTERS = 3800  # of an owner's message per admin-chat message, leaving room for the header
 FORWARD_PARTS = 2  # admin-chat messages an owner's message may take: any Telegram message (4,096) whole
 WRITING = 0  # /human's one state: waiting for the owner to write their request
@@ -128,7 +133,7 @@ async def hand_over(update: Update, context: BotContext, request: str, turn: Tur
 async def pass_on(update: Update, context: BotContext, handover_id: int, text: str) -> None:
     """An owner's message during a hand-over: posted under each card, stored, acknowledged."""
     deps = context.deps
-    cards = await deps.storage.handover_cards(handover_id)
+    cards = await deps.storage.handover_cards(handover_id) or await _card_again(context, handover_id, update)
     who = escape(update.effective_user.full_name or "The owner")
     shown = text[: FORWARD_CHARACTERS * FORWARD_PARTS]  # 2 million characters were once ~550 messages
     pieces = [shown[i : i + FORWARD_CHARACTERS] for i in range(0, len(shown), FORWARD_CHARACTERS)] or [""]
@@ -220,6 +225,22 @@ async def _post_card(
     for card in cards:
         await deps.storage.add_handover_message(card.chat_id, card.message_id, handover_id, request)
     return [card.message_id for card in cards]
+
+
+async def _card_again(context: BotContext, handover_id: int, update: Update) -> list[tuple[int, int]]:
+    """The cards of an open hand-over that has none: a process killed after it opened the
+    hand-over and before it noted its card (a kill -9 of a webhook worker) left the owner with
+    "I couldn't reach a consultant" for everything they wrote, /human included, until the
+    request expired a day later. Once the card is overdue it is posted again, with the request
+    as the owner made it; before that another process may be posting it now, and none is."""
+    deps = context.deps
+    handover = await deps.storage.get_handover(handover_id)
+    if handover is None or utcnow() - handover.created_at < CARD_POSTED_WITHIN:
+        return []
+    log.warning("hand-over %s has no card after %s; posting it again", handover_id, utcnow() - handover.created_at)
+    turn = await deps.storage.get_turn(handover.turn_id) if handover.turn_id else None
+    await _post_card(context, handover_id, update, handover.request, turn)
+    return await deps.storage.handover_cards(handover_id)
 
 
 async def _privately(update: Update, context: BotContext) -> bool:

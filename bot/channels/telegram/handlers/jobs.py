@@ -42,11 +42,19 @@ async def prune_old_turns(context: BotContext) -> None:
 UNSENT_AFTER = dt.timedelta(minutes=1)
 UNSENT_WITHIN = dt.timedelta(minutes=15)  # older: the owner has moved on; a late "ask again" confuses
 RESTARTED = N_("I was restarted while answering “{question}”, so the answer never reached you. Please ask again.")
+# A question a killed process took and never even stored an answer to. Longer than a live one is
+# left unanswered: waiting for the chat's earlier questions (two minutes at most, ORDER_WAIT_LIMIT),
+# then its own answer (LLM_TIMEOUT; a voice note's transcription first, STT_TIMEOUT).
+UNANSWERED_AFTER = dt.timedelta(minutes=5)
+LOST = N_("I was restarted while answering your last message, so the answer never reached you. Please send it again.")
 
 
 async def tell_unsent(context: BotContext) -> None:
     """Repeating job: owners whose answer a killed bot stored but never sent are told to ask
-    again (7 of 20 owners once got nothing after a kill -9, and nobody could tell)."""
+    again (7 of 20 owners once got nothing after a kill -9, and nobody could tell); so are
+    owners whose question a killed webhook worker had taken but not answered at all (with a
+    shared database, where each question is noted until answered: 3 of 6 owners of a killed
+    worker whose answers were still being written heard nothing)."""
     for _turn, chat, question, language in await context.deps.storage.claim_unsent(
         older_than=UNSENT_AFTER, newer_than=UNSENT_WITHIN
     ):
@@ -56,6 +64,14 @@ async def tell_unsent(context: BotContext) -> None:
             await context.bot.send_message(int(chat.removeprefix("tg-chat:")), _(RESTARTED).format(question=shown))
         except (TelegramError, ValueError) as exc:  # blocked, or the chat is gone: nothing more to do
             log.info("could not tell chat %s its answer was lost: %s", chat, exc)
+    # questions taken by a worker killed before it stored the answer: no turn tells of them
+    for chat_id, language in await context.deps.storage.claim_unanswered(
+        older_than=UNANSWERED_AFTER.total_seconds(), newer_than=UNSENT_WITHIN.total_seconds()
+    ):
+        try:
+            await context.bot.send_message(chat_id, texts(language or DEFAULT)(LOST))
+        except TelegramError as exc:
+            log.info("could not tell chat %s its question was lost: %s", chat_id, exc)
 
 
 async def on_error(update: object, context: BotContext) -> None:

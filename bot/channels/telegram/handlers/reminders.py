@@ -17,6 +17,7 @@ reminder; a reminder may come up to REMINDER_CHECK_SECONDS late.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import warnings
 
@@ -307,7 +308,11 @@ async def send_due(context: BotContext) -> None:
     only after Telegram accepted it; one whose sending failed unexpectedly is tried again at the
     next check (its claim given back), one this process died sending when its claim expires."""
     deps = context.deps
-    for due in await deps.storage.claim_due_reminders(default_zone=deps.settings.default_timezone):
+    claimed = await deps.storage.claim_due_reminders(
+        default_zone=deps.settings.default_timezone,
+        claim_expires=dt.timedelta(seconds=deps.settings.reminder_claim_seconds),
+    )
+    for due in claimed:
         try:
             await _send(context, due)
         except Exception:  # one reminder's failure never holds up the others

@@ -26,6 +26,12 @@ def buttons(markup: dict) -> dict[str, str]:
     return {b["callback_data"]: b["text"] for row in markup.get("inline_keyboard", []) for b in row}
 
 
+def prompts_since(llm, before: int) -> list[str]:
+    """What the model was asked after the first `before` requests (none when the question was
+    declined without asking it: the knowledge alone did not answer it surely enough)."""
+    return [last_user_message(request) for request in llm.answer_requests()[before:]]
+
+
 async def send_document(telegram, user: int, content: bytes, name: str, mime: str) -> list[str]:
     document = {**telegram.add_file(content, name), "file_name": name, "mime_type": mime}
     return await asked(telegram, user, None, extra={"document": document})
@@ -59,8 +65,10 @@ async def test_an_owners_pdf_answers_them_only_and_goes_with_forget(start_bot, t
     assert stored and stored[0]["excerpt"] == ""  # the transcript keeps where it was cited, not the text
 
     # a second owner asking the same never gets it, even forging the first owner's buttons
-    [other] = await asked(telegram, OTHER, LOAN_QUESTION)
-    assert "blueberry" not in last_user_message(llm.answer_requests()[-1]) and "[D1]" not in other
+    before = len(llm.answer_requests())
+    [other] = await asked(telegram, OTHER, LOAN_QUESTION)  # answered from the knowledge, or declined
+    assert not any("blueberry" in prompt for prompt in prompts_since(llm, before))
+    assert "[D1]" not in other and "blueberry" not in other
     pressed = len(telegram.calls_of("answerCallbackQuery"))
     telegram.press(OTHER, "docdel:1", sent_message(telegram, OTHER))
     await telegram.wait_for(lambda: len(telegram.calls_of("answerCallbackQuery")) > pressed, what="the refusal")
@@ -83,8 +91,9 @@ async def test_an_owners_pdf_answers_them_only_and_goes_with_forget(start_bot, t
     await telegram.wait_for(lambda: telegram.calls_of("editMessageText", OWNER), what="the forget confirmation")
     assert "Your documents are deleted too (1)." in telegram.calls_of("editMessageText", OWNER)[-1].params["text"]
     assert await bot.storage.documents_of(f"tg:{OWNER}") == [] and store.count(f"tg:{OWNER}") == 0
-    [again] = await asked(telegram, OWNER, LOAN_QUESTION)
-    assert "blueberry" not in last_user_message(llm.answer_requests()[-1]) and "[D1]" not in again
+    before = len(llm.answer_requests())
+    [again] = await asked(telegram, OWNER, LOAN_QUESTION)  # from the knowledge alone, or declined
+    assert not any("blueberry" in prompt for prompt in prompts_since(llm, before)) and "[D1]" not in again
 
 
 async def test_the_same_document_sent_again_is_kept_once(start_bot, telegram, embedder):
@@ -163,9 +172,10 @@ async def test_the_owners_delete_button_removes_that_document_and_its_passages(s
 
     # the next answer has nothing of it to cite
     llm.responder = lambda body: Reply("The fee is 2.5 percent of the balance [D1]; compare lenders first [1].")
-    [answer] = await asked(telegram, OWNER, LOAN_QUESTION)
-    prompt = last_user_message(llm.answer_requests()[-1])
-    assert "blueberry" not in prompt and "Crumbly crust loan offer" not in prompt
+    before = len(llm.answer_requests())
+    [answer] = await asked(telegram, OWNER, LOAN_QUESTION)  # from the knowledge alone, or declined
+    for prompt in prompts_since(llm, before):
+        assert "blueberry" not in prompt and "Crumbly crust loan offer" not in prompt
     assert "[D1]" not in answer and "Your document" not in answer
 
 

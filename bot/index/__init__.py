@@ -16,6 +16,7 @@
 - `fusion`: dense and lexical rankings fused into one (`Fusion`)
 - `retriever`: question → `Passage`s, and the sections that may answer it (`Retriever`, `make_retriever`)
 - `passages`: what a search gives back (`Passage`) and which of its front matter fits an owner
+- `regions`: which countries a question names, so one country's files lead only for its owners
 - `sections`: every section of an index version scored against a question in memory (`SectionIndex`)
 - `records`: a collection's records read and written a page at a time (chunks, section questions)
 - `owner_documents`: owners' own documents, a private store apart from the knowledge (`OwnerDocuments`)

@@ -9,6 +9,7 @@
 - `uploads`: an owner's own document → what was read and its passages, by page (`read_upload`);
   `reading_apart` reads one in a child process with a time and a memory limit
 - `ingest`: plan, embed and store what changed (`ingest`, `Recipe`, `Plan`, `Report`)
+- `lint`: what a consultant should fix in the files before owners meet them (`lint`)
 - `runner`: an ingest as a command runs it: a lock, a new index version, published
 
 May import `bot.index` (ingest writes into it) and `bot.config`; never the advisor,

@@ -194,7 +194,9 @@ async def test_direction_overrides_in_an_owners_name_and_words_never_reach_consu
     telegram.raw_update(update)
     card = await card_in(telegram, ADMIN, 0)
     assert "\u202e" not in card["text"] and "\u2069" not in card["text"] and "Evilnamreh" in card["text"]
-    await telegram.wait_for(lambda: "passed this to a consultant" in answers(telegram, OWNER)[-1], what="confirmed")
+    await telegram.wait_for(
+        lambda: any("passed this to a consultant" in a for a in answers(telegram, OWNER)), what="confirmed"
+    )
     [passed] = await asked(telegram, OWNER, "and \u202ethis\u202c too")
     relayed = answers(telegram, ADMIN)[-1]
     assert passed == "Passed on to the consultant." and "and this too" in relayed

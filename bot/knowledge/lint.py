@@ -31,7 +31,7 @@ from bot.index.sections import ILLUSTRATION
 from bot.knowledge.asked import take_asked
 from bot.knowledge.chunks import sections
 from bot.knowledge.documents import parse_document
-from bot.knowledge.files import KnowledgeFileError, discover, relative_path
+from bot.knowledge.files import KnowledgeFileError, discover, read_bytes, relative_path
 
 # How long a section may be. The offline answer quotes a section's opening (about 110 words, or a
 # paragraph with the whole list it introduces); a section much longer than that is mostly unseen,
@@ -105,11 +105,10 @@ def lint(knowledge_dir: Path, today: dt.date | None = None, max_bytes: int = 5 *
     everything: list[_Section] = []
     named = {relative_path(path, knowledge_dir) for path in paths}
     for path in paths:
-        rel = relative_path(path, knowledge_dir)
         if path.suffix.lower() not in (".md", ".markdown", ".txt"):
             continue
         report.files += 1
-        found = _lint_file(path, rel, named, today, report, max_bytes)
+        found = _lint_file(path, knowledge_dir, named, today, report, max_bytes)
         report.sections += len(found)
         everything.extend(found)
     report.findings.extend(_near_duplicates(everything))
@@ -117,16 +116,20 @@ def lint(knowledge_dir: Path, today: dt.date | None = None, max_bytes: int = 5 *
     return report
 
 
-def _lint_file(path: Path, rel: str, named: set[str], today: dt.date, report: LintReport, max_bytes: int):
+def _lint_file(path: Path, root: Path, named: set[str], today: dt.date, report: LintReport, max_bytes: int):
+    rel = relative_path(path, root)
     try:
-        data = path.read_bytes()
-        if len(data) > max_bytes:
-            raise KnowledgeFileError(rel, f"is larger than {max_bytes // (1024 * 1024)} MB")
-        document = parse_document(rel, data)
-        raw = _raw_front_matter(data.decode("utf-8")) if rel.endswith((".md", ".markdown")) else {}
-    except (KnowledgeFileError, OSError, UnicodeDecodeError) as exc:
-        report.findings.append(Finding(rel, "front matter", str(getattr(exc, "reason", exc)), error=True))
+        data = read_bytes(path, root, max_bytes)  # as the ingest reads it: the same refusals
+    except KnowledgeFileError as exc:
+        report.findings.append(Finding(rel, "readable", exc.reason, error=True))
         return []
+    try:
+        document = parse_document(rel, data)
+    except KnowledgeFileError as exc:
+        report.findings.append(Finding(rel, "front matter", exc.reason, error=True))
+        return []
+    # parse_document read the text (UTF-8, or UTF-16 with its mark); the front matter is what it validated
+    raw = _raw_front_matter(data.decode("utf-8", errors="replace")) if rel.endswith((".md", ".markdown")) else {}
     findings = report.findings
     findings.extend(_check_review_by(rel, raw, today))
     found = []

@@ -124,3 +124,16 @@ def test_the_shipped_library_has_no_errors():
     code, report = lint_json(ROOT / "knowledge")
     assert code == 0, [f"{f['path']}#{f['section']}: {f['message']}" for f in report["errors"]]
     assert report["files"] >= 41
+
+
+def test_an_unreadable_file_is_one_clear_error_and_the_others_are_still_checked(tmp_path):
+    """As the ingest reads it (`read_bytes`): a file the linter may not open is named with why."""
+    folder = write(tmp_path, {"credit/overdrafts.md": good_file(), "credit/locked.md": good_file(title="Locked")})
+    (folder / "credit" / "locked.md").chmod(0)
+    result = run_cli("lint", str(folder), "--json", unprivileged=True)
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert [(f["path"], f["check"], f["message"]) for f in report["errors"]] == [
+        ("credit/locked.md", "readable", "cannot be read: permission denied")
+    ]
+    assert report["files"] == 2 and report["sections"] == 1  # the readable one was checked

@@ -336,6 +336,6 @@ def lint_command(ctx, folder, as_json, strict) -> None:
     folder = folder or settings.knowledge_dir
     if not folder.is_dir():
         fail(f"{folder} is not a folder of knowledge files")
-    report = lint(folder, max_bytes=settings.max_file_mb * 1024 * 1024)
+    report = lint(folder, max_bytes=settings.max_file_bytes)
     show(as_json, report.as_dict(), lambda: print_lint_report(report))
     ctx.exit(1 if report.errors or (strict and report.warnings) else 0)

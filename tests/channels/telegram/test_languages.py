@@ -9,13 +9,17 @@ import json
 import os
 import sqlite3
 
+from bot.advisor.smalltalk import REPLIES
 from bot.advisor.texts import english_knowledge, fallback_note, not_sure
+from bot.channels.telegram.formatting import escape
 from bot.knowledge.chunks import sections
 from bot.locales import LANGUAGES, texts
+from bot.storage import TurnFilter
 from tests.fakes.openai_server import Error, FakeOpenAI, Reply, last_user_message
 from tests.fakes.telegram_server import FakeTelegram
 from tests.helpers import ROOT
 from tests.helpers.live_bot import running_bot
+from tests.helpers.telegram import CREDIT_Q, asked
 
 OWNER = 111
 
@@ -172,3 +176,40 @@ async def test_when_the_model_is_down_the_fallback_note_is_in_the_owners_languag
     turn = last_turn(tmp_path)
     assert turn["mode"] == "offline" and turn["covered"] == 1 and "HTTP 500" in turn["error"]
     assert cited(turn)[0] == "credit/invoice-finance.md", cited(turn)
+
+
+# --------------------------------------------------------------------------- issue 30: language
+
+SMALL_TALK = {  # per language: hello, thanks, ok, who are you (as owners type them)
+    "en": ("Hi!", "Thanks!", "ok", "Who are you?"),
+    "ru": ("Привет!", "Спасибо!", "Ок", "Кто ты?"),
+    "uk": ("Привіт!", "Дякую!", "Добре", "Хто ти?"),
+    "es": ("¡Hola!", "¡Gracias!", "Vale", "¿Quién eres?"),
+    "pt": ("Olá!", "Obrigado!", "Ok", "Quem é você?"),
+    "id": ("Halo!", "Terima kasih!", "Oke", "Siapa kamu?"),
+    "tr": ("Merhaba!", "Teşekkürler!", "Tamam", "Sen kimsin?"),
+    "ar": ("مرحبا!", "شكرا!", "حسنا", "من أنت؟"),
+    "zh": ("你好", "谢谢！", "好的", "你是谁？"),
+}
+KINDS = ("greeting", "thanks", "ack", "identity")
+
+
+async def test_small_talk_in_every_language_is_answered_in_it_and_never_counted(start_bot, telegram):
+    """Hello, thanks, ok and who-are-you in each language the bot speaks (Chinese without spaces
+    included), alone and after a question: the small-talk reply in that language, stored as small
+    talk, never a search and never counted against the limit of one question a minute."""
+    bot = await start_bot(llm_model=None, questions_per_minute=1)
+    assert set(SMALL_TALK) == set(LANGUAGES)
+    for number, (language, phrases) in enumerate(SMALL_TALK.items()):
+        owner = 500 + number
+        _ = texts(language)
+        for phrase, kind in zip(phrases, KINDS, strict=True):
+            [reply] = await asked(telegram, owner, phrase, language_code=language)
+            assert reply.startswith(escape(_(REPLIES[kind]))[:12]), (language, phrase, reply)
+        [answer] = await asked(telegram, owner, CREDIT_Q, language_code=language)  # the one question a minute
+        assert "Sources" in answer or _("Sources") in answer, (language, answer)
+        for phrase, kind in zip(phrases, KINDS, strict=True):  # mid-conversation, still small talk
+            [reply] = await asked(telegram, owner, phrase, language_code=language)
+            assert reply.startswith(escape(_(REPLIES[kind]))[:12]), (language, phrase, reply)
+        turns = await bot.storage.list_turns(TurnFilter(user=f"tg:{owner}"))
+        assert [t.mode for t in turns].count("smalltalk") == 8, (language, [(t.question, t.mode) for t in turns])

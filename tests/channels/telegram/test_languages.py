@@ -19,7 +19,7 @@ from tests.fakes.openai_server import Error, FakeOpenAI, Reply, last_user_messag
 from tests.fakes.telegram_server import FakeTelegram
 from tests.helpers import ROOT
 from tests.helpers.live_bot import running_bot
-from tests.helpers.telegram import CREDIT_Q, asked
+from tests.helpers.telegram import CREDIT_Q, asked, last_markup, sent_message
 
 OWNER = 111
 
@@ -213,3 +213,95 @@ async def test_small_talk_in_every_language_is_answered_in_it_and_never_counted(
             assert reply.startswith(escape(_(REPLIES[kind]))[:12]), (language, phrase, reply)
         turns = await bot.storage.list_turns(TurnFilter(user=f"tg:{owner}"))
         assert [t.mode for t in turns].count("smalltalk") == 8, (language, [(t.question, t.mode) for t in turns])
+
+
+ARABIC_Q = "كيف أرفع أسعاري دون أن أخسر الزبائن؟"  # covered offline (the multilingual model reads it)
+
+
+async def tapped(telegram: FakeTelegram, owner: int, data: str) -> str:
+    """Press the button `data` under the last message in `owner`'s chat; the reply."""
+    before = len(telegram.texts(owner))
+    telegram.press(owner, data, sent_message(telegram, owner))
+    await telegram.wait_for(lambda: len(telegram.texts(owner)) > before, what=f"the answer to {data}")
+    return telegram.texts(owner)[before]
+
+
+def suggestions(telegram: FakeTelegram, owner: int) -> list[dict]:
+    """The suggested next questions under the last message (buttons)."""
+    rows = last_markup(telegram, owner).get("inline_keyboard", [])
+    return [row[0] for row in rows if row[0]["callback_data"].startswith("next:")]
+
+
+async def test_a_tapped_suggestion_is_answered_in_the_owners_language_offline(tmp_path, shared_index_dir):
+    """Offline the suggested questions are the knowledge's English headings; tapping one under an
+    Arabic answer (asked from an app in English) is answered like the Arabic question was: the
+    Arabic lead line, Arabic "Sources" and buttons, not an English reply."""
+    async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
+        ar = texts("ar")
+        answer = await said(telegram, ARABIC_Q, language="en")
+        assert answer.startswith(italic(english_knowledge(ar)))
+        [first, *_rest] = suggestions(telegram, OWNER)
+        reply = await tapped(telegram, OWNER, first["callback_data"])
+        assert reply.startswith(italic(english_knowledge(ar))), reply
+        assert f"<b>{ar('Sources')}</b>" in reply and "<b>Sources</b>" not in reply
+        labels = [button["text"] for row in last_markup(telegram, OWNER)["inline_keyboard"] for button in row]
+        assert ar("Sources") in labels and "Sources" not in labels
+
+
+def translating_llm(translations: dict[str, str]):
+    """A fake model: the rewrite is CREDIT_Q; the answer ends with the `<next>` block the prompt
+    asks for, each question translated as `translations[language]` numbered (streamed in small
+    pieces, so the block is split across chunks)."""
+
+    def responder(body: dict) -> Reply:
+        if not body.get("stream"):
+            return Reply(CREDIT_Q)
+        prompt = last_user_message(body)
+        language = next((name for name in translations if f"translated into {name}" in prompt), None)
+        if language is None:
+            return Reply("Use **invoice finance** [1].", piece=4)
+        asked = [line for line in prompt.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
+        block = "\n".join(f"{n}. {translations[language]} {n}?" for n in range(1, len(asked) + 1))
+        return Reply(f"Use **invoice finance** [1].\n\n<next>\n{block}\n</next>", piece=4, piece_delay=0.05)
+
+    return responder
+
+
+async def test_with_an_llm_suggestions_are_in_the_owners_language_and_a_tap_keeps_it(start_bot, telegram, llm):
+    """The model translates the suggested next questions with its answer (no extra call); they are
+    shown, never the block they came in; a tap asks the translation, answered in the language."""
+    llm.responder = translating_llm({"Russian": "Как быть с кредитом, вопрос", "Chinese (simplified)": "贷款问题"})
+    await start_bot()
+    for owner, language, question, translation in [
+        (OWNER, "ru", "Как получить кредит без залога для малого бизнеса?", "Как быть с кредитом, вопрос"),
+        (OWNER + 1, "zh", "小企业没有抵押怎么贷款？", "贷款问题"),
+    ]:
+        _ = texts(language)
+        calls = len(llm.requests)
+        [answer] = await asked(telegram, owner, question, language_code=language)
+        assert len(llm.requests) == calls + 2  # the rewrite, the answer: the translations came with it
+        assert "next&gt;" not in answer and translation not in answer and f"<b>{_('Sources')}</b>" in answer
+        drafts = [d.params["text"] for d in telegram.calls_of("sendMessageDraft", owner)]
+        assert drafts and not any("next&gt;" in draft or translation in draft for draft in drafts)
+        shown = suggestions(telegram, owner)
+        assert shown and all(button["text"].startswith(translation) for button in shown), shown
+        reply = await tapped(telegram, owner, shown[0]["callback_data"])
+        assert f"<b>{_('Sources')}</b>" in reply, reply
+        assert f"<question>\n{shown[0]['text']}\n</question>" in last_user_message(llm.requests[-1])
+
+
+async def test_with_an_llm_an_english_suggestion_is_answered_in_the_owners_language(
+    start_bot, telegram, llm
+):
+    """The model gave no translations (its answer only): the English suggestion is shown, and a
+    tap tells the model to answer in Russian, with Russian "Sources"."""
+    llm.responder = lambda body: Reply(CREDIT_Q) if not body.get("stream") else Reply("Ответ [1].")
+    await start_bot()
+    ru = texts("ru")
+    await asked(telegram, OWNER, "Как получить кредит без залога для малого бизнеса?", language_code="ru")
+    [first, *_rest] = suggestions(telegram, OWNER)
+    assert first["text"].isascii()
+    reply = await tapped(telegram, OWNER, first["callback_data"])
+    assert f"<b>{ru('Sources')}</b>" in reply, reply
+    prompt = last_user_message(llm.requests[-1])
+    assert f"<question>\n{first['text']}\n</question>" in prompt and "Write the answer in Russian." in prompt

@@ -290,9 +290,7 @@ async def test_with_an_llm_suggestions_are_in_the_owners_language_and_a_tap_keep
         assert f"<question>\n{shown[0]['text']}\n</question>" in last_user_message(llm.requests[-1])
 
 
-async def test_with_an_llm_an_english_suggestion_is_answered_in_the_owners_language(
-    start_bot, telegram, llm
-):
+async def test_with_an_llm_an_english_suggestion_is_answered_in_the_owners_language(start_bot, telegram, llm):
     """The model gave no translations (its answer only): the English suggestion is shown, and a
     tap tells the model to answer in Russian, with Russian "Sources"."""
     llm.responder = lambda body: Reply(CREDIT_Q) if not body.get("stream") else Reply("Ответ [1].")
@@ -305,3 +303,32 @@ async def test_with_an_llm_an_english_suggestion_is_answered_in_the_owners_langu
     assert f"<b>{ru('Sources')}</b>" in reply, reply
     prompt = last_user_message(llm.requests[-1])
     assert f"<question>\n{first['text']}\n</question>" in prompt and "Write the answer in Russian." in prompt
+
+
+async def test_language_is_confirmed_in_the_new_language(start_bot, telegram):
+    """/language from an app in English: the confirmation is in the language chosen, by button
+    or by code (it was English whatever was chosen: the text was never given to translators)."""
+    await start_bot(llm_model=None)
+    english = "From now on I'll speak {language}."
+    for code in ("ru", "ar", "zh", "es"):
+        confirmation = texts(code)(english)
+        assert confirmation != english, code
+        [reply] = await asked(telegram, OWNER, f"/language {code}", language_code="en")
+        assert reply == confirmation.format(language=LANGUAGES[code])
+    await asked(telegram, OWNER, "/language", language_code="en")
+    before = len(telegram.calls_of("editMessageText"))
+    telegram.press(OWNER, "lang:ru", sent_message(telegram, OWNER))
+    await telegram.wait_for(lambda: len(telegram.calls_of("editMessageText")) > before, what="the choice")
+    assert telegram.calls_of("editMessageText")[-1].params["text"] == texts("ru")(english).format(language="Русский")
+
+
+async def test_the_offline_lead_line_says_what_it_means_for_the_owner(tmp_path, shared_index_dir):
+    """Offline, an Arabic question's answer is led by a line in Arabic that says the answer is in
+    English for now, not that no AI model is configured (settings an owner cannot act on)."""
+    async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
+        answer = await said(telegram, ARABIC_Q, language="en")
+    lead = english_knowledge(texts("ar"))
+    assert answer.startswith(italic(lead))
+    assert "نموذج" not in lead and "الإنجليزية" in lead  # no "model"; "English"
+    for code, model in (("ru", "модел"), ("zh", "模型"), ("en", "model")):
+        assert model not in english_knowledge(texts(code)).lower(), code

@@ -201,7 +201,8 @@ async def remember_language(update: Update, context: BotContext, code: str) -> s
     """Store the owner's choice of language (used from the next message on) and say so in it."""
     await context.deps.storage.set_language(user_key(update), code)
     context.user_data["language"] = code
-    return texts(code)("From now on I'll speak {language}.").format(language=LANGUAGES[code])
+    _ = texts(code)  # said in the new language (`_`, so that the text is extracted for translators)
+    return _("From now on I'll speak {language}.").format(language=LANGUAGES[code])
 
 
 HANDLERS = [

@@ -135,10 +135,10 @@ class SectionIndex:
         self.intro_penalty = np.array([10.0 if s.intro else 0.0 for s in sections], dtype=np.float32)
         self.titles = {s.path: s.title for s in sections}
         self._frequency: dict[str, int] | None = None
-        self.first_questions: dict[str, str] = {}
+        self.first_questions: dict[str, Section] = {}  # by path: its first section whose heading is a question
         for section in sections:  # in file order
             if not section.intro and section.own_heading.endswith("?"):
-                self.first_questions.setdefault(section.path, section.own_heading)
+                self.first_questions.setdefault(section.path, section)
 
     @classmethod
     def load(

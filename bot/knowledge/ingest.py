@@ -297,10 +297,9 @@ def _embed_and_store(
             continue
         all_chunks = [c for _, cs in pending for c in cs]
         texts = [c.embedding_text(recipe.embed_headings) for c in all_chunks]
-        vectors = embeddings.embed_everywhere(texts)
         asked = {file_path: section_questions(file_chunks) for file_path, file_chunks in pending}
         questions = [q.text for qs in asked.values() for q in qs]
-        question_vectors = embeddings.embed_everywhere(questions, questions=True) if questions else {}
+        vectors, question_vectors = embeddings.embed_kinds([texts, questions], [False, True])
         offset = asked_offset = 0
         writes = []
         for file_path, file_chunks in pending:

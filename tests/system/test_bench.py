@@ -19,6 +19,7 @@ from tests.helpers import ROOT
 
 BENCHES = {
     "ingest_bench.py": ("ingest", ["throughput", "reingest"]),
+    "library_ingest_bench.py": ("library_ingest", ["first", "changed"]),
     "retrieval_bench.py": ("retrieval", ["sizes"]),
     "bot_bench.py": ("bot", ["llm_300ms", "llm_0ms", "offline", "targets"]),
     "memory_bench.py": ("memory", ["runs"]),

@@ -11,7 +11,11 @@ from tests.helpers import fresh_copy
 from tests.system.test_readme import quick_start_commands
 
 
-def test_the_first_run_on_an_empty_data_folder_answers_with_sources(tmp_path):
+def test_the_first_run_on_an_empty_data_folder_answers_with_sources(tmp_path, shared_index_dir):
+    """`shared_index_dir`: the session's index is built first, so the vectors are in the shared
+    virtual environment's cache: this run's ingest is still a first one (empty data folder, new
+    index), without embedding the library again beside another test worker doing the same
+    (the time of a first run on a fresh clone is bench/library_ingest_bench.py's)."""
     copy = tmp_path / "sme-advisor"
     copy.mkdir()
     fresh_copy(copy)

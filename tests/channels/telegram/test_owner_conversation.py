@@ -67,7 +67,7 @@ async def test_small_talk_unknown_commands_and_help_by_audience(tmp_path, shared
         [answer] = await said(telegram, OWNER, CREDIT_Q)  # small talk did not use up the one question a minute
         assert "<b>Sources</b>" in answer
         [limited] = await said(telegram, OWNER, "Should I sell cross-border?")
-        assert "try again in" in limited
+        assert "I'll answer this one in" in limited
 
         [unknown] = await said(telegram, OWNER, "/foo")
         assert unknown == "I don't know /foo. /help lists what I can do."

@@ -13,7 +13,9 @@ gathered into one question, and the answer in progress (which /cancel stops).
   most MAX_WAITING of them: one more is refused at once (the owner is asked to send it later).
 - **Long pastes.** Telegram splits a message over 4,096 characters into several that arrive
   within about a second. A long message (over LONG_MESSAGE characters) waits QUESTION_WINDOW
-  seconds for the rest of the owner's messages, and they are answered as one question.
+  seconds for the rest of the owner's messages, and they are answered as one question; sent
+  while another question is answered, it gathers the rest meanwhile and waits the window again
+  when its turn comes.
 - **Steps.** With a shared database, where an owner is in a multi-step conversation (the guided
   /profile…) is read before each of their updates and saved after (`steps.SharedSteps`), so
   any process can take the next step.
@@ -59,7 +61,11 @@ class Gathering:
         self.last = time.monotonic()
 
     async def until_quiet(self, window: float) -> str:
-        """Wait until no message joined for `window` seconds; then close it and give the text."""
+        """Wait until no message joined for `window` seconds, counted from its turn at the
+        earliest (as when the chat is idle: a paste sent during another answer may have arrived
+        long before its turn, and its rest may reach the bot only after that answer's writes);
+        then close it and give the text."""
+        self.last = max(self.last, time.monotonic())
         while (wait := self.last + window - time.monotonic()) > 0:
             await asyncio.sleep(wait)
         self.open = False

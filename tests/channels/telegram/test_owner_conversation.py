@@ -199,6 +199,31 @@ async def test_a_long_paste_is_answered_once_with_its_question(tmp_path, shared_
     assert turn["question"].endswith(CREDIT_Q) and len(turn["question"]) < len(background)
 
 
+async def test_a_long_paste_sent_while_an_answer_streams_is_answered_once(tmp_path, shared_index_dir, slow_llm):
+    """A paste Telegram split, sent while another answer is prepared, is answered as one question,
+    as when the chat is idle: the wait for its rest starts when its turn comes. (Its second part
+    was answered on its own when it reached the bot just after the first answer went out: the
+    first part had arrived seconds before, so its wait was over at once.)"""
+    background = "We are a family bakery in Lyon with six staff, two shops and a market stall. " * 60
+    env = env_for(tmp_path, shared_index_dir, LLM_MODEL="openai:fake", LLM_BASE_URL=slow_llm.base_url)
+    async with running_bot(env, tmp_path / "bot.log") as telegram:
+        telegram.message(OWNER, SLOWEST_Q)
+        await telegram.wait_for(lambda: telegram.calls_of("sendMessageDraft", OWNER), what="the first answer to stream")
+        telegram.message(OWNER, background[:4000])
+        answered = lambda: [t for t in telegram.texts(OWNER) if "<b>Sources</b>" in t]  # noqa: E731
+        await telegram.wait_for(lambda: answered(), 60, "the first answer")
+        await asyncio.sleep(0.3)
+        telegram.message(OWNER, background[4000:] + " Our cash is tight every winter. " + CREDIT_Q)
+        await telegram.wait_for(lambda: len(telegram.texts(OWNER)) >= 3, 60, "the paste's answer")
+        await asyncio.sleep(5)  # a second answer to the paste would have come by now
+        said = telegram.texts(OWNER)
+    waits = "I'm still answering your previous question; I'll answer this one right after."
+    assert said.count(waits) == 1 and len(said) == 3, said
+    assert said[-1].startswith(f"<i>Your message was long, so I answered its question (“{CREDIT_Q}”)")
+    questions = [t["question"] for t in turns(tmp_path)]
+    assert len(questions) == 2 and questions[0] == SLOWEST_Q and questions[1].endswith(CREDIT_Q), questions
+
+
 async def test_the_guided_profile_and_its_use(tmp_path, shared_index_dir):
     async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
         [intro, industry] = await said(telegram, OWNER, "/profile", count=2)

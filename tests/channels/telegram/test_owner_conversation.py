@@ -292,6 +292,49 @@ async def tap(telegram: FakeTelegram, label: str) -> str:
     return telegram.texts(OWNER)[-1]
 
 
+async def choose(telegram: FakeTelegram, label: str) -> list[str]:
+    """Tap Edit or Start over under the profile /profile showed: the intro and first question."""
+    labelled = lambda c: [  # noqa: E731
+        b["callback_data"] for row in (c.params.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
+        if b["text"] == label
+    ]
+    call = next(c for c in reversed(telegram.calls_of("sendMessage", OWNER)) if labelled(c))
+    before = len(telegram.texts(OWNER))
+    telegram.press(OWNER, labelled(call)[0], call.result)
+    await telegram.wait_for(lambda: len(telegram.texts(OWNER)) >= before + 2, what=f"the questions after {label}")
+    assert telegram.calls_of("editMessageText", OWNER)[-1].params["text"] == f"{call.params['text']}\n→ {label}"
+    return telegram.texts(OWNER)[before:]
+
+
+async def test_profile_shows_an_existing_profile_first_with_edit_and_start_over(tmp_path, shared_index_dir):
+    """/profile with a profile used to restart the questions at once; it shows the profile, and
+    the owner may leave it, edit it question by question, or start over."""
+    change = "Change it question by question (/skip keeps an answer), or start over?"
+    async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
+        await said(telegram, OWNER, "/profile industry=bakery staff=6")
+        [shown] = await said(telegram, OWNER, "/profile")
+        assert shown == f"Your profile now:\nIndustry: bakery\nStaff: 6\n\n{change}"
+        rows = telegram.calls_of("sendMessage", OWNER)[-1].params["reply_markup"]["inline_keyboard"]
+        assert [button["text"] for row in rows for button in row] == ["✏️ Edit", "🔄 Start over"]
+        [answer] = await said(telegram, OWNER, CREDIT_Q)  # only looking: the next message is a question
+        assert "<b>Sources</b>" in answer and stored_profile(tmp_path) == {"industry": "bakery", "staff": 6}
+
+        intro, question = await choose(telegram, "✏️ Edit")
+        assert intro.startswith("A few quick questions") and question.startswith(PROFILE_QUESTIONS[0])
+        [staff] = await said(telegram, OWNER, "/skip")  # keeps the industry
+        assert staff.startswith(PROFILE_QUESTIONS[1])
+        await said(telegram, OWNER, "7")
+        assert await said(telegram, OWNER, "/cancel") == [PROFILE_STOPPED]
+        assert stored_profile(tmp_path) == {"industry": "bakery", "staff": 7}
+
+        await said(telegram, OWNER, "/profile")
+        _intro, question = await choose(telegram, "🔄 Start over")
+        assert question.startswith(PROFILE_QUESTIONS[0]) and stored_profile(tmp_path) == {}
+        await said(telegram, OWNER, "Kenyan tea exports")
+        assert await said(telegram, OWNER, "/cancel") == [PROFILE_STOPPED]
+    assert stored_profile(tmp_path) == {"industry": "Kenyan tea exports"}
+
+
 async def test_the_guided_profile_at_every_step_its_buttons_and_key_value_forms(tmp_path, shared_index_dir):
     async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
         for stop_at in range(len(PROFILE_QUESTIONS) + 1):  # /skip passes each question, /cancel stops at each
@@ -318,15 +361,17 @@ async def test_the_guided_profile_at_every_step_its_buttons_and_key_value_forms(
         tapped = {"industry": "manufacturing", "staff": "2–9", "region": "Kenya", "stage": "selling abroad"}
         assert stored_profile(tmp_path) == tapped  # a range is kept as the button shows it
 
-        intro, _industry = await said(telegram, OWNER, "/profile", count=2)
-        assert intro.startswith("Your profile now:\nIndustry: manufacturing\nStaff: 2–9\nRegion/country: Kenya\n")
+        [shown] = await said(telegram, OWNER, "/profile")
+        assert shown.startswith("Your profile now:\nIndustry: manufacturing\nStaff: 2–9\nRegion/country: Kenya\n")
+        await choose(telegram, "✏️ Edit")
         await said(telegram, OWNER, "/skip")
         [wrong] = await said(telegram, OWNER, "about six")
         assert "staff must be a whole number" in wrong and "(got 'about six')" in wrong and "/skip" in wrong
         [region] = await said(telegram, OWNER, "10-49")  # typed with a hyphen: stored like the button's range
         assert region.startswith(PROFILE_QUESTIONS[2]) and stored_profile(tmp_path)["staff"] == "10–49"
         assert await said(telegram, OWNER, "/cancel") == [PROFILE_STOPPED]
-        await said(telegram, OWNER, "/profile", count=2)
+        await said(telegram, OWNER, "/profile")
+        await choose(telegram, "✏️ Edit")
         await said(telegram, OWNER, "/skip")
         assert (await tap(telegram, "Just me")).startswith(PROFILE_QUESTIONS[2])
         assert stored_profile(tmp_path)["staff"] == 1  # "Just me" is one person, a number

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.index import E5Embedder, Embedder, Embeddings
-from bot.index.cache import default_cache_dir
+from bot.index import Embedder
+from bot.knowledge import runner as ingest_runner
 from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, run_ingest, write
 from tests.helpers.workers import start_chroma_server
 
@@ -64,15 +64,20 @@ def settings(tmp_path, kdir) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def shared_index_dir(tmp_path_factory, embedder) -> Path:
+def shared_index_dir(tmp_path_factory) -> Path:
     """A data dir whose index holds the repository's own knowledge/, ingested once per session
     with the default backend's two spaces (MiniLM and e5), so the bot processes tests start on
-    it find nothing to re-embed."""
+    it find nothing to re-embed.
+
+    On a clean clone the embedding cache is empty: one test worker embeds the library while
+    the others wait for it (both at once took twice as long, each contending for both
+    cores), then each fills its own index from the cache in seconds."""
     data_dir = tmp_path_factory.mktemp("repo-data")
     settings = load_settings(knowledge_dir=ROOT / "knowledge", data_dir=data_dir, _env_file=None)
-    # with the cache the bot processes use, so their ingests (and the first-run test's) reuse these vectors
-    cache = default_cache_dir()
-    report, _ = run_ingest(settings, Embeddings(embedder.use_cache(cache), E5Embedder().use_cache(cache)))
+    assert settings.embedding_cache  # the bot processes' cache, so their ingests reuse these vectors
+    with open(tmp_path_factory.getbasetemp().parent / "repo-data.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        report = ingest_runner.run_ingest(settings)
     assert not report.skipped, report.skipped
     return data_dir
 

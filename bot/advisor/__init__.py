@@ -4,6 +4,7 @@
 - `lookup`: what answers a question: the sections, the owner's documents, follow-ups (`Lookup`, `Found`)
 - `coverage`: which section leads and whether any does, the calibrated model (`CoverageModel`, `coverage.json`)
 - `answer`: `Answer`, `Source`, `Failure`: what channels show and storage records
+- `suggestions`: the questions suggested under an answer, in the owner's language where they can be had
 - `offline`: the answer composed from a section's opening without an LLM
 - `blocks`: a section's text as an owner reads it: paragraphs, whole lists, titles for paths
 - `model_answer`: the model's calls: the rewrite of a question, the streamed answer (`ModelAnswers`)

@@ -118,14 +118,14 @@ FOLLOW_UPS = 2
 FOLLOW_UP_CHARACTERS = 60  # short enough to read whole on a button on a phone
 
 
-def follow_ups(candidates: list[str]) -> list[str]:
-    """Up to two next questions the knowledge base answers, from question-headings in the order
-    given: questions short enough to read whole on a button on a phone, each once."""
+def follow_ups(candidates: list[str], count: int = FOLLOW_UPS) -> list[str]:
+    """Up to `count` (two) next questions the knowledge base answers, from question-headings in
+    the order given: questions short enough to read whole on a button on a phone, each once."""
     questions: list[str] = []
     for candidate in candidates:
         question = (candidate or "").strip()
         if question.endswith("?") and len(question) <= FOLLOW_UP_CHARACTERS and question not in questions:
             questions.append(question)
-        if len(questions) == FOLLOW_UPS:
+        if len(questions) == count:
             break
     return questions

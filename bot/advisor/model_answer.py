@@ -26,12 +26,16 @@ from bot.advisor.conversation import Exchange, Profile
 from bot.advisor.lookup import Found
 from bot.advisor.offline import section_passage
 from bot.advisor.prompts import (
+    NEXT_CLOSE,
+    NEXT_OPEN,
+    QUESTION_LANGUAGE,
     Prompts,
     defused,
     history_messages,
     history_text,
     label_number,
     labelled,
+    next_questions_text,
     passages_text,
 )
 from bot.config import Settings
@@ -85,8 +89,15 @@ class ModelAnswers:
         timings: dict,
         deadline: float,
         _: Translate = str,
+        language: str | None = None,
+        translate: tuple[list[str], str] = ([], ""),
+        translated: dict[str, str] | None = None,
     ) -> AsyncIterator[str | Answer | Failure]:
-        """Stream the model's answer with citations checked; end with an Answer or a Failure."""
+        """Stream the model's answer with citations checked; end with an Answer or a Failure.
+        `language` (an English name): what to write in, whatever the question's (a tapped
+        suggestion); `translate`: next questions and the language (an English name) the model
+        translates them into in the same call, after the answer: they go in `translated`
+        (question → translation), never in the text."""
         started = time.perf_counter()
         by_label = labelled(passages)
         knowledge = passages_text([(n, p) for n, p in by_label.items() if not p.is_document], _)
@@ -99,8 +110,11 @@ class ModelAnswers:
             passages=defused(knowledge),
             documents=defused(documents or "(none)"),
             question=defused(question),
+            language=language or QUESTION_LANGUAGE,
+            next_questions=defused(next_questions_text(*translate)),
         )
         citations = CitationFilter(set(by_label))
+        block = NextQuestions()
         text: list[str] = []
         usage: dict = {}
         finish: str | None = None
@@ -111,7 +125,7 @@ class ModelAnswers:
                     if chunk.usage_metadata:
                         usage = dict(chunk.usage_metadata)
                     finish = chunk.response_metadata.get("finish_reason") or finish
-                    delta = citations.feed(chunk_text(chunk.content))
+                    delta = citations.feed(block.feed(chunk_text(chunk.content)))
                     if delta:
                         text.append(delta)
                         length += len(delta)
@@ -119,7 +133,7 @@ class ModelAnswers:
                     if length > self.settings.answer_max_chars:
                         finish = "too long"  # stop reading: an owner on a phone will not read 14 messages
                         break
-            if rest := citations.finish():
+            if rest := citations.feed(block.finish()) + citations.finish():
                 text.append(rest)
                 yield rest
         except Exception as exc:  # timeout, connection refused, 5xx, 429 after retries
@@ -129,6 +143,8 @@ class ModelAnswers:
             yield Failure(cause)
             return
         timings["generate"] = _ms(started)
+        if translated is not None:
+            translated.update(block.translations(translate[0]))
         body = "".join(text).strip()
         truncated = finish not in ("stop", "end_turn", "STOP", "eos")  # cut stream (None), length limit, our cap
         if truncated:
@@ -152,6 +168,46 @@ class ModelAnswers:
             truncated=truncated,
             notes=[texts.cut_short(_)] if truncated else [],
         )
+
+
+class NextQuestions:
+    """Holds back the `<next>` block that ends a streamed answer (the next questions translated,
+    `prompts.next_questions_text`): the owner never sees it, in a draft or in the answer."""
+
+    def __init__(self) -> None:
+        self._pending = ""  # text that may be the start of NEXT_OPEN
+        self.block: str | None = None  # what came after NEXT_OPEN
+
+    def feed(self, text: str) -> str:
+        """The part of `text` to show."""
+        if self.block is not None:
+            self.block += text
+            return ""
+        text, self._pending = self._pending + text, ""
+        at = text.find(NEXT_OPEN)
+        if at >= 0:
+            self.block = text[at + len(NEXT_OPEN) :]
+            return text[:at]
+        keep = next((n for n in range(len(NEXT_OPEN) - 1, 0, -1) if text.endswith(NEXT_OPEN[:n])), 0)
+        if keep:
+            text, self._pending = text[:-keep], text[-keep:]
+        return text
+
+    def finish(self) -> str:
+        """What was held back and turned out not to be the block."""
+        rest, self._pending = self._pending, ""
+        return rest
+
+    def translations(self, questions: list[str]) -> dict[str, str]:
+        """Each of `questions` to its translation, by number (the model's numbered lines); a
+        question the model left out has none."""
+        lines = (self.block or "").split(NEXT_CLOSE)[0].splitlines()
+        numbered = (re.match(r"\s*(\d{1,2})[.)]\s+(.+?)\s*$", line) for line in lines)
+        found = {int(m.group(1)): m.group(2) for m in numbered if m}
+        return {q: found[n][:MAX_TRANSLATION] for n, q in enumerate(questions, start=1) if found.get(n)}
+
+
+MAX_TRANSLATION = 120  # characters: a button's question, not a paragraph
 
 
 def prompt_passages(found: Found, top_k: int, titles: Callable[[str], str | None]) -> list[Passage]:

@@ -15,8 +15,8 @@ import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from bot.advisor import texts
-from bot.advisor.answer import Answer, Failure, Mode, follow_ups, numbered_sources
+from bot.advisor import suggestions, texts
+from bot.advisor.answer import Answer, Failure, Mode, numbered_sources
 from bot.advisor.conversation import (
     Exchange,
     Profile,
@@ -39,17 +39,13 @@ from bot.index.lexical import tokenize
 from bot.index.owner_documents import Owner, OwnerDocuments
 from bot.index.retriever import Passage, Retriever
 from bot.knowledge.tokens import count_tokens
-from bot.locales import Translate
+from bot.locales import IN_ENGLISH, Translate, supported
 from bot.locales import texts as texts_for
 
 log = logging.getLogger(__name__)
 
 KNOWLEDGE_LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "ru": "Russian", "fr": "French"}
 ALSO_MARGIN = 0.25  # sections of other files this close to the lead's chance are "also relevant"
-# A declined question whose lead is at least this likely right is offered the closest questions;
-# below it, the closest sections are noise. On the tuning set (2026-12-07, 112 files) 70% of
-# off-topic questions fall below 0.25, and 5–9% of the covered questions that are declined.
-SUGGEST_MIN_CONFIDENCE = 0.25
 GUARD_CONFIDENCE = 0.15  # with a model's rewrite, how close the owner's own words must come (an off-topic
 # question's lead is under 0.05; 97% of the covered tuning questions in English and 85% of those in
 # other languages reach it)
@@ -105,10 +101,11 @@ class Advisor:
         language: str | None = None,
         owner: Owner | None = None,
         offline: bool = False,
+        answer_in: str | None = None,
     ) -> Answer:
         """The whole answer at once (the same work as `stream`, without the deltas)."""
         final = None
-        async for event in self.stream(question, conversation, profile, language, owner, offline):
+        async for event in self.stream(question, conversation, profile, language, owner, offline, answer_in):
             if isinstance(event, Answer):
                 final = event
         assert final is not None
@@ -122,6 +119,7 @@ class Advisor:
         language: str | None = None,
         owner: Owner | None = None,
         offline: bool = False,
+        answer_in: str | None = None,
     ) -> AsyncIterator[str | Answer]:
         """Yield text deltas as the model writes, then the final `Answer` (`offline`: composed
         without the chat model, as owners see it without an LLM).
@@ -131,11 +129,14 @@ class Advisor:
         channel should always show the final `Answer.text`. Fixed texts (notes, the
         not-covered reply) are in the question's language, else the owner's (`language`).
         With an `owner`, the best passages of their own documents (at least MIN_SCORE) join
-        the knowledge's, cited `[D1]`, `[D2]`…
+        the knowledge's, cited `[D1]`, `[D2]`… `answer_in`: the language of the whole answer,
+        whatever the question's (a suggested next question tapped: the language of the answer it
+        was under). Suggested next questions are in the answer's language where the model
+        translates them (with the answer, in the same call) or the knowledge has them (`bot.advisor.suggestions`).
         """
         started = time.perf_counter()
         profile = profile or Profile()
-        owner_language = texts.language_for(question, language)
+        owner_language = supported(answer_in) or texts.language_for(question, language)
         _ = texts_for(owner_language)
         focus = focus_question(question, self.settings.question_max_tokens)
         question = focus.text
@@ -153,11 +154,16 @@ class Advisor:
         found, standalone, error = await self._find(asked, history, profile, timings, deadline, chat_model)
         found = await self._with_documents(found, asked, owner, timings)
         answer: Answer | None = None
+        translated: dict[str, str] = {}
         if not found.covered:
-            answer = await self._declined(question, found, _)
+            answer = await self._declined(question, found, _, owner_language)
         elif chat_model is not None and error is None:
             passages = prompt_passages(found, self.settings.top_k, self.retriever.title_of)
-            async for event in self.model.stream(question, history, profile, passages, timings, deadline, _):
+            write_in = IN_ENGLISH[owner_language] if supported(answer_in) else None
+            translate = suggestions.to_translate(found, owner_language, self._knowledge_language())
+            async for event in self.model.stream(
+                question, history, profile, passages, timings, deadline, _, write_in, translate, translated
+            ):
                 if isinstance(event, str):
                     yield event
                 elif isinstance(event, Failure):
@@ -169,9 +175,9 @@ class Advisor:
         answer.standalone_question, answer.language = standalone, owner_language
         answer.best_score, answer.confidence = _best_score(found), round(found.judgement.confidence, 4)
         if answer.covered:
-            answer.follow_ups = self._next_questions(found, answer)
+            answer.follow_ups = suggestions.next_questions(found, answer, self.retriever, owner_language, translated)
         elif not answer.follow_ups:
-            answer.follow_ups = self._closest_questions(found)
+            answer.follow_ups = suggestions.closest_questions(found, owner_language)
         answer.notes = notes + answer.notes
         timings["total"] = _ms(started)
         answer.timings_ms = timings
@@ -309,36 +315,16 @@ class Advisor:
         answer.references = composed.references
         return answer
 
-    async def _declined(self, question: str, found: Found, _: Translate) -> Answer:
+    async def _declined(self, question: str, found: Found, _: Translate, language: str) -> Answer:
         """The honest "no": nothing beyond what was shown fits (a follow-up whose fitting sections
         were all shown; the closest others are offered); not sure (sections came close: the
         closest questions it can answer are offered); or nothing on it (with what it covers)."""
-        closest = self._closest_questions(found)  # not those shown: a follow-up's search leaves them out
+        closest = suggestions.closest_questions(found, language)  # a follow-up's search leaves those shown out
         if found.exhausted:
             return Answer(question, texts.all_we_have(_), False, "offline", follow_ups=closest)
         if closest:
             return Answer(question, texts.not_sure(_), False, "offline", follow_ups=closest)
         return Answer(question, await asyncio.to_thread(self.not_covered_text, _), False, "offline")
-
-    def _closest_questions(self, found: Found) -> list[str]:
-        """The questions of the sections that came closest to a declined question, when the lead
-        came close enough to be worth a tap (SUGGEST_MIN_CONFIDENCE: an off-topic question's
-        closest sections are noise)."""
-        if found.judgement.confidence < SUGGEST_MIN_CONFIDENCE:
-            return []
-        return follow_ups([match.section.own_heading for match, _ in found.judgement.ranked])
-
-    def _next_questions(self, found: Found, answer: Answer) -> list[str]:
-        """Up to two next questions the knowledge base answers: the question-headings of the files
-        the lead points to, then of the sections that came next (not those it cited)."""
-        cited = {(source.path, source.heading) for source in answer.sources}
-        candidates = [self.retriever.first_question(path) for path in answer.references]
-        candidates += [
-            match.section.own_heading
-            for match, _ in found.judgement.ranked[1:]
-            if (match.section.path, match.section.heading) not in cited
-        ]
-        return follow_ups(candidates)
 
     def not_covered_text(self, _: Translate = str) -> str:
         """Say plainly that the question is outside the knowledge base, and what it does cover."""

@@ -24,7 +24,7 @@ from bot.locales import Translate
 # file -> (required placeholders, optional placeholders)
 TEMPLATES = {
     "system.md": (set(), set()),
-    "answer.md": ({"passages", "question"}, {"profile", "documents"}),
+    "answer.md": ({"passages", "question"}, {"profile", "documents", "language", "next_questions"}),
     "rewrite.md": ({"history", "question"}, {"language"}),
 }
 
@@ -102,6 +102,24 @@ def history_messages(history: list[Exchange]) -> list:
 
 def history_text(history: list[Exchange]) -> str:
     return "\n".join(f"Owner: {e.question}\nAdvisor: {e.answer}" for e in history)
+
+
+QUESTION_LANGUAGE = "the language of the question"  # `{language}` of a typed question
+NEXT_OPEN, NEXT_CLOSE = "<next>", "</next>"
+
+
+def next_questions_text(questions: list[str], language: str) -> str:
+    """`{next_questions}`: the knowledge's next questions to translate into the owner's `language`
+    (an English name), after the answer, in a block the advisor takes out (`NextQuestions`); ""
+    when there are none to translate."""
+    if not questions:
+        return ""
+    numbered = "\n".join(f"{number}. {question}" for number, question in enumerate(questions, start=1))
+    return (
+        f"After your answer, write {NEXT_OPEN} on a line of its own, then each of these questions "
+        f"translated into {language}, one per line, numbered as here, then {NEXT_CLOSE}. They are "
+        f"shown to the owner as buttons to ask next:\n{numbered}"
+    )
 
 
 def labelled(passages: list[Passage]) -> dict[int | str, Passage]:

@@ -49,7 +49,7 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
         "uk": ("привіт", "вітаю", "добрий день", "доброго ранку", "добрий вечір"),
         "id": ("halo", "hai", "selamat pagi", "selamat siang", "selamat sore", "selamat malam"),
         "tr": ("merhaba", "selam", "günaydın", "iyi günler", "iyi akşamlar"),
-        "ar": ("مرحبا", "السلام عليكم", "اهلا", "أهلا", "صباح الخير", "مساء الخير"),
+        "ar": ("مرحبا", "السلام عليكم", "اهلا", "أهلا", "اهلا وسهلا", "أهلا وسهلا", "صباح الخير", "مساء الخير"),
         "fa": ("سلام", "درود", "صبح بخیر", "عصر بخیر"),
         "hi": ("नमस्ते", "नमस्कार", "namaste", "namaskar"),
         "zh": ("你好", "您好", "嗨", "哈喽", "早上好", "早安", "下午好", "晚上好", "大家好"),
@@ -79,10 +79,21 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
         "uk": ("дякую", "дуже дякую", "спасибі"),
         "id": ("terima kasih", "makasih", "trims"),
         "tr": ("teşekkürler", "teşekkür ederim", "sağol", "sağ ol"),
-        "ar": ("شكرا", "شكرا جزيلا", "شكراً"),
+        "ar": ("شكرا", "شكرا جزيلا", "شكراً", "شكرا لك", "مشكور"),
         "fa": ("ممنون", "مرسی", "سپاس", "متشکرم"),
         "hi": ("धन्यवाद", "शुक्रिया", "dhanyavad", "shukriya"),
-        "zh": ("谢谢", "谢谢你", "谢谢您", "多谢", "非常感谢", "感谢", "太感谢了", "谢啦"),
+        "zh": (
+            "谢谢",
+            "谢谢你",
+            "谢谢您",
+            "多谢",
+            "非常感谢",
+            "感谢",
+            "太感谢了",
+            "谢啦",
+            "谢谢你的帮助",
+            "谢谢您的帮助",
+        ),
     },
     "ack": {
         "en": (
@@ -108,14 +119,29 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
         "fr": ("d'accord", "daccord", "compris", "parfait"),
         "de": ("ok", "alles klar", "verstanden", "gut"),
         "it": ("va bene", "capito", "perfetto"),
-        "ru": ("ок", "хорошо", "понятно", "ясно", "ладно"),
+        "ru": ("ок", "окей", "хорошо", "понятно", "ясно", "ладно"),
         "uk": ("ок", "добре", "зрозуміло", "гаразд"),
         "id": ("oke", "baik", "siap", "mengerti"),
         "tr": ("tamam", "anladım", "peki"),
-        "ar": ("حسنا", "تمام", "فهمت"),
+        "ar": ("حسنا", "تمام", "فهمت", "طيب", "اوكي", "أوكي", "ماشي"),
         "fa": ("باشه", "فهمیدم"),
         "hi": ("ठीक है", "theek hai", "samajh gaya"),
-        "zh": ("好的", "好", "明白了", "明白", "知道了", "收到", "行", "可以", "懂了"),
+        "zh": (
+            "好的",
+            "好",
+            "明白了",
+            "明白",
+            "知道了",
+            "收到",
+            "行",
+            "可以",
+            "懂了",
+            "嗯",
+            "嗯嗯",
+            "哦",
+            "好吧",
+            "没问题",
+        ),
     },
     "farewell": {
         "en": ("bye", "goodbye", "good bye", "see you", "see ya", "good night", "later", "ciao"),
@@ -154,7 +180,7 @@ PHRASES: dict[Kind, dict[str, tuple[str, ...]]] = {
         "uk": ("хто ти", "ти бот", "хто ви"),
         "id": ("siapa kamu", "kamu siapa", "apakah kamu bot"),
         "tr": ("sen kimsin", "kimsin", "bot musun"),
-        "ar": ("من انت", "من أنت", "هل انت بوت"),
+        "ar": ("من انت", "من أنت", "هل انت بوت", "هل أنت بوت", "ما انت", "ما أنت"),
         "fa": ("تو کی هستی", "شما کی هستید", "ربات هستی"),
         "hi": ("तुम कौन हो", "आप कौन हैं", "kaun ho"),
         "zh": ("你是谁", "您是谁", "你是机器人吗", "你是人吗", "你是什么"),
@@ -231,26 +257,52 @@ class SmallTalk:
         return self.kind in ("greeting", "capabilities")
 
 
+def _folded(text: str) -> str:
+    """`text` without accents and other combining marks, on both sides of the lookup: "Olá" is
+    "ola", "¿Quién eres?" is "quien eres", "شكراً" is "شكرا", whichever way an owner's keyboard
+    writes them."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
+
+
 _LOOKUP: dict[str, tuple[Kind, str]] = {}
 for _kind, _by_language in PHRASES.items():
     for _language, _phrases in _by_language.items():
         for _phrase in _phrases:
-            _LOOKUP.setdefault(_phrase, (_kind, _language))  # "ok" is English first
+            _LOOKUP.setdefault(_folded(_phrase), (_kind, _language))  # "ok" is English first
 _FILLERS = ("there", "bot", "advisor", "sme advisor", "again", "so much", "a lot", "very much", "friend", "please")
+_PARTICLES = re.compile(r"(?<=\w)[啊呀吧哦呢啦哈嘛喔哟]+$")  # "你好啊", "谢谢啦": Chinese softens with a particle
 _PUNCTUATION = re.compile(r"[^\w\s'’]+")
+_CLAUSES = re.compile(r"[,.!?;:…，。！？；：、،؟]+")  # "ok, thanks!", "好的，谢谢", "hi, who are you?"
+# Of a message made of several small talks, the one answered: a question about the bot before thanks,
+# thanks before a greeting ("hi, who are you?" is answered as "who are you?").
+_WEIGHT: tuple[Kind, ...] = ("ack", "greeting", "farewell", "thanks", "identity", "capabilities")
 
 
 def small_talk(message: str) -> SmallTalk | None:
-    """The small talk `message` is, or None for anything that may be a question."""
+    """The small talk `message` is, or None for anything that may be a question. Scripts
+    without spaces between words (Chinese) are matched by whole phrase, like the others."""
     words = _normalised(message)
     if not words or len(words.split()) > MAX_WORDS:
         return None
-    found = _LOOKUP.get(words) or _LOOKUP.get(_without_fillers(words))
+    found = _phrase(words)
+    if found is None:
+        clauses = [clause for clause in (_normalised(part) for part in _CLAUSES.split(message)) if clause]
+        each = [_phrase(clause) for clause in clauses]
+        if len(clauses) > 1 and all(each):
+            kind = max((kind for kind, _language in each), key=_WEIGHT.index)
+            language = next((language for _kind, language in each if language != "en"), "en")
+            found = (kind, language)
     return SmallTalk(found[0], REPLIES[found[0]], found[1]) if found else None
 
 
+def _phrase(words: str) -> tuple[Kind, str] | None:
+    """The kind and language of one phrase: as written, without fillers, or without a particle."""
+    return _LOOKUP.get(words) or _LOOKUP.get(_without_fillers(words)) or _LOOKUP.get(_PARTICLES.sub("", words))
+
+
 def _normalised(message: str) -> str:
-    text = unicodedata.normalize("NFKC", message).lower().replace("’", "'")
+    text = _folded(unicodedata.normalize("NFKC", message).lower().replace("’", "'"))
     text = _PUNCTUATION.sub(" ", text)  # emoji and punctuation: "thanks!!! 🙏" is "thanks"
     return " ".join(text.split())
 

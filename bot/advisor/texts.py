@@ -26,7 +26,7 @@ def fallback_note(_: Translate) -> str:
 
 def english_knowledge(_: Translate) -> str:
     """The line an offline answer to a question in another language leads with."""
-    return "_" + _("The knowledge base is in English and no AI model is configured, so here it is in English:") + "_"
+    return "_" + _("My knowledge base is written in English, so for now I can only answer in English:") + "_"
 
 
 def cut_short(_: Translate) -> str:

@@ -50,11 +50,13 @@ class Dialogue:
         names: Names = (None, None),
         input_kind: str | None = None,
         documents: bool = False,
+        answer_in: str | None = None,
     ) -> Reply:
         """Answer `question` in the chat's conversation; `on_delta` receives streamed text;
         `input_kind` (voice, photo, document) is stored with the turn: how the question arrived.
         `documents`: search the owner's own documents too (private chats only: a group never
-        sees them).
+        sees them). `answer_in`: the language to answer in, whatever the question's (a suggested
+        question tapped under an answer in that language).
 
         Cancelled (the owner's /cancel), the turn is stored as cancelled, with what was written
         so far, and the cancellation goes on to the caller."""
@@ -64,7 +66,7 @@ class Dialogue:
         answer = None
         written: list[str] = []
         try:
-            async for event in self.advisor.stream(question, history, profile, language, owner):
+            async for event in self.advisor.stream(question, history, profile, language, owner, answer_in=answer_in):
                 if isinstance(event, Answer):
                     answer = event
                 else:

@@ -18,6 +18,7 @@
 - `passages`: what a search gives back (`Passage`) and which of its front matter fits an owner
 - `regions`: which countries a question names, so one country's files lead only for its owners
 - `sections`: every section of an index version scored against a question in memory (`SectionIndex`)
+- `section_sources`: where a new version's sections get their records (the version before, for unchanged files)
 - `records`: a collection's records read and written a page at a time (chunks, section questions)
 - `owner_documents`: owners' own documents, a private store apart from the knowledge (`OwnerDocuments`)
 - `evaluation`: does retrieval find the right file for the eval questions?

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings
-from bot.index.records import Records, read_all, replace_records
+from bot.index.records import Records, read_all, read_ids, replace_many
 from bot.index.versions import current_version, live_folder
 
 
@@ -163,12 +163,20 @@ class KnowledgeIndex:
         of one space. The questions are written first, then the other spaces, the first space last.
         """
         chunks = Records(ids, texts, metadatas, vectors if isinstance(vectors, dict) else {None: vectors})
-        writes = [(self.questions.get(space), questions, space) for space in (questions.vectors if questions else ())]
-        writes += [(collection, chunks, space) for space, collection in self.spaces.items()]
-        writes.append((self.collection, chunks, None))
-        for collection, records, space in writes:
-            if collection is not None and space in records.vectors:  # else a space this ingest does not fill
-                replace_records(collection, path, records, space)
+        self.replace_files([(path, chunks, questions)])
+
+    def replace_files(self, files: Sequence[tuple[str, Records, Records | None]]) -> None:
+        """`replace_file` for several files at once, (path, chunks, questions) each: one write per
+        collection instead of one per file and collection (`replace_many`), in the same order."""
+        spaces = dict.fromkeys(space for _, _, questions in files if questions for space in questions.vectors)
+        writes = [(self.questions.get(space), 1, space) for space in spaces]
+        writes += [(collection, 0, space) for space, collection in self.spaces.items()]
+        writes.append((self.collection, 0, None))
+        for collection, part, space in writes:
+            chosen = [(path, records[part]) for path, *records in files if records[part] is not None]
+            chosen = [(path, records) for path, records in chosen if space in records.vectors]
+            if collection is not None and chosen:  # else a space this ingest does not fill
+                replace_many(collection, chosen, space)
 
     def remove_file(self, path: str) -> None:
         for collection in [*self.questions.values(), *self.spaces.values(), self.collection]:
@@ -255,6 +263,33 @@ class KnowledgeIndex:
         """Every chunk's id, text and metadata, a page at a time."""
         ids, texts, metadatas, _ = read_all(self.collection, self.page_size, embeddings=False)
         return ids, texts, metadatas
+
+    def all_records(
+        self, questions: bool, space: str | None = None, ids_only: bool = False
+    ) -> tuple[list[str], list[str], list[dict]]:
+        """Like `all_vectors`, without the vectors (a fraction of the time: no matrix to convert);
+        `ids_only`: the ids alone (texts and metadata empty), the cheapest listing there is."""
+        collection = self.questions.get(space) if questions else self.spaces.get(space, self.collection)
+        if collection is None:
+            return [], [], []
+        if ids_only:
+            return list(collection.get(include=[])["ids"]), [], []
+        ids, texts, metadatas, _ = read_all(collection, self.page_size, embeddings=False)
+        return ids, texts, metadatas
+
+    def records_of(self, ids: Sequence[str], questions: bool, space: str | None = None) -> dict[str, tuple[str, dict]]:
+        """These chunks' (or section questions') texts and metadata, by id; an id the collection lacks is left out."""
+        found = read_ids(self._collection_of(questions, space), ids, self.page_size, ["documents", "metadatas"])
+        return {id_: (text, meta or {}) for id_, (text, meta) in found.items()}
+
+    def vectors_of(self, ids: Sequence[str], questions: bool, space: str | None = None) -> dict[str, np.ndarray]:
+        """The vectors of these chunks (or section questions) in `space`, by id; an id the
+        collection lacks is left out."""
+        found = read_ids(self._collection_of(questions, space), ids, self.page_size, ["embeddings"])
+        return {id_: np.asarray(vector, dtype=np.float32) for id_, (vector,) in found.items()}
+
+    def _collection_of(self, questions: bool, space: str | None):
+        return self.questions.get(space) if questions else self.spaces.get(space, self.collection)
 
     def all_vectors(
         self, questions: bool, space: str | None = None

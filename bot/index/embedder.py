@@ -134,6 +134,12 @@ class BaseEmbedder:
     def serve_queries(self) -> None:
         """Tune for a serving process (one thread per question, say); nothing by default."""
 
+    runs_in_threads = False  # whether several threads may embed with it at once, each on one core
+    cost = 1.0  # its work per text against MiniLM's, to hand out the longest work first
+
+    def one_thread_per_pass(self) -> None:
+        """Run each forward pass on one thread (for `runs_in_threads` models)."""
+
 
 class Embedder(BaseEmbedder):
     """all-MiniLM-L6-v2, English: the `minilm` space.
@@ -204,6 +210,15 @@ class Embedder(BaseEmbedder):
             texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
 
+    @property
+    def runs_in_threads(self) -> bool:
+        """An ONNX Runtime session runs passes from several threads at once (sentence-transformers
+        on torch shares one thread setting for the whole process)."""
+        return self.backend == "onnx"
+
+    def one_thread_per_pass(self) -> None:
+        self.model.set_threads(1)
+
     def serve_queries(self) -> None:
         """Tune for a serving process: one CPU thread per forward pass.
 
@@ -212,7 +227,7 @@ class Embedder(BaseEmbedder):
         event loop and on the next owner's question.
         """
         if self.backend == "onnx":
-            self.model.set_threads(1)
+            self.one_thread_per_pass()
             return
         import torch
 
@@ -268,8 +283,14 @@ class E5Embedder(BaseEmbedder):
     def calibrate(self, similarity: float) -> float:
         return min(1.0, max(0.0, self.SLOPE * similarity + self.OFFSET))
 
+    runs_in_threads = True
+    cost = 1.8  # twelve layers to MiniLM's six, a longer vocabulary's tokens
+
     def serve_queries(self) -> None:
         """One thread per question, as MiniLM's (`Embedder.serve_queries`)."""
+        self.one_thread_per_pass()
+
+    def one_thread_per_pass(self) -> None:
         self.model.set_threads(1)
 
 

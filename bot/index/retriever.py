@@ -23,7 +23,7 @@ from bot.index.passages import Passage, Preferences, matched_preferences, passag
 from bot.index.provenance import FIX, IndexMismatchError, mismatch, missing_spaces
 from bot.index.regions import is_regional, names_region
 from bot.index.reloader import IndexReloader
-from bot.index.sections import SectionIndex, SectionMatch
+from bot.index.sections import Section, SectionIndex, SectionMatch
 from bot.index.spaces import Embeddings, make_embeddings, reads_as_english
 
 log = logging.getLogger(__name__)
@@ -168,8 +168,8 @@ class Retriever:
         """A knowledge file's title, by its path (None: not in the index)."""
         return self.section_index().titles.get(path)
 
-    def first_question(self, path: str) -> str | None:
-        """The first section heading of a file that is a question (a suggestion to ask next)."""
+    def first_question(self, path: str) -> Section | None:
+        """The first section of a file whose heading is a question (a suggestion to ask next)."""
         return self.section_index().first_questions.get(path)
 
     def check_index(self) -> None:

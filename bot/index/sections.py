@@ -32,6 +32,7 @@ import numpy as np
 
 from bot.index.boilerplate import JUNK_PENALTY, find_boilerplate, is_junk
 from bot.index.lexical import tokenize
+from bot.index.section_sources import FOLDER, ROWS, FromChroma, Reused, has_sections, question_records
 from bot.index.versions import replace_folder
 
 # The headings of sections that illustrate (a case, not an answer); a question heading that ends in
@@ -117,14 +118,12 @@ class _Space:
     questions: np.ndarray
     question_section: np.ndarray
     question_texts: list[str]
+    chunk_ids: list[str] = field(default_factory=list)  # each row's record id, for the next version
+    question_ids: list[str] = field(default_factory=list)
+    recipes: set[str] = field(default_factory=set)  # the recipes that made its vectors
 
 
-FOLDER = "sections"  # in an index version's folder, beside the BM25 part
 _ARRAYS = ("chunks", "chunk_section", "chunk_penalty", "questions", "question_section")
-
-
-def has_sections(folder: Path) -> bool:
-    return (folder / FOLDER / "sections.json").exists()
 
 
 class SectionIndex:
@@ -136,26 +135,38 @@ class SectionIndex:
         self.intro_penalty = np.array([10.0 if s.intro else 0.0 for s in sections], dtype=np.float32)
         self.titles = {s.path: s.title for s in sections}
         self._frequency: dict[str, int] | None = None
-        self.first_questions: dict[str, str] = {}
+        self.first_questions: dict[str, Section] = {}  # by path: its first section whose heading is a question
         for section in sections:  # in file order
             if not section.intro and section.own_heading.endswith("?"):
-                self.first_questions.setdefault(section.path, section.own_heading)
+                self.first_questions.setdefault(section.path, section)
 
     @classmethod
-    def load(cls, index, spaces: dict[str | None, str]) -> SectionIndex:
+    def load(
+        cls, index, spaces: dict[str | None, str], earlier: Path | None = None, chunks: tuple | None = None
+    ) -> SectionIndex:
         """From an index's collections: `spaces` maps each collection's space (None: the first) to
         the embedding space's name. A chunk made mostly of boilerplate (a footer repeated across
-        files, `bot.index.boilerplate`) counts JUNK_PENALTY less."""
-        ids, texts, metas, first_vectors = index.all_vectors(questions=False, space=None)
+        files, `bot.index.boilerplate`) counts JUNK_PENALTY less.
+
+        `earlier`: the folder of a version whose saved sections (`save`) hold the vectors of
+        most records (the live one, when an ingest builds the next): those are read from its
+        files, and only the changed files' vectors out of Chroma, whose reading all of them
+        took ~2.5 of a one-file re-ingest's ~6 s. `chunks`: every chunk's id, text and metadata,
+        when the caller has read them already."""
+        reuse = earlier is not None and has_sections(earlier)
+        source = Reused(index, earlier, chunks) if reuse else FromChroma(index)
+        ids, texts, metas, first_vectors = source.records(questions=False, space=None, name=spaces.get(None, ""))
         sections, number_of = _sections(ids, texts, metas)
         boilerplate = find_boilerplate(texts, metas)
         junk = frozenset(id_ for id_, text in zip(ids, texts, strict=True) if is_junk(text, boilerplate))
         loaded: dict[str, _Space] = {}
         for space, name in spaces.items():
             chunk_ids, _, chunk_metas, chunks = (
-                (ids, texts, metas, first_vectors) if space is None else index.all_vectors(questions=False, space=space)
+                (ids, texts, metas, first_vectors)
+                if space is None
+                else source.records(questions=False, space=space, name=name)
             )
-            _, question_texts, question_metas, questions = index.all_vectors(questions=True, space=space)
+            question_ids, question_texts, question_metas, questions = source.records(True, space, name)
             keep = [n for n, meta in enumerate(chunk_metas) if _key(meta) in number_of]
             asked = [n for n, meta in enumerate(question_metas) if _key(meta) in number_of]
             loaded[name] = _Space(
@@ -165,6 +176,9 @@ class SectionIndex:
                 _rows(questions, asked),
                 np.array([number_of[_key(question_metas[n])] for n in asked], dtype=np.int64),
                 [question_texts[n] for n in asked],
+                [chunk_ids[n] for n in keep],
+                [question_ids[n] for n in asked],
+                {chunk_metas[n].get("recipe", "") for n in keep} | {question_metas[n].get("recipe", "") for n in asked},
             )
         return cls(sections, loaded)
 
@@ -176,14 +190,19 @@ class SectionIndex:
         target, temporary = folder / FOLDER, folder / f".{FOLDER}.{os.getpid()}.tmp"
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir(parents=True)
-        spaces = {}
+        spaces, rows = {}, {}
         for name, space in self.spaces.items():
             for part in _ARRAYS:
                 np.save(temporary / f"{name}.{part}.npy", getattr(space, part), allow_pickle=False)
             spaces[name] = space.question_texts
+            recipe = next(iter(space.recipes)) if len(space.recipes) == 1 else None
+            rows[name] = {"chunks": space.chunk_ids, "questions": space.question_ids, "recipe": recipe}
+            if recipe and not rows[next(iter(rows))].get("question_records"):  # each space has the same questions
+                rows[name]["question_records"] = question_records(self.sections, space, recipe)
         sections = [dataclasses.asdict(section) | {"_words": None} for section in self.sections]
         data = {"sections": sections, "questions": spaces}
         (temporary / "sections.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        (temporary / ROWS).write_text(json.dumps(rows), encoding="utf-8")  # read by the next ingest, not the bot
         replace_folder(temporary, target)
 
     @classmethod

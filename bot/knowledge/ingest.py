@@ -31,6 +31,8 @@ from bot.knowledge.files import KnowledgeFileError, Skipped, discover, file_hash
 
 log = logging.getLogger(__name__)
 
+GROUP_BATCHES = 64  # batches of chunks embedded (and written) together: 512 chunks pad little, still show progress
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -183,8 +185,8 @@ def ingest(
     """Run one ingest: plan, then embed and store what changed, file by file.
 
     Chunks of several files are embedded together in full batches (the model is
-    fastest that way); each file is written to the index as soon as all of its
-    chunks are embedded, so an interruption loses at most the batch in flight.
+    fastest that way), and those files are written to the index together as soon as
+    they are embedded, so an interruption loses at most the group in flight.
     A run that would remove more than half of the index's files raises
     `IndexShrinkError` before writing anything, unless `allow_shrink` (or `rebuild`).
     """
@@ -281,7 +283,6 @@ def _embed_and_store(
     on_progress: ProgressCallback | None,
 ) -> int:
     embeddings = embedder if isinstance(embedder, Embeddings) else Embeddings(embedder)
-    batch_size = embeddings.batch_size
     pending: list[tuple[str, list[Chunk]]] = []
     pending_count = 0
     written = 0
@@ -292,15 +293,15 @@ def _embed_and_store(
         last = position == len(files) - 1
         # Embed in groups of a few hundred chunks: the model sorts a call's texts by length,
         # so bigger groups pad less (bench/ingest_bench.py), while progress still moves.
-        if pending_count < batch_size * 16 and not last:
+        if pending_count < embeddings.batch_size * GROUP_BATCHES and not last:
             continue
         all_chunks = [c for _, cs in pending for c in cs]
         texts = [c.embedding_text(recipe.embed_headings) for c in all_chunks]
-        vectors = embeddings.embed_everywhere(texts)
         asked = {file_path: section_questions(file_chunks) for file_path, file_chunks in pending}
         questions = [q.text for qs in asked.values() for q in qs]
-        question_vectors = embeddings.embed_everywhere(questions, questions=True) if questions else {}
+        vectors, question_vectors = embeddings.embed_kinds([texts, questions], [False, True])
         offset = asked_offset = 0
+        writes = []
         for file_path, file_chunks in pending:
             part = {space: v[offset : offset + len(file_chunks)] for space, v in vectors.items()}
             own = asked[file_path]
@@ -311,8 +312,9 @@ def _embed_and_store(
                 [{**q.metadata, "recipe": recipe.key} for q in own],
                 {space: v[asked_offset:end] for space, v in question_vectors.items()} if own else dict.fromkeys(part),
             )
-            _store_file(index, file_path, file_chunks, part, recipe.key, records)
+            writes.append((file_path, _chunk_records(file_chunks, part, recipe.key), records))
             offset, asked_offset = offset + len(file_chunks), end
+        index.replace_files(writes)
         written += len(all_chunks)
         if on_progress:
             on_progress(len(all_chunks))
@@ -320,16 +322,7 @@ def _embed_and_store(
     return written
 
 
-def _store_file(
-    index: KnowledgeIndex, path: str, chunks: list[Chunk], vectors, recipe: str, questions: Records | None = None
-) -> None:
-    """One file's chunks into the index, each with its metadata and the recipe that made it, and
-    its sections' questions."""
-    index.replace_file(
-        path,
-        ids=[c.id for c in chunks],
-        texts=[c.text for c in chunks],
-        metadatas=[{**chunk_metadata(c, len(chunks)), "recipe": recipe} for c in chunks],
-        vectors=vectors,
-        questions=questions,
-    )
+def _chunk_records(chunks: list[Chunk], vectors, recipe: str) -> Records:
+    """One file's chunks as the index stores them, each with its metadata and the recipe that made it."""
+    metadatas = [{**chunk_metadata(c, len(chunks)), "recipe": recipe} for c in chunks]
+    return Records([c.id for c in chunks], [c.text for c in chunks], metadatas, vectors)

@@ -34,6 +34,18 @@ LANGUAGES = {
     "ar": "العربية",
     "zh": "中文",
 }
+# The same, named in English: what a prompt tells a language model to write in.
+IN_ENGLISH = {
+    "en": "English",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "id": "Indonesian",
+    "tr": "Turkish",
+    "ar": "Arabic",
+    "zh": "Chinese (simplified)",
+}
 RIGHT_TO_LEFT = {"ar"}
 # Bidirectional controls (embeddings, overrides, isolates): in an owner's name or text they reverse
 # what is shown after them ("Evil\u202enamreh" reads "Evilherman"); what the bot shows drops them.

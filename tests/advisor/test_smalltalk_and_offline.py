@@ -33,6 +33,12 @@ from tests.helpers import retriever_for, run_ingest, write
         ("谢谢", "thanks"),
         ("好的", "ack"),
         ("再见", "farewell"),
+        ("你好啊", "greeting"),  # a particle, no space
+        ("好的，谢谢！", "thanks"),  # two small talks, the weightier answered
+        ("Hi, who are you?", "identity"),
+        ("Olá!", "greeting"),  # accents as typed or not
+        ("¿Quien eres?", "identity"),
+        ("شكراً", "thanks"),
     ],
 )
 def test_small_talk_is_recognised(text, kind):

@@ -176,7 +176,7 @@ def test_killed_ingest_is_finished_by_the_next_run(tmp_path, kdir, embedder, set
     if rebuild:
         ingest_runner.run_ingest(settings)
     live = current_version(settings.index_path)
-    env = {**os.environ, "KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data"), "EMBEDDING_BATCH_SIZE": "4"}
+    env = {**os.environ, "KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data"), "EMBEDDING_BATCH_SIZE": "1"}
     args = [sys.executable, "ingest.py", *(["--rebuild"] if rebuild else [])]
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     # Wait until some, but not all, chunks are stored, reading Chroma's SQLite file directly

@@ -9,13 +9,17 @@ import json
 import os
 import sqlite3
 
+from bot.advisor.smalltalk import REPLIES
 from bot.advisor.texts import english_knowledge, fallback_note, not_sure
+from bot.channels.telegram.formatting import escape
 from bot.knowledge.chunks import sections
 from bot.locales import LANGUAGES, texts
+from bot.storage import TurnFilter
 from tests.fakes.openai_server import Error, FakeOpenAI, Reply, last_user_message
 from tests.fakes.telegram_server import FakeTelegram
 from tests.helpers import ROOT
 from tests.helpers.live_bot import running_bot
+from tests.helpers.telegram import CREDIT_Q, asked, last_markup, sent_message
 
 OWNER = 111
 
@@ -172,3 +176,159 @@ async def test_when_the_model_is_down_the_fallback_note_is_in_the_owners_languag
     turn = last_turn(tmp_path)
     assert turn["mode"] == "offline" and turn["covered"] == 1 and "HTTP 500" in turn["error"]
     assert cited(turn)[0] == "credit/invoice-finance.md", cited(turn)
+
+
+# --------------------------------------------------------------------------- issue 30: language
+
+SMALL_TALK = {  # per language: hello, thanks, ok, who are you (as owners type them)
+    "en": ("Hi!", "Thanks!", "ok", "Who are you?"),
+    "ru": ("Привет!", "Спасибо!", "Ок", "Кто ты?"),
+    "uk": ("Привіт!", "Дякую!", "Добре", "Хто ти?"),
+    "es": ("¡Hola!", "¡Gracias!", "Vale", "¿Quién eres?"),
+    "pt": ("Olá!", "Obrigado!", "Ok", "Quem é você?"),
+    "id": ("Halo!", "Terima kasih!", "Oke", "Siapa kamu?"),
+    "tr": ("Merhaba!", "Teşekkürler!", "Tamam", "Sen kimsin?"),
+    "ar": ("مرحبا!", "شكرا!", "حسنا", "من أنت؟"),
+    "zh": ("你好", "谢谢！", "好的", "你是谁？"),
+}
+KINDS = ("greeting", "thanks", "ack", "identity")
+
+
+async def test_small_talk_in_every_language_is_answered_in_it_and_never_counted(start_bot, telegram):
+    """Hello, thanks, ok and who-are-you in each language the bot speaks (Chinese without spaces
+    included), alone and after a question: the small-talk reply in that language, stored as small
+    talk, never a search and never counted against the limit of one question a minute."""
+    bot = await start_bot(llm_model=None, questions_per_minute=1)
+    assert set(SMALL_TALK) == set(LANGUAGES)
+    for number, (language, phrases) in enumerate(SMALL_TALK.items()):
+        owner = 500 + number
+        _ = texts(language)
+        for phrase, kind in zip(phrases, KINDS, strict=True):
+            [reply] = await asked(telegram, owner, phrase, language_code=language)
+            assert reply.startswith(escape(_(REPLIES[kind]))[:12]), (language, phrase, reply)
+        [answer] = await asked(telegram, owner, CREDIT_Q, language_code=language)  # the one question a minute
+        assert "Sources" in answer or _("Sources") in answer, (language, answer)
+        for phrase, kind in zip(phrases, KINDS, strict=True):  # mid-conversation, still small talk
+            [reply] = await asked(telegram, owner, phrase, language_code=language)
+            assert reply.startswith(escape(_(REPLIES[kind]))[:12]), (language, phrase, reply)
+        turns = await bot.storage.list_turns(TurnFilter(user=f"tg:{owner}"))
+        assert [t.mode for t in turns].count("smalltalk") == 8, (language, [(t.question, t.mode) for t in turns])
+
+
+ARABIC_Q = "كيف أرفع أسعاري دون أن أخسر الزبائن؟"  # covered offline (the multilingual model reads it)
+
+
+async def tapped(telegram: FakeTelegram, owner: int, data: str) -> str:
+    """Press the button `data` under the last message in `owner`'s chat; the reply."""
+    before = len(telegram.texts(owner))
+    telegram.press(owner, data, sent_message(telegram, owner))
+    await telegram.wait_for(lambda: len(telegram.texts(owner)) > before, what=f"the answer to {data}")
+    return telegram.texts(owner)[before]
+
+
+def suggestions(telegram: FakeTelegram, owner: int) -> list[dict]:
+    """The suggested next questions under the last message (buttons)."""
+    rows = last_markup(telegram, owner).get("inline_keyboard", [])
+    return [row[0] for row in rows if row[0]["callback_data"].startswith("next:")]
+
+
+async def test_a_tapped_suggestion_is_answered_in_the_owners_language_offline(tmp_path, shared_index_dir):
+    """Offline the suggested questions are the knowledge's English headings; tapping one under an
+    Arabic answer (asked from an app in English) is answered like the Arabic question was: the
+    Arabic lead line, Arabic "Sources" and buttons, not an English reply."""
+    async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
+        ar = texts("ar")
+        answer = await said(telegram, ARABIC_Q, language="en")
+        assert answer.startswith(italic(english_knowledge(ar)))
+        [first, *_rest] = suggestions(telegram, OWNER)
+        reply = await tapped(telegram, OWNER, first["callback_data"])
+        assert reply.startswith(italic(english_knowledge(ar))), reply
+        assert f"<b>{ar('Sources')}</b>" in reply and "<b>Sources</b>" not in reply
+        labels = [button["text"] for row in last_markup(telegram, OWNER)["inline_keyboard"] for button in row]
+        assert ar("Sources") in labels and "Sources" not in labels
+
+
+def translating_llm(translations: dict[str, str]):
+    """A fake model: the rewrite is CREDIT_Q; the answer ends with the `<next>` block the prompt
+    asks for, each question translated as `translations[language]` numbered (streamed in small
+    pieces, so the block is split across chunks)."""
+
+    def responder(body: dict) -> Reply:
+        if not body.get("stream"):
+            return Reply(CREDIT_Q)
+        prompt = last_user_message(body)
+        language = next((name for name in translations if f"translated into {name}" in prompt), None)
+        if language is None:
+            return Reply("Use **invoice finance** [1].", piece=4)
+        asked = [line for line in prompt.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
+        block = "\n".join(f"{n}. {translations[language]} {n}?" for n in range(1, len(asked) + 1))
+        return Reply(f"Use **invoice finance** [1].\n\n<next>\n{block}\n</next>", piece=4, piece_delay=0.05)
+
+    return responder
+
+
+async def test_with_an_llm_suggestions_are_in_the_owners_language_and_a_tap_keeps_it(start_bot, telegram, llm):
+    """The model translates the suggested next questions with its answer (no extra call); they are
+    shown, never the block they came in; a tap asks the translation, answered in the language."""
+    llm.responder = translating_llm({"Russian": "Как быть с кредитом, вопрос", "Chinese (simplified)": "贷款问题"})
+    await start_bot()
+    for owner, language, question, translation in [
+        (OWNER, "ru", "Как получить кредит без залога для малого бизнеса?", "Как быть с кредитом, вопрос"),
+        (OWNER + 1, "zh", "小企业没有抵押怎么贷款？", "贷款问题"),
+    ]:
+        _ = texts(language)
+        calls = len(llm.requests)
+        [answer] = await asked(telegram, owner, question, language_code=language)
+        assert len(llm.requests) == calls + 2  # the rewrite, the answer: the translations came with it
+        assert "next&gt;" not in answer and translation not in answer and f"<b>{_('Sources')}</b>" in answer
+        drafts = [d.params["text"] for d in telegram.calls_of("sendMessageDraft", owner)]
+        assert drafts and not any("next&gt;" in draft or translation in draft for draft in drafts)
+        shown = suggestions(telegram, owner)
+        assert shown and all(button["text"].startswith(translation) for button in shown), shown
+        reply = await tapped(telegram, owner, shown[0]["callback_data"])
+        assert f"<b>{_('Sources')}</b>" in reply, reply
+        assert f"<question>\n{shown[0]['text']}\n</question>" in last_user_message(llm.requests[-1])
+
+
+async def test_with_an_llm_an_english_suggestion_is_answered_in_the_owners_language(start_bot, telegram, llm):
+    """The model gave no translations (its answer only): the English suggestion is shown, and a
+    tap tells the model to answer in Russian, with Russian "Sources"."""
+    llm.responder = lambda body: Reply(CREDIT_Q) if not body.get("stream") else Reply("Ответ [1].")
+    await start_bot()
+    ru = texts("ru")
+    await asked(telegram, OWNER, "Как получить кредит без залога для малого бизнеса?", language_code="ru")
+    [first, *_rest] = suggestions(telegram, OWNER)
+    assert first["text"].isascii()
+    reply = await tapped(telegram, OWNER, first["callback_data"])
+    assert f"<b>{ru('Sources')}</b>" in reply, reply
+    prompt = last_user_message(llm.requests[-1])
+    assert f"<question>\n{first['text']}\n</question>" in prompt and "Write the answer in Russian." in prompt
+
+
+async def test_language_is_confirmed_in_the_new_language(start_bot, telegram):
+    """/language from an app in English: the confirmation is in the language chosen, by button
+    or by code (it was English whatever was chosen: the text was never given to translators)."""
+    await start_bot(llm_model=None)
+    english = "From now on I'll speak {language}."
+    for code in ("ru", "ar", "zh", "es"):
+        confirmation = texts(code)(english)
+        assert confirmation != english, code
+        [reply] = await asked(telegram, OWNER, f"/language {code}", language_code="en")
+        assert reply == confirmation.format(language=LANGUAGES[code])
+    await asked(telegram, OWNER, "/language", language_code="en")
+    before = len(telegram.calls_of("editMessageText"))
+    telegram.press(OWNER, "lang:ru", sent_message(telegram, OWNER))
+    await telegram.wait_for(lambda: len(telegram.calls_of("editMessageText")) > before, what="the choice")
+    assert telegram.calls_of("editMessageText")[-1].params["text"] == texts("ru")(english).format(language="Русский")
+
+
+async def test_the_offline_lead_line_says_what_it_means_for_the_owner(tmp_path, shared_index_dir):
+    """Offline, an Arabic question's answer is led by a line in Arabic that says the answer is in
+    English for now, not that no AI model is configured (settings an owner cannot act on)."""
+    async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
+        answer = await said(telegram, ARABIC_Q, language="en")
+    lead = english_knowledge(texts("ar"))
+    assert answer.startswith(italic(lead))
+    assert "نموذج" not in lead and "الإنجليزية" in lead  # no "model"; "English"
+    for code, model in (("ru", "модел"), ("zh", "模型"), ("en", "model")):
+        assert model not in english_knowledge(texts(code)).lower(), code

@@ -33,16 +33,18 @@ async def example_question(update: Update, context: BotContext) -> None:
 
 
 async def next_question(update: Update, context: BotContext) -> None:
-    """A suggested next question under an answer: asks it."""
+    """A suggested next question under an answer: asks it, answered in the language of that
+    answer (the question may be the knowledge's English heading)."""
     query = update.callback_query
-    _kind, turn_id, number = query.data.split(":")
+    _kind, turn_id, *language, number = query.data.split(":")
     if not await from_this_chat(update, context, int(turn_id)):
         return
     await acknowledge(update)
     turn = await context.deps.storage.get_turn(int(turn_id))
     questions = turn.follow_ups if turn is not None else []
     if int(number) < len(questions):
-        await answer_question(update, context, questions[int(number)])
+        answer_in = supported(language[0]) if language else None  # older buttons: the question's language
+        await answer_question(update, context, questions[int(number)], answer_in=answer_in)
 
 
 async def feedback(update: Update, context: BotContext) -> None:
@@ -199,7 +201,8 @@ async def remember_language(update: Update, context: BotContext, code: str) -> s
     """Store the owner's choice of language (used from the next message on) and say so in it."""
     await context.deps.storage.set_language(user_key(update), code)
     context.user_data["language"] = code
-    return texts(code)("From now on I'll speak {language}.").format(language=LANGUAGES[code])
+    _ = texts(code)  # said in the new language (`_`, so that the text is extracted for translators)
+    return _("From now on I'll speak {language}.").format(language=LANGUAGES[code])
 
 
 HANDLERS = [
@@ -207,6 +210,6 @@ HANDLERS = [
     CallbackQueryHandler(feedback, pattern=r"^fb:(up|down):\d+$"),
     CallbackQueryHandler(show_sources, pattern=r"^src:\d+$"),
     CallbackQueryHandler(forget_confirmed, pattern=r"^forget:(yes|no)$"),
-    CallbackQueryHandler(next_question, pattern=r"^next:\d+:\d$"),
+    CallbackQueryHandler(next_question, pattern=r"^next:\d+:(?:[a-z]{2}:)?\d$"),
     CallbackQueryHandler(language_chosen, pattern=r"^lang:[a-z-]{2,8}$"),
 ]

@@ -21,11 +21,11 @@ def example_questions(_: Translate = str) -> InlineKeyboardMarkup:
 
 
 def feedback_buttons(
-    turn_id: int, next_questions: list[str] = (), _: Translate = str, steps: bool = False
+    turn_id: int, next_questions: list[str] = (), _: Translate = str, steps: bool = False, language: str = ""
 ) -> InlineKeyboardMarkup:
     """👍 / 👎 / Sources (`fb:up:<turn>`, `fb:down:<turn>`, `src:<turn>`), a row for each
-    suggested next question (`next:<turn>:<n>`: the n-th of the turn's stored `follow_ups`), and
-    under an answer with steps (`has_steps`) "Remind me" (`rm:<turn>`)."""
+    suggested next question (`closest_questions`), and under an answer with steps (`has_steps`)
+    "Remind me" (`rm:<turn>`)."""
     rows = [
         [
             InlineKeyboardButton("👍", callback_data=f"fb:up:{turn_id}"),
@@ -33,16 +33,18 @@ def feedback_buttons(
             InlineKeyboardButton(_("Sources"), callback_data=f"src:{turn_id}"),
         ]
     ]
-    rows += closest_questions(turn_id, next_questions)
+    rows += closest_questions(turn_id, next_questions, language)
     if steps:
         rows.append([InlineKeyboardButton("⏰ " + _(REMIND_ME), callback_data=f"rm:{turn_id}")])
     return InlineKeyboardMarkup(rows)
 
 
-def closest_questions(turn_id: int, questions: list[str]) -> list[list[InlineKeyboardButton]]:
+def closest_questions(turn_id: int, questions: list[str], language: str = "") -> list[list[InlineKeyboardButton]]:
     """A row for each question the knowledge base answers that the turn suggests asking next
-    (`next:<turn>:<n>`: the n-th of the turn's stored `follow_ups`)."""
-    return [[InlineKeyboardButton(q, callback_data=f"next:{turn_id}:{n}")] for n, q in enumerate(questions)]
+    (`next:<turn>:<language>:<n>`: the n-th of the turn's stored `follow_ups`, answered in the
+    language of the answer it is under, whatever the question's own)."""
+    lang = f"{language}:" if language else ""
+    return [[InlineKeyboardButton(q, callback_data=f"next:{turn_id}:{lang}{n}")] for n, q in enumerate(questions)]
 
 
 REMIND_ME = N_("Remind me")

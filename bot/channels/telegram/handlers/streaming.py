@@ -39,6 +39,7 @@ async def answer_question(
     input_kind: str | None = None,
     lead: str | None = None,
     counted: bool = False,
+    answer_in: str | None = None,
 ) -> None:
     """Answer `question` in this chat: small talk at once; a real question counted against the
     owner's limits, then prepared with "typing…" and drafts, and sent with its buttons. /cancel
@@ -47,7 +48,8 @@ async def answer_question(
     (a voice note's "You asked: …"); `counted`: the caller has already counted the question
     (`within_limits`, before transcribing a voice note). Over the minute's limit the question
     waits until it may be asked (`within_limits`); one that ends unanswered (/cancel, an error)
-    is given back, so only answered questions count."""
+    is given back, so only answered questions count. `answer_in`: the language to answer in,
+    whatever the question's (a suggested question tapped under an answer in that language)."""
     deps = context.deps
     chat_id = update.effective_chat.id
     reply_to = update.effective_message if update.message else None
@@ -65,7 +67,7 @@ async def answer_question(
     if not counted and not await within_limits(update, context, keep=True):
         return
     try:
-        reply = await _prepare(update, context, question, language, input_kind)
+        reply = await _prepare(update, context, question, language, input_kind, answer_in)
     except Exception:
         await give_back(update, context)  # an error: the owner is told (`on_error`), nothing counts
         raise
@@ -161,7 +163,12 @@ async def give_back(update: Update, context: BotContext) -> None:
 
 
 async def _prepare(
-    update: Update, context: BotContext, question: str, language: str, input_kind: str | None = None
+    update: Update,
+    context: BotContext,
+    question: str,
+    language: str,
+    input_kind: str | None = None,
+    answer_in: str | None = None,
 ) -> Reply | None:
     """The answer, prepared in a task of its own that /cancel can stop (then: None)."""
     deps, chat_id = context.deps, update.effective_chat.id
@@ -176,6 +183,7 @@ async def _prepare(
             names=names_of(update),
             input_kind=input_kind,
             documents=is_private(update) and (context.owner is None or context.owner.has_documents),
+            answer_in=answer_in,
         )
     )
     deps.activity.answering[chat_id] = work
@@ -212,16 +220,18 @@ async def send_answer(bot, chat_id: int, reply: Reply, reply_to: Message | None,
     """The answer as HTML messages (plain text if Telegram rejects the markup); on the last one,
     👍/👎/Sources and suggested next questions, or example questions after a greeting."""
     answer, turn_id = reply.answer, reply.turn_id
-    _ = texts(answer.language or language)  # "Sources" and the buttons in the answer's own language
+    language = answer.language or language
+    _ = texts(language)  # "Sources" and the buttons in the answer's own language (a tap keeps it)
     messages = telegram_messages(answer.text, answer.sources, answer.notes, _("Sources"))
     if reply.examples:
         more = "\n\n" + escape(_("Try one of these:"))
         messages[-1] = (messages[-1][0] + more, messages[-1][1] + more)
         markup = example_questions(_)
     elif turn_id is not None and answer.covered and answer.mode != "smalltalk":
-        markup = feedback_buttons(turn_id, answer.follow_ups, _, steps=has_steps(answer.text))
+        markup = feedback_buttons(turn_id, answer.follow_ups, _, steps=has_steps(answer.text), language=language)
     elif turn_id is not None and not answer.covered and chat_id > 0:  # private chats: a person can help
-        markup = InlineKeyboardMarkup([*closest_questions(turn_id, answer.follow_ups), consultant_button(turn_id, _)])
+        closest = closest_questions(turn_id, answer.follow_ups, language)
+        markup = InlineKeyboardMarkup([*closest, consultant_button(turn_id, _)])
     else:
         markup = None
     for number, (html, plain) in enumerate(messages):

@@ -332,3 +332,32 @@ async def test_the_offline_lead_line_says_what_it_means_for_the_owner(tmp_path, 
     assert "نموذج" not in lead and "الإنجليزية" in lead  # no "model"; "English"
     for code, model in (("ru", "модел"), ("zh", "模型"), ("en", "model")):
         assert model not in english_knowledge(texts(code)).lower(), code
+
+
+async def test_the_profile_shows_the_chosen_values_in_the_owners_language(start_bot, telegram):
+    """/profile's summary shows the values chosen (typed as the English keys, or tapped) in the
+    owner's language: "Отрасль: Еда и напитки", not "Отрасль: food and drink"; a value typed
+    freely stays as typed, and the stored values stay the English keys retrieval reads."""
+    bot = await start_bot(llm_model=None)
+    ru = texts("ru")
+    [saved] = await asked(
+        telegram, OWNER, "/profile industry=food and drink stage=growing staff=1 region=Казань", language_code="ru"
+    )
+    assert f"{ru('Industry')}: {ru('Food & drink')}\n" in saved and f"{ru('Stage')}: {ru('Growing')}" in saved
+    assert f"{ru('Staff')}: {ru('Just me')}\n" in saved and f"{ru('Region/country')}: Казань" in saved
+    assert "food and drink" not in saved and "growing" not in saved
+    stored = await bot.storage.profile(f"tg:{OWNER}")
+    assert (stored.industry, stored.stage, stored.staff) == ("food and drink", "growing", 1)
+
+    zh, owner = texts("zh"), OWNER + 1  # tapped in the guided questions
+    await asked(telegram, owner, "/profile", count=2, language_code="zh")
+    await tapped(telegram, owner, "pf:0:0")  # a retail shop
+    await tapped(telegram, owner, "pf:1:1")  # 2–9 people
+    await asked(telegram, owner, "/skip", language_code="zh")  # region
+    await tapped(telegram, owner, "pf:3:3")  # selling abroad
+    await asked(telegram, owner, "/skip", language_code="zh")
+    [summary] = await asked(telegram, owner, "/skip", language_code="zh")
+    assert summary.startswith(zh("Thanks! Your profile:")), summary
+    shown = f"{zh('Industry')}: {zh('Retail shop')}\n{zh('Staff')}: 2–9\n{zh('Stage')}: {zh('Selling abroad')}"
+    assert shown in summary
+    assert "retail" not in summary and "selling abroad" not in summary

@@ -109,7 +109,9 @@ class Profile:
             for k, v in self.to_dict().items()
             if v not in ("", None)
         ]
-        return "\n".join(lines) if lines else translate("not given")
+        if not lines:
+            return _("not given") if _ else "not given"  # called as _("…"), so extraction sees it
+        return "\n".join(lines)
 
     def preferences(self) -> Preferences:
         """Front-matter values retrieval should prefer, and the offline answer may say fit: the

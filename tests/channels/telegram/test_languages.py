@@ -10,7 +10,7 @@ import os
 import sqlite3
 
 from bot.advisor.smalltalk import REPLIES
-from bot.advisor.texts import english_knowledge, fallback_note, not_sure
+from bot.advisor.texts import english_knowledge, fallback_note, not_sure, topic_name
 from bot.channels.telegram.formatting import escape
 from bot.knowledge.chunks import sections
 from bot.locales import LANGUAGES, texts
@@ -361,3 +361,26 @@ async def test_the_profile_shows_the_chosen_values_in_the_owners_language(start_
     shown = f"{zh('Industry')}: {zh('Retail shop')}\n{zh('Staff')}: 2–9\n{zh('Stage')}: {zh('Selling abroad')}"
     assert shown in summary
     assert "retail" not in summary and "selling abroad" not in summary
+
+
+TOPICS = {"growth": "Growth", "credit": "Credit", "strategy": "Strategy", "trade": "Trade", "operations": "Operations"}
+
+
+async def test_topics_and_the_not_covered_list_name_the_topics_in_the_owners_language(start_bot, telegram):
+    """/topics and the list an off-topic question is declined with head each group in the owner's
+    language ("Кредит", not "Credit"; the knowledge base's titles stay as written); a topic key
+    the bot has no word for is shown readably ("customer-service": "Customer service")."""
+    await start_bot(llm_model=None)
+    for owner, code in ((OWNER, "ru"), (OWNER + 1, "ar"), (OWNER + 2, "zh")):
+        _ = texts(code)
+        names = {key: _(english) for key, english in TOPICS.items()}
+        assert all(names[key] != english for key, english in TOPICS.items()), (code, names)
+        [listing] = await asked(telegram, owner, "/topics", language_code=code)
+        for key, name in names.items():
+            assert f"<b>{escape(name)}</b>" in listing and f"<b>{TOPICS[key]}</b>" not in listing, (code, listing)
+    ru = texts("ru")
+    [declined] = await asked(telegram, OWNER, "Какой лучший рецепт хлеба на закваске?", language_code="ru")
+    assert declined.startswith(escape(ru("I don't have material on that in my knowledge base, so I won't guess.")))
+    for english in TOPICS.values():
+        assert f"• {escape(ru(english))}: " in declined and f"• {english}: " not in declined, declined
+    assert topic_name(ru, "customer-service") == "Customer service" and topic_name(ru, "") == ru("General")

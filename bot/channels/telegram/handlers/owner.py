@@ -10,6 +10,7 @@ from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import CommandHandler, MessageHandler, filters
 
+from bot.advisor.texts import topic_name
 from bot.channels.telegram.formatting import escape
 from bot.channels.telegram.handlers.buttons import remember_language, store_comment
 from bot.channels.telegram.handlers.deps import (
@@ -141,7 +142,7 @@ async def topics(update: Update, context: BotContext) -> None:
     _ = texts_of(update, context)
     lines = ["<b>" + escape(_("What I can help with")) + "</b>"]
     for topic, titles in covered.items():
-        lines.append(f"\n<b>{escape(topic.capitalize())}</b>")
+        lines.append(f"\n<b>{escape(topic_name(_, topic))}</b>")
         lines += [f"• {escape(title)}" for title in titles[:8]]
     await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
 
@@ -203,7 +204,6 @@ async def not_text(update: Update, context: BotContext) -> None:
     if addressed_to_bot(update, context.bot.username, context.bot.id):
         _ = texts_of(update, context)
         await update.effective_message.reply_text(_("I can only read text questions — please type yours."))
-
 
 
 HANDLERS = [

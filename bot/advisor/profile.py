@@ -95,23 +95,18 @@ class Profile:
         stored values, for a prompt or a consultant; with it, for the owner: labels and the values
         chosen from /profile's buttons in `_`'s language ('Отрасль: Еда и напитки', not 'food
         and drink'), a typed value as typed."""
-        labels = {
-            "business_name": N_("Business"),
-            "industry": N_("Industry"),
-            "staff": N_("Staff"),
-            "region": N_("Region/country"),
-            "stage": N_("Stage"),
-            "goals": N_("Goals"),
-        }
-        translate = _ or str
-        lines = [
-            f"{translate(labels[k])}: {_shown(k, v, _) if _ else v}"
-            for k, v in self.to_dict().items()
-            if v not in ("", None)
-        ]
+        lines = [f"{label}: {value}" for label, value in self.shown(_).items()]
         if not lines:
             return _("not given") if _ else "not given"  # called as _("…"), so extraction sees it
         return "\n".join(lines)
+
+    def shown(self, _: Translate | None = None) -> dict[str, str]:
+        """The fields given, label → value, as `describe` shows them."""
+        return {
+            (_ or str)(LABELS[key]): _shown(key, value, _) if _ else str(value)
+            for key, value in self.to_dict().items()
+            if value not in ("", None)
+        }
 
     def preferences(self) -> Preferences:
         """Front-matter values retrieval should prefer, and the offline answer may say fit: the
@@ -130,6 +125,15 @@ class Profile:
             prefer["audience"] = tuple(dict.fromkeys(audience))
         return prefer
 
+
+LABELS = {
+    "business_name": N_("Business"),
+    "industry": N_("Industry"),
+    "staff": N_("Staff"),
+    "region": N_("Region/country"),
+    "stage": N_("Stage"),
+    "goals": N_("Goals"),
+}
 
 # The choices /profile offers as buttons, per field: (label, value). The value is stored, in
 # English (retrieval's preferences and the prompt read it); the label is how the owner is shown it.

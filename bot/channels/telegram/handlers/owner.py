@@ -1,6 +1,7 @@
 """What owners can do: /start, /help, /new, /topics, /language, /forget, /ask, /cancel, and any
 text, which is a question (in groups only when addressed to the bot). /profile, /remind,
-/reminders, /checkin and /documents have their own modules. Every text is in the owner's language (`texts_of`)."""
+/reminders, /checkin, /documents and /mydata have their own modules. Every text is in the owner's
+language (`texts_of`)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ COMMANDS = [
     ("checkin", N_("Quarterly check-in on your priorities")),
     ("documents", N_("Your documents, to see or delete")),
     ("cancel", N_("Stop the answer I'm preparing")),
+    ("mydata", N_("Download what I hold about you")),
     ("forget", N_("Delete everything stored about you")),
     ("ask", N_("Ask a question (in groups)")),
 ]
@@ -96,6 +98,7 @@ async def help_command(update: Update, context: BotContext) -> None:
         "/checkin on – " + _("every quarter I ask how your three priorities went (/checkin off stops it)"),
         "/documents – " + _("your documents: send me a PDF, Word, text or Markdown file to ask about it, privately"),
         "/cancel – " + _("stop the answer I'm preparing"),
+        "/mydata – " + _("download what I hold about you, as a file"),
         "/forget – " + _("delete everything stored about you"),
         "/ask – " + _("ask in a group (or mention me, or reply to me)"),
         "",

@@ -362,7 +362,7 @@ async def test_the_guided_profile_at_every_step_its_buttons_and_key_value_forms(
         assert stored_profile(tmp_path) == tapped  # a range is kept as the button shows it
 
         [shown] = await said(telegram, OWNER, "/profile")
-        assert shown.startswith("Your profile now:\nIndustry: manufacturing\nStaff: 2–9\nRegion/country: Kenya\n")
+        assert shown.startswith("Your profile now:\nIndustry: Manufacturing\nStaff: 2–9\nRegion/country: Kenya\n")
         await choose(telegram, "✏️ Edit")
         await said(telegram, OWNER, "/skip")
         [wrong] = await said(telegram, OWNER, "about six")
@@ -379,9 +379,9 @@ async def test_the_guided_profile_at_every_step_its_buttons_and_key_value_forms(
 
         [saved] = await said(telegram, OWNER, """/profile business_name="Rosie's Cakes & Co" staff=6""")
         rosie = "Saved. Your profile:\nBusiness: Rosie's Cakes & Co\n"
-        assert saved == rosie + "Industry: manufacturing\nStaff: 6\nRegion/country: Kenya\nStage: selling abroad"
+        assert saved == rosie + "Industry: Manufacturing\nStaff: 6\nRegion/country: Kenya\nStage: Selling abroad"
         [saved] = await said(telegram, OWNER, "/profile industry=home bakery stage=just starting region=")
-        assert saved == rosie + "Industry: home bakery\nStaff: 6\nStage: just starting"  # region= cleared it
+        assert saved == rosie + "Industry: home bakery\nStaff: 6\nStage: Just starting"  # region= cleared it
     assert stored_profile(tmp_path) == {
         "business_name": "Rosie's Cakes & Co",
         "industry": "home bakery",

@@ -18,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
-from bot.advisor.conversation import Profile, ProfileError, profile_pairs
+from bot.advisor.profile import CHOICES, Profile, ProfileError, profile_pairs
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, texts_of, user_key
 from bot.locales import N_
 
@@ -30,36 +30,12 @@ USAGE = N_(
 TIMEOUT = 15 * 60  # seconds an unanswered step waits before the conversation ends
 
 # (field, question, button choices: (label, value)); an empty list means free text only. Labels
-# and questions are translated where shown; values are stored as they are here, in English.
+# and questions are translated where shown; values are stored as they are, in English.
 STEPS: list[tuple[str, str, list[tuple[str, str]]]] = [
-    (
-        "industry",
-        N_("What does your business do? Tap one or type it."),
-        [
-            (N_("Retail shop"), "retail"),
-            (N_("Food & drink"), "food and drink"),
-            (N_("Services"), "services"),
-            (N_("Online shop"), "online retail"),
-            (N_("Manufacturing"), "manufacturing"),
-            (N_("Farming"), "agriculture"),
-        ],
-    ),
-    (
-        "staff",
-        N_("How many people work in it, you included? Tap one or type a number."),
-        [(N_("Just me"), "1"), ("2–9", "2–9"), ("10–49", "10–49"), ("50–249", "50–249"), ("250+", "250+")],
-    ),
+    ("industry", N_("What does your business do? Tap one or type it."), CHOICES["industry"]),
+    ("staff", N_("How many people work in it, you included? Tap one or type a number."), CHOICES["staff"]),
     ("region", N_("Which country or region do you mostly sell in? Type it, e.g. Kenya or Southeast Asia."), []),
-    (
-        "stage",
-        N_("Where is the business now?"),
-        [
-            (N_("Just starting"), "just starting"),
-            (N_("Growing"), "growing"),
-            (N_("Established"), "established"),
-            (N_("Selling abroad"), "selling abroad"),
-        ],
-    ),
+    ("stage", N_("Where is the business now?"), CHOICES["stage"]),
     ("business_name", N_("What is the business called? (Type it, or /skip.)"), []),
     ("goals", N_("Last one: what do you want to achieve in the next few years? (Type it, or /skip.)"), []),
 ]

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     allowed_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    questions_per_minute: int = Field(6, ge=1, le=1000)
+    questions_per_minute: int = Field(10, ge=1, le=1000)
     questions_per_day: int = Field(100, ge=1, le=100_000)
     draft_interval: float = Field(1.0, ge=0.2, le=10)
     question_window_seconds: float = Field(1.5, ge=0, le=10)

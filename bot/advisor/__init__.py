@@ -12,7 +12,8 @@
 - `chat_model`: the langchain chat model from settings (`make_chat_model`)
 - `prompts`: the editable templates in `prompts/`, checked at start
 - `texts`: the advisor's fixed texts, in the owner's language
-- `conversation`: earlier exchanges, the owner's `Profile`, follow-up questions, long messages
+- `conversation`: earlier exchanges, follow-up questions, long messages
+- `profile`: the owner's `Profile`, its `key=value` form and /profile's choices, shown in the owner's language
 - `smalltalk`: "hi", "thanks", "who are you?" recognised and answered without a search
 - `speech`: voice notes → transcripts through an OpenAI-compatible speech-to-text service (`SpeechToText`)
 - `when`: reminder times ("in 2 weeks …", "every month …"), time zones, a repeating reminder's next time

@@ -9,7 +9,7 @@ their /language choice), else English.
 from __future__ import annotations
 
 from bot.index.language import detect_language
-from bot.locales import DEFAULT, Translate, supported
+from bot.locales import DEFAULT, N_, Translate, supported
 
 
 def language_for(question: str, owner_language: str | None) -> str:
@@ -40,6 +40,26 @@ def empty_question(_: Translate) -> str:
     )
 
 
+# The topics knowledge files name in their front matter (`topic:`), as an owner is shown them;
+# "general" is a file's that names none.
+TOPICS = {
+    "growth": N_("Growth"),
+    "credit": N_("Credit"),
+    "strategy": N_("Strategy"),
+    "trade": N_("Trade"),
+    "operations": N_("Operations"),
+    "general": N_("General"),
+}
+
+
+def topic_name(_: Translate, topic: str) -> str:
+    """A topic key as a group's header: a known one in the owner's language, another readably
+    ('customer-service' → 'Customer service'), as the knowledge base wrote it."""
+    words = " ".join(topic.replace("-", " ").replace("_", " ").split())
+    known = TOPICS.get(words.lower() or "general")
+    return _(known) if known else words[:1].upper() + words[1:]
+
+
 def not_covered(_: Translate, topics: dict[str, list[str]]) -> str:
     """Say plainly that the question is outside the knowledge base, and what it does cover."""
     lines = [
@@ -48,7 +68,7 @@ def not_covered(_: Translate, topics: dict[str, list[str]]) -> str:
         "",
         _("I can help with:"),
     ]
-    lines += [f"- {topic.capitalize()}: {'; '.join(titles[:3])}" for topic, titles in topics.items()]
+    lines += [f"- {topic_name(_, topic)}: {'; '.join(titles[:3])}" for topic, titles in topics.items()]
     return "\n".join(lines)
 
 

@@ -177,7 +177,7 @@ def _string_list(rel_path: str, key: str, value: object) -> tuple[str, ...]:
 
 
 def _build_document(rel_path: str, body: str, meta: dict, digest: str, pages: list[str] = ()) -> Document:
-    title = meta.get("title") or _first_heading(body) or _title_from_name(rel_path)
+    title = meta.get("title") or _first_heading(body) or title_from_name(rel_path)
     topic = (meta.get("topic") or _topic_from_path(rel_path)).strip().lower()
     return Document(
         page_starts=_page_starts(pages),
@@ -209,7 +209,8 @@ def _first_heading(body: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def _title_from_name(rel_path: str) -> str:
+def title_from_name(rel_path: str) -> str:
+    """The title a document without one gets from its file name ('ten-year_plan.md': 'Ten year plan')."""
     stem = Path(rel_path).stem.replace("-", " ").replace("_", " ").strip()
     return stem[:1].upper() + stem[1:] if stem else rel_path
 

@@ -9,11 +9,12 @@ into the owner's private store (`bot.index.owner_documents`), never into the kno
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 from bot.knowledge.chunks import Chunk, is_degenerate, renumbered, split_document
-from bot.knowledge.documents import Document, TooManyPages, parse_document
+from bot.knowledge.documents import Document, TooManyPages, parse_document, title_from_name
 
 SUFFIXES = {".pdf": "pdf", ".docx": "docx", ".txt": "txt", ".md": "md", ".markdown": "md"}
 MIME_TYPES = {
@@ -64,6 +65,7 @@ def read_upload(file_name: str, data: bytes, kind: str, max_pages: int, chunk_si
     stem = PurePath(file_name or "document").stem or "document"
     name = f"{stem}.{kind}"  # the reader goes by the suffix; a name without folders has no topic
     doc = parse_document(name, data, max_pages=max_pages)
+    doc = replace(doc, title=own_title(doc, name))  # before splitting: passages carry the title
     words = len(doc.text.split())
     if not doc.pages and words > max_pages * WORDS_PER_PAGE:
         raise TooManyPages(name, math.ceil(words / WORDS_PER_PAGE), max_pages)
@@ -75,6 +77,32 @@ def read_upload(file_name: str, data: bytes, kind: str, max_pages: int, chunk_si
     headings = dict.fromkeys(_section(chunk, doc.title) for chunk in chunks)
     sections = tuple(heading for heading in headings if heading)
     return Upload(file_name or name, kind, doc.title, doc.pages, sections, words, passages)
+
+
+TITLE_WORDS = 15  # a first line longer than this is text, not a title
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
+
+
+def own_title(doc: Document, name: str) -> str:
+    """What an owner's document calls itself: its front matter's title or first `#` heading (the
+    knowledge base's rule), else its first line when that is a heading of any level or reads as
+    a title: short, and not a sentence ending in '.', ',', ';' or ':' (a plan's "Crumbly Crust
+    Business Plan 2027" in a PDF or a text file); only else its file name ('Plan')."""
+    if doc.title != title_from_name(name):
+        return doc.title
+    first, _sep, rest = doc.text.strip().partition("\n")
+    heading = _HEADING.match(first.strip())
+    if heading:
+        return heading.group(1).strip()
+    line = first.strip().strip("*_ ").strip()
+    words = len(line.split())
+    if rest.strip() and 0 < words <= TITLE_WORDS and not line.endswith((".", ",", ";", ":")) and _has_letters(line):
+        return line
+    return doc.title
+
+
+def _has_letters(text: str) -> bool:
+    return any(character.isalpha() for character in text)
 
 
 def _section(chunk: Chunk, title: str) -> str:

@@ -59,6 +59,13 @@ class SharedState(StoreBase):
                 await session.execute(delete(QuestionAsked).where(mine, asked < window))
         return wait
 
+    async def give_back_question(self, user_id: str) -> None:
+        """Uncount the owner's latest question: it was not answered after all (a voice note that
+        could not be transcribed, an answer /cancel stopped, an error)."""
+        latest = select(func.max(QuestionAsked.id)).where(QuestionAsked.user_id == user_id).scalar_subquery()
+        async with self._writing() as session:
+            await session.execute(delete(QuestionAsked).where(QuestionAsked.id == latest))
+
     async def register_update(self, chat_id: int, update_id: int, answered: bool = False) -> bool:
         """Note an update as received, before it is queued; False if it already was (Telegram
         redelivered it), so it is answered once whichever process got it. `answered`: no

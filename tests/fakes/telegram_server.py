@@ -365,6 +365,17 @@ class FakeTelegram(LoopbackServer):
             raise _BadRequest("message to copy not found")
         return {"message_id": next(self._message_ids)}
 
+    async def _api_getChat(self, params: dict) -> dict:
+        """A chat the bot may write to (as sendMessage, every chat is; `fail` makes one unknown,
+        e.g. "chat not found" for an admin who never opened the bot)."""
+        chat_id = int(params["chat_id"])
+        chat_type = self.chats.get(chat_id, "private")
+        gifts = dict.fromkeys(
+            ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription", "gifts_from_channels"), True
+        )
+        chat = {"id": chat_id, "type": chat_type, "accent_color_id": 0, "max_reaction_count": 11}
+        return {**chat, "accepted_gift_types": gifts, **({"title": "Chat"} if chat_type != "private" else {})}
+
     async def _api_sendChatAction(self, params: dict) -> bool:
         return True
 

@@ -285,6 +285,15 @@ async def test_question_limits_count_per_minute_and_per_day(storage):
     assert await storage.take_question("tg:1", 2, 3, now=day + 86400) is None  # a new UTC day
 
 
+async def test_a_question_given_back_no_longer_counts(storage):
+    day = 86400 * 20_000
+    assert [await storage.take_question("tg:1", 2, 3, now=day + t) for t in (0, 1)] == [None, None]
+    await storage.take_question("tg:2", 2, 3, now=day + 1)
+    await storage.give_back_question("tg:1")  # the second was not answered after all
+    assert await storage.take_question("tg:1", 2, 3, now=day + 2) is None
+    assert await storage.take_question("tg:1", 2, 3, now=day + 3) == pytest.approx(57)  # the first counts still
+
+
 async def test_two_processes_share_one_question_limit(database_url, storage):
     other = await Storage.open(database_url)  # a second bot process on the same database
     try:

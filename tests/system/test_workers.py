@@ -115,12 +115,13 @@ async def test_two_webhook_workers_answer_200_updates_from_20_chats_once_and_in_
                     lambda: sum(len(turn_ids(telegram, o)) for o in owners) >= CHATS * ROUNDS, 240, "200 answers"
                 )
 
-                # shared limits: one more owner asks 12 times within a minute, alternately to both
+                # shared limits: one more owner asks 12 times within a minute, alternately to both; the
+                # two over the limit are kept and answered when the minute allows
                 for n in range(ROUNDS + 2):
                     await deliver(http, ports[n % 2], telegram.message_update(2000, QUESTIONS[0]))
                 # (a worker answering one of them may first say the next waits its turn: a courtesy, not a reply)
-                replies = lambda: [t for t in telegram.texts(2000) if "still answering" not in t]  # noqa: E731
-                await telegram.wait_for(lambda: len(replies()) >= ROUNDS + 2, 120, "12 replies")
+                replies = lambda: [t for t in telegram.texts(2000) if "[1]" in t]  # noqa: E731
+                await telegram.wait_for(lambda: len(replies()) >= ROUNDS + 2, 150, "12 answers")
 
                 # shared access list: a block given on one worker holds on the other at once
                 await deliver(http, ports[0], telegram.message_update(ADMIN, "/block 3000"))
@@ -145,8 +146,9 @@ async def test_two_webhook_workers_answer_200_updates_from_20_chats_once_and_in_
             assert all(t.covered and t.sources for t in turns)
     finally:
         await storage.close()
-    assert sum("[1]" in text for text in limited) == ROUNDS
-    assert sum("You've asked a lot of questions" in text for text in limited) == 2
+    assert sum("[1]" in text for text in limited) == ROUNDS + 2  # each answered once
+    assert 1 <= sum("I'll answer this one in" in text for text in limited) <= 2  # kept, never refused
+    assert not any("try again" in text for text in limited)
     assert telegram.texts(ADMIN) == ["User 3000 is blocked."] and "this advisor is private" in blocked[0]
 
 

@@ -70,7 +70,9 @@ class Access:
 
 @dataclass
 class RateLimiter:
-    """Questions per minute (sliding window) and per day (UTC calendar day), per owner."""
+    """Questions per minute (sliding window) and per day (UTC calendar day), per owner. Only
+    questions that were answered count: one that was not (a voice note that could not be
+    transcribed, an answer /cancel stopped) is given back."""
 
     storage: Storage
     per_minute: int
@@ -80,3 +82,7 @@ class RateLimiter:
     async def check(self, user_id: int) -> float | None:
         """Count a question; None if allowed, else the seconds until the owner may ask again."""
         return await self.storage.take_question(f"tg:{user_id}", self.per_minute, self.per_day, self.clock())
+
+    async def give_back(self, user_id: int) -> None:
+        """The owner's latest question was not answered (`Storage.give_back_question`)."""
+        await self.storage.give_back_question(f"tg:{user_id}")

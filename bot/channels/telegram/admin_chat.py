@@ -43,6 +43,19 @@ def is_consultant(settings: Settings, update: Update) -> bool:
     return settings.admin_chat_id is not None and chat is not None and chat.id == settings.admin_chat_id
 
 
+async def reachable(bot, settings: Settings) -> bool:
+    """Whether a consultant can be reached at all: an admin chat is set and Telegram knows it
+    (getChat; an admin who never opened the bot is "chat not found", a group the bot was removed
+    from refuses). Checked before an owner is asked to write a request that could not be sent."""
+    for chat_id in admin_chats(settings):
+        try:
+            await bot.get_chat(chat_id)
+            return True
+        except TelegramError as exc:
+            log.warning("admin chat %s is unreachable: %s", chat_id, exc)
+    return False
+
+
 async def post(bot, settings: Settings, text: str, **kwargs) -> list[Message]:
     """Send `text` to every admin chat; the messages that arrived."""
     sent = []

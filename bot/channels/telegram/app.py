@@ -31,6 +31,7 @@ from bot.channels.telegram.handlers import (
     documents,
     handover,
     jobs,
+    mydata,
     owner,
     profile,
     reminders,
@@ -90,6 +91,7 @@ def _register(app: Application) -> None:
         consultants.HANDLERS,  # replies to hand-over cards, before replies are taken as questions
         voice.HANDLERS,  # voice notes and photos, before owner's "I can only read text"
         documents.HANDLERS,  # owners' own files, before owner's "I can only read text"
+        mydata.HANDLERS,
         owner.HANDLERS,
         admin.HANDLERS,
         digest.HANDLERS,

@@ -8,9 +8,14 @@ gathered into one question, and the answer in progress (which /cancel stops).
   and other buttons never wait behind a slow answer: /help, /cancel and 👍 work at once.
 - **A new question while one is being answered** waits its turn, and the owner is told so in
   one line ("I'll answer it right after").
+- **Over the minute's question limit** a question waits until it may be asked (`streaming.
+  within_limits`), and the chat's next questions wait behind it, each told so in one line; at
+  most MAX_WAITING of them: one more is refused at once (the owner is asked to send it later).
 - **Long pastes.** Telegram splits a message over 4,096 characters into several that arrive
   within about a second. A long message (over LONG_MESSAGE characters) waits QUESTION_WINDOW
-  seconds for the rest of the owner's messages, and they are answered as one question.
+  seconds for the rest of the owner's messages, and they are answered as one question; sent
+  while another question is answered, it gathers the rest meanwhile and waits the window again
+  when its turn comes.
 - **Steps.** With a shared database, where an owner is in a multi-step conversation (the guided
   /profile…) is read before each of their updates and saved after (`steps.SharedSteps`), so
   any process can take the next step.
@@ -37,7 +42,10 @@ from bot.storage import Storage
 log = logging.getLogger(__name__)
 
 LONG_MESSAGE = 3000  # characters: a message this long may be the first part of a paste Telegram split
+MAX_WAITING = 5  # a chat's questions waiting while the owner is over the minute's limit (this one included)
 WAITS = N_("I'm still answering your previous question; I'll answer this one right after.")
+WAITS_LIMIT = N_("You've asked a lot of questions this minute — I'll answer this one after the ones waiting.")
+TOO_MANY = N_("You've asked a lot of questions — {count} are waiting already. Please send this one again in a minute.")
 
 
 @dataclass
@@ -53,7 +61,11 @@ class Gathering:
         self.last = time.monotonic()
 
     async def until_quiet(self, window: float) -> str:
-        """Wait until no message joined for `window` seconds; then close it and give the text."""
+        """Wait until no message joined for `window` seconds, counted from its turn at the
+        earliest (as when the chat is idle: a paste sent during another answer may have arrived
+        long before its turn, and its rest may reach the bot only after that answer's writes);
+        then close it and give the text."""
+        self.last = max(self.last, time.monotonic())
         while (wait := self.last + window - time.monotonic()) > 0:
             await asyncio.sleep(wait)
         self.open = False
@@ -68,6 +80,7 @@ class ChatActivity:
         self.answering: dict[int, asyncio.Task] = {}  # chat id -> the task preparing its answer
         self.gathered: dict[int, str] = {}  # update id -> the text of the messages gathered into it
         self.gatherings: dict[tuple[int, int], Gathering] = {}  # (chat, user) -> messages gathering
+        self.limited: set[int] = set()  # chats whose question waits for the owner's minute limit
 
     def question_of(self, update: Update) -> str:
         """The text to answer for `update`: its own, or the messages gathered into it."""
@@ -117,7 +130,14 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         lock = self._locks.setdefault(chat, asyncio.Lock())
         self._waiting[chat] = self._waiting.get(chat, 0) + 1
         try:
-            if lock.locked() and chat in self.activity.answering:
+            if lock.locked() and chat in self.activity.limited:
+                if self._waiting[chat] > MAX_WAITING:
+                    coroutine.close()
+                    await self._answered_with_another(chat, update.update_id)  # nobody waits for it
+                    await _tell(update, TOO_MANY, count=MAX_WAITING)
+                    return
+                await _tell(update, WAITS_LIMIT)
+            elif lock.locked() and chat in self.activity.answering:
                 await _tell(update, WAITS)  # in the owner's app language (no /language lookup here)
             async with lock:
                 if gathering is not None:
@@ -137,8 +157,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         return self.steps.around(update) if self.steps is not None else contextlib.nullcontext()
 
     async def _answered_with_another(self, chat: int, update_id: int) -> None:
-        """A message gathered into another's question needs no answer of its own; other
-        processes must not wait for one."""
+        """A message gathered into another's question (or refused) needs no answer of its own;
+        other processes must not wait for one."""
         if self.storage is not None:
             await self.storage.mark_answered(chat, update_id)
 
@@ -149,10 +169,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         pass
 
 
-async def _tell(update: Update, text: str) -> None:
+async def _tell(update: Update, text: str, **values: object) -> None:
     """A courtesy line; if it cannot be sent, the question is still answered."""
     _ = texts(update.effective_user.language_code if update.effective_user else None)
     try:
-        await update.get_bot().send_message(update.effective_chat.id, _(text))
+        await update.get_bot().send_message(update.effective_chat.id, _(text).format(**values))
     except Exception as exc:
         log.info("could not tell chat %s its question waits: %s", update.effective_chat.id, exc)

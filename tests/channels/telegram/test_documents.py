@@ -322,3 +322,39 @@ async def test_retention_at_scale_deletes_a_thousand_documents_and_keeps_the_rec
         await asyncio.sleep(0.5)
     assert store.count() == 1 and store.count(owners[0], kept.id) == 1
     assert await rows() == [kept.id]
+
+
+PLAN_PAGES = [
+    [
+        "Crumbly Crust Bakery Business Plan 2027",
+        "We bake sourdough and pastries for two cafés and a farmers' market in Leeds.",
+        "Next year we want to open a second shop and hire three bakers.",
+    ],
+    ["Finance.", "The second shop needs 60,000 pounds: half from savings, half from a bank loan."],
+]
+
+
+async def test_a_documents_title_is_its_own_title_line_or_heading_not_its_file_name(start_bot, telegram):
+    """A plan sent as "Plan.pdf" is named by its title line ("Crumbly Crust Bakery Business Plan
+    2027"), a text file by its first line, a Markdown file by its first heading whatever its
+    level: in the summary, the example questions and /documents. (They were all "Plan".) A first
+    line that is a sentence is no title: then the file's name is used."""
+    await start_bot()
+    title = "Crumbly Crust Bakery Business Plan 2027"
+    [summary] = await send_document(telegram, OWNER, pdf_of(PLAN_PAGES), "Plan.pdf", "application/pdf")
+    assert summary.startswith(f"📄 I've read “{title}” (pages: 2, "), summary
+    assert set(buttons(last_markup(telegram, OWNER)).values()) == {
+        f"What are the main points of “{title}”?",
+        f"What should I improve in “{title}”?",
+    }
+    text = "Ten-year plan for Rosie's Cakes\n\nOpen a second shop in 2027 and a third in 2030.\n"
+    [read] = await send_document(telegram, OWNER, text.encode(), "plan.txt", "text/plain")
+    assert read.startswith("📄 I've read “Ten-year plan for Rosie's Cakes”"), read
+    markdown = "## План развития пекарни\n\nОткрыть второй магазин в 2027 году.\n".encode()
+    [read] = await send_document(telegram, OTHER, markdown, "plan.md", "text/markdown")
+    assert read.startswith("📄 I've read “План развития пекарни”"), read
+    sentence = b"We want to open a second shop next year, and hire three bakers.\n\nThe loan is the question.\n"
+    [read] = await send_document(telegram, OTHER, sentence, "plan.txt", "text/plain")
+    assert read.startswith("📄 I've read “Plan”"), read
+    [listing] = await asked(telegram, OWNER, "/documents")
+    assert f"1. Plan.pdf: “{title}”, pages: 2" in listing and "2. plan.txt: “Ten-year plan for Rosie" in listing

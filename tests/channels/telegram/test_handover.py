@@ -157,6 +157,25 @@ async def test_no_consultant_reachable_leaves_the_owner_with_the_bot(start_bot, 
     assert "invoice finance" in answer
 
 
+async def test_human_says_at_once_when_no_consultant_can_be_reached(start_bot, telegram, llm):
+    """A bare /human used to ask for the request first, then say it could not be sent."""
+    unreachable = "Sorry, I couldn't reach a consultant just now. Please try /human again later."
+    bot = await start_bot(admin_user_ids=[])  # no admin chat at all
+    assert await asked(telegram, OWNER, "/human") == [unreachable]
+    [answer] = await asked(telegram, OWNER, CREDIT_Q)  # a question, not a request
+    assert "invoice finance" in answer
+    await bot.stop()
+
+    await start_bot()  # an admin who never opened the bot: Telegram does not know the chat
+    telegram.fail("getChat", 400, "Bad Request: chat not found")
+    assert await asked(telegram, OWNER, "/human") == [unreachable]
+    assert not answers(telegram, ADMIN)
+    [ask] = await asked(telegram, OWNER, "/human")  # reachable again: the request is asked for
+    assert ask.startswith("What should a consultant help you with?")
+    # (ended: /human's handler outlives this bot in the test process, with its timeout job)
+    assert await asked(telegram, OWNER, "/cancel") == ["OK, no request was sent. Ask me anything."]
+
+
 async def test_an_error_gives_one_admin_report_and_one_owner_line_with_the_same_reference(start_bot, telegram):
     bot = await start_bot()
     with sqlite3.connect(bot.settings.data_dir / "transcripts.db") as conn:

@@ -10,7 +10,7 @@ import os
 import sqlite3
 
 from bot.advisor.smalltalk import REPLIES
-from bot.advisor.texts import english_knowledge, fallback_note, not_sure
+from bot.advisor.texts import english_knowledge, fallback_note, not_sure, topic_name
 from bot.channels.telegram.formatting import escape
 from bot.knowledge.chunks import sections
 from bot.locales import LANGUAGES, texts
@@ -332,3 +332,55 @@ async def test_the_offline_lead_line_says_what_it_means_for_the_owner(tmp_path, 
     assert "نموذج" not in lead and "الإنجليزية" in lead  # no "model"; "English"
     for code, model in (("ru", "модел"), ("zh", "模型"), ("en", "model")):
         assert model not in english_knowledge(texts(code)).lower(), code
+
+
+async def test_the_profile_shows_the_chosen_values_in_the_owners_language(start_bot, telegram):
+    """/profile's summary shows the values chosen (typed as the English keys, or tapped) in the
+    owner's language: "Отрасль: Еда и напитки", not "Отрасль: food and drink"; a value typed
+    freely stays as typed, and the stored values stay the English keys retrieval reads."""
+    bot = await start_bot(llm_model=None)
+    ru = texts("ru")
+    [saved] = await asked(
+        telegram, OWNER, "/profile industry=food and drink stage=growing staff=1 region=Казань", language_code="ru"
+    )
+    assert f"{ru('Industry')}: {ru('Food & drink')}\n" in saved and f"{ru('Stage')}: {ru('Growing')}" in saved
+    assert f"{ru('Staff')}: {ru('Just me')}\n" in saved and f"{ru('Region/country')}: Казань" in saved
+    assert "food and drink" not in saved and "growing" not in saved
+    stored = await bot.storage.profile(f"tg:{OWNER}")
+    assert (stored.industry, stored.stage, stored.staff) == ("food and drink", "growing", 1)
+
+    zh, owner = texts("zh"), OWNER + 1  # tapped in the guided questions
+    await asked(telegram, owner, "/profile", count=2, language_code="zh")
+    await tapped(telegram, owner, "pf:0:0")  # a retail shop
+    await tapped(telegram, owner, "pf:1:1")  # 2–9 people
+    await asked(telegram, owner, "/skip", language_code="zh")  # region
+    await tapped(telegram, owner, "pf:3:3")  # selling abroad
+    await asked(telegram, owner, "/skip", language_code="zh")
+    [summary] = await asked(telegram, owner, "/skip", language_code="zh")
+    assert summary.startswith(zh("Thanks! Your profile:")), summary
+    shown = f"{zh('Industry')}: {zh('Retail shop')}\n{zh('Staff')}: 2–9\n{zh('Stage')}: {zh('Selling abroad')}"
+    assert shown in summary
+    assert "retail" not in summary and "selling abroad" not in summary
+
+
+TOPICS = {"growth": "Growth", "credit": "Credit", "strategy": "Strategy", "trade": "Trade", "operations": "Operations"}
+
+
+async def test_topics_and_the_not_covered_list_name_the_topics_in_the_owners_language(start_bot, telegram):
+    """/topics and the list an off-topic question is declined with head each group in the owner's
+    language ("Кредит", not "Credit"; the knowledge base's titles stay as written); a topic key
+    the bot has no word for is shown readably ("customer-service": "Customer service")."""
+    await start_bot(llm_model=None)
+    for owner, code in ((OWNER, "ru"), (OWNER + 1, "ar"), (OWNER + 2, "zh")):
+        _ = texts(code)
+        names = {key: _(english) for key, english in TOPICS.items()}
+        assert all(names[key] != english for key, english in TOPICS.items()), (code, names)
+        [listing] = await asked(telegram, owner, "/topics", language_code=code)
+        for key, name in names.items():
+            assert f"<b>{escape(name)}</b>" in listing and f"<b>{TOPICS[key]}</b>" not in listing, (code, listing)
+    ru = texts("ru")
+    [declined] = await asked(telegram, OWNER, "Какой лучший рецепт хлеба на закваске?", language_code="ru")
+    assert declined.startswith(escape(ru("I don't have material on that in my knowledge base, so I won't guess.")))
+    for english in TOPICS.values():
+        assert f"• {escape(ru(english))}: " in declined and f"• {english}: " not in declined, declined
+    assert topic_name(ru, "customer-service") == "Customer service" and topic_name(ru, "") == ru("General")

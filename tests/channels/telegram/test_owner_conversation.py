@@ -67,7 +67,7 @@ async def test_small_talk_unknown_commands_and_help_by_audience(tmp_path, shared
         [answer] = await said(telegram, OWNER, CREDIT_Q)  # small talk did not use up the one question a minute
         assert "<b>Sources</b>" in answer
         [limited] = await said(telegram, OWNER, "Should I sell cross-border?")
-        assert "try again in" in limited
+        assert "I'll answer this one in" in limited
 
         [unknown] = await said(telegram, OWNER, "/foo")
         assert unknown == "I don't know /foo. /help lists what I can do."
@@ -199,6 +199,31 @@ async def test_a_long_paste_is_answered_once_with_its_question(tmp_path, shared_
     assert turn["question"].endswith(CREDIT_Q) and len(turn["question"]) < len(background)
 
 
+async def test_a_long_paste_sent_while_an_answer_streams_is_answered_once(tmp_path, shared_index_dir, slow_llm):
+    """A paste Telegram split, sent while another answer is prepared, is answered as one question,
+    as when the chat is idle: the wait for its rest starts when its turn comes. (Its second part
+    was answered on its own when it reached the bot just after the first answer went out: the
+    first part had arrived seconds before, so its wait was over at once.)"""
+    background = "We are a family bakery in Lyon with six staff, two shops and a market stall. " * 60
+    env = env_for(tmp_path, shared_index_dir, LLM_MODEL="openai:fake", LLM_BASE_URL=slow_llm.base_url)
+    async with running_bot(env, tmp_path / "bot.log") as telegram:
+        telegram.message(OWNER, SLOWEST_Q)
+        await telegram.wait_for(lambda: telegram.calls_of("sendMessageDraft", OWNER), what="the first answer to stream")
+        telegram.message(OWNER, background[:4000])
+        answered = lambda: [t for t in telegram.texts(OWNER) if "<b>Sources</b>" in t]  # noqa: E731
+        await telegram.wait_for(lambda: answered(), 60, "the first answer")
+        await asyncio.sleep(0.3)
+        telegram.message(OWNER, background[4000:] + " Our cash is tight every winter. " + CREDIT_Q)
+        await telegram.wait_for(lambda: len(telegram.texts(OWNER)) >= 3, 60, "the paste's answer")
+        await asyncio.sleep(5)  # a second answer to the paste would have come by now
+        said = telegram.texts(OWNER)
+    waits = "I'm still answering your previous question; I'll answer this one right after."
+    assert said.count(waits) == 1 and len(said) == 3, said
+    assert said[-1].startswith(f"<i>Your message was long, so I answered its question (“{CREDIT_Q}”)")
+    questions = [t["question"] for t in turns(tmp_path)]
+    assert len(questions) == 2 and questions[0] == SLOWEST_Q and questions[1].endswith(CREDIT_Q), questions
+
+
 async def test_the_guided_profile_and_its_use(tmp_path, shared_index_dir):
     async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
         [intro, industry] = await said(telegram, OWNER, "/profile", count=2)
@@ -267,6 +292,49 @@ async def tap(telegram: FakeTelegram, label: str) -> str:
     return telegram.texts(OWNER)[-1]
 
 
+async def choose(telegram: FakeTelegram, label: str) -> list[str]:
+    """Tap Edit or Start over under the profile /profile showed: the intro and first question."""
+    labelled = lambda c: [  # noqa: E731
+        b["callback_data"] for row in (c.params.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
+        if b["text"] == label
+    ]
+    call = next(c for c in reversed(telegram.calls_of("sendMessage", OWNER)) if labelled(c))
+    before = len(telegram.texts(OWNER))
+    telegram.press(OWNER, labelled(call)[0], call.result)
+    await telegram.wait_for(lambda: len(telegram.texts(OWNER)) >= before + 2, what=f"the questions after {label}")
+    assert telegram.calls_of("editMessageText", OWNER)[-1].params["text"] == f"{call.params['text']}\n→ {label}"
+    return telegram.texts(OWNER)[before:]
+
+
+async def test_profile_shows_an_existing_profile_first_with_edit_and_start_over(tmp_path, shared_index_dir):
+    """/profile with a profile used to restart the questions at once; it shows the profile, and
+    the owner may leave it, edit it question by question, or start over."""
+    change = "Change it question by question (/skip keeps an answer), or start over?"
+    async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
+        await said(telegram, OWNER, "/profile industry=bakery staff=6")
+        [shown] = await said(telegram, OWNER, "/profile")
+        assert shown == f"Your profile now:\nIndustry: bakery\nStaff: 6\n\n{change}"
+        rows = telegram.calls_of("sendMessage", OWNER)[-1].params["reply_markup"]["inline_keyboard"]
+        assert [button["text"] for row in rows for button in row] == ["✏️ Edit", "🔄 Start over"]
+        [answer] = await said(telegram, OWNER, CREDIT_Q)  # only looking: the next message is a question
+        assert "<b>Sources</b>" in answer and stored_profile(tmp_path) == {"industry": "bakery", "staff": 6}
+
+        intro, question = await choose(telegram, "✏️ Edit")
+        assert intro.startswith("A few quick questions") and question.startswith(PROFILE_QUESTIONS[0])
+        [staff] = await said(telegram, OWNER, "/skip")  # keeps the industry
+        assert staff.startswith(PROFILE_QUESTIONS[1])
+        await said(telegram, OWNER, "7")
+        assert await said(telegram, OWNER, "/cancel") == [PROFILE_STOPPED]
+        assert stored_profile(tmp_path) == {"industry": "bakery", "staff": 7}
+
+        await said(telegram, OWNER, "/profile")
+        _intro, question = await choose(telegram, "🔄 Start over")
+        assert question.startswith(PROFILE_QUESTIONS[0]) and stored_profile(tmp_path) == {}
+        await said(telegram, OWNER, "Kenyan tea exports")
+        assert await said(telegram, OWNER, "/cancel") == [PROFILE_STOPPED]
+    assert stored_profile(tmp_path) == {"industry": "Kenyan tea exports"}
+
+
 async def test_the_guided_profile_at_every_step_its_buttons_and_key_value_forms(tmp_path, shared_index_dir):
     async with running_bot(env_for(tmp_path, shared_index_dir), tmp_path / "bot.log") as telegram:
         for stop_at in range(len(PROFILE_QUESTIONS) + 1):  # /skip passes each question, /cancel stops at each
@@ -293,15 +361,17 @@ async def test_the_guided_profile_at_every_step_its_buttons_and_key_value_forms(
         tapped = {"industry": "manufacturing", "staff": "2–9", "region": "Kenya", "stage": "selling abroad"}
         assert stored_profile(tmp_path) == tapped  # a range is kept as the button shows it
 
-        intro, _industry = await said(telegram, OWNER, "/profile", count=2)
-        assert intro.startswith("Your profile now:\nIndustry: manufacturing\nStaff: 2–9\nRegion/country: Kenya\n")
+        [shown] = await said(telegram, OWNER, "/profile")
+        assert shown.startswith("Your profile now:\nIndustry: Manufacturing\nStaff: 2–9\nRegion/country: Kenya\n")
+        await choose(telegram, "✏️ Edit")
         await said(telegram, OWNER, "/skip")
         [wrong] = await said(telegram, OWNER, "about six")
         assert "staff must be a whole number" in wrong and "(got 'about six')" in wrong and "/skip" in wrong
         [region] = await said(telegram, OWNER, "10-49")  # typed with a hyphen: stored like the button's range
         assert region.startswith(PROFILE_QUESTIONS[2]) and stored_profile(tmp_path)["staff"] == "10–49"
         assert await said(telegram, OWNER, "/cancel") == [PROFILE_STOPPED]
-        await said(telegram, OWNER, "/profile", count=2)
+        await said(telegram, OWNER, "/profile")
+        await choose(telegram, "✏️ Edit")
         await said(telegram, OWNER, "/skip")
         assert (await tap(telegram, "Just me")).startswith(PROFILE_QUESTIONS[2])
         assert stored_profile(tmp_path)["staff"] == 1  # "Just me" is one person, a number
@@ -309,9 +379,9 @@ async def test_the_guided_profile_at_every_step_its_buttons_and_key_value_forms(
 
         [saved] = await said(telegram, OWNER, """/profile business_name="Rosie's Cakes & Co" staff=6""")
         rosie = "Saved. Your profile:\nBusiness: Rosie's Cakes & Co\n"
-        assert saved == rosie + "Industry: manufacturing\nStaff: 6\nRegion/country: Kenya\nStage: selling abroad"
+        assert saved == rosie + "Industry: Manufacturing\nStaff: 6\nRegion/country: Kenya\nStage: Selling abroad"
         [saved] = await said(telegram, OWNER, "/profile industry=home bakery stage=just starting region=")
-        assert saved == rosie + "Industry: home bakery\nStaff: 6\nStage: just starting"  # region= cleared it
+        assert saved == rosie + "Industry: home bakery\nStaff: 6\nStage: Just starting"  # region= cleared it
     assert stored_profile(tmp_path) == {
         "business_name": "Rosie's Cakes & Co",
         "industry": "home bakery",

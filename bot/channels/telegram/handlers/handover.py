@@ -51,12 +51,19 @@ TIMEOUT = 15 * 60
 
 
 async def human_command(update: Update, context: BotContext) -> int:
-    """/human [request]: ask for a person; without a request, ask the owner to write it."""
+    """/human [request]: ask for a person; without a request, ask the owner to write it (when a
+    consultant can be reached: else the owner is told at once, not after writing it)."""
     request = " ".join(context.args or []).strip()
     if not await _privately(update, context):
         return ConversationHandler.END
     if request:
         await hand_over(update, context, request)
+        return ConversationHandler.END
+    if not await admin_chat.reachable(context.bot, context.deps.settings):  # say so now, not after the request
+        _ = texts_of(update, context)
+        await update.effective_message.reply_text(
+            _("Sorry, I couldn't reach a consultant just now. Please try /human again later.")
+        )
         return ConversationHandler.END
     _ = texts_of(update, context)
     ask = _("What should a consultant help you with? Write it in one message (or /cancel).")

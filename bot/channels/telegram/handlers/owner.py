@@ -1,6 +1,7 @@
 """What owners can do: /start, /help, /new, /topics, /language, /forget, /ask, /cancel, and any
 text, which is a question (in groups only when addressed to the bot). /profile, /remind,
-/reminders, /checkin and /documents have their own modules. Every text is in the owner's language (`texts_of`)."""
+/reminders, /checkin, /documents and /mydata have their own modules. Every text is in the owner's
+language (`texts_of`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import CommandHandler, MessageHandler, filters
 
+from bot.advisor.texts import topic_name
 from bot.channels.telegram.formatting import escape
 from bot.channels.telegram.handlers.buttons import remember_language, store_comment
 from bot.channels.telegram.handlers.deps import (
@@ -40,6 +42,7 @@ COMMANDS = [
     ("checkin", N_("Quarterly check-in on your priorities")),
     ("documents", N_("Your documents, to see or delete")),
     ("cancel", N_("Stop the answer I'm preparing")),
+    ("mydata", N_("Download what I hold about you")),
     ("forget", N_("Delete everything stored about you")),
     ("ask", N_("Ask a question (in groups)")),
 ]
@@ -95,6 +98,7 @@ async def help_command(update: Update, context: BotContext) -> None:
         "/checkin on – " + _("every quarter I ask how your three priorities went (/checkin off stops it)"),
         "/documents – " + _("your documents: send me a PDF, Word, text or Markdown file to ask about it, privately"),
         "/cancel – " + _("stop the answer I'm preparing"),
+        "/mydata – " + _("download what I hold about you, as a file"),
         "/forget – " + _("delete everything stored about you"),
         "/ask – " + _("ask in a group (or mention me, or reply to me)"),
         "",
@@ -141,7 +145,7 @@ async def topics(update: Update, context: BotContext) -> None:
     _ = texts_of(update, context)
     lines = ["<b>" + escape(_("What I can help with")) + "</b>"]
     for topic, titles in covered.items():
-        lines.append(f"\n<b>{escape(topic.capitalize())}</b>")
+        lines.append(f"\n<b>{escape(topic_name(_, topic))}</b>")
         lines += [f"• {escape(title)}" for title in titles[:8]]
     await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
 
@@ -203,7 +207,6 @@ async def not_text(update: Update, context: BotContext) -> None:
     if addressed_to_bot(update, context.bot.username, context.bot.id):
         _ = texts_of(update, context)
         await update.effective_message.reply_text(_("I can only read text questions — please type yours."))
-
 
 
 HANDLERS = [

@@ -1,6 +1,8 @@
 """/profile: what an owner tells the advisor about the business, so answers fit it.
 
-`/profile` alone starts a short guided conversation (python-telegram-bot's
+`/profile` alone shows the profile, if there is one, with Edit and Start over buttons (either
+starts the questions; Start over clears it first); with none yet, it starts a short guided
+conversation (python-telegram-bot's
 `ConversationHandler`): industry, number of staff, country or region and stage, with buttons
 where the choices are few, then the business's name and goals as free text. Each answer is
 saved as it is given; /skip passes a question and /cancel stops, at every step.
@@ -16,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
-from bot.advisor.conversation import ProfileError, profile_pairs
+from bot.advisor.profile import CHOICES, Profile, ProfileError, profile_pairs
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, texts_of, user_key
 from bot.locales import N_
 
@@ -28,36 +30,12 @@ USAGE = N_(
 TIMEOUT = 15 * 60  # seconds an unanswered step waits before the conversation ends
 
 # (field, question, button choices: (label, value)); an empty list means free text only. Labels
-# and questions are translated where shown; values are stored as they are here, in English.
+# and questions are translated where shown; values are stored as they are, in English.
 STEPS: list[tuple[str, str, list[tuple[str, str]]]] = [
-    (
-        "industry",
-        N_("What does your business do? Tap one or type it."),
-        [
-            (N_("Retail shop"), "retail"),
-            (N_("Food & drink"), "food and drink"),
-            (N_("Services"), "services"),
-            (N_("Online shop"), "online retail"),
-            (N_("Manufacturing"), "manufacturing"),
-            (N_("Farming"), "agriculture"),
-        ],
-    ),
-    (
-        "staff",
-        N_("How many people work in it, you included? Tap one or type a number."),
-        [(N_("Just me"), "1"), ("2–9", "2–9"), ("10–49", "10–49"), ("50–249", "50–249"), ("250+", "250+")],
-    ),
+    ("industry", N_("What does your business do? Tap one or type it."), CHOICES["industry"]),
+    ("staff", N_("How many people work in it, you included? Tap one or type a number."), CHOICES["staff"]),
     ("region", N_("Which country or region do you mostly sell in? Type it, e.g. Kenya or Southeast Asia."), []),
-    (
-        "stage",
-        N_("Where is the business now?"),
-        [
-            (N_("Just starting"), "just starting"),
-            (N_("Growing"), "growing"),
-            (N_("Established"), "established"),
-            (N_("Selling abroad"), "selling abroad"),
-        ],
-    ),
+    ("stage", N_("Where is the business now?"), CHOICES["stage"]),
     ("business_name", N_("What is the business called? (Type it, or /skip.)"), []),
     ("goals", N_("Last one: what do you want to achieve in the next few years? (Type it, or /skip.)"), []),
 ]
@@ -79,10 +57,39 @@ async def start(update: Update, context: BotContext) -> int:
         await storage.set_profile(user_key(update), current)
         await update.effective_message.reply_text(_("Saved. Your profile:") + "\n" + current.describe(_))
         return ConversationHandler.END
-    intro = _("Your profile now:") + "\n" + current.describe(_) + "\n\n" if not current.is_empty() else ""
-    await update.effective_message.reply_text(
-        intro + _("A few quick questions so my answers fit your business. /skip any of them, /cancel to stop.")
-    )
+    if not current.is_empty():  # shown first: the owner may only want to see it
+        shown = _("Your profile now:") + "\n" + current.describe(_) + "\n\n" + _(CHANGE)
+        await update.effective_message.reply_text(shown, reply_markup=_change_buttons(_))
+        return ConversationHandler.END
+    return await _questions(update, context)
+
+
+CHANGE = N_("Change it question by question (/skip keeps an answer), or start over?")
+EDIT, START_OVER = N_("✏️ Edit"), N_("🔄 Start over")
+
+
+def _change_buttons(_) -> InlineKeyboardMarkup:
+    edit = InlineKeyboardButton(_(EDIT), callback_data="pf:edit")
+    return InlineKeyboardMarkup([[edit, InlineKeyboardButton(_(START_OVER), callback_data="pf:over")]])
+
+
+async def change(update: Update, context: BotContext) -> int:
+    """Edit or Start over under the profile /profile showed: the questions, from a clean profile
+    for Start over."""
+    query = update.callback_query
+    await query.answer()
+    _ = texts_of(update, context)
+    over = query.data == "pf:over"
+    await query.edit_message_text(f"{query.message.text}\n→ {_(START_OVER if over else EDIT)}")
+    if over:
+        await context.deps.storage.set_profile(user_key(update), Profile())
+    return await _questions(update, context)
+
+
+async def _questions(update: Update, context: BotContext) -> int:
+    _ = texts_of(update, context)
+    intro = _("A few quick questions so my answers fit your business. /skip any of them, /cancel to stop.")
+    await update.effective_chat.send_message(intro)
     return await _ask(update, context, 0)
 
 
@@ -163,7 +170,10 @@ async def stop(update: Update, context: BotContext) -> int:
 with warnings.catch_warnings():  # buttons are tracked per chat and user, not per message: what we want
     warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
     GUIDED = ConversationHandler(
-        entry_points=[CommandHandler("profile", start, filters=MESSAGES)],
+        entry_points=[
+            CommandHandler("profile", start, filters=MESSAGES),
+            CallbackQueryHandler(change, pattern=r"^pf:(edit|over)$"),
+        ],
         states={step: _answer(step) for step in range(len(STEPS))},
         fallbacks=[CommandHandler("cancel", stop)],
         conversation_timeout=TIMEOUT,

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
@@ -22,7 +23,7 @@ from bot.channels.telegram.handlers.keyboards import (
     feedback_buttons,
     has_steps,
 )
-from bot.locales import DEFAULT, Translate, texts
+from bot.locales import DEFAULT, N_, Translate, texts
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ async def answer_question(
     stops it while it is prepared (`ChatActivity.cancel`): nothing half-written is sent.
     `input_kind` (voice, photo) is stored with the turn; `lead`, an italic line, opens the answer
     (a voice note's "You asked: …"); `counted`: the caller has already counted the question
-    (`within_limits`, before transcribing a voice note); `answer_in`: the language to answer in,
+    (`within_limits`, before transcribing a voice note). Over the minute's limit the question
+    waits until it may be asked (`within_limits`); one that ends unanswered (/cancel, an error)
+    is given back, so only answered questions count. `answer_in`: the language to answer in,
     whatever the question's (a suggested question tapped under an answer in that language)."""
     deps = context.deps
     chat_id = update.effective_chat.id
@@ -58,19 +61,36 @@ async def answer_question(
         if lead:
             chatter.answer.notes.insert(0, lead)
         await deliver(context, chat_id, chatter, reply_to, language)
+        if counted:  # a voice note that said "thanks": small talk never counts
+            await give_back(update, context)
         return
-    if not counted and not await within_limits(update, context):
+    if not counted and not await within_limits(update, context, keep=True):
         return
-    reply = await _prepare(update, context, question, language, input_kind, answer_in)
-    if reply is not None:
-        if lead:
-            reply.answer.notes.insert(0, lead)
-        await deliver(context, chat_id, reply, reply_to, language)
+    try:
+        reply = await _prepare(update, context, question, language, input_kind, answer_in)
+    except Exception:
+        await give_back(update, context)  # an error: the owner is told (`on_error`), nothing counts
+        raise
+    if reply is None:  # /cancel stopped it: not answered, not counted
+        await give_back(update, context)
+        return
+    if lead:
+        reply.answer.notes.insert(0, lead)
+    await deliver(context, chat_id, reply, reply_to, language)
 
 
-async def within_limits(update: Update, context: BotContext) -> bool:
+MINUTE = 60.0  # a question over the minute's limit may wait this long; over the day's, it is refused
+KEPT = N_("You've asked a lot of questions this minute — I'll answer this one in {duration}.")
+LIMITED = N_("You've asked a lot of questions — please try again in {duration}.")
+STOPPING = N_("I'm restarting, so I couldn't answer your waiting question. Please send it again in a minute.")
+
+
+async def within_limits(update: Update, context: BotContext, *, keep: bool = False) -> bool:
     """Count a question against the owner's limits (admins are exempt): True when it may be
-    asked; else the owner is told when they can ask again, and False."""
+    asked. Over a limit the owner is told when they can ask again, and False. With `keep` (a
+    question, in its chat's turn) one over the minute's limit is kept instead: the owner is told
+    when it will be answered, it waits (in its turn, so the chat's later questions wait behind
+    it; /cancel stops it), and then True. Over the day's limit, a question is never kept."""
     deps = context.deps
     if deps.access.is_admin(update.effective_user.id):
         return True
@@ -78,9 +98,68 @@ async def within_limits(update: Update, context: BotContext) -> bool:
     if wait is None:
         return True
     _ = texts(language_of(update, context))
-    limited = _("You've asked a lot of questions — please try again in {duration}.")
-    await context.bot.send_message(update.effective_chat.id, limited.format(duration=_duration(wait, _)))
+    chat_id = update.effective_chat.id
+    if not keep or wait > MINUTE:
+        await context.bot.send_message(chat_id, _(LIMITED).format(duration=_duration(wait, _)))
+        return False
+    if not context.application.running:  # it waited its turn, and the bot began to stop meanwhile
+        await context.bot.send_message(chat_id, _(STOPPING))
+        return False
+    await context.bot.send_message(chat_id, _(KEPT).format(duration=_duration(wait, _)))
+    return await _kept(update, context, wait)
+
+
+async def _kept(update: Update, context: BotContext, wait: float) -> bool:
+    """Wait until the owner's limits let the question be asked (counted then): True; False when
+    /cancel stopped it, the bot is stopping (the owner is asked to send it again) or the day's
+    limit was reached meanwhile (in another chat; the owner is told)."""
+    deps, chat_id = context.deps, update.effective_chat.id
+    waiting = asyncio.create_task(_until_allowed(context, update.effective_user.id, wait))
+    deps.activity.answering[chat_id] = waiting  # what /cancel stops
+    deps.activity.limited.add(chat_id)  # the chat's next questions are told they wait for it
+    try:
+        wait = await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        if waiting.cancelled():  # the owner's /cancel, which says so
+            return False
+        waiting.cancel()  # the bot is stopping
+        raise
+    finally:
+        deps.activity.limited.discard(chat_id)
+        if deps.activity.answering.get(chat_id) is waiting:
+            del deps.activity.answering[chat_id]
+    if wait is None:
+        return True
+    _ = texts(language_of(update, context))
+    said = _(STOPPING) if wait == 0 else _(LIMITED).format(duration=_duration(wait, _))
+    await context.bot.send_message(chat_id, said)
     return False
+
+
+async def _until_allowed(context: BotContext, user_id: int, wait: float) -> float | None:
+    """None once the question is counted; else 0 when the bot stops meanwhile, or the wait the
+    day's limit sets."""
+    while wait is not None:
+        if wait > MINUTE:
+            return wait
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            if not context.application.running:
+                return 0
+            await asyncio.sleep(min(left, 0.5))
+        wait = await context.deps.limiter.check(user_id)
+    return None
+
+
+async def give_back(update: Update, context: BotContext) -> None:
+    """The question was not answered: it does not count against the owner's limits. (A failure
+    here is logged; the owner has one question less to ask this minute.)"""
+    if context.deps.access.is_admin(update.effective_user.id):
+        return
+    try:
+        await context.deps.limiter.give_back(update.effective_user.id)
+    except Exception:
+        log.warning("could not give a question back to %s", user_key(update), exc_info=True)
 
 
 async def _prepare(

@@ -7,8 +7,9 @@ opens with the transcript in italics ("You asked: …") and the turn is stored w
 STORE_AUDIO=true (`bot.storage.AudioFolder`). Without STT_MODEL the owner is told in one line
 that the admin needs to enable voice, and /stats counts the voice note as unanswered; every
 fault (download, timeout, the service's errors, an empty transcript, over-long audio) gets its
-own owner line and is counted as failed. A photo's caption is its question; a photo without
-one is answered with a line asking what the owner would like to know about it.
+own owner line and is counted as failed (and not against the owner's question limits). A
+photo's caption is its question; a photo without one is answered with a line asking what the
+owner would like to know about it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from bot.channels.telegram.handlers.deps import (
     user_key,
 )
 from bot.channels.telegram.handlers.handover import handed_over
-from bot.channels.telegram.handlers.streaming import answer_question, typing, within_limits
+from bot.channels.telegram.handlers.streaming import answer_question, give_back, typing, within_limits
 from bot.storage import AudioFolder
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,11 @@ async def voice_message(update: Update, context: BotContext) -> None:
         await _count(deps, UNANSWERED, update)
         await message.reply_text(_(REASONS["off"]))
         return
-    if not await within_limits(update, context):  # counted before transcribing: transcripts cost too
+    if not await within_limits(update, context, keep=True):  # counted before transcribing: transcripts cost too
         return
     transcript = await _transcribe(update, context)
-    if transcript is None:
+    if transcript is None:  # not answered: it does not count
+        await give_back(update, context)
         return
     if is_private(update) and await handed_over(update, context, f"🎤 {transcript.text}"):
         return  # a consultant has the owner's request: the transcript goes to them

@@ -11,6 +11,7 @@ skipped with one warning: it saves time, it never stops an ingest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import sqlite3
@@ -67,6 +68,16 @@ class VectorCache:
                 connection.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", rows)
         except (sqlite3.Error, OSError) as exc:
             self._give_up(exc)
+
+    def is_empty(self) -> bool:
+        """Whether no vector is kept yet (no file, or none in it); one that cannot be read counts."""
+        if self._broken or not self.path.exists():
+            return True
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)) as connection:
+                return connection.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is None
+        except (sqlite3.Error, OSError):
+            return True
 
     def _give_up(self, exc: Exception) -> None:
         self._broken = True

@@ -44,7 +44,17 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in NOISY_LOGGERS:
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        logger = logging.getLogger(noisy)
+        logger.setLevel(max(logging.WARNING, logging.getLogger().level))
+        if _quiet not in logger.filters:
+            logger.addFilter(_quiet)
+
+
+def _quiet(record: logging.LogRecord) -> bool:
+    """Below WARNING, a noisy library says nothing, whatever level it gives itself: bm25s sets
+    its logger to DEBUG when it is imported, which happens after this (the start-up ingest's
+    "DEBUG bm25s: Building index from tokens")."""
+    return record.levelno >= logging.WARNING
 
 
 def settings_from(ctx: click.Context, **overrides: object) -> Settings:

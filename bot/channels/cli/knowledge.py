@@ -124,10 +124,12 @@ def ingest_with_progress(
     allow_shrink: bool = False,
     quiet_when_unchanged: bool = False,
 ):
-    """An ingest as a consultant watches it: a progress bar on stderr and a summary table.
+    """An ingest as a consultant watches it: what it will do and about how long that takes, then
+    a progress bar on stderr (progress lines when stderr is not a terminal) and a summary table.
     Ctrl-C, a missing knowledge dir and a refused shrink end the command with one line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from bot.channels.cli.progress import ProgressLines, nothing_cached, plan_line
     from bot.channels.cli.tables import make_console, summary_table
     from bot.knowledge.ingest import IndexShrinkError
     from bot.knowledge.runner import run_ingest
@@ -137,23 +139,31 @@ def ingest_with_progress(
         TextColumn("Embedding"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("chunks"),
+        TextColumn("passages"),
         TimeRemainingColumn(),
         console=console,
         transient=True,
         disable=not console.is_terminal,
     )
     task = None
+    lines: ProgressLines | None = None
 
     def on_plan(plan, chunks: int) -> None:
-        nonlocal task
+        nonlocal task, lines
         if chunks and not dry_run:
-            log.info("embedding %d chunks from %d files", chunks, len(plan.contents))
-            task = progress.add_task("embed", total=chunks)
+            first_time = nothing_cached(settings)
+            log.info("%s", plan_line(len(plan.contents), chunks, first_time))
+            if console.is_terminal:
+                task = progress.add_task("embed", total=chunks)
+            else:
+                lines = ProgressLines(chunks, first_time)
+                lines.start()
 
     def on_progress(done: int) -> None:
         if task is not None:
             progress.advance(task, done)
+        if lines is not None:
+            lines.advance(done)
 
     try:
         with progress:
@@ -171,6 +181,9 @@ def ingest_with_progress(
     except (FileNotFoundError, IndexShrinkError) as exc:
         console.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(2)
+    finally:
+        if lines is not None:
+            lines.stop()  # an interrupted or failed ingest: no more progress lines
     changed = report.added or report.updated or report.removed or report.skipped
     if changed or not quiet_when_unchanged:
         console.print(summary_table(report, settings.knowledge_dir))

@@ -8,6 +8,7 @@ starts it fresh, else it continues the conversation of earlier runs).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -26,9 +27,42 @@ HELP = (
 )
 
 
-def render_answer(answer: Answer) -> str:
-    """An answer as plain text: the text, its numbered sources, mode and time."""
-    lines = [plain(line) for line in [*answer.notes, answer.text]]  # no Markdown marks in a terminal
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_QUOTE = re.compile(r"^\s{0,3}>\s?")
+_ITEM = re.compile(r"^(\s*)[-*+]\s+")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+
+
+def plain_markdown(text: str) -> str:
+    """Markdown as plain text, for a pipe or a file: no **, _, `, # or > marks, list items as
+    "•" lines, a link as its text with the address after it."""
+    lines = []
+    for line in text.splitlines():
+        line = _ITEM.sub(r"\1• ", _QUOTE.sub("", _HEADING.sub("", line)))
+        lines.append(plain(_LINK.sub(r"\1 (\2)", line)))
+    return "\n".join(lines)
+
+
+def rich_markdown(text: str, width: int | None = None) -> str:
+    """Markdown as a terminal shows it (bold as bold, lists with bullets), via Rich, as text
+    with the terminal's escape sequences."""
+    import io
+    import shutil
+
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=width or shutil.get_terminal_size().columns)
+    console.print(Markdown(text))
+    return out.getvalue().rstrip("\n")
+
+
+def render_answer(answer: Answer, terminal: bool = False) -> str:
+    """An answer as text: the text (rendered Markdown on a `terminal`, plain text without
+    Markdown marks otherwise), its numbered sources, mode and time."""
+    show = rich_markdown if terminal else plain_markdown
+    lines = [show(part) for part in [*answer.notes, answer.text]]
     if answer.sources:
         lines += ["", "Sources:"]
         for s in answer.cited_sources():
@@ -67,6 +101,7 @@ async def chat_loop(
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout  # looked up now: callers may redirect them
     chat_id = "terminal:" + user_id.split(":", 1)[-1]
     interactive = stdin.isatty() and render is None
+    terminal = stdout.isatty() and render is None  # Markdown rendered by Rich; plain text in a pipe or file
     if interactive:
         stdout.write(
             "SME Advisor — ask about growth, credit, strategy or trade. "
@@ -101,7 +136,9 @@ async def chat_loop(
         prefix = "\nAdvisor:\n" if interactive else f"> {question}\n"
         _ = texts(reply.language)  # a greeting's examples in the greeting's language ("hola": Spanish)
         examples = [f"  - {_(q)}" for q in EXAMPLE_QUESTIONS] if reply.examples else []
-        shown = "\n".join([render_answer(reply.answer), *(["", _("Try one of these:"), *examples] if examples else [])])
+        shown = "\n".join(
+            [render_answer(reply.answer, terminal), *(["", _("Try one of these:"), *examples] if examples else [])]
+        )
         stdout.write(prefix + shown + "\n\n")
         stdout.flush()
         await dialogue.delivered(reply.turn_id, True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import click
 
@@ -44,7 +45,7 @@ def ask_command(ctx, question, index_dir, profile_pairs, as_json) -> None:
     if advisor.retriever.index.count() == 0:
         fail("the knowledge index is empty; run `python ingest.py` first")
     answer = asyncio.run(advisor.answer(question, profile=profile))
-    show(as_json, answer_json(answer), lambda: click.echo(render_answer(answer)))
+    show(as_json, answer_json(answer), lambda: click.echo(render_answer(answer, sys.stdout.isatty())))
 
 
 def parse_profile(pairs: tuple[str, ...]):

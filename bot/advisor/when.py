@@ -136,6 +136,14 @@ def later(amount: int, unit: str, *, zone: str = "UTC", now: dt.datetime | None 
     return to_utc(dt.datetime.combine(local.date(), DAY_TIME), zone)
 
 
+def tomorrow_same_time(at: dt.datetime, zone: str, now: dt.datetime | None = None) -> dt.datetime:
+    """Tomorrow (the owner's tomorrow) at the local time of day of `at` (naive UTC in, naive UTC
+    out): what "Snooze till tomorrow" under a reminder that came at `at` means."""
+    now = now or dt.datetime.now(UTC).replace(tzinfo=None)
+    day = to_local(now, zone).date() + dt.timedelta(days=1)
+    return to_utc(dt.datetime.combine(day, to_local(at, zone).time()), zone)
+
+
 def next_due(due: dt.datetime, every: str, zone: str, now: dt.datetime) -> dt.datetime:
     """A repeating reminder's next time after `now` (naive UTC), keeping its local time of day
     across daylight saving changes; times missed while the bot was down are skipped, not sent."""

@@ -227,7 +227,7 @@ class Reminder(Base):
     text: Mapped[str] = mapped_column(Text)
     due_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # naive UTC
     every: Mapped[str | None] = mapped_column(String(64))  # a repeating reminder's interval
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | done | cancelled
     language: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

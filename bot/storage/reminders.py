@@ -11,6 +11,8 @@ becomes `sent`, a repeating one pending at its next time). A claim not finished 
 mid-delivery) can be claimed again, so a reminder is sent
 at least once: after a crash the owner may get one twice, never none. Nothing is held in memory,
 so a restart loses nothing: what came due while the bot was down is sent when it is back.
+Under a reminder that came, Done makes a one-off `done`; Snooze makes it pending again at the
+later time (a repeating one gets a one-off copy then), sent the same way.
 """
 
 from __future__ import annotations
@@ -85,6 +87,46 @@ class Reminders(StoreBase):
                 .values(status="cancelled")
             )
         return result.rowcount == 1
+
+    async def get_reminder(self, reminder_id: int, *, user_id: str) -> Reminder | None:
+        """One of this owner's reminders (None: no such reminder, or not theirs)."""
+        async with self.sessions() as session:
+            reminder = await session.get(Reminder, reminder_id)
+        return reminder if reminder is not None and reminder.user_id == user_id else None
+
+    async def mark_done(self, reminder_id: int, *, user_id: str) -> Reminder | None:
+        """Done under a reminder that came: a one-off (sent, or snoozed and pending) becomes
+        `done`; a repeating one keeps its next time (Done is for this time, not the series).
+        None: not this owner's, or cancelled meanwhile."""
+        async with self._writing() as session:
+            reminder = await session.get(Reminder, reminder_id)
+            if reminder is None or reminder.user_id != user_id or reminder.status not in ("sent", "pending", "done"):
+                return None
+            if not reminder.every:
+                reminder.status = "done"
+        return reminder
+
+    async def snooze_reminder(self, reminder_id: int, *, user_id: str, due_at: dt.datetime) -> Reminder | None:
+        """Snooze under a reminder that came: a one-off (sent, done, or snoozed before) is pending
+        again at `due_at`, so it is sent like any reminder (and survives a restart); of a repeating
+        one a one-off copy is stored for `due_at` (the series keeps its times), unless the series
+        comes by then anyway. Returns the
+        reminder that will come; None: not this owner's, or cancelled meanwhile."""
+        async with self._writing() as session:
+            reminder = await session.get(Reminder, reminder_id)
+            if reminder is None or reminder.user_id != user_id or reminder.status not in ("sent", "pending", "done"):
+                return None
+            if reminder.every and due_at >= reminder.due_at:
+                return reminder  # its next time comes first: no copy (a daily one, till tomorrow)
+            if reminder.every:
+                reminder = Reminder(
+                    user_id=user_id, chat_id=reminder.chat_id, kind=reminder.kind, text=reminder.text,
+                    due_at=due_at, language=reminder.language, status="pending", created_at=utcnow(),
+                )  # fmt: skip
+                session.add(reminder)
+            else:
+                reminder.status, reminder.due_at, reminder.sent_at = "pending", due_at, None
+        return reminder
 
     async def cancel_reminders(self, user_id: str, *, kind: str) -> int:
         """Cancel all of an owner's pending reminders of one kind (`checkin` when check-ins stop)."""

@@ -29,6 +29,7 @@ from bot.channels.telegram.handlers import (
     consultants,
     digest,
     documents,
+    due,
     handover,
     jobs,
     mydata,
@@ -86,6 +87,7 @@ def _register(app: Application) -> None:
     handlers_in_order = (
         profile.HANDLERS,
         reminders.HANDLERS,  # /remind asking the time zone, like /profile's questions
+        due.HANDLERS,  # Done / Snooze under reminders
         checkin.HANDLERS,  # /checkin asking the quarter's priorities
         handover.HANDLERS,  # /human waiting for the request, like /profile's questions
         consultants.HANDLERS,  # replies to hand-over cards, before replies are taken as questions
@@ -164,10 +166,8 @@ async def serve(
         app.job_queue.run_repeating(documents.expire_and_sweep, interval=86_400, first=5, name="documents")
         # answers a killed bot stored but never sent: their owners are told to ask again
         app.job_queue.run_repeating(jobs.tell_unsent, interval=60, first=5, name="unsent")
-        # due reminders and check-ins, claimed in the database: one process sends each (handlers/reminders.py)
-        app.job_queue.run_repeating(
-            reminders.send_due, interval=settings.reminder_check_seconds, first=1, name="reminders"
-        )
+        # due reminders and check-ins, claimed in the database: one process sends each (handlers/due.py)
+        app.job_queue.run_repeating(due.send_due, interval=settings.reminder_check_seconds, first=1, name="reminders")
         await (webhook.start() if webhook else app.updater.start_polling(allowed_updates=Update.ALL_TYPES))
         log.info("the bot @%s is ready", app.bot.username)
         if ready is not None:

@@ -1,6 +1,7 @@
 """Reminders and check-ins end to end against the fake Bot API: a reminder arrives once, also when
 the bot restarts between setting and firing; the time zone is asked once; /reminders cancels;
-"Remind me" under an answer with steps; the quarterly check-in stores priorities and asks about them."""
+"Remind me" under an answer with steps (asking the zone the first time); every reminder that comes
+has Done and Snooze (an hour, till tomorrow); the quarterly check-in stores priorities and asks about them."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import asyncio
 import datetime as dt
 
 import pytest
+from sqlalchemy import update
 
+from bot.advisor.when import to_local
 from bot.channels.telegram.handlers.reminders import MAX_PENDING
-from bot.storage.models import utcnow
+from bot.storage.models import Reminder, utcnow
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, last_markup, sent_message
 
@@ -86,6 +89,115 @@ async def test_the_zone_is_asked_once_reminders_are_listed_and_cancelled_and_ans
     revisit = [r for r in await bot.storage.pending_reminders(f"tg:{OWNER}") if r.text.startswith("Revisit: ")]
     assert [r.text for r in revisit] == [f"Revisit: {CREDIT_Q}"]
     assert revisit[0].due_at.time() == dt.time(6, 0) and revisit[0].due_at > utcnow() + dt.timedelta(days=27)
+
+
+def came(telegram, text: str) -> tuple[dict, dict[str, str]]:
+    """The last reminder message with `text`, and its buttons."""
+    [*_, call] = [c for c in telegram.calls_of("sendMessage", OWNER) if text in c.params["text"]]
+    return call.result, buttons(call.params.get("reply_markup") or {})
+
+
+def edited(telegram) -> dict:
+    return telegram.calls_of("editMessageText", OWNER)[-1].params
+
+
+async def an_hour_passes(bot, reminder_id: int) -> None:
+    """The hour a reminder was snoozed for is over: it is due now."""
+    async with bot.storage.sessions.begin() as session:
+        await session.execute(update(Reminder).where(Reminder.id == reminder_id).values(due_at=utcnow()))
+
+
+async def test_a_reminder_has_done_and_snooze_an_hour_and_a_snoozed_one_comes_again(start_bot, telegram):
+    bot = await start_bot(**FAST)
+    owner = f"tg:{OWNER}"
+    await asked(telegram, OWNER, "/remind in 2 seconds call the bank")
+    await telegram.wait_for(lambda: sent_to(telegram, OWNER, "Reminder: call the bank"), 10, "the reminder")
+    message, keys = came(telegram, "Reminder: call the bank")
+    assert sorted(keys.values()) == ["✅ Done", "💤 Snooze 1 hour", "💤 Snooze till tomorrow"]
+    [reminder_id] = {int(data.split(":")[1]) for data in keys}
+    hour = next(data for data in keys if data.endswith(":h"))
+
+    await pressed(telegram, hour, message, method="editMessageText")
+    assert edited(telegram)["text"].startswith("⏰ Reminder: call the bank\n\n💤 Snoozed: I'll remind you again on")
+    assert "reply_markup" not in edited(telegram)  # the buttons are gone
+    snoozed = await bot.storage.get_reminder(reminder_id, user_id=owner)
+    assert snoozed.status == "pending"
+    assert abs(snoozed.due_at - (utcnow() + dt.timedelta(hours=1))) < dt.timedelta(minutes=1)
+    await asyncio.sleep(1)
+    assert sent_to(telegram, OWNER, "Reminder: call the bank") == 1  # not before the hour is over
+
+    await an_hour_passes(bot, reminder_id)
+    await telegram.wait_for(lambda: sent_to(telegram, OWNER, "Reminder: call the bank") == 2, 10, "it again")
+    message, keys = came(telegram, "Reminder: call the bank")
+    assert f"rd:{reminder_id}" in keys
+    telegram.press(OTHER, f"rd:{reminder_id}", message)  # another owner's forged tap does nothing
+    await pressed(telegram, f"rd:{reminder_id}", message, method="editMessageText")
+    assert edited(telegram)["text"] == "⏰ Reminder: call the bank\n\n✅ Done."
+    assert "reply_markup" not in edited(telegram)
+    assert (await bot.storage.get_reminder(reminder_id, user_id=owner)).status == "done"
+    assert await bot.storage.pending_reminders(owner) == []
+    await asyncio.sleep(1)
+    assert sent_to(telegram, OWNER, "Reminder: call the bank") == 2
+
+
+async def test_snooze_till_tomorrow_stores_the_same_local_time_the_next_day_and_survives_a_restart(start_bot, telegram):
+    bot = await start_bot(**FAST)
+    owner, zone = f"tg:{OWNER}", "Asia/Kolkata"  # +05:30: a zone's half hours show
+    await bot.storage.set_timezone(owner, zone)
+    await asked(telegram, OWNER, "/remind in 2 seconds pay the VAT")
+    weekly = await bot.storage.add_reminder(
+        user_id=owner, chat_id=OWNER, text="count the till", due_at=utcnow(), every="1 week"
+    )
+    await telegram.wait_for(
+        lambda: sent_to(telegram, OWNER, "Reminder: pay the VAT") and sent_to(telegram, OWNER, "count the till"),
+        10,
+        "both",
+    )
+    message, keys = came(telegram, "Reminder: pay the VAT")
+    [reminder_id] = {int(data.split(":")[1]) for data in keys}
+    due = (await bot.storage.get_reminder(reminder_id, user_id=owner)).due_at
+    await pressed(telegram, f"rz:{reminder_id}:d", message, method="editMessageText")
+    assert "💤 Snoozed: I'll remind you again on" in edited(telegram)["text"]
+    assert "(Asia/Kolkata)" in edited(telegram)["text"]
+
+    tomorrow = to_local(utcnow(), zone).date() + dt.timedelta(days=1)
+    snoozed = await bot.storage.get_reminder(reminder_id, user_id=owner)
+    assert snoozed.status == "pending"
+    assert to_local(snoozed.due_at, zone).date() == tomorrow
+    assert to_local(snoozed.due_at, zone).time() == to_local(due, zone).time()
+
+    message, keys = came(telegram, "Reminder: count the till")  # a repeating one: a one-off copy
+    next_day = (await bot.storage.get_reminder(weekly.id, user_id=owner)).due_at
+    await pressed(telegram, f"rz:{weekly.id}:d", message, method="editMessageText")
+    pending = await bot.storage.pending_reminders(owner)
+    [copy, series] = sorted((r for r in pending if r.text == "count the till"), key=lambda r: r.due_at)
+    assert (series.id, series.every, series.due_at) == (weekly.id, "1 week", next_day)  # the series keeps its time
+    assert copy.every is None and to_local(copy.due_at, zone).date() == tomorrow
+
+    await bot.stop()
+    bot = await start_bot(**FAST)
+    after = await bot.storage.get_reminder(reminder_id, user_id=owner)
+    assert (after.status, after.due_at) == ("pending", snoozed.due_at)
+
+
+async def test_remind_me_under_an_answer_asks_the_time_zone_the_first_time(start_bot, telegram):
+    bot = await start_bot()
+    owner = f"tg:{OWNER}"
+    await asked(telegram, OWNER, CREDIT_Q)
+    [remind] = [data for data in buttons(last_markup(telegram, OWNER)) if data.startswith("rm:")]
+    await pressed(telegram, remind, sent_message(telegram, OWNER), count=1)
+    assert answers(telegram, OWNER)[-1].startswith("Which time zone are you in?")
+    assert await bot.storage.timezone(owner) is None
+    zone_set, when = await asked(telegram, OWNER, "Nairobi", count=2)
+    assert zone_set == "Time zone: Africa/Nairobi" and when == "When should I remind you to revisit this?"
+    assert await bot.storage.timezone(owner) == "Africa/Nairobi"
+    await pressed(telegram, f"{remind}:1w", sent_message(telegram, OWNER), method="editMessageText")
+    [revisit] = await bot.storage.pending_reminders(owner)
+    assert revisit.due_at.time() == dt.time(6, 0)  # 09:00 in Nairobi
+    assert "(Africa/Nairobi): Revisit:" in edited(telegram)["text"]
+
+    await pressed(telegram, remind, sent_message(telegram, OWNER, -2), count=1)  # the zone is known now
+    assert answers(telegram, OWNER)[-1] == "When should I remind you to revisit this?"
 
 
 async def test_the_checkin_stores_priorities_and_asks_how_each_went(start_bot, telegram):

@@ -1,28 +1,23 @@
 """Reminders: /remind, /reminders (listed, with a cancel button each), the "Remind me" button
-under answers that list steps, the owner's time zone, and the job that sends what is due.
+under answers that list steps, and the owner's time zone.
 
 `/remind in 2 weeks update my cash forecast` (`bot.advisor.when` reads the time). A reminder
-whose time depends on the zone (a date, a time of day, a day or more away) asks the owner's
-zone first if none is stored: buttons for common zones, or a typed name or UTC offset; `/skip`
-keeps DEFAULT_TIMEZONE, `/cancel` stops. It is asked once: the zone is stored with the owner.
+whose time depends on the zone (a date, a time of day, a day or more away), and "Remind me"
+(09:00 the owner's time), ask the owner's zone first if none is stored: buttons for common
+zones, or a typed name or UTC offset; `/skip` keeps DEFAULT_TIMEZONE, `/cancel` stops. It is
+asked once: the zone is stored with the owner.
 
-Sending: `send_due` runs every REMINDER_CHECK_SECONDS in every bot process and sends the
-reminders it claimed in the database (`Storage.claim_due_reminders`). Not a JobQueue job per
-reminder: such a job lives in one process's memory, so it would be lost at a restart, and if
-every webhook worker scheduled the stored reminders at start-up, each would send them. Polling
-with a claim needs nothing rebuilt after a restart, and exactly one process sends each
-reminder; a reminder may come up to REMINDER_CHECK_SECONDS late.
+Sending what is due, and the Done / Snooze buttons under a reminder: `handlers/due.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import warnings
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
@@ -38,11 +33,10 @@ from bot.advisor.when import (
     time_text,
 )
 from bot.channels.telegram.formatting import shortened
-from bot.channels.telegram.handlers import checkin
 from bot.channels.telegram.handlers.buttons import from_this_chat
 from bot.channels.telegram.handlers.checkin import zone_of
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, language_of, texts_of, user_key
-from bot.locales import BIDI_CONTROLS, DEFAULT, N_, Translate, texts
+from bot.locales import BIDI_CONTROLS, N_
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +72,7 @@ async def remind(update: Update, context: BotContext) -> int:
         await update.effective_message.reply_text(_(exc.template).format(**exc.params))
         return ConversationHandler.END
     if when.zoned and stored is None:
+        context.user_data.pop("revisit", None)
         context.user_data["remind"] = request
         await _ask_zone(update, context)
         return ZONE
@@ -90,7 +85,7 @@ PAGE = 10  # reminders a /reminders message lists (60 made it too long to send: 
 FULL = N_("You have {count} reminders waiting, the most I keep. Cancel some in /reminders, then set this one again.")
 
 
-async def _room_for_one_more(update: Update, context: BotContext) -> bool:
+async def room_for_one_more(update: Update, context: BotContext) -> bool:
     """Whether the owner may set another reminder; if not, they are told why (at most MAX_PENDING)."""
     count = len(await context.deps.storage.pending_reminders(user_key(update)))
     if count < MAX_PENDING:
@@ -101,7 +96,7 @@ async def _room_for_one_more(update: Update, context: BotContext) -> bool:
 
 async def _set(update: Update, context: BotContext, when: When) -> None:
     """Store the reminder and say when it comes."""
-    if not await _room_for_one_more(update, context):
+    if not await room_for_one_more(update, context):
         return
     reminder = await context.deps.storage.add_reminder(
         user_id=user_key(update),
@@ -139,7 +134,8 @@ async def _ask_zone(update: Update, context: BotContext) -> None:
 async def change_zone(update: Update, context: BotContext) -> int:
     """The time zone button under /reminders: ask for the zone (no reminder waiting)."""
     await update.callback_query.answer()
-    context.user_data.pop("remind", None)
+    for key in ("remind", "revisit"):
+        context.user_data.pop(key, None)
     await _ask_zone(update, context)
     return ZONE
 
@@ -178,8 +174,12 @@ async def zone_skipped(update: Update, context: BotContext) -> int:
 
 
 async def _zone_given(update: Update, context: BotContext, zone: str) -> int:
-    """Store the zone; set the reminder that waited for it."""
+    """Store the zone; set the reminder that waited for it (or ask when, for "Remind me")."""
     await context.deps.storage.set_timezone(user_key(update), zone)
+    revisit = context.user_data.pop("revisit", None)
+    if revisit is not None:
+        await _ask_when(update, context, revisit)
+        return ConversationHandler.END
     request = context.user_data.pop("remind", None)
     if not request:
         return ConversationHandler.END
@@ -194,7 +194,8 @@ async def _zone_given(update: Update, context: BotContext, zone: str) -> int:
 
 async def stop(update: Update, context: BotContext) -> int:
     """/cancel while the zone is asked: no reminder is set."""
-    context.user_data.pop("remind", None)
+    for key in ("remind", "revisit"):
+        context.user_data.pop(key, None)
     _ = texts_of(update, context)
     await update.effective_message.reply_text(_("Stopped: no reminder was set."))
     return ConversationHandler.END
@@ -263,13 +264,24 @@ async def cancel_pressed(update: Update, context: BotContext) -> None:
         log.info("could not refresh the reminder list: %s", exc)
 
 
-async def remind_me(update: Update, context: BotContext) -> None:
-    """ "Remind me" under an answer: when? (1 week, 1 month, 3 months)."""
+async def remind_me(update: Update, context: BotContext) -> int:
+    """ "Remind me" under an answer: the owner's time zone first, if none is stored (the times
+    offered are 09:00 theirs), as /remind does; then when? (1 week, 1 month, 3 months)."""
     query = update.callback_query
     turn_id = int(query.data.split(":")[1])
     if not await from_this_chat(update, context, turn_id):
-        return
+        return ConversationHandler.END
     await query.answer()
+    if await context.deps.storage.timezone(user_key(update)) is None:
+        context.user_data.pop("remind", None)
+        context.user_data["revisit"] = turn_id
+        await _ask_zone(update, context)
+        return ZONE
+    await _ask_when(update, context, turn_id)
+    return ConversationHandler.END
+
+
+async def _ask_when(update: Update, context: BotContext, turn_id: int) -> None:
     _ = texts_of(update, context)
     buttons = [InlineKeyboardButton(_(text), callback_data=f"rm:{turn_id}:{key}") for key, text in LATER_LABELS.items()]
     question = _("When should I remind you to revisit this?")
@@ -284,7 +296,7 @@ async def remind_me_after(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     _ = texts_of(update, context)
-    if not await _room_for_one_more(update, context):
+    if not await room_for_one_more(update, context):
         return
     turn = await context.deps.storage.get_turn(int(turn_id))
     zone = await zone_of(context, user_key(update))
@@ -303,61 +315,13 @@ async def remind_me_after(update: Update, context: BotContext) -> None:
     await query.edit_message_text(done + "\n" + _("/reminders lists your reminders."))
 
 
-async def send_due(context: BotContext) -> None:
-    """Repeating job: send the reminders and check-ins this process claimed. Each is marked done
-    only after Telegram accepted it; one whose sending failed unexpectedly is tried again at the
-    next check (its claim given back), one this process died sending when its claim expires."""
-    deps = context.deps
-    claimed = await deps.storage.claim_due_reminders(
-        default_zone=deps.settings.default_timezone,
-        claim_expires=dt.timedelta(seconds=deps.settings.reminder_claim_seconds),
-    )
-    for due in claimed:
-        try:
-            await _send(context, due)
-        except Exception:  # one reminder's failure never holds up the others
-            log.exception("could not send reminder %s", due.reminder.id)
-            await deps.storage.release_reminder(due)
-
-
-async def _send(context: BotContext, due) -> None:
-    deps, reminder = context.deps, due.reminder
-    owner = reminder.user_id.removeprefix("tg:")
-    if not owner.isdigit() or not await deps.access.may_use(int(owner)):
-        await deps.storage.cancel_reminder(reminder.id, user_id=reminder.user_id)
-        return
-    language = due.language or reminder.language or DEFAULT
-    _ = texts(language)
-    try:
-        if reminder.kind == "checkin":
-            await checkin.ask_how_it_went(context, reminder, _)
-        else:
-            await context.bot.send_message(reminder.chat_id, reminder_text(reminder, language, _))
-    except (Forbidden, BadRequest) as exc:  # the owner blocked the bot, or the chat is gone: stop
-        log.info("reminder %s cannot reach chat %s (%s); cancelled", reminder.id, reminder.chat_id, exc)
-        await deps.storage.cancel_reminder(reminder.id, user_id=reminder.user_id)
-        return
-    except TelegramError as exc:  # a passing fault: tried again shortly
-        log.warning("reminder %s not sent (%s)", reminder.id, exc)
-        await deps.storage.release_reminder(due)
-        return
-    await deps.storage.finish_reminder(due)  # Telegram accepted it: only now is it sent
-
-
-def reminder_text(reminder, language: str, _: Translate) -> str:
-    text = "⏰ " + _("Reminder: {text}").format(text=reminder.text)
-    if reminder.every:
-        text += "\n" + _(REPEATS).format(interval=interval_text(reminder.every, language))
-        text += " " + _("/reminders to stop it.")
-    return text
-
-
 with warnings.catch_warnings():  # buttons are tracked per chat and user, not per message: what we want
     warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
     ASK_ZONE = ConversationHandler(
         entry_points=[
             CommandHandler("remind", remind, filters=MESSAGES),
             CallbackQueryHandler(change_zone, pattern=r"^tz:ask$"),
+            CallbackQueryHandler(remind_me, pattern=r"^rm:\d+$"),  # asks the zone the first time
         ],
         states={
             ZONE: [
@@ -378,6 +342,5 @@ HANDLERS = [
     CallbackQueryHandler(zone_chosen, pattern=r"^tz:\d{1,2}$"),  # a zone tapped after the question timed out
     CallbackQueryHandler(cancel_pressed, pattern=r"^rc:\d+(:\d+)?$"),
     CallbackQueryHandler(page_pressed, pattern=r"^rp:\d+$"),
-    CallbackQueryHandler(remind_me, pattern=r"^rm:\d+$"),
     CallbackQueryHandler(remind_me_after, pattern=r"^rm:\d+:(1w|1m|3m)$"),
 ]

@@ -43,7 +43,7 @@ def test_the_first_run_on_an_empty_data_folder_answers_with_sources(tmp_path, sh
         assert "I don't have material on that" not in answer
         assert "Sources:" in answer and "[1]" in answer, answer
     assert "credit/" in answers[0] and "trade/" in answers[1]
-    assert "I don't have material on that" in off_topic and "\nI can help with:\n- " in off_topic, off_topic
+    assert "I don't have material on that" in off_topic and "\nI can help with:\n• " in off_topic, off_topic
     listed = off_topic.split("I can help with:\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    topics = dict(line.removeprefix("- ").partition(": ")[::2] for line in listed)  # topic: its first titles
+    topics = dict(line.removeprefix("• ").partition(": ")[::2] for line in listed)  # topic: its first titles
     assert {"Credit", "Trade"} <= set(topics) and all(topics.values()), off_topic

@@ -63,6 +63,8 @@ class Reused:
             self._records[questions] = self._questions(space) if questions else self.index.all_records(False, space)
         ids, texts, metas = self._records[questions]
         matrix = np.load(self.folder / f"{name}.{kind}.npy", mmap_mode="r") if known else None
+        if matrix is not None and len(matrix) != len(known):
+            raise ValueError(f"{name}.{kind}.npy has {len(matrix)} rows, {ROWS} names {len(known)}")
         vectors: dict[str, np.ndarray] = {}
         for id_, meta in zip(ids, metas, strict=True):
             if id_ in known and saved.get("recipe") and meta.get("recipe") == saved["recipe"]:

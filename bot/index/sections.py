@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
@@ -34,6 +35,8 @@ from bot.index.boilerplate import JUNK_PENALTY, find_boilerplate, is_junk
 from bot.index.lexical import tokenize
 from bot.index.section_sources import FOLDER, ROWS, FromChroma, Reused, has_sections, question_records
 from bot.index.versions import replace_folder
+
+log = logging.getLogger(__name__)
 
 # The headings of sections that illustrate (a case, not an answer); a question heading that ends in
 # "A worked example" still answers its question first.
@@ -145,16 +148,18 @@ class SectionIndex:
         cls, index, spaces: dict[str | None, str], earlier: Path | None = None, chunks: tuple | None = None
     ) -> SectionIndex:
         """From an index's collections: `spaces` maps each collection's space (None: the first) to
-        the embedding space's name. A chunk made mostly of boilerplate (a footer repeated across
-        files, `bot.index.boilerplate`) counts JUNK_PENALTY less.
+        the embedding space's name; a mostly-boilerplate chunk counts JUNK_PENALTY less. `earlier`:
+        a version whose saved sections hold most records' vectors, read from its files instead of
+        out of Chroma (`Reused`; a damaged copy is not used). `chunks`: every chunk, if read already."""
+        if earlier is not None and has_sections(earlier):
+            try:
+                return cls._from(Reused(index, earlier, chunks), spaces)
+            except (OSError, ValueError, LookupError, TypeError, AttributeError) as exc:  # a damaged rows.json or array
+                log.warning("cannot reuse the sections saved in %s (%s); reading them all from the index", earlier, exc)
+        return cls._from(FromChroma(index), spaces)
 
-        `earlier`: the folder of a version whose saved sections (`save`) hold the vectors of
-        most records (the live one, when an ingest builds the next): those are read from its
-        files, and only the changed files' vectors out of Chroma, whose reading all of them
-        took ~2.5 of a one-file re-ingest's ~6 s. `chunks`: every chunk's id, text and metadata,
-        when the caller has read them already."""
-        reuse = earlier is not None and has_sections(earlier)
-        source = Reused(index, earlier, chunks) if reuse else FromChroma(index)
+    @classmethod
+    def _from(cls, source, spaces: dict[str | None, str]) -> SectionIndex:
         ids, texts, metas, first_vectors = source.records(questions=False, space=None, name=spaces.get(None, ""))
         sections, number_of = _sections(ids, texts, metas)
         boilerplate = find_boilerplate(texts, metas)

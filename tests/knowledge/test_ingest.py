@@ -297,3 +297,33 @@ def test_a_crash_between_vectors_and_lexical_never_publishes_them_out_of_step(se
     retriever = retriever_for(settings, Embedder())
     retriever.fusion = Fusion(mode="lexical")
     assert [p.path for p in retriever.retrieve("Zyxorbank", 2)] == ["trade/export.md"]
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("damage", ["truncated rows", "rows beside a shorter array"])
+def test_a_damaged_saved_copy_of_the_live_sections_is_read_again_from_the_index(kdir, settings, damage):
+    """The next version takes unchanged files' vectors from the live version's saved sections
+    (`sections/rows.json`); a damaged copy there (a disk that filled up, a hand edit) must not stop
+    the ingest nor bring wrong vectors along: the sections are read from the index instead."""
+    from bot.index import versions
+    from bot.index.sections import SectionIndex
+
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    write(kdir, "trade/export.md", SAMPLE_TRADE)
+    ingest_runner.run_ingest(settings)
+    saved = versions.live_folder(settings.index_path) / "sections"
+    if damage == "truncated rows":
+        (saved / "rows.json").write_text((saved / "rows.json").read_text()[:50])
+    else:
+        import numpy as np
+
+        np.save(saved / "minilm.chunks.npy", np.load(saved / "minilm.chunks.npy")[:1])
+    write(kdir, "trade/export.md", SAMPLE_TRADE + "\n\nOne more line.\n")
+    ingest_runner.run_ingest(settings)
+    folder = versions.live_folder(settings.index_path)
+    built = SectionIndex.read(folder)
+    full = SectionIndex.load(make_index(settings), {None: "minilm", "e5": "e5"})
+    for name in full.spaces:
+        assert built.spaces[name].chunks.shape == full.spaces[name].chunks.shape
+        rows = [sorted(map(tuple, index.spaces[name].chunks.round(5))) for index in (built, full)]
+        assert rows[0] == rows[1]

@@ -72,10 +72,7 @@ async def remind(update: Update, context: BotContext) -> int:
         await update.effective_message.reply_text(_(exc.template).format(**exc.params))
         return ConversationHandler.END
     if when.zoned and stored is None:
-        context.user_data.pop("revisit", None)
-        context.user_data["remind"] = request
-        await _ask_zone(update, context)
-        return ZONE
+        return await _zone_first(update, context, remind=request)
     await _set(update, context, when)
     return ConversationHandler.END
 
@@ -273,12 +270,19 @@ async def remind_me(update: Update, context: BotContext) -> int:
         return ConversationHandler.END
     await query.answer()
     if await context.deps.storage.timezone(user_key(update)) is None:
-        context.user_data.pop("remind", None)
-        context.user_data["revisit"] = turn_id
-        await _ask_zone(update, context)
-        return ZONE
+        return await _zone_first(update, context, revisit=turn_id)
     await _ask_when(update, context, turn_id)
     return ConversationHandler.END
+
+
+async def _zone_first(update: Update, context: BotContext, **then) -> int:
+    """Ask for the owner's time zone before a reminder that needs one, keeping what to do once it
+    is known (`remind`: a /remind request; `revisit`: the answer "⏰ Remind me" was tapped under)."""
+    context.user_data.pop("remind", None)
+    context.user_data.pop("revisit", None)
+    context.user_data.update(then)
+    await _ask_zone(update, context)
+    return ZONE
 
 
 async def _ask_when(update: Update, context: BotContext, turn_id: int) -> None:

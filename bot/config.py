@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     retention_days: int | None = Field(None, ge=1, le=36500)
     review_password: SecretStr | None = None
+    # IANA zone the browser review shows times in (to the minute); unset: the first admin's
+    # stored time zone (ADMIN_USER_IDS, asked by reminders), else UTC
+    review_time_zone: str | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -158,11 +161,13 @@ class Settings(BaseSettings):
             raise ValueError("must be a time of day HH:MM in UTC (e.g. 08:00), or off")
         return value
 
-    @field_validator("default_timezone")
+    @field_validator("default_timezone", "review_time_zone")
     @classmethod
-    def _check_timezone(cls, value: str) -> str:
+    def _check_timezone(cls, value: str | None) -> str | None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from bot.review.people import local_minute, owner_label
 from bot.review.render import RATINGS, markdown_html, parse_sources, section_of
 
 RATING_WORDS = {"up": "helpful", "down": "not helpful"}
@@ -22,8 +23,9 @@ MODES = {
 }
 
 
-async def load_conversation(db, conversation_id: int) -> dict | None:
-    """The conversation, its owner, its turns (shaped), and its hand-overs; None if there is none."""
+async def load_conversation(db, conversation_id: int, zone: str = "UTC") -> dict | None:
+    """The conversation, its owner, its turns (shaped), and its hand-overs, times in `zone`; None
+    if there is none."""
     found = await db.execute(
         "select c.*, u.username, u.display_name from conversations c"
         " left join users u on u.id = c.started_by where c.id = ?",
@@ -51,22 +53,27 @@ async def load_conversation(db, conversation_id: int) -> dict | None:
     return {
         "conversation": dict(conversation),
         "owner": owner_name(conversation),
-        "started": when(conversation["started_at"]),
-        "closed": when(conversation["closed_at"]),
-        "turns": [shape_turn(dict(turn), ratings.get(turn["id"], [])) for turn in turns],
-        "handovers": await _handovers(db, conversation_id),
+        "owner_ids": owner_ids(conversation),
+        "started": when(conversation["started_at"], zone),
+        "closed": when(conversation["closed_at"], zone),
+        "turns": [shape_turn(dict(turn), ratings.get(turn["id"], []), zone) for turn in turns],
+        "handovers": await _handovers(db, conversation_id, zone),
         "neighbours": await _neighbours(db, conversation),
     }
 
 
 def owner_name(row) -> str:
-    """'Display Name (@username, tg:123)', as much of it as is known."""
-    handle = f"@{row['username']}" if row["username"] else None
-    ids = ", ".join(filter(None, [handle, row["started_by"]]))
-    return f"{row['display_name']} ({ids})" if row["display_name"] else ids or "unknown owner"
+    """The owner as the team calls them: their name, else @username, else their id."""
+    return owner_label(row["display_name"], row["username"]) or row["started_by"] or "unknown owner"
 
 
-def shape_turn(turn: dict, feedback: list[dict]) -> dict:
+def owner_ids(row) -> str:
+    """What is shown small beside the name: '@username · tg:123', as much as is known and not the name."""
+    handle = f"@{row['username']}" if row["username"] and row["display_name"] else None
+    return " · ".join(filter(None, [handle, row["started_by"] if owner_name(row) != row["started_by"] else None]))
+
+
+def shape_turn(turn: dict, feedback: list[dict], zone: str = "UTC") -> dict:
     """A turn as the template shows it."""
     number = turn["id"]
     sources = parse_sources(turn.get("sources")) or []
@@ -79,7 +86,7 @@ def shape_turn(turn: dict, feedback: list[dict]) -> dict:
     consultant = turn.get("mode") == "human"  # its question is the request it answers, shown above already
     return {
         "id": number,
-        "when": when(turn.get("created_at")),
+        "when": when(turn.get("created_at"), zone),
         "question": "" if consultant else turn.get("question") or "",
         "in_reply_to": turn.get("question") if consultant else None,
         "understood": understood if understood and understood.strip() != (turn.get("question") or "").strip() else None,
@@ -97,9 +104,10 @@ def shape_turn(turn: dict, feedback: list[dict]) -> dict:
     }
 
 
-def when(value) -> str:
-    """A stored timestamp (naive UTC, '2026-12-01 14:03:22.123456') to the minute."""
-    return f"{str(value)[:16].replace('T', ' ')} UTC" if value else ""
+def when(value, zone: str = "UTC") -> str:
+    """A stored timestamp (naive UTC, '2026-12-01 14:03:22.123456') to the minute in `zone` (the
+    page names the zone once, in its footer)."""
+    return (local_minute(value, zone) or str(value)[:16]) if value else ""
 
 
 def figures(turn: dict) -> list[tuple[str, str]]:
@@ -153,11 +161,14 @@ def _list(value) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-async def _handovers(db, conversation_id: int) -> list[dict]:
+async def _handovers(db, conversation_id: int, zone: str) -> list[dict]:
     if not await db.table_exists("handovers"):
         return []
     rows = await db.execute("select * from handovers where conversation_id = ? order by id", [conversation_id])
-    return [{**dict(row), "when": when(row["created_at"]), "until": when(row["expires_at"])} for row in rows.rows]
+    return [
+        {**dict(row), "when": when(row["created_at"], zone), "until": when(row["expires_at"], zone)}
+        for row in rows.rows
+    ]
 
 
 async def _neighbours(db, conversation) -> dict:
@@ -168,4 +179,3 @@ async def _neighbours(db, conversation) -> dict:
         {"chat": conversation["chat_id"], "id": conversation["id"]},
     )
     return dict(rows.first())
-

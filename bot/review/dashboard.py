@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 DAYS = 30  # the dashboard's window, also the gap themes'
 ANSWERED = "('offline', 'llm')"  # the advisor's own answers: what coverage and latency are about
@@ -30,25 +31,68 @@ class Chart:
     title: str
     about: str
     spec: dict | None
-    empty: str = "Nothing to show for these days yet."
+    empty: str = "Not enough data yet: nothing was recorded in these days."
 
 
-async def dashboard_charts(db, gaps: dict, *, days: int, turns_link: Callable[[list[int]], str]) -> list[Chart]:
-    """Every chart of the dashboard, for the last `days` days."""
+async def dashboard_charts(
+    db, gaps: dict, *, days: int, turns_link: Callable[[list[int]], str], zone: str = "UTC"
+) -> list[Chart]:
+    """Every chart of the dashboard, for the last `days` days, by day in `zone`."""
     since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).strftime("%Y-%m-%d")
-    rows = {name: await _rows(db, sql, since) for name, sql in QUERIES.items()}
+    shift = zone_shift(zone)
+    rows = {name: await _rows(db, sql, since, shift) for name, sql in QUERIES.items()}
+    x = day_axis([r["day"] for found in rows.values() for r in found], days, zone)
     return [
-        Chart("chart-questions", "Questions per day", "Owners' questions, by who answered them.",
-              questions_spec(rows["questions"])),
-        Chart("chart-feedback", "Feedback per day", "Share of 👍 and 👎 among rated answers, by the answer's day.",
-              feedback_spec(rows["feedback"])),
-        Chart("chart-not-covered", "Not covered per day",
-              "Share of the advisor's answers where the knowledge base had nothing relevant.",
-              rate_spec(rows["not_covered"])),
-        Chart("chart-latency", "Median latency per day", "Time to the full answer, the advisor's answers only.",
-              latency_spec(rows["latency"])),
+        Chart(
+            "chart-questions",
+            "Questions per day",
+            "Owners' questions, by who answered them.",
+            questions_spec(rows["questions"], x),
+        ),
+        Chart(
+            "chart-feedback",
+            "Feedback per day",
+            "Share of 👍 and 👎 among rated answers, by the answer's day.",
+            feedback_spec(rows["feedback"], x),
+        ),
+        Chart(
+            "chart-not-covered",
+            "Not covered per day",
+            "Share of the advisor's answers where the knowledge base had nothing relevant.",
+            rate_spec(rows["not_covered"], x),
+        ),
+        Chart(
+            "chart-latency",
+            "Median latency per day",
+            "Time to the full answer, the advisor's answers only.",
+            latency_spec(rows["latency"], x),
+        ),
         gap_chart(gaps, turns_link),
     ]
+
+
+def zone_shift(zone: str) -> str:
+    """SQLite's date modifier from stored UTC to `zone` as it is now ('+60 minutes'), so a day is
+    the admin's day."""
+    offset = dt.datetime.now(ZoneInfo(zone)).utcoffset() or dt.timedelta()
+    return f"{int(offset.total_seconds() // 60):+d} minutes"
+
+
+def day_axis(days_with_data: list[str], window: int, zone: str) -> dict:
+    """The x axis of the per-day charts: one band per day, labelled 'Dec 07', from the first day
+    with data to today, and at least the last week (so one day of data is one bar among seven
+    days, not one bar filling the chart), never more than the window."""
+    today = dt.datetime.now(ZoneInfo(zone)).date()
+    first = min([dt.date.fromisoformat(d) for d in days_with_data] + [today - dt.timedelta(days=MIN_DAYS - 1)])
+    first = max(first, today - dt.timedelta(days=window - 1))
+    domain = [(first + dt.timedelta(days=n)).isoformat() for n in range((today - first).days + 1)]
+    return {
+        "field": "day",
+        "type": "ordinal",
+        "title": None,
+        "scale": {"domain": domain, "paddingInner": 0.25, "paddingOuter": 0.15},
+        "axis": {"labelExpr": "utcFormat(toDate(datum.value), '%b %d')", "labelAngle": 0, "labelOverlap": True},
+    }
 
 
 async def totals(db, days: int) -> list[tuple[str, str]]:
@@ -68,25 +112,25 @@ async def totals(db, days: int) -> list[tuple[str, str]]:
     return figures
 
 
-async def _rows(db, sql: str, since: str) -> list[dict]:
-    return [dict(row) for row in (await db.execute(sql, {"since": since})).rows]
+async def _rows(db, sql: str, since: str, shift: str = "+0 minutes") -> list[dict]:
+    return [dict(row) for row in (await db.execute(sql, {"since": since, "shift": shift})).rows]
 
 
 QUERIES = {
     "questions": f"""
-select date(created_at) as day, mode, count(*) as questions from turns
+select date(created_at, :shift) as day, mode, count(*) as questions from turns
 where created_at >= :since and mode in {ASKED} group by day, mode order by day""",
     "feedback": """
-select date(t.created_at) as day, f.rating, count(*) as ratings from feedback f join turns t on t.id = f.turn_id
+select date(t.created_at, :shift) as day, f.rating, count(*) as ratings from feedback f join turns t on t.id = f.turn_id
 where t.created_at >= :since group by day, f.rating order by day""",
     "not_covered": f"""
-select date(created_at) as day, avg(covered = 0) as rate, sum(covered = 0) as not_covered, count(*) as answers
+select date(created_at, :shift) as day, avg(covered = 0) as rate, sum(covered = 0) as not_covered, count(*) as answers
 from turns where created_at >= :since and mode in {ANSWERED} and not cancelled group by day order by day""",
     "latency": f"""
 with ranked as (
-  select date(created_at) as day, latency_ms,
-         row_number() over (partition by date(created_at) order by latency_ms) as position,
-         count(*) over (partition by date(created_at)) as answers
+  select date(created_at, :shift) as day, latency_ms,
+         row_number() over (partition by date(created_at, :shift) order by latency_ms) as position,
+         count(*) over (partition by date(created_at, :shift)) as answers
   from turns where created_at >= :since and mode in {ANSWERED} and not cancelled and latency_ms is not null)
 select day, avg(latency_ms) as median_ms, max(answers) as answers from ranked
 where position in ((answers + 1) / 2, (answers + 2) / 2) group by day order by day""",
@@ -104,13 +148,7 @@ select (select count(*) from turns where created_at >= :since and mode in {ASKED
 
 OPEN_HANDOVERS = "select count(*) from handovers where status = 'open' and expires_at > datetime('now')"
 
-DAY = {
-    "field": "day",
-    "type": "temporal",
-    "timeUnit": "utcyearmonthdate",
-    "title": None,
-    "axis": {"format": "%b %d", "labelAngle": 0},
-}
+MIN_DAYS = 7  # the per-day charts show at least a week
 LEGEND = {"orient": "bottom", "title": None}
 MAX_THEMES = 15  # bars in the gap chart
 
@@ -140,7 +178,7 @@ def _base(values: list[dict], height: int = 180) -> dict:
     }
 
 
-def questions_spec(rows: list[dict]) -> dict | None:
+def questions_spec(rows: list[dict], x: dict) -> dict | None:
     if not rows:
         return None
     values = [{**r, "who": MODE_NAMES.get(r["mode"], r["mode"])} for r in rows]
@@ -149,7 +187,7 @@ def questions_spec(rows: list[dict]) -> dict | None:
         **_base(values),
         "mark": {"type": "bar", "tooltip": True},
         "encoding": {
-            "x": DAY,
+            "x": x,
             "y": {
                 "field": "questions",
                 "type": "quantitative",
@@ -162,7 +200,7 @@ def questions_spec(rows: list[dict]) -> dict | None:
     }
 
 
-def feedback_spec(rows: list[dict]) -> dict | None:
+def feedback_spec(rows: list[dict], x: dict) -> dict | None:
     if not rows:
         return None
     names = {"up": "👍 helpful", "down": "👎 not helpful"}
@@ -172,7 +210,7 @@ def feedback_spec(rows: list[dict]) -> dict | None:
         **_base(values),
         "mark": {"type": "bar", "tooltip": True},
         "encoding": {
-            "x": DAY,
+            "x": x,
             "y": {
                 "field": "ratings",
                 "type": "quantitative",
@@ -187,14 +225,14 @@ def feedback_spec(rows: list[dict]) -> dict | None:
     }
 
 
-def rate_spec(rows: list[dict]) -> dict | None:
+def rate_spec(rows: list[dict], x: dict) -> dict | None:
     if not rows:
         return None
     return {
         **_base(rows),
-        "mark": {"type": "line", "point": True, "color": "#e45756", "tooltip": True},
+        "mark": {"type": "bar", "color": "#e45756", "tooltip": True},
         "encoding": {
-            "x": DAY,
+            "x": x,
             "y": {
                 "field": "rate",
                 "type": "quantitative",
@@ -206,14 +244,14 @@ def rate_spec(rows: list[dict]) -> dict | None:
     }
 
 
-def latency_spec(rows: list[dict]) -> dict | None:
+def latency_spec(rows: list[dict], x: dict) -> dict | None:
     if not rows:
         return None
     return {
         **_base(rows),
-        "mark": {"type": "line", "point": True, "color": "#4c78a8", "tooltip": True},
+        "mark": {"type": "bar", "color": "#4c78a8", "tooltip": True},
         "encoding": {
-            "x": DAY,
+            "x": x,
             "y": {"field": "median_ms", "type": "quantitative", "title": "median latency (ms)"},
         },
     }

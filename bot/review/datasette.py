@@ -134,26 +134,49 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def metadata(database_name: str, weak_below: float, protected: bool, gaps_name: str | None = None) -> dict:
-    """Datasette's metadata: the canned queries, full-text search on turns, and who may look:
-    only the admin (password) or the root user (the one-time login URL), never anonymous.
-    `gaps_name`: the database of knowledge-gap themes (`gap_store`) the dashboard reads."""
-    queries = {name: {**query, "sql": query["sql"].strip()} for name, query in CANNED_QUERIES.items()}
+def metadata(
+    database_name: str,
+    weak_below: float,
+    protected: bool,
+    gaps_name: str | None = None,
+    *,
+    time_zone: str = "UTC",
+    knowledge_dir: Path | None = None,
+) -> dict:
+    """Datasette's metadata: the canned queries (their SQL folded away, `hide_sql`), full-text
+    search on turns, the bot's own bookkeeping tables hidden, and who may look: only the admin
+    (password) or the root user (the one-time login URL), never anonymous. `gaps_name`: the
+    database of knowledge-gap themes (`gap_store`) the dashboard reads; `time_zone`: the zone
+    times are shown in; `knowledge_dir`: where the consultant entries page reads its files."""
+    queries = {name: {**query, "sql": query["sql"].strip(), "hide_sql": True} for name, query in CANNED_QUERIES.items()}
     gaps = queries["knowledge_gaps"]
     gaps["sql"] = gaps["sql"].format(weak_below=weak_below)  # the gap report's threshold
     meta: dict = {
         "title": "SME Advisor transcripts",
         "allow": {"id": ["admin", "root"]},
         "description": "Read-only review of owners' questions, answers, sources and feedback.",
-        "description_html": 'Read-only review of owners\' questions, answers, sources and feedback. '
-        f'See the <a href="{DASHBOARD}">dashboard</a>, or open a conversation from any 💬 link.',
+        "description_html": "Read-only review of owners' questions, answers, sources and feedback. "
+        f'See the <a href="{DASHBOARD}">dashboard</a> and the <a href="{CONSULTANT_ENTRIES}">consultant '
+        "entries</a>, or open a conversation from any 💬 link.",
         "databases": {
             database_name: {
                 "queries": queries,
-                "tables": {"turns": {"fts_table": "turns_fts", "fts_pk": "id", "sort_desc": "created_at"}},
+                "tables": {
+                    "turns": {"fts_table": "turns_fts", "fts_pk": "id", "sort_desc": "created_at"},
+                    "users": {"label_column": "display_name"},
+                    **{name: {"hidden": True} for name in BOOKKEEPING_TABLES},
+                },
             }
         },
-        "plugins": {"sme-review": {"transcripts": database_name, "gaps": gaps_name, "assets": f"/{ASSETS}"}},
+        "plugins": {
+            "sme-review": {
+                "transcripts": database_name,
+                "gaps": gaps_name,
+                "assets": f"/{ASSETS}",
+                "time_zone": time_zone,
+                "knowledge_dir": str(knowledge_dir) if knowledge_dir else None,
+            }
+        },
     }
     if gaps_name:
         meta["databases"][gaps_name] = GAPS_METADATA
@@ -166,12 +189,23 @@ def metadata(database_name: str, weak_below: float, protected: bool, gaps_name: 
 
 
 DASHBOARD = "/-/dashboard"
+CONSULTANT_ENTRIES = "/-/consultant-entries"
+# the bot's own bookkeeping, of no use to a reviewer: listed only under "hidden tables"
+BOOKKEEPING_TABLES = (
+    "alembic_version",
+    "questions_asked",
+    "pending_updates",
+    "comment_prompts",
+    "conversation_steps",
+    "bot_state",
+    "handover_messages",
+)
 ASSETS = "review-assets"  # where `static/` is served: the chart libraries, the dashboard's script, the CSS
 GAPS_METADATA = {
     "title": "Knowledge gaps",
     "description": "Knowledge-gap themes of the last 30 days, grouped as `python -m bot gaps` groups them, "
     "computed when the review started.",
-    "tables": {"themes": {"sort": "rank"}},
+    "tables": {"themes": {"sort": "rank"}, "report": {"hidden": True}},
 }
 
 
@@ -186,7 +220,15 @@ def check_request(database: Path, host: str, password: str | None) -> None:
 
 
 def prepare(
-    database: Path, data_dir: Path, host: str, port: int, password: str | None, weak_below: float
+    database: Path,
+    data_dir: Path,
+    host: str,
+    port: int,
+    password: str | None,
+    weak_below: float,
+    *,
+    time_zone: str = "UTC",
+    knowledge_dir: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Check the request and write Datasette's metadata; returns (command, extra environment).
 
@@ -201,7 +243,8 @@ def prepare(
     meta_path = folder / "metadata.json"
     gaps = folder / GAPS_FILE  # written just before by `gap_store.refresh_gaps`, if at all
     gaps_name = gaps.stem if gaps.exists() else None
-    meta_path.write_text(json.dumps(metadata(database.stem, weak_below, protected, gaps_name), indent=2))
+    meta = metadata(database.stem, weak_below, protected, gaps_name, time_zone=time_zone, knowledge_dir=knowledge_dir)
+    meta_path.write_text(json.dumps(meta, indent=2))
     env = {"SME_REVIEW_HOSTS": ",".join(allowed_hosts(host, port))}
     if protected:
         from datasette_auth_passwords.utils import hash_password

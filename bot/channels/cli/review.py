@@ -270,6 +270,7 @@ def review_command(ctx, host, port, gaps) -> None:
     from bot.review.datasette import ReviewError, check_request, prepare
     from bot.review.gap_store import GAP_DAYS, refresh_gaps
     from bot.review.gaps import WEAK_MARGIN
+    from bot.review.people import review_zone
     from bot.storage import sqlite_path
 
     settings = settings_from(ctx)
@@ -284,8 +285,20 @@ def review_command(ctx, host, port, gaps) -> None:
         fail(str(exc))
     note = with_storage(settings, lambda storage: refresh_gaps(settings, storage, GAP_DAYS, skip=not gaps))
     log.info("review dashboard: %s", note)
+    zone = with_storage(
+        settings, lambda storage: review_zone(settings.review_time_zone, settings.admin_user_ids, storage.timezone)
+    )
     try:
-        command, env = prepare(database, settings.data_dir, host, port, password, settings.min_score + WEAK_MARGIN)
+        command, env = prepare(
+            database,
+            settings.data_dir,
+            host,
+            port,
+            password,
+            settings.min_score + WEAK_MARGIN,
+            time_zone=zone,
+            knowledge_dir=settings.knowledge_dir.resolve(),
+        )
     except ReviewError as exc:
         fail(str(exc))
     if password:
@@ -293,4 +306,3 @@ def review_command(ctx, host, port, gaps) -> None:
     else:
         log.info("review on %s:%d: open the one-time login link printed below (Ctrl-C to stop)", host, port)
     os.execve(command[0], command, {**os.environ, **env})
-

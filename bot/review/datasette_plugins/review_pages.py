@@ -4,6 +4,8 @@
 - `/-/turn/<id>`: redirects to that turn in its conversation (what a `turn` cell links to)
 - `/-/dashboard`: charts of questions, feedback, coverage, latency and knowledge gaps
   (`bot.review.dashboard`)
+- `/-/consultant-entries`: the knowledge files consultants published, and the owners'
+  questions each answered since (`bot.review.consultant_entries`)
 
 They show transcripts, so they ask for what the tables ask for: the instance's `allow`
 block lets in only the admin (password) or root (one-time login link); anyone else gets
@@ -13,13 +15,16 @@ block lets in only the admin (password) or root (one-time login link); anyone el
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from datasette import hookimpl
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from bot.review.cells import turns_link
+from bot.review.consultant_entries import read_entries, with_answers
 from bot.review.conversation import load_conversation
 from bot.review.dashboard import DAYS, dashboard_charts, load_gaps, totals
+from bot.review.people import local_minute, owner_names
 
 PLUGIN = "sme-review"
 
@@ -30,13 +35,17 @@ def register_routes():
         (r"^/-/conversation/(?P<id>\d+)$", conversation_page),
         (r"^/-/turn/(?P<id>\d+)$", turn_redirect),
         (r"^/-/dashboard$", dashboard_page),
+        (r"^/-/consultant-entries$", consultant_entries_page),
     ]
 
 
 @hookimpl
 def menu_links(datasette, actor):
     if actor:
-        return [{"href": datasette.urls.path("/-/dashboard"), "label": "Dashboard"}]
+        return [
+            {"href": datasette.urls.path("/-/dashboard"), "label": "Dashboard"},
+            {"href": datasette.urls.path("/-/consultant-entries"), "label": "Consultant entries"},
+        ]
     return None
 
 
@@ -47,7 +56,13 @@ def extra_css_urls(datasette):
 
 def config(datasette) -> dict:
     """Which databases to read and where the assets are (written by `bot.review.datasette`)."""
-    defaults = {"transcripts": "transcripts", "gaps": None, "assets": "/review-assets"}
+    defaults = {
+        "transcripts": "transcripts",
+        "gaps": None,
+        "assets": "/review-assets",
+        "time_zone": "UTC",
+        "knowledge_dir": None,
+    }
     return {**defaults, **(datasette.plugin_config(PLUGIN) or {})}
 
 
@@ -66,7 +81,7 @@ async def conversation_page(request, datasette):
     settings = await allowed(datasette, request)
     name = settings["transcripts"]
     conversation_id = int(request.url_vars["id"])
-    found = await load_conversation(datasette.get_database(name), conversation_id)
+    found = await load_conversation(datasette.get_database(name), conversation_id, settings["time_zone"])
     if found is None:
         raise NotFound(f"No conversation {conversation_id}")
     context = {**found, "database": name, "assets": datasette.urls.path(settings["assets"])}
@@ -103,11 +118,28 @@ async def dashboard_page(request, datasette):
         "days": days,
         "periods": (7, 30, 90),
         "totals": await totals(db, days),
-        "charts": await dashboard_charts(db, gaps, days=days, turns_link=link),
+        "charts": await dashboard_charts(db, gaps, days=days, turns_link=link, zone=settings["time_zone"]),
+        "computed_at": local_minute(gaps.get("computed_at"), settings["time_zone"]) or gaps.get("computed_at"),
         "gaps": gaps,
         "assets": datasette.urls.path(settings["assets"]),
     }
     html = await datasette.render_template("review_dashboard.html", context, request=request)
+    return Response.html(html)
+
+
+async def consultant_entries_page(request, datasette):
+    settings = await allowed(datasette, request)
+    name = settings["transcripts"]
+    db = datasette.get_database(name)
+    folder = Path(settings["knowledge_dir"]) if settings["knowledge_dir"] else None
+    entries = await with_answers(db, read_entries(folder)) if folder else []
+    names = await owner_names(db)
+    for entry in entries:
+        for turn in entry.answered:
+            turn["when"] = local_minute(turn["created_at"], settings["time_zone"]) or turn["created_at"]
+            turn["name"] = names.get(turn["owner"])
+    context = {"database": name, "entries": entries, "knowledge_dir": folder}
+    html = await datasette.render_template("review_consultant_entries.html", context, request=request)
     return Response.html(html)
 
 

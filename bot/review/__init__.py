@@ -7,14 +7,19 @@
 - `digest`: the daily digest for the admin chat (numbers, new 👎 comments, hand-overs, gaps)
 - `datasette`: the read-only browser over the transcript database; `datasette_plugins/`
   holds the Datasette plugins it loads (the Host header check, `review_pages` for the pages
-  below, `readable_cells`), `templates/` their pages and `static/` their CSS, script and the
-  bundled Vega builds
+  below, `readable_cells`, `home_page` hiding Datasette's `_internal`, `session_help` for the
+  page a visitor without a session gets), `templates/` their pages and `static/` their CSS,
+  script and the bundled Vega builds
 - `conversation`: one conversation as a chat (`/-/conversation/<id>`)
 - `dashboard`: the dashboard's charts (`/-/dashboard`), as Vega-Lite specs with their data
 - `gap_store`: the gap themes computed before Datasette starts, in a small database it serves
 - `render` and `cells`: answers as Markdown, sources as lists, long text folded, in every table
+- `people`: owners by name (their `tg:` id small beside it) and times to the minute in the
+  review's time zone (REVIEW_TIME_ZONE, else the first admin's own)
+- `consultant_entries`: the files consultants published (`source: consultant`) and the owners'
+  questions each answered since (`/-/consultant-entries`)
 
 May import `bot.storage`, `bot.index` (gaps are matched against the knowledge index),
-`bot.advisor` and `bot.config`; never a channel. How results look on a terminal is the
+`bot.advisor`, `bot.knowledge` (the consultant entries' files) and `bot.config`; never a channel. How results look on a terminal is the
 command line's business (`bot.channels.cli.tables`).
 """

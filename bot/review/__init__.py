@@ -20,6 +20,7 @@
   questions each answered since (`/-/consultant-entries`)
 
 May import `bot.storage`, `bot.index` (gaps are matched against the knowledge index),
-`bot.advisor`, `bot.knowledge` (the consultant entries' files) and `bot.config`; never a channel. How results look on a terminal is the
-command line's business (`bot.channels.cli.tables`).
+`bot.advisor`, `bot.knowledge` (the consultant entries' files) and `bot.config`; never a
+channel. How results look on a terminal is the command line's business
+(`bot.channels.cli.tables`).
 """

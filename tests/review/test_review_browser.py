@@ -72,4 +72,4 @@ def test_conversation_view_turn_links_and_dashboard_in_chromium(tmp_path, shared
     assert log.blocked == [], f"pages asked for things outside the review server: {log.blocked}"
 
 
-CHARTS = [("questions", "rect"), ("feedback", "rect"), ("not-covered", "line"), ("latency", "line"), ("gaps", "rect")]
+CHARTS = [("questions", "rect"), ("feedback", "rect"), ("not-covered", "rect"), ("latency", "rect"), ("gaps", "rect")]

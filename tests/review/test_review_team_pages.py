@@ -103,6 +103,7 @@ def test_review_pages_speak_the_teams_language_in_chromium(tmp_path):
         assert "pending_updates" not in home and "alembic_version" not in home and "conversation_steps" not in home
         assert page.locator('a[href$="/-/consultant-entries"]').count() >= 1
         assert f"Times shown in {ZONE}" in page.locator("footer").inner_text()  # the zone named once
+        assert page.locator("h2 a").all_inner_texts() == ["transcripts", "knowledge_gaps"]
 
         # a canned query: its rows on top, the SQL folded away behind "show"
         page.goto(f"{server.base}/transcripts/latest_conversations")
@@ -193,6 +194,9 @@ def test_review_pages_speak_the_teams_language_in_chromium(tmp_path):
         page.goto(f"{server.base}/-/dashboard?days=7")
         assert "Not enough data yet" in page.locator("#chart-questions-card").inner_text()
         assert log.errors == [], log.errors
+
+        assert page.goto(server.base + "/_internal").status == 403  # not even by its address, logged in
+        assert "Not for this login" in page.locator("body").inner_text()
 
         # a returning admin whose session ended (a restart, a used link): how to get a new link
         page.context.clear_cookies()

@@ -136,6 +136,6 @@ def browser_page(login: str | None = None, only: str | None = None):
 
 
 def wait_for_charts(page, selectors: list[str], timeout_ms: int = 30_000) -> None:
-    """Wait until each chart selector (e.g. `#chart-latency svg .mark-line path`) has drawn marks."""
+    """Wait until each chart selector (e.g. `#chart-latency svg .mark-rect path`) has drawn marks."""
     for selector in selectors:
         page.wait_for_selector(selector, state="attached", timeout=timeout_ms)

@@ -264,7 +264,10 @@ def review_command(ctx, host, port, gaps) -> None:
     the open hand-overs and the slowest answers. Each turn links to its
     conversation, shown as a chat (/-/conversation/ID), and /-/dashboard charts
     questions, 👍/👎, not-covered answers, latency and the knowledge-gap themes,
-    which are grouped here before Datasette starts.
+    which are grouped here before Datasette starts. /-/consultant-entries lists
+    the answers consultants published and the questions each answered since.
+    Owners appear by name; times to the minute in REVIEW_TIME_ZONE (else the
+    first admin's own time zone, else UTC).
     """
 
     from bot.review.datasette import ReviewError, check_request, prepare

@@ -38,6 +38,7 @@ def test_environment_and_env_file_are_read(tmp_path, monkeypatch):
         ),
         ({"CHROMA_URL": "localhost:8000"}, "Invalid setting CHROMA_URL='localhost:8000': must start with http://"),
         ({"CHUNK_SIZE": "100", "CHUNK_OVERLAP": "100"}, "CHUNK_OVERLAP (100) must be smaller than CHUNK_SIZE (100)"),
+        ({"REVIEW_TIME_ZONE": "Berlin"}, "Invalid setting REVIEW_TIME_ZONE='Berlin': must be an IANA time zone name"),
     ],
 )
 def test_bad_values_name_the_setting(monkeypatch, env, expected):

@@ -35,6 +35,12 @@ async def load_conversation(db, conversation_id: int, zone: str = "UTC") -> dict
     if conversation is None:
         return None
     turns = (await db.execute("select * from turns where conversation_id = ? order by id", [conversation_id])).rows
+    people = await db.execute(
+        "select id, display_name, username from users"
+        " where id in (select user_id from turns where conversation_id = ?)",
+        [conversation_id],
+    )
+    names = {row["id"]: owner_label(row["display_name"], row["username"]) or row["id"] for row in people.rows}
     feedback = await db.execute(
         "select f.turn_id, f.rating, f.comment, f.user_id from feedback f join turns t on t.id = f.turn_id"
         " where t.conversation_id = ? order by f.id",
@@ -56,7 +62,10 @@ async def load_conversation(db, conversation_id: int, zone: str = "UTC") -> dict
         "owner_ids": owner_ids(conversation),
         "started": when(conversation["started_at"], zone),
         "closed": when(conversation["closed_at"], zone),
-        "turns": [shape_turn(dict(turn), ratings.get(turn["id"], []), zone) for turn in turns],
+        "turns": [
+            {**shape_turn(dict(turn), ratings.get(turn["id"], []), zone), "asker": names.get(turn["user_id"], "Owner")}
+            for turn in turns
+        ],
         "handovers": await _handovers(db, conversation_id, zone),
         "neighbours": await _neighbours(db, conversation),
     }

@@ -145,6 +145,7 @@ def test_review_pages_speak_the_teams_language_in_chromium(tmp_path):
         assert head.locator(".name").inner_text() == "Ana Lima"
         assert head.locator(".owner-id").inner_text() == "@ana_bakes · tg:1"
         assert page.locator(f"#turn-{ids['cost']} .bubble.owner .when").inner_text() == local
+        assert page.locator(f"#turn-{ids['cost']} .bubble.owner .asker").inner_text() == "Ana Lima"
         assert "UTC" not in page.locator(".chat").inner_text()
 
         # the consultant entries page: who, when, and the questions answered since

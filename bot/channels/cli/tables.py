@@ -295,6 +295,29 @@ def print_coverage(report, console: Console | None = None) -> None:
     console.print(gaps)
 
 
+def print_suggestions(report, console: Console | None = None) -> None:
+    """`suggest`: one row per suggestion, most owners affected first."""
+    console = console or make_console()
+    for note in report.notes:
+        console.print(Text(f"Note: {note}", style="yellow"))
+    if not report.suggestions:
+        console.print(f"No suggestions: nothing to write, rewrite, merge, review or retire (last {report.days} days).")
+        return
+    table = Table(title=f"Content suggestions (last {report.days} days; most owners affected first)")
+    for column in ("#", "kind", "what", "owners", "example", "what to do"):
+        table.add_column(column, justify="right" if column in ("#", "owners") else "left", overflow="fold")
+    for number, suggestion in enumerate(report.suggestions, start=1):
+        table.add_row(
+            str(number),
+            suggestion.kind,
+            shown(suggestion.what),
+            str(suggestion.owners),
+            _short(suggestion.example, 80),
+            shown(suggestion.action),
+        )
+    console.print(table)
+
+
 def summary_table(report: Report, knowledge_dir: Path) -> Table:
     title = "Ingest (dry run: nothing written)" if report.dry_run else "Ingest"
     table = Table(title=shown(f"{title} — {knowledge_dir}"), show_header=True)

@@ -101,9 +101,7 @@ async def compute_suggestions(
     today: dt.date | None = None,
 ) -> SuggestionReport:
     """Every suggestion, ranked. Raises `CoverageError` when the index is empty."""
-    paths = indexed_files(retriever)
-    if not paths:
-        raise CoverageError("the knowledge index is empty; run `python ingest.py` first")
+    paths = knowledge_files(retriever)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # naive UTC, as stored
     since = now - dt.timedelta(days=days)
     turns = await _read_turns(storage, since, now - dt.timedelta(days=unreached_days))
@@ -122,6 +120,14 @@ async def compute_suggestions(
         report.notes.append(f"no owner questions in the last {unreached_days} days: unreached files not listed")
     report.suggestions = sorted(found, key=lambda s: (-s.owners, KINDS.index(s.kind), -s.count, s.what))
     return report
+
+
+def knowledge_files(retriever: Retriever) -> list[str]:
+    """The files of the live index; `CoverageError` when there are none (nothing to suggest on)."""
+    paths = indexed_files(retriever)
+    if not paths:
+        raise CoverageError("the knowledge index is empty; run `python ingest.py` first")
+    return paths
 
 
 async def _read_turns(storage: Storage, since: dt.datetime, reach_since: dt.datetime) -> _Turns:

@@ -214,10 +214,14 @@ def suggest_command(ctx, days, limit, as_json) -> None:
     from bot.channels.cli.tables import print_suggestions
     from bot.index.retriever import make_retriever
     from bot.review.coverage import CoverageError
-    from bot.review.suggestions import compute_suggestions
+    from bot.review.suggestions import compute_suggestions, knowledge_files
 
     settings = settings_from(ctx)
     retriever = make_retriever(settings)
+    try:
+        knowledge_files(retriever)  # before a transcript database is made in an empty data folder
+    except CoverageError as exc:
+        fail(str(exc))
 
     async def suggest(storage):
         try:

@@ -20,6 +20,7 @@ Ranked by owners affected (distinct owners), then in the order above, then by ho
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Iterable
@@ -108,12 +109,12 @@ async def compute_suggestions(
     report = SuggestionReport(days, unreached_days, [])
     found = await _not_covered(storage, retriever, settings, since, turns)
     found += _thumbs_down(turns)
-    try:
-        found += _near_duplicates(retriever, turns)
+    try:  # CPU work and file reads: off the event loop, since the bot's digest calls this while serving
+        found += await asyncio.to_thread(_near_duplicates, retriever, turns)
     except Exception:  # an optional pass: the other suggestions still go out
         log.warning("near-duplicate sections could not be compared", exc_info=True)
         report.notes.append("near-duplicate sections were not compared (see the log)")
-    found += _review_due(settings, today or now.date(), turns, set(paths))
+    found += await asyncio.to_thread(_review_due, settings, today or now.date(), turns, set(paths))
     if turns.questions:
         found += _unreached(paths, turns, unreached_days)
     else:

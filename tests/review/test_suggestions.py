@@ -226,3 +226,11 @@ def test_suggest_on_an_empty_data_folder_is_one_line(settings):
     assert result.returncode == 2
     assert result.stderr.strip() == "error: the knowledge index is empty; run `python ingest.py` first"
     assert result.stdout == ""
+
+
+def test_the_weekly_section_day():
+    from bot.review.digest import suggestions_due
+
+    monday, tuesday = dt.date(2026, 12, 7), dt.date(2026, 12, 8)
+    assert suggestions_due("monday", monday) and not suggestions_due("monday", tuesday)
+    assert suggestions_due("daily", tuesday) and not suggestions_due("off", monday)

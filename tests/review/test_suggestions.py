@@ -234,3 +234,18 @@ def test_the_weekly_section_day():
     monday, tuesday = dt.date(2026, 12, 7), dt.date(2026, 12, 8)
     assert suggestions_due("monday", monday) and not suggestions_due("monday", tuesday)
     assert suggestions_due("daily", tuesday) and not suggestions_due("off", monday)
+
+
+async def test_without_owner_questions_no_file_is_called_unreached(library, embedder):
+    """A bot nobody has asked yet: every file would be "unreached"; that says nothing, so the
+    report says why they are not listed and keeps what the files themselves show."""
+    storage = await Storage.open(library.database)
+    try:
+        report = await compute_suggestions(storage, retriever_for(library, embedder), library)
+    finally:
+        await storage.close()
+    assert [(s.kind, s.what, s.owners) for s in report.suggestions] == [
+        ("near-duplicate", report.suggestions[0].what, 0),
+        ("review due", LATE, 0),
+    ]
+    assert report.notes == ["no owner questions in the last 90 days: unreached files not listed"]

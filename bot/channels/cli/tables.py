@@ -9,6 +9,7 @@ or retitle their terminal).
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
@@ -310,11 +311,18 @@ def print_suggestions(report, console: Console | None = None) -> None:
         table.add_row(
             str(number),
             suggestion.kind,
-            shown(suggestion.what),
+            shown(suggestion.what.replace(" + ", "\n+ ") if suggestion.kind == "near-duplicate" else suggestion.what),
             str(suggestion.owners),
             _short(suggestion.example, 80),
             shown(suggestion.action),
         )
+    kinds = Counter(s.kind for s in report.suggestions)
+    table.caption = ", ".join(f"{count} {kind}" for kind, count in kinds.items()) + (
+        f"; files no owner reached in {report.unreached_days} days affect no owner: they rank last"
+        if "unreached" in kinds
+        else ""
+    )
+    table.caption_justify = "left"
     console.print(table)
 
 

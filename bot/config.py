@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # as date.weekday() counts
+
 
 class SettingsError(Exception):
     """A setting has a value the program cannot use; the message names it."""
@@ -79,6 +81,8 @@ class Settings(BaseSettings):
     admin_chat_id: int | None = None  # a group of consultants; unset: each admin privately
     handover_hours: float = Field(24.0, gt=0, le=24 * 30)
     digest_time: str = "08:00"  # UTC, or off
+    # the day the digest adds "Suggestions this week" (`python -m bot suggest`'s top 5): monday…sunday, daily, or off
+    digest_suggestions_weekday: str = "monday"
     error_reports_per_hour: int = Field(10, ge=0, le=1000)
 
     # --- Voice notes, owners' documents, reminders ----------------------------------------
@@ -159,6 +163,14 @@ class Settings(BaseSettings):
             return "off"
         if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value):
             raise ValueError("must be a time of day HH:MM in UTC (e.g. 08:00), or off")
+        return value
+
+    @field_validator("digest_suggestions_weekday")
+    @classmethod
+    def _check_suggestions_weekday(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in (*WEEKDAYS, "daily", "off"):
+            raise ValueError("must be a day of the week (monday … sunday), daily, or off")
         return value
 
     @field_validator("default_timezone", "review_time_zone")

@@ -165,13 +165,38 @@ def _raw_front_matter(text: str) -> dict:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _check_review_by(rel: str, raw: dict, today: dt.date) -> list[Finding]:
+def review_due(knowledge_dir: Path, today: dt.date, max_bytes: int = 5 * 1024 * 1024) -> dict[str, dt.date]:
+    """The Markdown files whose front matter `review_by` date has passed, with that date (files
+    that cannot be read, or whose `review_by` is no date, are the linter's errors, left out here)."""
+    due = {}
+    for path in discover(knowledge_dir)[0]:
+        if path.suffix.lower() not in (".md", ".markdown"):
+            continue
+        try:
+            raw = _raw_front_matter(read_bytes(path, knowledge_dir, max_bytes).decode("utf-8", errors="replace"))
+        except (KnowledgeFileError, yaml.YAMLError):
+            continue
+        value = _review_by(raw)
+        if isinstance(value, dt.date) and value < today:
+            due[relative_path(path, knowledge_dir)] = value
+    return due
+
+
+def _review_by(raw: dict) -> object:
+    """The front matter's `review_by` as a date, or as written when it is none (None: not given)."""
     value = raw.get("review_by")
-    if value is None:
-        return []
+    if isinstance(value, dt.datetime):
+        return value.date()
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
-            value = dt.date.fromisoformat(value.strip())
+            return dt.date.fromisoformat(value.strip())
+    return value
+
+
+def _check_review_by(rel: str, raw: dict, today: dt.date) -> list[Finding]:
+    value = _review_by(raw)
+    if value is None:
+        return []
     if not isinstance(value, dt.date):
         return [Finding(rel, "review_by", f"must be a date like 2027-06-30, not {value!r}", error=True)]
     if value < today:

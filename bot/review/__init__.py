@@ -3,6 +3,8 @@
 - `stats`: usage statistics (volume, owners, feedback, modes, latency, topics)
 - `gaps`: knowledge-gap themes: not-covered, weak or 👎 questions grouped by meaning
 - `coverage`: per knowledge file its citations, 👍/👎 and retrieving questions; which gaps are now covered
+- `suggestions`: what to write, rewrite, merge, review or retire next, ranked by owners affected
+- `duplicates`: sections in different files that compete for the same questions (near-duplicates)
 - `export`: CSV and JSON-lines exports, streamed
 - `digest`: the daily digest for the admin chat (numbers, new 👎 comments, hand-overs, gaps)
 - `datasette`: the read-only browser over the transcript database; `datasette_plugins/`
@@ -20,7 +22,7 @@
   questions each answered since (`/-/consultant-entries`)
 
 May import `bot.storage`, `bot.index` (gaps are matched against the knowledge index),
-`bot.advisor`, `bot.knowledge` (the consultant entries' files) and `bot.config`; never a
-channel. How results look on a terminal is the command line's business
+`bot.advisor`, `bot.knowledge` (the consultant entries' files, the `review_by` dates) and
+`bot.config`; never a channel. How results look on a terminal is the command line's business
 (`bot.channels.cli.tables`).
 """

@@ -1,5 +1,6 @@
 """The daily digest for the admin chat: what happened since the last one, in numbers, with what
-needs a person's eyes (new 👎 comments, open hand-overs, the biggest gaps).
+needs a person's eyes (new 👎 comments, open hand-overs, the biggest gaps), and once a week
+(DIGEST_SUGGESTIONS_WEEKDAY) the top content suggestions of the last 7 days (`bot.review.suggestions`).
 
 Computed here, in the review room, from storage and the index; the Telegram channel formats
 and sends it (`bot.channels.telegram.handlers.digest`).
@@ -11,13 +12,17 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from bot.config import WEEKDAYS, Settings
 from bot.index.retriever import Retriever
 from bot.review.gaps import Theme, find_gaps
 from bot.review.stats import ANSWER_MODES, compute_stats
+from bot.review.suggestions import Suggestion, compute_suggestions
 from bot.storage import Storage, TurnFilter
 
 log = logging.getLogger(__name__)
 
+SUGGESTIONS_SHOWN = 5
+SUGGESTION_DAYS = 7
 
 
 @dataclass
@@ -32,11 +37,24 @@ class Digest:
     comments: list[tuple[int, str, str]] = field(default_factory=list)  # (turn, question, comment)
     handovers: dict[str, int] = field(default_factory=dict)  # asked, resolved, open
     gaps: list[Theme] = field(default_factory=list)
+    suggestions: list[Suggestion] | None = None  # None: not the week's suggestion day
 
 
-async def compute_digest(storage: Storage, retriever: Retriever | None, min_score: float, since: dt.datetime) -> Digest:
-    """The digest of everything since `since` (naive UTC). The gap clusters need the embedding
-    model; if they fail, the digest goes out without them (logged)."""
+def suggestions_due(weekday: str, day: dt.date) -> bool:
+    """Whether the digest of `day` carries the week's suggestions (DIGEST_SUGGESTIONS_WEEKDAY)."""
+    return weekday == "daily" or (weekday in WEEKDAYS and WEEKDAYS.index(weekday) == day.weekday())
+
+
+async def compute_digest(
+    storage: Storage,
+    retriever: Retriever | None,
+    min_score: float,
+    since: dt.datetime,
+    suggest: Settings | None = None,
+) -> Digest:
+    """The digest of everything since `since` (naive UTC); with `suggest` (the settings: the
+    knowledge dir), the top suggestions of the last week too. The gap clusters and suggestions
+    need the embedding model; if they fail, the digest goes out without them (logged)."""
     stats = await compute_stats(storage, TurnFilter(since=since))
     questions = sum(stats.modes.get(mode, 0) for mode in ANSWER_MODES)
     digest = Digest(
@@ -55,4 +73,10 @@ async def compute_digest(storage: Storage, retriever: Retriever | None, min_scor
             digest.gaps = (await find_gaps(storage, retriever, min_score, TurnFilter(since=since)))[:3]
         except Exception:
             log.warning("the digest goes without its gap clusters", exc_info=True)
+    if retriever is not None and suggest is not None:
+        try:
+            report = await compute_suggestions(storage, retriever, suggest, SUGGESTION_DAYS)
+            digest.suggestions = report.suggestions[:SUGGESTIONS_SHOWN]
+        except Exception:
+            log.warning("the digest goes without its weekly suggestions", exc_info=True)
     return digest

@@ -137,3 +137,24 @@ def test_an_unreadable_file_is_one_clear_error_and_the_others_are_still_checked(
         ("credit/locked.md", "readable", "cannot be read: permission denied")
     ]
     assert report["files"] == 2 and report["sections"] == 1  # the readable one was checked
+
+
+def test_a_review_by_with_a_time_counts_as_its_date_and_the_passed_ones_are_listed(tmp_path):
+    """YAML reads `2020-01-01 09:30:00` as a date and time (once a crash: it cannot be compared
+    with a date); `review_due` lists the files past theirs, for `python -m bot suggest`."""
+    import datetime as dt
+
+    from bot.knowledge.lint import review_due
+
+    folder = write(
+        tmp_path,
+        {
+            "credit/timed.md": good_file(extra="review_by: 2020-01-01 09:30:00\n"),
+            "credit/later.md": good_file(title="Later", extra="review_by: 2999-01-01\n"),
+            "credit/undated.md": good_file(title="Undated"),
+            "credit/wrong.md": good_file(title="Wrong", extra="review_by: next spring\n"),
+        },
+    )
+    _, report = lint_json(folder)
+    assert ("credit/timed.md", "review_by") in checks(report, "warnings")
+    assert review_due(folder, dt.date(2026, 12, 7)) == {"credit/timed.md": dt.date(2020, 1, 1)}

@@ -42,6 +42,7 @@ for command in (
     review.stats_command,
     review.gaps_command,
     review.coverage_command,
+    review.suggest_command,
     review.forget_command,
     review.prune_command,
     review.review_command,

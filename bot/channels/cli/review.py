@@ -1,4 +1,4 @@
-"""Commands for admins: `transcripts`, `stats`, `gaps`, `coverage`, `forget`, `prune` and `review`."""
+"""Commands for admins: `transcripts`, `stats`, `gaps`, `coverage`, `suggest`, `forget`, `prune` and `review`."""
 
 from __future__ import annotations
 
@@ -178,6 +178,61 @@ def coverage_command(ctx, days, as_json) -> None:
 
     report = with_storage(settings, measure)
     show(as_json, report.to_dict(), lambda: print_coverage(report))
+
+
+@click.command("suggest")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=30, show_default=True, help="Look at the turns of the last N days."
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Show only the first N suggestions.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def suggest_command(ctx, days, limit, as_json) -> None:
+    """What to write, rewrite, merge, review or retire next, ranked by owners affected.
+
+    \b
+    Five kinds of suggestion:
+      not covered     questions of the last N days the knowledge did not answer
+                      (grouped by meaning, as `gaps` does): write an entry
+      thumbs down     answers rated 👎 with a comment, by the section they led
+                      with: read the comments, rewrite the section
+      near-duplicate  sections in different files that compete for the same
+                      questions: merge them
+      review due      files whose front matter review_by date has passed
+      unreached       files no owner's answer cited in 90 days: retire or
+                      retitle them (no owner is affected, so they come last)
+
+    Owners affected are distinct owners: who asked, who rated, or whose answers
+    cited the section or file in the last N days.
+
+    \b
+    Examples:
+      python -m bot suggest
+      python -m bot suggest --days 7 --limit 5
+      python -m bot suggest --json > suggestions.json
+    """
+    from bot.channels.cli.tables import print_suggestions
+    from bot.index.retriever import make_retriever
+    from bot.review.coverage import CoverageError
+    from bot.review.suggestions import compute_suggestions, knowledge_files
+
+    settings = settings_from(ctx)
+    retriever = make_retriever(settings)
+    try:
+        knowledge_files(retriever)  # before a transcript database is made in an empty data folder
+    except CoverageError as exc:
+        fail(str(exc))
+
+    async def suggest(storage):
+        try:
+            return await compute_suggestions(storage, retriever, settings, days)
+        except CoverageError as exc:
+            fail(str(exc))
+
+    report = with_storage(settings, suggest)
+    if limit is not None:
+        report.suggestions = report.suggestions[:limit]
+    show(as_json, report.to_dict(), lambda: print_suggestions(report))
 
 
 @click.command("forget")

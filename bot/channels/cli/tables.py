@@ -9,6 +9,7 @@ or retitle their terminal).
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
@@ -293,6 +294,36 @@ def print_coverage(report, console: Console | None = None) -> None:
             shown(gap.answered_by or "-"),
         )
     console.print(gaps)
+
+
+def print_suggestions(report, console: Console | None = None) -> None:
+    """`suggest`: one row per suggestion, most owners affected first."""
+    console = console or make_console()
+    for note in report.notes:
+        console.print(Text(f"Note: {note}", style="yellow"))
+    if not report.suggestions:
+        console.print(f"No suggestions: nothing to write, rewrite, merge, review or retire (last {report.days} days).")
+        return
+    table = Table(title=f"Content suggestions (last {report.days} days; most owners affected first)")
+    for column in ("#", "kind", "what", "owners", "example", "what to do"):
+        table.add_column(column, justify="right" if column in ("#", "owners") else "left", overflow="fold")
+    for number, suggestion in enumerate(report.suggestions, start=1):
+        table.add_row(
+            str(number),
+            suggestion.kind,
+            shown(suggestion.what.replace(" + ", "\n+ ") if suggestion.kind == "near-duplicate" else suggestion.what),
+            str(suggestion.owners),
+            _short(suggestion.example, 80),
+            shown(suggestion.action),
+        )
+    kinds = Counter(s.kind for s in report.suggestions)
+    table.caption = ", ".join(f"{count} {kind}" for kind, count in kinds.items()) + (
+        f"; files no owner reached in {report.unreached_days} days affect no owner: they rank last"
+        if "unreached" in kinds
+        else ""
+    )
+    table.caption_justify = "left"
+    console.print(table)
 
 
 def summary_table(report: Report, knowledge_dir: Path) -> Table:

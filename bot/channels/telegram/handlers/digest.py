@@ -1,5 +1,6 @@
 """The daily digest in the admin chat (DIGEST_TIME, UTC), /digest to get it now, and the "Open"
-buttons under its 👎 comments.
+buttons under its 👎 comments. On DIGEST_SUGGESTIONS_WEEKDAY (the scheduled digest's day, or
+today for /digest) it adds "Suggestions this week": the top of `python -m bot suggest`.
 
 The time it last went out is stored (`bot_state`), and claimed before sending: after a restart
 the digest is neither repeated nor skipped, and of several webhook workers exactly one sends it.
@@ -23,7 +24,7 @@ from bot.channels.telegram.cards import one_line
 from bot.channels.telegram.formatting import escape
 from bot.channels.telegram.handlers.admin import turn_block
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, admin_only
-from bot.review.digest import Digest, compute_digest
+from bot.review.digest import Digest, compute_digest, suggestions_due
 from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ async def send_when_due(context: BotContext) -> None:
     if last is None:
         return
     chats = admin_chat.admin_chats(deps.settings)
-    delivered, unreachable = await send_digest(context, dt.datetime.fromisoformat(last), chats)
+    delivered, unreachable = await send_digest(context, dt.datetime.fromisoformat(last), chats, slot.date())
     if chats and not delivered and unreachable:
         log.warning("no admin chat got the digest; trying again at the next check")
         await deps.storage.claim_state(SENT_KEY, slot.isoformat(), last)
@@ -65,10 +66,15 @@ async def digest_now(update: Update, context: BotContext) -> None:
     await send_digest(context, utcnow() - dt.timedelta(days=1), [update.effective_chat.id])
 
 
-async def send_digest(context: BotContext, since: dt.datetime, chats: list[int]) -> tuple[int, int]:
-    """Send the digest to `chats`; returns how many got it, and how many Telegram could not reach."""
+async def send_digest(
+    context: BotContext, since: dt.datetime, chats: list[int], day: dt.date | None = None
+) -> tuple[int, int]:
+    """Send the digest of `day` (default today, UTC) to `chats`; returns how many got it, and how
+    many Telegram could not reach."""
     deps = context.deps
-    digest = await compute_digest(deps.storage, deps.advisor.retriever, deps.settings.min_score, since)
+    weekly = suggestions_due(deps.settings.digest_suggestions_weekday, day or utcnow().date())
+    suggest = deps.settings if weekly else None
+    digest = await compute_digest(deps.storage, deps.advisor.retriever, deps.settings.min_score, since, suggest)
     text, markup = digest_message(digest)
     delivered = unreachable = 0
     for chat in chats:
@@ -97,6 +103,11 @@ def digest_message(digest: Digest) -> tuple[str, InlineKeyboardMarkup | None]:
     if digest.gaps:
         lines.append("\n<b>Biggest gaps:</b>")
         lines += [f"{n}. {escape(theme.label)} — {theme.count}×" for n, theme in enumerate(digest.gaps, start=1)]
+    if digest.suggestions is not None:
+        lines.append("\n<b>Suggestions this week</b> (most owners affected first; all: python -m bot suggest):")
+        lines += [f"{n}. {suggestion_line(s)}" for n, s in enumerate(digest.suggestions, start=1)]
+        if not digest.suggestions:
+            lines.append("None: nothing to write, rewrite, merge, review or retire.")
     shown = digest.comments[:COMMENTS_SHOWN]
     if shown:
         lines.append("\n<b>New 👎 comments:</b>")
@@ -108,6 +119,15 @@ def digest_message(digest: Digest) -> tuple[str, InlineKeyboardMarkup | None]:
             lines.append(f"…and {len(digest.comments) - len(shown)} more (review: thumbs_down)")
     buttons = [[InlineKeyboardButton(f"Open #{turn}", callback_data=f"turn:{turn}")] for turn, _q, _c in shown]
     return "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None
+
+
+def suggestion_line(suggestion) -> str:
+    """One suggestion as HTML: kind, what, owners affected, what to do."""
+    owners = f"{suggestion.owners} owner{'s' if suggestion.owners != 1 else ''}" if suggestion.owners else "no owner"
+    # two competing sections, each on its own line: both paths and headings stay readable
+    parts = suggestion.what.split(" + ") if suggestion.kind == "near-duplicate" else [suggestion.what]
+    what = "\n    + ".join(escape(one_line(part, QUOTE)) for part in parts)
+    return f"<i>{suggestion.kind}</i>: {what} — {owners} → {escape(one_line(suggestion.action, QUOTE))}"
 
 
 async def open_turn(update: Update, context: BotContext) -> None:

@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     retention_days: int | None = Field(None, ge=1, le=36500)
     review_password: SecretStr | None = None
+    review_url: str | None = None  # where admins open `python -m bot review`; /review sends login links to it
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -135,7 +136,7 @@ class Settings(BaseSettings):
             return [int(p) for p in parts]
         return value
 
-    @field_validator("telegram_api_base_url", "telegram_webhook_url", "stt_base_url")
+    @field_validator("telegram_api_base_url", "telegram_webhook_url", "stt_base_url", "review_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

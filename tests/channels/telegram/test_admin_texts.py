@@ -75,6 +75,8 @@ async def test_every_admin_text_is_html_without_raw_markdown(start_bot, telegram
     [digest] = await asked(telegram, ADMIN, "/digest")
     for command in ("/transcript bob", "/transcript @nobody", "/export x", "/allow 4242", "/block 4242", "/reload"):
         await asked(telegram, ADMIN, command)
+    [how] = await asked(telegram, ADMIN, "/review")  # REVIEW_URL unset: how to start the browser review
+    assert "python -m bot review" in how and "REVIEW_URL" in how
     telegram.message(ADMIN, "/export 30")
     await telegram.wait_for(lambda: telegram.calls_of("sendDocument", ADMIN), what="the export")
 

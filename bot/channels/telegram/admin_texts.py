@@ -16,8 +16,8 @@ from bot.review.gaps import Theme
 from bot.review.stats import KINDS, Stats, kind_of
 from bot.storage import TurnRecord
 
-QUESTION_CHARS = 1000  # of an owner's question a turn block quotes
-COMMENT_CHARS = 300
+QUESTION_CHARS = 800  # of an owner's question a turn block quotes
+COMMENT_CHARS = 200  # with COMMENTS of them, the question and 2,000 of the answer: one message
 COMMENTS = 5  # 👎 comments quoted under a turn
 RATINGS = {"up": " 👍", "down": " 👎", "mixed": " 👍👎"}
 

@@ -4,9 +4,11 @@ fake Bot API (which parses HTML the way Telegram does)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-from bot.storage import TurnFilter
+from bot.channels.telegram.admin_texts import turn_block
+from bot.storage import TurnFilter, TurnRecord
 from tests.channels.telegram.test_handover import NOT_COVERED_Q, buttons, card_in
 from tests.fakes.telegram_server import _visible_text
 from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, last_markup, sent_message
@@ -86,6 +88,7 @@ async def test_every_admin_text_is_html_without_raw_markdown(start_bot, telegram
     )
     await bot.storage.record_feedback(credit.id, f"tg:{OWNER}", "down", "Too vague & <short>")
     [digest] = await asked(telegram, ADMIN, "/digest")
+    assert "Too vague &amp; &lt;short&gt;" in digest
     opened = next(iter(buttons(last_markup(telegram, ADMIN))))
     before = len(answers(telegram, ADMIN))
     telegram.press(ADMIN, opened, sent_message(telegram, ADMIN))
@@ -96,3 +99,36 @@ async def test_every_admin_text_is_html_without_raw_markdown(start_bot, telegram
     visible = assert_rendered(telegram)
     assert len(visible) >= 15
     assert any(HOSTILE in text for text in visible)  # escaped, so shown as the owner wrote it
+
+
+def turn(**fields) -> TurnRecord:
+    values = {
+        "id": 7,
+        "conversation_id": 1,
+        "user_id": "tg:111",
+        "created_at": dt.datetime(2026, 12, 7, 9, 30),
+        "question": "How do I get credit?",
+        "standalone_question": None,
+        "answer": "Use **invoice finance** [1].",
+        "covered": True,
+        "mode": "offline",
+        "model": None,
+        "sources": [],
+        "best_score": 0.8,
+        "latency_ms": 200.0,
+        "input_tokens": None,
+        "output_tokens": None,
+        "error": None,
+    }
+    return TurnRecord(**{**values, **fields})
+
+
+def test_a_turn_block_names_the_consultant_and_an_open_hand_over_and_fits_one_message():
+    human = turn_block(turn(mode="human", answer="See **the guild**.", answered_by="Anna (tg:5)"))
+    assert "<b>Consultant Anna (tg:5):</b> See <b>the guild</b>." in human and "· consultant" in human
+    assert "<b>A consultant:</b>" in turn_block(turn(mode="human", answer="Yes."))
+    passed = turn_block(turn(mode="handover", answer=""))
+    assert "→ passed on to the consultants" in passed and "A:" not in passed
+    huge = turn(question="Q" * 5000, answer="word " * 4000, comments=["c" * 1000] * 9, feedback="down")
+    shown = _visible_text(turn_block(huge, 2000))  # the digest's "Open #turn"
+    assert len(shown) <= 4096 and "…and 4 more 👎 comments" in shown

@@ -118,7 +118,7 @@ async def open_turn(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     turn = await context.deps.storage.get_turn(int(query.data.split(":")[1]))
-    text = turn_block(turn, 3000) if turn is not None else "That turn is no longer stored."
+    text = turn_block(turn, 2000) if turn is not None else "That turn is no longer stored."
     await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML)
 
 

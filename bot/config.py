@@ -122,6 +122,7 @@ class Settings(BaseSettings):
     # IANA zone the browser review shows times in (to the minute); unset: the first admin's
     # stored time zone (ADMIN_USER_IDS, asked by reminders), else UTC
     review_time_zone: str | None = None
+    review_url: str | None = None  # where admins open `python -m bot review`; /review sends login links to it
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -142,7 +143,7 @@ class Settings(BaseSettings):
             return [int(p) for p in parts]
         return value
 
-    @field_validator("telegram_api_base_url", "telegram_webhook_url", "stt_base_url")
+    @field_validator("telegram_api_base_url", "telegram_webhook_url", "stt_base_url", "review_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -10,10 +10,11 @@
 - `datasette`: the read-only browser over the transcript database; `datasette_plugins/`
   holds the Datasette plugins it loads (the Host header check, `review_pages` for the pages
   below, `readable_cells`, `home_page` hiding Datasette's `_internal`, `session_help` for the
-  page a visitor without a session gets), `templates/` their pages and `static/` their CSS,
-  script and the bundled Vega builds
+  page a visitor without a session gets, `telegram_login` for `/review`'s links), `templates/`
+  their pages and `static/` their CSS, script and the bundled Vega builds
 - `conversation`: one conversation as a chat (`/-/conversation/<id>`)
 - `dashboard`: the dashboard's charts (`/-/dashboard`), as Vega-Lite specs with their data
+- `login`: one-time login links to the browser review (signed, spent once), for `/review`
 - `gap_store`: the gap themes computed before Datasette starts, in a small database it serves
 - `render` and `cells`: answers as Markdown, sources as lists, long text folded, in every table
 - `people`: owners by name (their `tg:` id small beside it) and times to the minute in the

@@ -183,7 +183,7 @@ def metadata(
     if protected:
         meta["plugins"]["datasette-auth-passwords"] = {
             "admin_password_hash": {"$env": "SME_REVIEW_PASSWORD_HASH"},
-            "http_basic_auth": True,
+            "http_basic_auth": False,  # asked by `telegram_login`, which also lets a login link's session in
         }
     return meta
 
@@ -234,8 +234,9 @@ def prepare(
 
     Nobody reads transcripts anonymously: with REVIEW_PASSWORD every request needs it (user
     `admin`, HTTP basic auth); without one (loopback only) Datasette prints a one-time login
-    URL with a random token, the way Jupyter does. Requests must name the address the server
-    listens on in their Host header (`datasette_plugins/host_check.py`)."""
+    URL with a random token, the way Jupyter does. Either way `/review` in Telegram sends an admin
+    a one-time login link (`bot.review.login`, `datasette_plugins/telegram_login.py`). Requests
+    must name the address the server listens on in their Host header (`datasette_plugins/host_check.py`)."""
     check_request(database, host, password)
     protected = bool(password)
     folder = data_dir / "review"
@@ -245,7 +246,7 @@ def prepare(
     gaps_name = gaps.stem if gaps.exists() else None
     meta = metadata(database.stem, weak_below, protected, gaps_name, time_zone=time_zone, knowledge_dir=knowledge_dir)
     meta_path.write_text(json.dumps(meta, indent=2))
-    env = {"SME_REVIEW_HOSTS": ",".join(allowed_hosts(host, port))}
+    env = {"SME_REVIEW_HOSTS": ",".join(allowed_hosts(host, port)), "SME_REVIEW_LOGIN_DIR": str(folder)}
     if protected:
         from datasette_auth_passwords.utils import hash_password
 

@@ -168,6 +168,54 @@ def test_stats_counts_what_admins_ask_about(tmp_path):
     assert "Active owners per day" in table.stdout and "latency p50 / p95" in table.stdout
 
 
+def test_stats_breakdown_adds_up_and_latency_counts_answers_only(tmp_path):
+    """Every kind of turn has its share, the shares add up to 100, and the instant turns (small
+    talk, a consultant's reply, a hand-over request) do not pull the answer time to 0 ms."""
+    seed_now(
+        tmp_path,
+        [
+            ("tg:1", "q1", {"ms": 400}),
+            ("tg:1", "q2", {"mode": "llm", "ms": 800}),
+            ("tg:2", "hi", {"mode": "smalltalk", "ms": 0}),
+            ("tg:2", "q3", {"covered": False, "sources": [], "ms": 600}),
+            ("tg:3", "help", {"mode": "handover", "ms": 0}),
+            ("tg:3", "help", {"mode": "human", "answered_by": "Anna", "ms": 0}),
+        ],
+    )
+    stats = json.loads(invoke("stats", "--json", env=env_of(tmp_path)).stdout)
+    shown = {row["kind"]: (row["turns"], row["percent"]) for row in stats["breakdown"]}
+    assert shown == {
+        "offline answer": (1, 17),
+        "LLM answer": (1, 17),
+        "not covered": (1, 17),
+        "consultant": (1, 17),
+        "hand-over request": (1, 16),
+        "small talk": (1, 16),
+    }
+    assert sum(percent for _turns, percent in shown.values()) == 100
+    assert (stats["answers"], stats["latency_ms_p50"], stats["latency_ms_p95"]) == (3, 600.0, 800.0)
+    table = invoke("stats", env=env_of(tmp_path)).stdout
+    assert "small talk" in table and "600 ms / 800 ms (3 answers)" in table
+
+
+def test_stats_without_answers_says_so_rather_than_zero_ms(tmp_path):
+    seed_now(tmp_path, [("tg:1", "hi", {"mode": "smalltalk", "ms": 0})])
+    stats = json.loads(invoke("stats", "--json", env=env_of(tmp_path)).stdout)
+    assert stats["latency_ms_p50"] is None and stats["breakdown"] == [{"kind": "small talk", "turns": 1, "percent": 100}]
+    assert "no answers yet" in invoke("stats", env=env_of(tmp_path)).stdout
+
+
+def test_whole_percentages_always_add_up_to_100():
+    from bot.review.stats import whole_percentages
+
+    assert whole_percentages([1, 1, 1]) == [34, 33, 33]
+    assert whole_percentages([46, 0, 30, 24]) == [46, 0, 30, 24]
+    assert whole_percentages([2, 2, 2, 1, 1, 1, 1]) == [20, 20, 20, 10, 10, 10, 10]
+    assert whole_percentages([]) == [] and whole_percentages([0, 0]) == [0, 0]
+    for counts in ([7, 3, 1], [333, 333, 334], [1] * 7, [5, 9, 13, 2, 1]):
+        assert sum(whole_percentages(counts)) == 100
+
+
 PLANTED = {
     "trademarks": [
         "How do I register a trademark for my brand name?",

@@ -201,6 +201,13 @@ def print_turn(turn, console: Console | None = None) -> None:
         console.print(shown(f"  “{comment}”"), highlight=False)
 
 
+def latency_text(stats) -> str:
+    """p50 / p95 of the advisor's answers, or that there were none (never "0 ms")."""
+    if stats.latency_ms_p50 is None:
+        return "no answers yet"
+    return f"{stats.latency_ms_p50:.0f} ms / {stats.latency_ms_p95:.0f} ms ({stats.answers} answers)"
+
+
 def print_stats(stats, console: Console | None = None) -> None:
     console = console or make_console()
     summary = Table(title="Usage")
@@ -211,10 +218,9 @@ def print_stats(stats, console: Console | None = None) -> None:
         ("turns", str(stats.turns)),
         ("owners", str(stats.users)),
         ("feedback", f"{stats.thumbs_up} 👍 / {stats.thumbs_down} 👎 ({ratio})"),
-        ("offline / LLM answers", f"{stats.share('offline'):.0%} / {stats.share('llm'):.0%}"),
-        ("not covered", str(stats.not_covered)),
+        *((kind, f"{count} ({percent}%)") for kind, count, percent in stats.breakdown()),
         ("LLM failures (answered offline)", str(stats.llm_failures)),
-        ("latency p50 / p95", f"{stats.latency_ms_p50:.0f} ms / {stats.latency_ms_p95:.0f} ms"),
+        ("latency p50 / p95 (answers only)", latency_text(stats)),
     ]
     for name, value in rows:
         summary.add_row(name, value)

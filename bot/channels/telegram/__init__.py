@@ -7,6 +7,7 @@
 - `webhook`: the webhook receiver several workers run behind one address
 - `handlers`: one handler per command and kind of update, by audience
 - `formatting`: answers as Telegram HTML, split within Telegram's limits
+- `admin_texts`: what admins read (a turn, /stats, /gaps) as Telegram HTML, never raw Markdown
 - `access`: who may ask, and how often
 - `admin_chat`: where cards, error reports and the digest go, and who counts as a consultant
 - `cards`: the hand-over card consultants read in the admin chat

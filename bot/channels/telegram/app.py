@@ -36,6 +36,7 @@ from bot.channels.telegram.handlers import (
     owner,
     profile,
     reminders,
+    review,
     voice,
 )
 from bot.channels.telegram.handlers.deps import BotContext, BotDeps, access_gate
@@ -97,6 +98,7 @@ def _register(app: Application) -> None:
         owner.HANDLERS,
         admin.HANDLERS,
         digest.HANDLERS,
+        review.HANDLERS,
         buttons.HANDLERS,
         owner.FALLBACKS,
     )

@@ -274,7 +274,7 @@ async def test_admin_commands_for_admins_only(start_bot, telegram):
     [history] = await asked(telegram, ADMIN, "/transcript 111 3")
     assert CREDIT_Q in history
     [usage] = await asked(telegram, ADMIN, "/transcript bob")
-    assert usage.startswith("Usage: /transcript USER_ID [N]")
+    assert usage.startswith("Usage: <code>/transcript USER_ID [N]</code>")  # HTML, as every admin text
     [gaps] = await asked(telegram, ADMIN, "/gaps")
     assert "gaps" in gaps.lower()
     telegram.message(ADMIN, "/export 30")

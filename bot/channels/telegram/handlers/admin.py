@@ -9,11 +9,14 @@ import io
 import re
 
 from telegram import Update
+from telegram.constants import ParseMode
 from telegram.ext import CommandHandler
 
+from bot.channels.telegram.admin_texts import gaps_text, html_messages, stats_text, turn_block
+from bot.channels.telegram.formatting import escape
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, BotDeps, admin_only
 from bot.channels.telegram.handlers.documents import documents_line
-from bot.storage import TurnFilter, TurnRecord
+from bot.storage import TurnFilter
 
 
 @admin_only
@@ -23,16 +26,8 @@ async def stats(update: Update, context: BotContext) -> None:
 
     since = _days_ago(30)
     result = await compute_stats(context.deps.storage, TurnFilter(since=since))
-    ratio = "-" if result.feedback_ratio is None else f"{result.feedback_ratio:.0%} 👍"
-    topics_line = ", ".join(f"{t} {n}" for t, n in result.top_topics[:5]) or "-"
-    await update.effective_message.reply_text(
-        f"Last 30 days\nTurns: {result.turns}\nOwners: {result.users}\n"
-        f"Feedback: {result.thumbs_up} 👍 / {result.thumbs_down} 👎 ({ratio})\n"
-        f"Offline / LLM: {result.share('offline'):.0%} / {result.share('llm'):.0%}\n"
-        f"Not covered: {result.not_covered}\nLatency p50 / p95: {result.latency_ms_p50:.0f} / "
-        f"{result.latency_ms_p95:.0f} ms\nTop topics: {topics_line}\n"
-        f"{await _voice_line(context.deps, since)}\n{_index_line(context.deps)}"
-    )
+    extra = [await _voice_line(context.deps, since), _index_line(context.deps)]
+    await update.effective_message.reply_html(stats_text(result, 30, extra))
 
 
 async def _voice_line(deps: BotDeps, since: dt.datetime) -> str:
@@ -64,11 +59,11 @@ async def reload(update: Update, context: BotContext) -> None:
     """/reload: answer from the newest ingested knowledge now (the bot also checks every few seconds)."""
     deps = context.deps
     if deps.reloader is None:
-        await update.effective_message.reply_text("The index is on a Chroma server; answers always use its content.")
+        await update.effective_message.reply_html("The index is on a Chroma server; answers always use its content.")
         return
     swapped = await asyncio.to_thread(deps.reloader.check)
     state = "Reloaded." if swapped else "Already up to date."
-    await update.effective_message.reply_text(f"{state} {_index_line(deps)}")
+    await update.effective_message.reply_html(f"{state} {escape(_index_line(deps))}")
 
 
 @admin_only
@@ -80,14 +75,7 @@ async def gaps(update: Update, context: BotContext) -> None:
     themes = await find_gaps(
         deps.storage, deps.advisor.retriever, deps.settings.min_score, TurnFilter(since=_days_ago(30))
     )
-    if not themes:
-        await update.effective_message.reply_text("No knowledge gaps in the last 30 days.")
-        return
-    lines = ["Knowledge gaps, last 30 days:"]
-    for number, theme in enumerate(themes[:8], start=1):
-        closest = f" (closest: {theme.closest_file})" if theme.closest_file else ""
-        lines.append(f"{number}. {theme.label} — {theme.count}×{closest}")
-    await update.effective_message.reply_text("\n".join(lines))
+    await update.effective_message.reply_html(gaps_text(themes, 30))
 
 
 @admin_only
@@ -96,25 +84,25 @@ async def transcript(update: Update, context: BotContext) -> None:
     a Telegram user id, tg:ID or @username."""
     args = context.args or []
     if not args or not OWNER_ARGUMENT.fullmatch(args[0]) or (len(args) > 1 and not args[1].isdigit()):
-        await update.effective_message.reply_text(TRANSCRIPT_USAGE)
+        await update.effective_message.reply_html(TRANSCRIPT_USAGE)
         return
     user = await _owner_key(context, args[0])
     if user is None:
-        await update.effective_message.reply_text(f"No owner {args[0]} is stored.")
+        await update.effective_message.reply_html(f"No owner {escape(args[0])} is stored.")
         return
     count = min(int(args[1]) if len(args) > 1 else 5, 20)
     turns = await context.deps.storage.list_turns(TurnFilter(user=user), limit=count)
     if not turns:
-        await update.effective_message.reply_text(f"No stored turns for {args[0]} ({user}).")
+        await update.effective_message.reply_html(f"No stored turns for {escape(args[0])} ({escape(user)}).")
         return
-    text = "\n\n".join(turn_block(turn) for turn in reversed(turns))
+    blocks = [turn_block(turn) for turn in reversed(turns)]
     if owned := await context.deps.storage.documents_of(user):
-        text = f"{documents_line(owned)}\n\n{text}"
-    for piece in _chunks(text):
-        await update.effective_message.reply_text(piece)
+        blocks.insert(0, escape(documents_line(owned)))
+    for piece in html_messages(blocks):
+        await update.effective_message.reply_html(piece)
 
 
-TRANSCRIPT_USAGE = "Usage: /transcript USER_ID [N], USER_ID as 123456789, tg:123456789 or @username"
+TRANSCRIPT_USAGE = "Usage: <code>/transcript USER_ID [N]</code>, USER_ID as 123456789, tg:123456789 or @username"
 OWNER_ARGUMENT = re.compile(r"(tg:)?-?\d+|@\w{1,64}")
 
 
@@ -125,15 +113,6 @@ async def _owner_key(context: BotContext, given: str) -> str | None:
     return f"tg:{given.removeprefix('tg:')}"
 
 
-def turn_block(turn: TurnRecord, answer_chars: int = 600) -> str:
-    """One turn as an admin reads it: when, how it was answered, feedback and 👎 comments."""
-    rating = {"up": " 👍", "down": " 👎", "mixed": " 👍👎"}.get(turn.feedback or "", "")
-    by = f" by {turn.answered_by}" if turn.answered_by else ""
-    header = f"#{turn.id} {turn.created_at:%Y-%m-%d %H:%M} ({turn.mode}{by}){rating}"
-    block = f"{header}\nQ: {turn.question}\nA: {turn.answer[:answer_chars]}"
-    return block + "".join(f"\n👎 “{comment}”" for comment in turn.comments)
-
-
 @admin_only
 async def export(update: Update, context: BotContext) -> None:
     """/export [days]: the last N days of turns as a CSV file (default 7)."""
@@ -141,7 +120,7 @@ async def export(update: Update, context: BotContext) -> None:
 
     args = context.args or []
     if args and not args[0].isdigit():
-        await update.effective_message.reply_text("Usage: /export [days], e.g. /export 30")
+        await update.effective_message.reply_html("Usage: <code>/export [days]</code>, e.g. /export 30")
         return
     days = int(args[0]) if args else 7
     buffer = io.StringIO()
@@ -151,6 +130,7 @@ async def export(update: Update, context: BotContext) -> None:
         document=buffer.getvalue().encode("utf-8"),
         filename=f"sme-advisor-turns-{days}d.csv",
         caption=f"{count} turns from the last {days} days.",
+        parse_mode=ParseMode.HTML,
     )
 
 
@@ -162,7 +142,7 @@ async def allow(update: Update, context: BotContext) -> None:
         return
     deps = context.deps
     await deps.access.allow(user_id)
-    await update.effective_message.reply_text(f"User {user_id} may now use the advisor.")
+    await update.effective_message.reply_html(f"User {user_id} may now use the advisor.")
 
 
 @admin_only
@@ -173,28 +153,23 @@ async def block(update: Update, context: BotContext) -> None:
         return
     deps = context.deps
     if deps.access.is_admin(user_id):
-        await update.effective_message.reply_text("Admins cannot be blocked; remove them from ADMIN_USER_IDS first.")
+        await update.effective_message.reply_html("Admins cannot be blocked; remove them from ADMIN_USER_IDS first.")
         return
     await deps.access.block(user_id)
-    await update.effective_message.reply_text(f"User {user_id} is blocked.")
+    await update.effective_message.reply_html(f"User {user_id} is blocked.")
 
 
 async def _user_id_argument(update: Update, context: BotContext, command: str) -> int | None:
     """The one USER_ID argument of /allow and /block, or None once the admin has the usage hint."""
     args = context.args or []
     if len(args) != 1 or not args[0].isdigit():
-        await update.effective_message.reply_text(f"Usage: /{command} USER_ID, e.g. /{command} 123456789")
+        await update.effective_message.reply_html(f"Usage: <code>/{command} USER_ID</code>, e.g. /{command} 123456789")
         return None
     return int(args[0])
 
 
 def _days_ago(days: int) -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=days)
-
-
-def _chunks(text: str, size: int = 4000) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
-
 
 
 HANDLERS = [

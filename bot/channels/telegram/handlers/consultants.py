@@ -52,7 +52,9 @@ async def consultant_reply(update: Update, context: BotContext) -> None:
             text = f"<b>{escape(_(FROM_A_CONSULTANT))}</b>\n{escape(piece)}" if n == 0 else escape(piece)
             await context.bot.send_message(handover.chat_id, text, parse_mode=ParseMode.HTML)
     except TelegramError as exc:
-        await message.reply_text(f"Could not deliver this to the owner: {exc}. Nothing was stored; try again.")
+        await message.reply_html(
+            f"Could not deliver this to the owner: {escape(str(exc))}. Nothing was stored; try again."
+        )
         return
     await _recorded(update, context, handover, question, message.text)
 
@@ -73,7 +75,9 @@ async def consultant_media_reply(update: Update, context: BotContext) -> None:
         await context.bot.send_message(handover.chat_id, header, parse_mode=ParseMode.HTML)
         await context.bot.copy_message(handover.chat_id, message.chat_id, message.message_id)
     except TelegramError as exc:
-        await message.reply_text(f"Could not deliver this to the owner: {exc}. Nothing was stored; try again.")
+        await message.reply_html(
+            f"Could not deliver this to the owner: {escape(str(exc))}. Nothing was stored; try again."
+        )
         return
     kind = next((k for k in MEDIA if getattr(message, k, None)), "message")
     await _recorded(update, context, handover, question, f"[{kind}] {message.caption or ''}".strip())
@@ -101,12 +105,14 @@ async def _card_replied_to(update: Update, context: BotContext) -> tuple[Handove
         found = await _card_never_noted(context, message.chat_id, replied)
     if found is None:
         if _about_a_request(replied, context.bot.id):  # its rows went with the owner's /forget
-            await message.reply_text(GONE_REQUEST)
+            await message.reply_html(GONE_REQUEST)
             raise ApplicationHandlerStop
         return None
     handover, question = found
     if handover.status == "resolved":
-        await message.reply_text(f"Request #{handover.id} is resolved ({handover.resolved_by}); nothing was sent.")
+        await message.reply_html(
+            f"Request #{handover.id} is resolved ({escape(handover.resolved_by or '')}); nothing was sent."
+        )
         raise ApplicationHandlerStop
     return handover, question
 
@@ -147,7 +153,7 @@ async def _recorded(update: Update, context: BotContext, handover: Handover, que
     turn = await deps.dialogue.record(handover.user_id, f"tg-chat:{handover.chat_id}", reply)
     await deps.dialogue.delivered(turn, True)
     await deps.storage.extend_handover(handover.id, deps.settings.handover_hours)
-    await update.effective_message.reply_text(f"✓ Sent to the owner (request #{handover.id}).")
+    await update.effective_message.reply_html(f"✓ Sent to the owner (request #{handover.id}).")
 
 
 async def _as_owners(update: Update, context: BotContext) -> None:
@@ -184,6 +190,7 @@ async def _prompt_reply(update: Update, context: BotContext, handover: Handover)
     prompt = await context.bot.send_message(
         update.effective_chat.id,
         f"Your answer to request #{handover.id}, as a reply to this message:",
+        parse_mode=ParseMode.HTML,
         reply_markup=ForceReply(selective=True, input_field_placeholder="Your answer to the owner"),
     )
     await context.deps.storage.add_handover_message(prompt.chat_id, prompt.message_id, handover.id, None)

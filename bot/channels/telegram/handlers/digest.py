@@ -20,9 +20,9 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.channels.telegram import admin_chat
+from bot.channels.telegram.admin_texts import turn_block
 from bot.channels.telegram.cards import one_line
 from bot.channels.telegram.formatting import escape
-from bot.channels.telegram.handlers.admin import turn_block
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, admin_only
 from bot.review.digest import Digest, compute_digest, suggestions_due
 from bot.storage.models import utcnow
@@ -138,8 +138,8 @@ async def open_turn(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     turn = await context.deps.storage.get_turn(int(query.data.split(":")[1]))
-    text = turn_block(turn, 3000) if turn is not None else "That turn is no longer stored."
-    await context.bot.send_message(update.effective_chat.id, text)
+    text = turn_block(turn, 2000) if turn is not None else "That turn is no longer stored."
+    await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML)
 
 
 HANDLERS = [

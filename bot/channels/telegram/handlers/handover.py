@@ -209,7 +209,13 @@ async def admin_chat_note(context: BotContext, handover_id: int, note: str) -> N
     """A line under each card of a hand-over."""
     for chat, card in await context.deps.storage.handover_cards(handover_id):
         try:
-            await context.bot.send_message(chat, note, reply_to_message_id=card, allow_sending_without_reply=True)
+            await context.bot.send_message(
+                chat,
+                escape(note),
+                parse_mode=ParseMode.HTML,
+                reply_to_message_id=card,
+                allow_sending_without_reply=True,
+            )
         except Exception:
             log.warning("could not note %r on hand-over %s in chat %s", note, handover_id, chat, exc_info=True)
 

@@ -9,10 +9,12 @@ import logging
 import secrets
 
 from telegram import Update
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot.channels.telegram import admin_chat
 from bot.channels.telegram.admin_chat import error_report
+from bot.channels.telegram.formatting import escape
 from bot.channels.telegram.handlers.deps import BotContext, texts_of
 from bot.locales import DEFAULT, N_, texts
 from bot.storage import AudioFolder
@@ -98,8 +100,7 @@ async def _report(update: object, context: BotContext, reference: str) -> None:
         return
     try:
         token = deps.settings.telegram_bot_token.get_secret_value() if deps.settings.telegram_bot_token else ""
-        await admin_chat.post(
-            context.bot, deps.settings, error_report(reference, update, context.error, token, held_back)
-        )
+        report = escape(error_report(reference, update, context.error, token, held_back))
+        await admin_chat.post(context.bot, deps.settings, report, parse_mode=ParseMode.HTML)
     except Exception:
         log.warning("could not report error %s to the admin chat", reference, exc_info=True)

@@ -52,6 +52,7 @@ ADMIN_COMMANDS = [  # admins run the bot: their texts are in English
     ("reload", "Answer from the newest knowledge now"),
     ("transcript", "An owner's last turns: USER_ID, tg:ID or @username [N]"),
     ("digest", "The digest of the last 24 hours"),
+    ("review", "A one-time login link to the browser review"),
     ("export", "Turns as a CSV file: [days]"),
     ("allow", "Give a user access: USER_ID"),
     ("block", "Shut a user out: USER_ID"),

@@ -24,8 +24,8 @@ async def test_the_weekly_digest_adds_the_top_suggestions_by_owners_affected(sta
     [digest] = await asked(telegram, ADMIN, "/digest")
     assert SECTION in digest, digest
     weekly = digest.split(SECTION, 1)[1]
-    # a line each; two competing sections take two, the second opening with "+"
-    lines = re.findall(r"\n(\d)\. <i>([a-z -]+)</i>: ((?:.+\n    \+ )?.+) — (.+) → (.+)", weekly)
+    # a line each; two competing sections take two, the second opening with "↔"
+    lines = re.findall(r"\n(\d)\. <i>([a-z -]+)</i>: ((?:.+\n    ↔ )?.+) — (.+) → (.+)", weekly)
     assert [int(n) for n, *_ in lines] == [1, 2, 3, 4, 5]  # the top five
     _number, kind, what, owners, action = lines[0]
     # the two owners' sourdough questions: the most owners affected, so first
@@ -35,7 +35,7 @@ async def test_the_weekly_digest_adds_the_top_suggestions_by_owners_affected(sta
     # owner cited them this week) before files nobody reached, which rank last by definition
     kinds = [kind for _n, kind, *_ in lines]
     assert kinds[1] == "near-duplicate" and "merge these two sections" in lines[1][4]
-    first, second = lines[1][2].split("\n    + ")
+    first, second = lines[1][2].split("\n    ↔ ")
     assert first.count(".md#") == second.count(".md#") == 1 and "…" not in first + second
     assert kinds == sorted(kinds, key=["not covered", "near-duplicate", "unreached"].index)
     await bot.stop()

@@ -126,7 +126,7 @@ def suggestion_line(suggestion) -> str:
     owners = f"{suggestion.owners} owner{'s' if suggestion.owners != 1 else ''}" if suggestion.owners else "no owner"
     # two competing sections, each on its own line: both paths and headings stay readable
     parts = suggestion.what.split(" + ") if suggestion.kind == "near-duplicate" else [suggestion.what]
-    what = "\n    + ".join(escape(one_line(part, QUOTE)) for part in parts)
+    what = "\n    ↔ ".join(escape(one_line(part, QUOTE)) for part in parts)
     return f"<i>{suggestion.kind}</i>: {what} — {owners} → {escape(one_line(suggestion.action, QUOTE))}"
 
 

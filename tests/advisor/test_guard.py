@@ -3,6 +3,8 @@ right is held back (the live version stays live); one about something else goes 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from bot.advisor import Advisor
@@ -12,8 +14,8 @@ from bot.index import versions
 from bot.index.chroma import make_index
 from bot.index.retriever import Retriever
 from bot.knowledge.answers import render_entry, write_entry
-from bot.knowledge.runner import PublishHeld, run_ingest
 from bot.knowledge.rollback import NoEarlierVersion, roll_back
+from bot.knowledge.runner import PublishHeld, run_ingest
 from tests.helpers import SAMPLE_CREDIT, write
 
 EVAL = """
@@ -40,7 +42,7 @@ def library(tmp_path, kdir, embedder):
 
 
 def publish(settings, advisor, questions, answer):
-    text = render_entry(questions=questions, answer=answer, author="Ann", date=__import__("datetime").date(2026, 12, 7))
+    text = render_entry(questions=questions, answer=answer, author="Ann", date=dt.date(2026, 12, 7))
     path = write_entry(settings.knowledge_dir, text, questions[0])
     reports = []
 
@@ -54,7 +56,7 @@ def publish(settings, advisor, questions, answer):
 def test_an_entry_copying_a_labelled_sections_questions_is_held(library):
     settings, advisor = library
     assert [q.question for q in guard_questions(settings.knowledge_dir)] == COPYCAT[::-1]
-    path, check, reports = publish(settings, advisor, COPYCAT, "Ask your bank for an unsecured loan.")
+    path, check, _reports = publish(settings, advisor, COPYCAT, "Ask your bank for an unsecured loan.")
     with pytest.raises(PublishHeld) as held:
         run_ingest(settings, embeddings=advisor.retriever.embeddings, before_publish=check)
     report = held.value.reason

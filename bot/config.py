@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     handover_hours: float = Field(24.0, gt=0, le=24 * 30)
     digest_time: str = "08:00"  # UTC, or off
     error_reports_per_hour: int = Field(10, ge=0, le=1000)
+    consultants_may_publish: bool = True  # consultants (not only admins) may publish knowledge entries from Telegram
 
     # --- Voice notes, owners' documents, reminders ----------------------------------------
     stt_model: str | None = None  # e.g. whisper-1; unset: voice notes are not transcribed

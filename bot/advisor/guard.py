@@ -8,11 +8,14 @@ offline answer (what `bot.advisor.evaluation` judges) is composed on the live ve
 the candidate version built beside it; an entry *displaces* a question when, before, the answer
 led with a section the eval labels right, and after, it leads with the new file. Any
 displacement holds the publish (`GuardReport.held`), with the line and list a consultant reads.
+`publish_entry` is the whole publish: the file written, the ingest run with the guard, the file
+taken away again when held.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +27,9 @@ from bot.advisor.pipeline import Advisor
 from bot.index.chroma import make_index
 from bot.index.evaluation import EvalQuestion, EvalSetError, load_eval_set
 from bot.index.retriever import Retriever
+from bot.index.versions import current_version
+from bot.knowledge.answers import render_entry, write_entry
+from bot.knowledge.runner import PublishHeld, run_ingest
 
 EVAL_FILES = ("questions.yaml", "held-out.yaml")
 NEAR = 0.5  # cosine (primary model) from an entry's question for an eval question to be checked
@@ -121,6 +127,42 @@ def guard_publish(live: Advisor, folder: Path, new_path: str, entry: list[str]) 
         return asyncio.run(check_entry(live, candidate, new_path, questions))
     finally:
         candidate.retriever.index.close()
+
+
+@dataclass
+class Published:
+    """What a publish did: the file written (relative to KNOWLEDGE_DIR; None when held), the
+    version live now, and the guard's report (held when it holds the entry back)."""
+
+    path: str | None
+    version: int | None
+    report: GuardReport
+
+
+def publish_entry(
+    live: Advisor, *, questions: list[str], answer: str, author: str, date: dt.date, force: bool = False
+) -> Published:
+    """Blocking: write the entry under KNOWLEDGE_DIR/answers/, run the ordinary versioned ingest
+    with the serving models, guarded (unless `force`). Held, or failed: the file is removed again
+    (so no later ingest publishes it unseen) and nothing goes live."""
+    settings = live.settings
+    text = render_entry(questions=questions, answer=answer, author=author, date=date)
+    path = write_entry(settings.knowledge_dir, text, questions[0])
+    reports: list[GuardReport] = []
+
+    def check(folder: Path) -> GuardReport | None:
+        reports.append(guard_publish(live, folder, str(path), questions))
+        return reports[-1] if reports[-1].held else None
+
+    try:
+        run_ingest(settings, embeddings=live.retriever.embeddings, before_publish=None if force else check)
+    except PublishHeld as held:
+        (settings.knowledge_dir / path).unlink(missing_ok=True)
+        return Published(None, current_version(settings.index_path), held.reason)
+    except BaseException:
+        (settings.knowledge_dir / path).unlink(missing_ok=True)
+        raise
+    return Published(str(path), current_version(settings.index_path), reports[-1] if reports else GuardReport())
 
 
 def _cached(embedder, texts: list[str]) -> np.ndarray:

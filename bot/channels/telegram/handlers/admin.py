@@ -8,9 +8,10 @@ import datetime as dt
 import io
 import re
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
+from bot.channels.telegram.handlers import teach
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, BotDeps, admin_only
 from bot.channels.telegram.handlers.documents import documents_line
 from bot.storage import TurnFilter, TurnRecord
@@ -87,7 +88,10 @@ async def gaps(update: Update, context: BotContext) -> None:
     for number, theme in enumerate(themes[:8], start=1):
         closest = f" (closest: {theme.closest_file})" if theme.closest_file else ""
         lines.append(f"{number}. {theme.label} — {theme.count}×{closest}")
-    await update.effective_message.reply_text("\n".join(lines))
+    buttons = teach.gap_buttons(themes[:8])  # "✍️ Answer this: N": a draft with the gap's questions
+    await update.effective_message.reply_text(
+        "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
+    )
 
 
 @admin_only
@@ -194,7 +198,6 @@ def _days_ago(days: int) -> dt.datetime:
 
 def _chunks(text: str, size: int = 4000) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
-
 
 
 HANDLERS = [

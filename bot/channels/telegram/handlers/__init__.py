@@ -20,6 +20,6 @@
 Each of `owner`, `buttons`, `admin`, `handover`, `consultants`, `digest` and `voice` exports
 `HANDLERS` for `bot.channels.telegram.app` to register (so do `reminders`, `checkin`,
 `documents`, `mydata`, `teach` and `teach_publish`). Bad input is answered where it arrives,
-with a usage hint; anything unexpected goes to `jobs.on_error`, which logs first, reports to the admin chat and gives the owner a
-reference.
+with a usage hint; anything unexpected goes to `jobs.on_error`, which logs first, reports to
+the admin chat and gives the owner a reference.
 """

@@ -61,8 +61,8 @@ async def press(telegram, user: int, data: str, message: dict, chat: int, count:
     return answers(telegram, chat)[before:]
 
 
-async def handed_over(telegram, chat: int, consultant: int, reply: str, **where) -> dict:
-    """An owner's not-covered question → /human → a consultant's reply: the "✓ Sent" message."""
+async def handed_over(telegram, chat: int, consultant: int, reply: str, **where) -> tuple[dict, dict]:
+    """An owner's not-covered question → /human → a consultant's reply: the card, and the "✓ Sent" message."""
     await asked(telegram, OWNER, SOURDOUGH_Q)
     offer = next(data for data in buttons(last_markup(telegram, OWNER)) if data.startswith("human:"))
     before = len(answers(telegram, chat))
@@ -71,13 +71,13 @@ async def handed_over(telegram, chat: int, consultant: int, reply: str, **where)
     card = telegram.calls_of("sendMessage", chat)[before].result
     [sent] = await asked(telegram, consultant, reply, reply_to=card, chat_id=chat, **where)
     assert sent.startswith("✓ Sent"), sent
-    return telegram.calls_of("sendMessage", chat)[-1].result
+    return card, telegram.calls_of("sendMessage", chat)[-1].result
 
 
 async def test_a_reply_saved_edited_and_published_reaches_the_next_owner_within_seconds(start_bot, telegram, library):
     bot = await start_bot(**library)
     reply = "Owner111, feed your starter the night before; call me on +44 7700 900123 if it fails."
-    sent = await handed_over(telegram, ADMIN, ADMIN, reply)
+    _card, sent = await handed_over(telegram, ADMIN, ADMIN, reply)
     assert buttons(sent["reply_markup"]) == {"teach:save:1": "📚 Save as knowledge"}
 
     [draft] = await press(telegram, ADMIN, "teach:save:1", sent, ADMIN)
@@ -119,7 +119,7 @@ async def test_a_reply_saved_edited_and_published_reaches_the_next_owner_within_
 
 async def test_a_held_publish_published_anyway_then_rolled_back(start_bot, telegram, library):
     bot = await start_bot(**library)
-    sent = await handed_over(telegram, ADMIN, ADMIN, "Sell your unpaid invoices to a factor.")
+    _card, sent = await handed_over(telegram, ADMIN, ADMIN, "Sell your unpaid invoices to a factor.")
     await press(telegram, ADMIN, "teach:save:1", sent, ADMIN)
     copycat = "Q: borrowing against unpaid invoices\nQ: money stuck in unpaid invoices, any way to unlock it?"
     await asked(telegram, ADMIN, copycat, reply_to=sent_message(telegram, ADMIN))
@@ -159,8 +159,15 @@ async def test_discard_answer_a_gap_and_a_consultant_without_publish_rights(star
     bot = await start_bot(**library, admin_chat_id=GROUP, consultants_may_publish=False)
     telegram.chats[GROUP] = "supergroup"
     group = {"chat_type": "supergroup"}
-    sent = await handed_over(telegram, GROUP, CONSULTANT, "Use a strong flour.", **group)
-    await press(telegram, CONSULTANT, "teach:save:1", sent, GROUP)
+    card, _sent = await handed_over(telegram, GROUP, CONSULTANT, "Use a strong flour.", **group)
+    # a resolved card keeps one button: Save as knowledge
+    await press(telegram, CONSULTANT, "ho:resolve:1", card, GROUP)
+    edited = lambda: [c for c in telegram.calls_of("editMessageReplyMarkup", GROUP) if c.params.get("reply_markup")]  # noqa: E731
+    await telegram.wait_for(edited, what="the resolved card's buttons")
+    [resolved] = edited()
+    assert int(resolved.params["message_id"]) == card["message_id"]
+    assert buttons(resolved.params["reply_markup"]) == {"teach:save:1": "📚 Save as knowledge"}
+    await press(telegram, CONSULTANT, "teach:save:1", resolved.result, GROUP)
     draft = sent_message(telegram, GROUP)
     [refused] = await press(telegram, CONSULTANT, "teach:publish:1", draft, GROUP)
     assert refused == (

@@ -16,7 +16,7 @@ from bot.index.retriever import Retriever
 from bot.knowledge.answers import render_entry, write_entry
 from bot.knowledge.rollback import NoEarlierVersion, roll_back
 from bot.knowledge.runner import PublishHeld, run_ingest
-from tests.helpers import SAMPLE_CREDIT, write
+from tests.helpers import SAMPLE_CREDIT, invoke, write
 
 EVAL = """
 - question: "no property to pledge, can I still get a loan"
@@ -73,11 +73,16 @@ def test_an_entry_about_something_else_goes_live_and_a_rollback_takes_it_back(li
     run_ingest(settings, embeddings=advisor.retriever.embeddings, before_publish=check)
     assert reports and not reports[0].held and versions.current_version(settings.index_path) == 2
 
-    done = roll_back(settings)
-    assert (done.left, done.live, done.added, done.moved) == (2, 1, [str(path)], [str(path)])
-    assert not (settings.knowledge_dir / path).exists()
+    env = {"KNOWLEDGE_DIR": str(settings.knowledge_dir), "DATA_DIR": str(settings.data_dir)}
+    result = invoke("index", "rollback", env={**env, "EMBEDDING_BACKEND": "onnx"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Rolled back: index version 1 is live again (version 2 is no longer used).",
+        f"Taken out: {path}",
+        f"Moved to answers/.rolled-back/ so the next ingest does not publish it again: {path}",
+    ]
+    assert versions.current_version(settings.index_path) == 1 and not (settings.knowledge_dir / path).exists()
     assert (settings.knowledge_dir / "answers/.rolled-back" / path.name).exists()
-    assert "index version 1 is live again" in done.describe() and "answers/.rolled-back/" in done.describe()
     run_ingest(settings)  # the entry does not come back
     assert versions.current_version(settings.index_path) == 1
     with pytest.raises(NoEarlierVersion, match="no earlier index version"):

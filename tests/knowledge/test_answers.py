@@ -57,3 +57,18 @@ def test_a_file_is_never_overwritten(tmp_path):
     assert (str(first), str(second)) == ("answers/do-i-need-vat.md", "answers/do-i-need-vat-2.md")
     assert (tmp_path / first).read_text() == "one" and (tmp_path / second).read_text() == "two"
     assert slug("¿Qué es el IVA?") == "que-es-el-iva" and slug("???") == "answer"
+
+
+def test_a_draft_is_linted_as_its_file_would_be():
+    from bot.knowledge.lint import lint_entry
+
+    date = dt.date(2026, 12, 7)
+    request = render_entry(
+        questions=["I need help with a bank loan"], answer="Bring statements.", author="A", date=date
+    )
+    found = {(f.check, f.error) for f in lint_entry(request, "answers/i-need-help-with-a-bank-loan.md")}
+    assert found == {("question heading", True), ("short", False)}
+    good = render_entry(
+        questions=["How long should I keep receipts?"], answer=" ".join(["word"] * 60), author="A", date=date
+    )
+    assert lint_entry(good, "answers/how-long-should-i-keep-receipts.md") == []

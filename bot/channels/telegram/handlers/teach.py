@@ -28,6 +28,7 @@ from bot.channels.telegram import admin_chat
 from bot.channels.telegram.formatting import MESSAGE_LIMIT, shortened
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
 from bot.knowledge.answers import ANSWERS_FOLDER, redact, redact_all, render_entry, slug
+from bot.knowledge.lint import lint_entry
 from bot.storage import TurnFilter
 from bot.storage.models import Draft
 
@@ -83,6 +84,7 @@ def draft_text(draft: Draft, note: str | None = None) -> str:
         body = render_entry(
             questions=draft.questions, answer=draft.answer, author=draft.author, date=dt.datetime.now(dt.UTC).date()
         )
+        head += [f"⚠️ {f.message} ({f.check})" for f in lint_entry(body, where)]
     room = MESSAGE_LIMIT - sum(len(h) + 2 for h in head) - len(hint) - 10
     return "\n".join(head) + "\n\n" + shortened(body, room) + "\n\n" + hint
 

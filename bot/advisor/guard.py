@@ -80,6 +80,15 @@ def guard_questions(knowledge_dir: Path) -> list[EvalQuestion]:
     return [q for q in questions if not q.not_covered and not q.after and q.files]
 
 
+def warm_up(live: Advisor) -> int:
+    """Blocking: embed the eval questions now (a draft is being written), so the publish that
+    follows does not wait for them (~10 s for the starter library's on one core); how many."""
+    questions = guard_questions(live.settings.knowledge_dir)
+    if questions:
+        _cached(live.retriever.embedder, [q.question for q in questions])
+    return len(questions)
+
+
 def near_questions(
     retriever: Retriever, entry: list[str], questions: list[EvalQuestion], near: float = NEAR, most: int = MOST_CHECKED
 ) -> list[EvalQuestion]:
@@ -129,6 +138,10 @@ def guard_publish(live: Advisor, folder: Path, new_path: str, entry: list[str]) 
         candidate.retriever.index.close()
 
 
+class EntryRefused(Exception):
+    """The ingest skipped the entry's file (the message says why); it was removed again."""
+
+
 @dataclass
 class Published:
     """What a publish did: the file written (relative to KNOWLEDGE_DIR; None when held), the
@@ -155,7 +168,10 @@ def publish_entry(
         return reports[-1] if reports[-1].held else None
 
     try:
-        run_ingest(settings, embeddings=live.retriever.embeddings, before_publish=None if force else check)
+        report = run_ingest(settings, embeddings=live.retriever.embeddings, before_publish=None if force else check)
+        refused = [s.reason for s in report.skipped if s.path == str(path)]
+        if refused:  # the ingest read the library without it: nothing of it is live
+            raise EntryRefused(f"the ingest refused the entry: {refused[0]}")
     except PublishHeld as held:
         (settings.knowledge_dir / path).unlink(missing_ok=True)
         return Published(None, current_version(settings.index_path), held.reason)

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from bot.advisor import Advisor
-from bot.advisor.guard import guard_publish, guard_questions
+from bot.advisor.guard import EntryRefused, guard_publish, guard_questions, publish_entry, warm_up
 from bot.config import load_settings
 from bot.index import versions
 from bot.index.chroma import make_index
@@ -87,3 +87,12 @@ def test_an_entry_about_something_else_goes_live_and_a_rollback_takes_it_back(li
     assert versions.current_version(settings.index_path) == 1
     with pytest.raises(NoEarlierVersion, match="no earlier index version"):
         roll_back(settings)
+
+
+def test_an_entry_the_ingest_refuses_is_taken_away_again(library):
+    settings, advisor = library
+    with pytest.raises(EntryRefused, match="the ingest refused the entry: its text only repeats itself"):
+        publish_entry(advisor, questions=KOMBUCHA, answer="log it. " * 40, author="Ann", date=dt.date(2026, 12, 7))
+    assert not list((settings.knowledge_dir / "answers").glob("*.md"))
+    assert versions.current_version(settings.index_path) == 1
+    assert warm_up(advisor) == 2  # the eval questions, embedded before a publish needs them

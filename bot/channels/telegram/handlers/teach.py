@@ -17,6 +17,7 @@ module only shows buttons and collects text; writing the file and publishing are
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -24,6 +25,7 @@ import re
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
+from bot.advisor import guard
 from bot.channels.telegram import admin_chat
 from bot.channels.telegram.formatting import MESSAGE_LIMIT, shortened
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
@@ -104,6 +106,14 @@ async def post_draft(context: BotContext, chat_id: int, draft: Draft, note: str 
     return await context.bot.send_message(chat_id, draft_text(draft, note), reply_markup=draft_buttons(draft))
 
 
+def warm_the_guard(context: BotContext) -> None:
+    """While the consultant reads and edits the draft: the eval questions embedded for the guard
+    (once per process), so Publish waits only for the ingest."""
+    if not context.bot_data.get("guard_warm"):
+        context.bot_data["guard_warm"] = True
+        context.application.create_task(asyncio.to_thread(guard.warm_up, context.deps.advisor), name="guard-warm-up")
+
+
 async def save_as_knowledge(update: Update, context: BotContext) -> None:
     """ "📚 Save as knowledge": the hand-over's exchange as a draft."""
     query, deps = update.callback_query, context.deps
@@ -140,6 +150,7 @@ async def save_as_knowledge(update: Update, context: BotContext) -> None:
         chat_id=update.effective_chat.id,
     )
     await post_draft(context, update.effective_chat.id, draft)
+    warm_the_guard(context)
 
 
 async def answer_gap(update: Update, context: BotContext) -> None:
@@ -170,6 +181,7 @@ async def answer_gap(update: Update, context: BotContext) -> None:
         chat_id=update.effective_chat.id,
         status="awaiting",
     )
+    warm_the_guard(context)
     asked = "\n".join(f"- {q}" for q in questions)
     await context.bot.send_message(
         update.effective_chat.id,

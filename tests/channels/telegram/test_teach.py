@@ -188,6 +188,8 @@ async def test_discard_answer_a_gap_and_a_consultant_without_publish_rights(star
     assert label == "✍️ Answer this: 1"
     [prompt] = await press(telegram, CONSULTANT, data, sent_message(telegram, GROUP), GROUP)
     assert prompt.startswith("📝 Draft #2: reply to this message with the answer") and SOURDOUGH_Q in prompt
+    await bot.stop()  # the draft is in the database: a restarted bot (or another worker) continues it
+    bot = await start_bot(**library, admin_chat_id=GROUP, consultants_may_publish=False)
     [gap_draft] = await asked(
         telegram,
         CONSULTANT,

@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     # the day the digest adds "Suggestions this week" (`python -m bot suggest`'s top 5): monday…sunday, daily, or off
     digest_suggestions_weekday: str = "monday"
     error_reports_per_hour: int = Field(10, ge=0, le=1000)
+    consultants_may_publish: bool = True  # consultants (not only admins) may publish knowledge entries from Telegram
 
     # --- Voice notes, owners' documents, reminders ----------------------------------------
     stt_model: str | None = None  # e.g. whisper-1; unset: voice notes are not transcribed

@@ -18,6 +18,7 @@
 - `speech`: voice notes → transcripts through an OpenAI-compatible speech-to-text service (`SpeechToText`)
 - `when`: reminder times ("in 2 weeks …", "every month …"), time zones, a repeating reminder's next time
 - `evaluation`: what owners see on the eval sets: the section an offline answer leads with, or an honest no
+- `guard`: the eval's check before a consultant's entry goes live: the leads it would take from nearby eval questions
 
 May import `bot.index`, `bot.knowledge` (token counts), `bot.locales` and `bot.config`. It knows no
 channel, no database and no Telegram: channels load memory and profile and pass them in.

@@ -102,6 +102,29 @@ def publish(root: Path, number: int, files: int, chunks: int) -> Manifest:
     return manifest
 
 
+def previous_version(root: Path) -> int | None:
+    """The newest published version older than the live one (kept: KEEP versions), or None."""
+    live = current_version(root)
+    if live is None or not (root / VERSIONS).is_dir():
+        return None
+    older = [
+        int(f.name)
+        for f in (root / VERSIONS).iterdir()
+        if f.name.isdigit() and int(f.name) < live and Manifest.read(f) is not None
+    ]
+    return max(older, default=None)
+
+
+def roll_back(root: Path) -> tuple[int, int] | None:
+    """Make the previous version live again (CURRENT, atomically): (the version left, the one
+    live now), or None when there is no earlier version. The next ingest builds from it."""
+    live, previous = current_version(root), previous_version(root)
+    if live is None or previous is None:
+        return None
+    _write_atomically(root / POINTER, str(previous))
+    return live, previous
+
+
 def discard(root: Path, number: int) -> None:
     """Drop a next version that turned out to change nothing."""
     shutil.rmtree(root / VERSIONS / str(number), ignore_errors=True)

@@ -10,10 +10,12 @@
   `reading_apart` reads one in a child process with a time and a memory limit
 - `ingest`: plan, embed and store what changed (`ingest`, `Recipe`, `Plan`, `Report`)
 - `lint`: what a consultant should fix in the files before owners meet them (`lint`)
-- `runner`: an ingest as a command runs it: a lock, a new index version, published
+- `runner`: an ingest as a command runs it: a lock, a new index version, published (or held back)
+- `answers`: a consultant's answer → a knowledge entry under `answers/`, owner details removed
+- `rollback`: the previous index version live again, a rolled-back entry moved out of the ingest's reach
 
 May import `bot.index` (ingest writes into it) and `bot.config`; never the advisor,
-storage, review or channels. The files, documents, asked, chunks, uploads and tokens modules know
+storage, review or channels. The files, documents, asked, answers, chunks, uploads and tokens modules know
 nothing of the index or of embeddings.
 """
 

@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import math
 import re
+import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -114,6 +115,18 @@ def lint(knowledge_dir: Path, today: dt.date | None = None, max_bytes: int = 5 *
     report.findings.extend(_near_duplicates(everything))
     report.findings.extend(_unreached(knowledge_dir, {s.path for s in everything}))
     return report
+
+
+def lint_entry(text: str, rel_path: str, today: dt.date | None = None) -> list[Finding]:
+    """The checks of one file, on a text not written yet (a consultant's draft): what they would
+    say of it under `rel_path` (checks across files left out)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / rel_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        report = LintReport()
+        _lint_file(path, Path(folder), {rel_path}, today or dt.date.today(), report, len(text.encode()) + 1)
+    return report.findings
 
 
 def _lint_file(path: Path, root: Path, named: set[str], today: dt.date, report: LintReport, max_bytes: int):

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from bot.config import Settings
 from bot.index import versions
@@ -40,6 +41,15 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
         yield
 
 
+class PublishHeld(Exception):
+    """`before_publish` held the new version back: it was dropped, the live one stays live.
+    `reason` is what `before_publish` returned."""
+
+    def __init__(self, reason: object) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+
+
 def run_ingest(
     settings: Settings,
     *,
@@ -48,13 +58,22 @@ def run_ingest(
     allow_shrink: bool = False,
     on_plan: Callable[[Plan, int], None] | None = None,
     on_progress: ProgressCallback | None = None,
+    embeddings: Embeddings | None = None,
+    before_publish: Callable[[Path], object] | None = None,
 ) -> Report:
     """Bring the index up to date under the ingest lock; raises FileNotFoundError when the
     knowledge dir is missing and IndexShrinkError when the run would remove more than half of
     the index's files (unless `allow_shrink`). Ctrl-C leaves a consistent index, which the
-    next run finishes."""
+    next run finishes.
+
+    `embeddings`: models already loaded (the serving bot's), used when they are the ones
+    EMBEDDING_BACKEND names. `before_publish`: called with the next version's folder before it
+    goes live (local index only); a truthy result holds it back: the version is dropped and
+    PublishHeld raised with that result."""
     index = make_index(settings)
     embedder = make_embeddings(settings)
+    if embeddings is not None and embeddings.fingerprint == embedder.fingerprint:
+        embedder = embeddings
     options = {"allow_shrink": allow_shrink, "on_plan": on_plan, "on_progress": on_progress}
     with ingest_lock(settings):
         if settings.chroma_url:
@@ -63,7 +82,9 @@ def run_ingest(
             return ingest_configured(settings, index, embedder, dry_run=dry_run, **options)
         live_states = index.file_states()
         index.close()
-        return _ingest_next_version(settings, embedder, rebuild=rebuild, live_states=live_states, **options)
+        return _ingest_next_version(
+            settings, embedder, rebuild=rebuild, live_states=live_states, before_publish=before_publish, **options
+        )
 
 
 def will_write(settings: Settings) -> bool:
@@ -109,7 +130,12 @@ def write_sections(index: KnowledgeIndex, folder, embeddings: Embeddings, earlie
 
 
 def _ingest_next_version(
-    settings: Settings, embedder: Embeddings, rebuild: bool, live_states: dict | None = None, **options
+    settings: Settings,
+    embedder: Embeddings,
+    rebuild: bool,
+    live_states: dict | None = None,
+    before_publish: Callable[[Path], object] | None = None,
+    **options,
 ) -> Report:
     """Build the next index version beside the live one, then publish it (bot/index/versions.py):
     a running bot keeps answering from the live version and switches when this is done.
@@ -133,6 +159,10 @@ def _ingest_next_version(
     if not rebuild and states == live_states and _complete(versions.live_folder(root)):
         versions.discard(root, number)
         return report
+    held = before_publish(folder) if before_publish is not None else None
+    if held:
+        versions.discard(root, number)
+        raise PublishHeld(held)
     manifest = versions.publish(root, number, files, chunks)
     log.info("index version %d is live: %d files, %d chunks", manifest.version, files, chunks)
     return report

@@ -231,3 +231,28 @@ class Reminder(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Draft(Base):
+    """A knowledge entry a consultant is writing from Telegram: from a reply to a hand-over
+    (`kind` reply) or an answer to a knowledge gap (`kind` gap), until it is published (a file
+    under KNOWLEDGE_DIR, `path`) or discarded. Kept here, not in memory, so a restart or another
+    worker continues it."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # reply | gap
+    handover_id: Mapped[int | None] = mapped_column(Integer)  # kind reply: the request it came from
+    gap_turn_id: Mapped[int | None] = mapped_column(Integer)  # kind gap: the first turn of the gap's theme
+    questions: Mapped[list] = mapped_column(JSON, default=list)  # the ways owners ask it, owner details removed
+    answer: Mapped[str] = mapped_column(Text, default="")
+    removed: Mapped[list] = mapped_column(JSON, default=list)  # what was removed as owner details ("a phone number")
+    author: Mapped[str] = mapped_column(String(255))
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    # awaiting (a gap waiting for its answer) | draft | held (by the eval) | published | discarded | rolled_back
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    path: Mapped[str | None] = mapped_column(String(512))  # the published file, relative to KNOWLEDGE_DIR
+    chat_id: Mapped[int] = mapped_column(BigInteger)  # the admin chat it is edited in
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

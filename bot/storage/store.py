@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.storage.conversations import Conversations
 from bot.storage.documents import Documents
+from bot.storage.drafts import Drafts
 from bot.storage.events import Events
 from bot.storage.handovers import Handovers
 from bot.storage.owners import Owners
@@ -17,5 +18,5 @@ from bot.storage.shared import SharedState
 from bot.storage.turns import Turns
 
 
-class Storage(Owners, Conversations, Turns, Handovers, SharedState, Events, Reminders, Documents):
+class Storage(Owners, Conversations, Turns, Handovers, SharedState, Events, Reminders, Documents, Drafts):
     """The transcript database behind an async API (`await Storage.open(url)`)."""

@@ -2,7 +2,7 @@
 
 Each command is a thin layer over the package: it reads settings, builds the parts with
 their factory functions, and turns failures into one clear line. The commands live
-beside what they run (`knowledge`, `answers`, `review`) and are joined to the group
+beside what they run (`knowledge`, `answers`, `review`, `versions`: the index versions) and are joined to the group
 here; `common` holds what they share and `tables` how results look on a terminal.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from bot.channels.cli import answers, knowledge, review
+from bot.channels.cli import answers, knowledge, review, versions
 from bot.channels.cli.common import Commands
 
 
@@ -35,6 +35,7 @@ for command in (
     knowledge.export_onnx_command,
     knowledge.eval_command,
     knowledge.lint_command,
+    versions.index_group,
     answers.ask_command,
     answers.chat_command,
     answers.run_command,

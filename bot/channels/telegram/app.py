@@ -37,6 +37,8 @@ from bot.channels.telegram.handlers import (
     profile,
     reminders,
     review,
+    teach,
+    teach_publish,
     voice,
 )
 from bot.channels.telegram.handlers.deps import BotContext, BotDeps, access_gate
@@ -91,6 +93,8 @@ def _register(app: Application) -> None:
         due.HANDLERS,  # Done / Snooze under reminders
         checkin.HANDLERS,  # /checkin asking the quarter's priorities
         handover.HANDLERS,  # /human waiting for the request, like /profile's questions
+        teach.HANDLERS,  # replies to knowledge drafts, before replies to cards
+        teach_publish.HANDLERS,
         consultants.HANDLERS,  # replies to hand-over cards, before replies are taken as questions
         voice.HANDLERS,  # voice notes and photos, before owner's "I can only read text"
         documents.HANDLERS,  # owners' own files, before owner's "I can only read text"

@@ -72,6 +72,13 @@ def card_buttons(handover_id: int) -> InlineKeyboardMarkup:
     )
 
 
+def resolved_buttons(handover_id: int) -> InlineKeyboardMarkup:
+    """A resolved card's one button: "📚 Save as knowledge" (`teach:save:<id>`)."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton("📚 Save as knowledge", callback_data=f"teach:save:{handover_id}")]]
+    )
+
+
 def one_line(text: str, limit: int) -> str:
     """`text` on one line, cut to `limit` characters with "…": a quote in a card or the digest."""
     return shortened(" ".join(text.split()), limit)

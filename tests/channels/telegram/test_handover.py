@@ -236,7 +236,8 @@ async def test_the_digest_transcript_and_open_turn_for_admins(start_bot, telegra
     assert "Questions: 1 from 1 owners" in digest and "1 👍 / 0 👎" not in digest and "0 👍 / 1 👎" in digest
     assert "It did not mention my country" in digest
     markup = last_markup(telegram, ADMIN)
-    assert buttons(markup) == {f"turn:{turn_id}": f"Open #{turn_id}"}
+    # the 👎 made the question a gap: "✍️ Answer this" under it (tests/channels/telegram/test_teach.py)
+    assert buttons(markup) == {f"turn:{turn_id}": f"Open #{turn_id}", f"teach:gap:{turn_id}": "✍️ Answer this: 1"}
     before = len(answers(telegram, ADMIN))
     telegram.press(ADMIN, f"turn:{turn_id}", sent_message(telegram, ADMIN))
     await telegram.wait_for(lambda: len(answers(telegram, ADMIN)) > before, what="the opened turn")

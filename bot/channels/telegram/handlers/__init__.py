@@ -9,6 +9,8 @@
 - `consultants`: consultants' replies to cards and the cards' buttons
 - `digest`: the daily digest, /digest and its buttons
 - `review`: /review, a one-time login link to the browser review (or how to start it)
+- `teach`: consultants' replies and answers to gaps as draft knowledge entries, edited by reply
+- `teach_publish`: a draft published (guarded by the eval) or discarded; /rollback
 - `voice`: voice notes (transcribed, then answered) and photos (their caption is the question)
 - `documents`: owners' own files (PDF, Word, text, Markdown), read into their private store; /documents
 - `reminders`: /remind, /reminders, "Remind me" under answers, time zones, sending what is due
@@ -18,7 +20,7 @@
 
 Each of `owner`, `buttons`, `admin`, `handover`, `consultants`, `digest` and `voice` exports
 `HANDLERS` for `bot.channels.telegram.app` to register (so do `reminders`, `checkin`,
-`documents`, `mydata` and `review`). Bad input is answered where it arrives, with a usage hint; anything unexpected
-goes to `jobs.on_error`, which logs first, reports to the admin chat and gives the owner a
-reference.
+`documents`, `mydata`, `review`, `teach` and `teach_publish`). Bad input is answered where it
+arrives, with a usage hint; anything unexpected goes to `jobs.on_error`, which logs first,
+reports to the admin chat and gives the owner a reference.
 """

@@ -8,12 +8,13 @@ import datetime as dt
 import io
 import re
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import CommandHandler
 
 from bot.channels.telegram.admin_texts import gaps_text, html_messages, stats_text, turn_block
 from bot.channels.telegram.formatting import escape
+from bot.channels.telegram.handlers import teach
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, BotDeps, admin_only
 from bot.channels.telegram.handlers.documents import documents_line
 from bot.storage import TurnFilter
@@ -75,7 +76,10 @@ async def gaps(update: Update, context: BotContext) -> None:
     themes = await find_gaps(
         deps.storage, deps.advisor.retriever, deps.settings.min_score, TurnFilter(since=_days_ago(30))
     )
-    await update.effective_message.reply_html(gaps_text(themes, 30))
+    buttons = teach.gap_buttons(themes[:8])  # "✍️ Answer this: N": a draft with the gap's questions
+    await update.effective_message.reply_html(
+        gaps_text(themes, 30, shown=8), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
+    )
 
 
 @admin_only

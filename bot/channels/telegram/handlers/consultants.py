@@ -1,6 +1,7 @@
 """Consultants answering owners from the admin chat: replies to a card (or to an owner's message
 under it) go to the owner as "From a consultant: …"; the card's buttons reply, resolve, and add
-the question to the knowledge gaps.
+the question to the knowledge gaps. The "✓ Sent" under a reply, and a resolved card, offer
+"📚 Save as knowledge" (`teach`).
 
 A consultant is an admin, or anyone in the consultants' group (ADMIN_CHAT_ID). A reply to any
 other message of the bot is not a consultant's answer and is handled like any message.
@@ -18,8 +19,9 @@ from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHa
 
 from bot.advisor import Answer
 from bot.channels.telegram import admin_chat
+from bot.channels.telegram.cards import resolved_buttons
 from bot.channels.telegram.formatting import escape, split_markdown
-from bot.channels.telegram.handlers import documents, voice
+from bot.channels.telegram.handlers import documents, teach, voice
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
 from bot.channels.telegram.handlers.handover import admin_chat_note
 from bot.channels.telegram.handlers.owner import not_text, text_message
@@ -153,7 +155,9 @@ async def _recorded(update: Update, context: BotContext, handover: Handover, que
     turn = await deps.dialogue.record(handover.user_id, f"tg-chat:{handover.chat_id}", reply)
     await deps.dialogue.delivered(turn, True)
     await deps.storage.extend_handover(handover.id, deps.settings.handover_hours)
-    await update.effective_message.reply_html(f"✓ Sent to the owner (request #{handover.id}).")
+    await update.effective_message.reply_html(
+        f"✓ Sent to the owner (request #{handover.id}).", reply_markup=teach.save_button(handover.id)
+    )
 
 
 async def _as_owners(update: Update, context: BotContext) -> None:
@@ -211,6 +215,10 @@ async def _resolve(update: Update, context: BotContext, handover: Handover) -> N
     except TelegramError as exc:
         log.warning("could not tell the owner of hand-over %s that it is resolved: %s", handover.id, exc)
     await admin_chat_note(context, handover.id, f"✅ Resolved by {update.effective_user.full_name}.")
+    try:  # the resolved card keeps one button: its exchange saved as knowledge
+        await update.callback_query.edit_message_reply_markup(resolved_buttons(handover.id))
+    except TelegramError as exc:
+        log.warning("could not change the buttons of resolved hand-over %s: %s", handover.id, exc)
 
 
 async def _flag_gap(update: Update, context: BotContext, handover: Handover) -> None:

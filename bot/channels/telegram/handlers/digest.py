@@ -23,6 +23,7 @@ from bot.channels.telegram import admin_chat
 from bot.channels.telegram.admin_texts import turn_block
 from bot.channels.telegram.cards import one_line
 from bot.channels.telegram.formatting import escape
+from bot.channels.telegram.handlers import teach
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, admin_only
 from bot.review.digest import Digest, compute_digest, suggestions_due
 from bot.storage.models import utcnow
@@ -118,6 +119,7 @@ def digest_message(digest: Digest) -> tuple[str, InlineKeyboardMarkup | None]:
         if len(digest.comments) > len(shown):
             lines.append(f"…and {len(digest.comments) - len(shown)} more (review: thumbs_down)")
     buttons = [[InlineKeyboardButton(f"Open #{turn}", callback_data=f"turn:{turn}")] for turn, _q, _c in shown]
+    buttons += teach.gap_buttons(digest.gaps)  # "✍️ Answer this: N" per gap line
     return "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None
 
 

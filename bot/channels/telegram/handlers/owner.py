@@ -50,6 +50,7 @@ ADMIN_COMMANDS = [  # admins run the bot: their texts are in English
     ("stats", "Usage of the last 30 days and the live index"),
     ("gaps", "The biggest knowledge gaps"),
     ("reload", "Answer from the newest knowledge now"),
+    ("rollback", "Make the previous index version live again"),
     ("transcript", "An owner's last turns: USER_ID, tg:ID or @username [N]"),
     ("digest", "The digest of the last 24 hours"),
     ("review", "A one-time login link to the browser review"),

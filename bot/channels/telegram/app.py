@@ -31,6 +31,7 @@ from bot.channels.telegram.handlers import (
     documents,
     due,
     handover,
+    hear_back,
     jobs,
     mydata,
     owner,
@@ -94,6 +95,7 @@ def _register(app: Application) -> None:
         voice.HANDLERS,  # voice notes and photos, before owner's "I can only read text"
         documents.HANDLERS,  # owners' own files, before owner's "I can only read text"
         mydata.HANDLERS,
+        hear_back.HANDLERS,
         owner.HANDLERS,
         admin.HANDLERS,
         digest.HANDLERS,
@@ -168,6 +170,8 @@ async def serve(
         app.job_queue.run_repeating(jobs.tell_unsent, interval=60, first=5, name="unsent")
         # due reminders and check-ins, claimed in the database: one process sends each (handlers/due.py)
         app.job_queue.run_repeating(due.send_due, interval=settings.reminder_check_seconds, first=1, name="reminders")
+        # owners who heard back once today and have another answer waiting (handlers/hear_back.py)
+        app.job_queue.run_repeating(hear_back.tell_held, interval=3600, first=60, name="hear back")
         await (webhook.start() if webhook else app.updater.start_polling(allowed_updates=Update.ALL_TYPES))
         log.info("the bot @%s is ready", app.bot.username)
         if ready is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 from telegram import BotCommandScopeChat, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -130,8 +131,10 @@ async def serve(
     advisor: Advisor | None = None,
     storage: Storage | None = None,
     ready: asyncio.Event | None = None,
+    on_ready: Callable[[Application], object] | None = None,
 ) -> None:
-    """Run the bot until `stop` is set, then shut down gracefully."""
+    """Run the bot until `stop` is set, then shut down gracefully. `on_ready` gets the running
+    application (what tests and an embedding program call `hear_back.tell_waiting_owners` with)."""
     from bot.advisor import make_advisor
 
     storage = storage or await Storage.open(settings.database)
@@ -174,6 +177,8 @@ async def serve(
         app.job_queue.run_repeating(hear_back.tell_held, interval=3600, first=60, name="hear back")
         await (webhook.start() if webhook else app.updater.start_polling(allowed_updates=Update.ALL_TYPES))
         log.info("the bot @%s is ready", app.bot.username)
+        if on_ready is not None:
+            on_ready(app)
         if ready is not None:
             ready.set()
         await stop.wait()

@@ -34,8 +34,9 @@ def llm():
 class Bot:
     """A running bot: its settings, storage and a way to stop it."""
 
-    def __init__(self, settings, storage, task, stop):
+    def __init__(self, settings, storage, task, stop, application=None):
         self.settings, self.storage, self.task, self.stop_event = settings, storage, task, stop
+        self.application = application  # the running telegram.ext.Application
 
     async def stop(self) -> None:
         self.stop_event.set()
@@ -67,9 +68,12 @@ async def start_bot(tmp_path, shared_index_dir, embedder, telegram, llm):
         advisor = Advisor(Retriever(make_index(settings), embedder), settings, make_chat_model(settings))
         storage = await Storage.open(settings.database)
         stop, ready = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(serve(settings, stop, advisor=advisor, storage=storage, ready=ready))
+        applications = []
+        task = asyncio.create_task(
+            serve(settings, stop, advisor=advisor, storage=storage, ready=ready, on_ready=applications.append)
+        )
         await asyncio.wait_for(_first(ready, task), 30)
-        bot = Bot(settings, storage, task, stop)
+        bot = Bot(settings, storage, task, stop, applications[0])
         running.append(bot)
         return bot
 
@@ -85,4 +89,3 @@ async def _first(ready: asyncio.Event, task: asyncio.Task) -> None:
     if task in done:
         task.result()  # raises the start-up error
     waiter.cancel()
-

@@ -94,6 +94,7 @@ async def tell_waiting_owners(application_or_context, source_path: str | None) -
             continue
         lead = lead_path(checked)
         if lead not in files:
+            log.debug("wish %s: the answer now leads with %s, not %s", waiting.id, lead, files)
             continue
         last = await deps.storage.last_told(waiting.user_id)
         if last is not None and utcnow() - last < TOLD_EVERY:  # once a day: this one waits

@@ -36,6 +36,7 @@ Asked:
 - what is the best recipe for sourdough bread
 - how do I bake sourdough bread
 - a sourdough starter recipe
+- какой лучший рецепт хлеба на закваске
 
 Feed a starter of rye flour and water every day for a week. Then mix 1 kg of bread flour,
 700 g of water, 200 g of starter and 20 g of salt, fold the dough four times, prove it
@@ -135,7 +136,7 @@ async def test_an_owner_hears_back_once_an_entry_answers_them_and_once_a_day(sta
 
 
 async def test_a_russian_owner_hears_back_in_russian_and_a_failed_send_keeps_the_wish(start_bot, telegram, library):
-    bot = await start(start_bot, library, llm_model=None)
+    bot = await start(start_bot, library, llm_model=None, multilingual=True)  # a Russian question understood
     ru = texts("ru")
     await wish_for(telegram, SOURDOUGH_RU, language="ru")
     noted = answers(telegram, OWNER)[-1]
@@ -150,6 +151,7 @@ async def test_a_russian_owner_hears_back_in_russian_and_a_failed_send_keeps_the
     telegram.fail("sendMessage", 502, "Bad Gateway", times=4)
     assert await tell_waiting_owners(bot.application, bread) == 0
     assert len(answers(telegram, OWNER)) == sent and len(await bot.storage.open_wishes()) == 1
+    assert len([c for c in telegram.calls if c.method == "sendMessage" and not c.ok]) == 4  # it was tried
 
     assert await tell_waiting_owners(bot.application, bread) == 1
     [told] = answers(telegram, OWNER)[sent:]

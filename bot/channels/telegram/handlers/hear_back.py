@@ -23,7 +23,7 @@ from telegram.ext import CallbackQueryHandler
 from bot.advisor import Answer
 from bot.channels.dialogue import Reply
 from bot.channels.telegram.handlers.buttons import from_this_chat
-from bot.channels.telegram.handlers.deps import BotDeps, acknowledge, language_of, user_key
+from bot.channels.telegram.handlers.deps import BotContext, BotDeps, acknowledge, language_of, user_key
 from bot.channels.telegram.handlers.streaming import send_answer
 from bot.channels.telegram.handlers.voice import you_asked
 from bot.locales import N_, supported, texts
@@ -39,7 +39,7 @@ ALREADY_NOTED = N_("Already noted: I'll tell you when I know.")
 NOW_I_KNOW = N_("🔔 You asked me to tell you when I know. Now I do.")
 
 
-async def wish(update: Update, context) -> None:
+async def wish(update: Update, context: BotContext) -> None:
     """A tap on "Tell me when you know": the owner's question is noted once, and they are told so
     in the language of the answer the button was under."""
     query = update.callback_query
@@ -106,7 +106,7 @@ async def tell_waiting_owners(application_or_context, source_path: str | None) -
     return len(told)
 
 
-async def tell_held(context) -> None:
+async def tell_held(context: BotContext) -> None:
     """Repeating job: wishes found answered while their owner had heard back that day."""
     told = await tell_waiting_owners(context, None)
     if told:
@@ -115,7 +115,14 @@ async def tell_held(context) -> None:
 
 async def tell(bot, deps: BotDeps, waiting: Wish, files: set[str]) -> bool:
     """Send the owner the answer to their wish (claimed first, so of several processes one
-    sends it); True when it arrived. Anything failing reopens the wish."""
+    sends it); True when it arrived. Anything failing reopens the wish. An owner who may no
+    longer use the bot (blocked meanwhile) is not told; the wish stays."""
+    try:
+        if not await deps.access.may_use(int(waiting.user_id.removeprefix("tg:"))):
+            return False
+    except Exception:
+        log.exception("could not check whether %s may use the bot; wish %s stays open", waiting.user_id, waiting.id)
+        return False
     if not await deps.storage.claim_wish(waiting.id):
         return False
     turn_id = None

@@ -113,6 +113,20 @@ class Dialogue:
         conversation_id = (await self._context(user_id, chat_id, names))[0]
         return await self._store(conversation_id, user_id, answer, 0.0, names=names)
 
+    async def answer_now(
+        self, user_id: str, question: str, language: str | None = None, offline: bool = False
+    ) -> Answer:
+        """`question`, asked before, answered as it would be now, for the owner's profile and
+        without the conversation since (an owner who asked to hear back); nothing is stored
+        (`record` stores it once it is worth sending). `offline`: without the chat model (cheap:
+        what a check of what the knowledge now covers needs)."""
+        try:
+            profile = await self.storage.profile(user_id)
+        except Exception:
+            log.exception("could not load the profile of %s; answering without it", user_id)
+            profile = Profile()
+        return await self.advisor.answer(question, (), profile, language, offline=offline)
+
     async def _owner(self, user_id: str) -> Owner | None:
         """The owner's documents to search (None when they have none, or they cannot be read)."""
         try:

@@ -11,6 +11,7 @@
 - `audio`: `AudioFolder`, owners' voice notes kept on disk (only with STORE_AUDIO=true)
 - `documents`: part of `Storage` too: owners' own documents (what was read, never the text)
 - `drafts`: part of `Storage` too: knowledge entries consultants write from Telegram, until published
+- `wishes`: part of `Storage` too: owners who asked to hear back when a question is answered
 
 May import `bot.advisor` (it stores `Answer`s, `Exchange`s and `Profile`s) and
 `bot.config`; never review or channels.

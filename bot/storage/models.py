@@ -256,3 +256,22 @@ class Draft(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)  # the admin chat it is edited in
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Wish(Base):
+    """An owner's "Tell me when you know" under a not-covered answer: open until an entry that
+    answers the question is published and the owner is told (`told_at`), or /forget."""
+
+    __tablename__ = "wishes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)  # the owner's private chat, where the answer goes
+    turn_id: Mapped[int | None] = mapped_column(ForeignKey("turns.id", ondelete="SET NULL"))  # the not-covered answer
+    question: Mapped[str] = mapped_column(Text)  # as the owner asked it (shown back to them)
+    searched: Mapped[str | None] = mapped_column(Text)  # as it was searched (a follow-up's rewrite), asked again
+    language: Mapped[str | None] = mapped_column(String(16))  # the language they were answered in
+    asked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    found_in: Mapped[str | None] = mapped_column(String(512))  # a file found to answer it while the owner waited a day
+    told_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    told_turn_id: Mapped[int | None] = mapped_column(ForeignKey("turns.id", ondelete="SET NULL"))  # the follow-up

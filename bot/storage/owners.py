@@ -20,6 +20,7 @@ from bot.storage.models import (
     Reminder,
     Turn,
     User,
+    Wish,
     utcnow,
 )
 
@@ -99,7 +100,8 @@ class Owners(StoreBase):
             await session.execute(update(User).where(User.id == user_id).values(language=language))
 
     async def forget(self, user_id: str) -> dict[str, int]:
-        """Delete an owner's turns, feedback, profile and user row (keeping only an admin's block/allow)."""
+        """Delete an owner's turns, feedback, profile, wishes to hear back and user row (keeping only
+        an admin's block/allow)."""
         async with self._writing() as session:
             feedback = await session.execute(delete(Feedback).where(Feedback.user_id == user_id))
             await session.execute(delete(QuestionAsked).where(QuestionAsked.user_id == user_id))
@@ -107,6 +109,7 @@ class Owners(StoreBase):
             await session.execute(delete(Handover).where(Handover.user_id == user_id))  # its admin-chat messages too
             await session.execute(delete(Reminder).where(Reminder.user_id == user_id))  # and check-ins
             await session.execute(delete(OwnerDocument).where(OwnerDocument.user_id == user_id))  # rows only
+            await session.execute(delete(Wish).where(Wish.user_id == user_id))  # "Tell me when you know"
             await session.execute(update(Event).where(Event.user_id == user_id).values(user_id=None))  # counts stay
             # feedback others gave on this owner's turns goes with the turns
             turn_ids = select(Turn.id).where(Turn.user_id == user_id).scalar_subquery()

@@ -16,7 +16,10 @@ from bot.storage.owners import Owners
 from bot.storage.reminders import Reminders
 from bot.storage.shared import SharedState
 from bot.storage.turns import Turns
+from bot.storage.wishes import Wishes
 
 
-class Storage(Owners, Conversations, Turns, Handovers, SharedState, Events, Reminders, Documents, Drafts):
+class Storage(
+    Owners, Conversations, Turns, Handovers, SharedState, Events, Reminders, Documents, Drafts, Wishes
+):
     """The transcript database behind an async API (`await Storage.open(url)`)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 from telegram import BotCommandScopeChat, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -31,6 +32,7 @@ from bot.channels.telegram.handlers import (
     documents,
     due,
     handover,
+    hear_back,
     jobs,
     mydata,
     owner,
@@ -99,6 +101,7 @@ def _register(app: Application) -> None:
         voice.HANDLERS,  # voice notes and photos, before owner's "I can only read text"
         documents.HANDLERS,  # owners' own files, before owner's "I can only read text"
         mydata.HANDLERS,
+        hear_back.HANDLERS,
         owner.HANDLERS,
         admin.HANDLERS,
         digest.HANDLERS,
@@ -134,8 +137,10 @@ async def serve(
     advisor: Advisor | None = None,
     storage: Storage | None = None,
     ready: asyncio.Event | None = None,
+    on_ready: Callable[[Application], object] | None = None,
 ) -> None:
-    """Run the bot until `stop` is set, then shut down gracefully."""
+    """Run the bot until `stop` is set, then shut down gracefully. `on_ready` gets the running
+    application (what tests and an embedding program call `hear_back.tell_waiting_owners` with)."""
     from bot.advisor import make_advisor
 
     storage = storage or await Storage.open(settings.database)
@@ -174,8 +179,12 @@ async def serve(
         app.job_queue.run_repeating(jobs.tell_unsent, interval=60, first=5, name="unsent")
         # due reminders and check-ins, claimed in the database: one process sends each (handlers/due.py)
         app.job_queue.run_repeating(due.send_due, interval=settings.reminder_check_seconds, first=1, name="reminders")
+        # owners who heard back once today and have another answer waiting (handlers/hear_back.py)
+        app.job_queue.run_repeating(hear_back.tell_held, interval=3600, first=60, name="hear back")
         await (webhook.start() if webhook else app.updater.start_polling(allowed_updates=Update.ALL_TYPES))
         log.info("the bot @%s is ready", app.bot.username)
+        if on_ready is not None:
+            on_ready(app)
         if ready is not None:
             ready.set()
         await stop.wait()

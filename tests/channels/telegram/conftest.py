@@ -11,7 +11,7 @@ from bot.advisor.chat_model import make_chat_model
 from bot.channels.telegram.app import serve
 from bot.config import load_settings
 from bot.index import make_index
-from bot.index.retriever import Retriever
+from bot.index.retriever import Retriever, make_retriever
 from bot.storage import Storage
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
@@ -34,8 +34,9 @@ def llm():
 class Bot:
     """A running bot: its settings, storage and a way to stop it."""
 
-    def __init__(self, settings, storage, task, stop):
+    def __init__(self, settings, storage, task, stop, application=None):
         self.settings, self.storage, self.task, self.stop_event = settings, storage, task, stop
+        self.application = application  # the running telegram.ext.Application
 
     async def stop(self) -> None:
         self.stop_event.set()
@@ -47,7 +48,9 @@ async def start_bot(tmp_path, shared_index_dir, embedder, telegram, llm):
     """Start the bot with settings overrides; stopped at the end of the test."""
     running: list[Bot] = []
 
-    async def start(**overrides) -> Bot:
+    async def start(*, multilingual: bool = False, **overrides) -> Bot:
+        """`multilingual`: the retriever the bot builds itself (MiniLM and e5, so questions in other
+        languages than the knowledge's are understood; slower to load) instead of the English one."""
         values = {
             "knowledge_dir": ROOT / "knowledge",
             "data_dir": tmp_path,
@@ -64,12 +67,16 @@ async def start_bot(tmp_path, shared_index_dir, embedder, telegram, llm):
             **overrides,
         }
         settings = load_settings(**values)
-        advisor = Advisor(Retriever(make_index(settings), embedder), settings, make_chat_model(settings))
+        retriever = make_retriever(settings) if multilingual else Retriever(make_index(settings), embedder)
+        advisor = Advisor(retriever, settings, make_chat_model(settings))
         storage = await Storage.open(settings.database)
         stop, ready = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(serve(settings, stop, advisor=advisor, storage=storage, ready=ready))
+        applications = []
+        task = asyncio.create_task(
+            serve(settings, stop, advisor=advisor, storage=storage, ready=ready, on_ready=applications.append)
+        )
         await asyncio.wait_for(_first(ready, task), 30)
-        bot = Bot(settings, storage, task, stop)
+        bot = Bot(settings, storage, task, stop, applications[0])
         running.append(bot)
         return bot
 
@@ -85,4 +92,3 @@ async def _first(ready: asyncio.Event, task: asyncio.Task) -> None:
     if task in done:
         task.result()  # raises the start-up error
     waiter.cancel()
-

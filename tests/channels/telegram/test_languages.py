@@ -90,9 +90,12 @@ async def test_texts_and_offline_answers_in_the_owners_language(tmp_path, shared
         unsure = await said(telegram, "Como conseguir capital de giro sem garantia?", language="pt")
         assert unsure == not_sure(pt) and last_turn(tmp_path)["covered"] == 0
         rows = telegram.calls_of("sendMessage", OWNER)[-1].params["reply_markup"]["inline_keyboard"]
-        assert [row[0]["callback_data"].rsplit(":", 1)[-1] for row in rows[:-1]] == ["0", "1"]
-        offered = {row[0]["text"] for row in rows[:-1]}  # the knowledge's own questions, not invented ones
+        assert [row[0]["callback_data"].rsplit(":", 1)[-1] for row in rows[:-2]] == ["0", "1"]
+        offered = {row[0]["text"] for row in rows[:-2]}  # the knowledge's own questions, not invented ones
         assert offered and offered <= credit_questions(), offered
+        assert rows[-2][0]["callback_data"].endswith(":pt") and rows[-2][0]["text"] == "🔔 " + pt(
+            "Tell me when you know"
+        )
         assert rows[-1][0]["callback_data"].startswith("human:")
 
         # an off-topic question is declined in its own language, whatever the app's

@@ -15,12 +15,14 @@
 - `documents`: owners' own files (PDF, Word, text, Markdown), read into their private store; /documents
 - `reminders`: /remind, /reminders, "Remind me" under answers, time zones, sending what is due
 - `checkin`: /checkin, the quarterly check-in on the owner's three priorities
+- `hear_back`: "Tell me when you know" under a not-covered answer, and telling those owners
+  once a published entry answers them (`tell_waiting_owners`, at most once a day per owner)
 - `mydata`: /mydata, what the bot holds about the owner as a JSON file in their language
 - `jobs`: repeating jobs and the one error handler
 
 Each of `owner`, `buttons`, `admin`, `handover`, `consultants`, `digest` and `voice` exports
 `HANDLERS` for `bot.channels.telegram.app` to register (so do `reminders`, `checkin`,
-`documents`, `mydata`, `review`, `teach` and `teach_publish`). Bad input is answered where it
-arrives, with a usage hint; anything unexpected goes to `jobs.on_error`, which logs first,
-reports to the admin chat and gives the owner a reference.
+`documents`, `mydata`, `review`, `teach`, `teach_publish` and `hear_back`). Bad input is answered
+where it arrives, with a usage hint; anything unexpected goes to `jobs.on_error`, which logs
+first, reports to the admin chat and gives the owner a reference.
 """

@@ -64,6 +64,17 @@ def consultant_button(turn_id: int, _: Translate = str) -> list[InlineKeyboardBu
     return [InlineKeyboardButton("🙋 " + _(TALK_TO_A_CONSULTANT), callback_data=f"human:{turn_id}")]
 
 
+TELL_ME = N_("Tell me when you know")
+
+
+def tell_me_button(turn_id: int, _: Translate = str, language: str = "") -> list[InlineKeyboardButton]:
+    """The row under a not-covered answer in a private chat: hear back once an entry that answers
+    it is published (`wish:<turn>:<language>`, the answer's language, which the owner hears back
+    in; `bot.channels.telegram.handlers.hear_back`)."""
+    lang = f":{language}" if language else ""
+    return [InlineKeyboardButton("🔔 " + _(TELL_ME), callback_data=f"wish:{turn_id}{lang}")]
+
+
 def forget_confirmation(_: Translate = str) -> InlineKeyboardMarkup:
     """/forget's confirmation: delete, or keep everything."""
     return InlineKeyboardMarkup(

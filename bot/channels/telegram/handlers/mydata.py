@@ -1,7 +1,8 @@
 """/mydata: what the bot holds about an owner, as a JSON file to download, labelled in their
 language: their profile, language and time zone, their questions with the answers (and their
-ratings and comments), their documents (what was read, never the text) and pending reminders and
-check-ins. The same things /forget deletes. Private chats only: the file is the owner's own.
+ratings and comments), their documents (what was read, never the text), pending reminders and
+check-ins, and the questions they asked to hear back on. The same things /forget deletes. Private
+chats only: the file is the owner's own.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ async def owner_data(context: BotContext, owner: str, _: Translate) -> dict:
     documents = await storage.documents_of(owner)
     reminders = await storage.pending_reminders(owner)
     profile = await storage.profile(owner)
+    waiting = await storage.open_wishes(owner)
     return {
         _("Exported (UTC)"): _time(dt.datetime.now(dt.UTC)),
         _("First seen (UTC)"): _time(user.first_seen) if user else None,
@@ -74,6 +76,9 @@ async def owner_data(context: BotContext, owner: str, _: Translate) -> dict:
             for reminder in reminders
         ],
         _("Quarterly check-in"): (user.checkin or None) if user else None,
+        _("Waiting to hear back"): [
+            {_("Question"): wish.question, _("Asked (UTC)"): _time(wish.asked_at)} for wish in waiting
+        ],
     }
 
 

@@ -22,6 +22,7 @@ from bot.channels.telegram.handlers.keyboards import (
     example_questions,
     feedback_buttons,
     has_steps,
+    tell_me_button,
 )
 from bot.locales import DEFAULT, N_, Translate, texts
 
@@ -231,7 +232,7 @@ async def send_answer(bot, chat_id: int, reply: Reply, reply_to: Message | None,
         markup = feedback_buttons(turn_id, answer.follow_ups, _, steps=has_steps(answer.text), language=language)
     elif turn_id is not None and not answer.covered and chat_id > 0:  # private chats: a person can help
         closest = closest_questions(turn_id, answer.follow_ups, language)
-        markup = InlineKeyboardMarkup([*closest, consultant_button(turn_id, _)])
+        markup = InlineKeyboardMarkup([*closest, tell_me_button(turn_id, _, language), consultant_button(turn_id, _)])
     else:
         markup = None
     for number, (html, plain) in enumerate(messages):

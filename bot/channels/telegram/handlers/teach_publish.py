@@ -22,6 +22,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.advisor.guard import publish_entry
 from bot.channels.telegram import admin_chat
+from bot.channels.telegram.handlers import hear_back
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, admin_only
 from bot.channels.telegram.handlers.teach import post_draft
 from bot.storage.models import Draft
@@ -32,9 +33,20 @@ NOT_ALLOWED = "Only an admin may publish here — ask one, or set CONSULTANTS_MA
 
 
 async def announce_published(context: BotContext, path: str) -> None:
-    """Hook: an entry was published at `path` (relative to KNOWLEDGE_DIR). Owners who asked to
-    hear back are told here (issue 28, point 4, wired at merge); for now it only logs."""
-    log.info("published knowledge entry %s (owners who asked to hear back are not told yet)", path)
+    """An entry was published at `path` (relative to KNOWLEDGE_DIR): owners who asked to hear
+    back and whose question it now answers are told, in the background (re-asking every open
+    wish takes a moment per wish; the consultant's confirmation does not wait for it)."""
+    log.info("published knowledge entry %s; telling owners who asked to hear back", path)
+    context.application.create_task(_tell(context, path), name=f"hear back: {path}")
+
+
+async def _tell(context: BotContext, path: str) -> None:
+    try:
+        told = await hear_back.tell_waiting_owners(context, path)
+    except Exception:  # optional: the entry is live whether or not the owners could be told now
+        log.exception("could not tell waiting owners about %s (their wishes stay open)", path)
+        return
+    log.info("%d owner(s) told about %s", told, path)
 
 
 def _one_at_a_time(context: BotContext) -> asyncio.Lock:

@@ -34,6 +34,7 @@ from bot.channels.telegram.handlers import (
     jobs,
     mydata,
     owner,
+    photos,
     profile,
     reminders,
     voice,
@@ -91,7 +92,8 @@ def _register(app: Application) -> None:
         checkin.HANDLERS,  # /checkin asking the quarter's priorities
         handover.HANDLERS,  # /human waiting for the request, like /profile's questions
         consultants.HANDLERS,  # replies to hand-over cards, before replies are taken as questions
-        voice.HANDLERS,  # voice notes and photos, before owner's "I can only read text"
+        voice.HANDLERS,  # voice notes, before owner's "I can only read text"
+        photos.HANDLERS,  # photos (their text read, or their caption asked), likewise
         documents.HANDLERS,  # owners' own files, before owner's "I can only read text"
         mydata.HANDLERS,
         owner.HANDLERS,

@@ -8,7 +8,8 @@
 - `handover`: owners asking for a person (/human, the button, what they write meanwhile)
 - `consultants`: consultants' replies to cards and the cards' buttons
 - `digest`: the daily digest, /digest and its buttons
-- `voice`: voice notes (transcribed, then answered) and photos (their caption is the question)
+- `voice`: voice notes (transcribed, then answered)
+- `photos`: photos: their text read (OCR) and kept like a document; else their caption is the question
 - `documents`: owners' own files (PDF, Word, text, Markdown), read into their private store; /documents
 - `reminders`: /remind, /reminders, "Remind me" under answers, time zones, sending what is due
 - `checkin`: /checkin, the quarterly check-in on the owner's three priorities
@@ -17,7 +18,7 @@
 
 Each of `owner`, `buttons`, `admin`, `handover`, `consultants`, `digest` and `voice` exports
 `HANDLERS` for `bot.channels.telegram.app` to register (so do `reminders`, `checkin`,
-`documents` and `mydata`). Bad input is answered where it arrives, with a usage hint; anything unexpected
+`documents`, `photos` and `mydata`). Bad input is answered where it arrives, with a usage hint; anything unexpected
 goes to `jobs.on_error`, which logs first, reports to the admin chat and gives the owner a
 reference.
 """

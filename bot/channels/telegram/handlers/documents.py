@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -199,6 +200,8 @@ async def store_upload(
     if await storage.get_document(owner, document.id) is None:  # /forget while it was read
         await asyncio.to_thread(store.delete, owner, document.id)
         return None
+    if context.owner is not None:  # read before it was stored: the caption's answer searches it too
+        context.owner = replace(context.owner, has_documents=True)
     return document
 
 

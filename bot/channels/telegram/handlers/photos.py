@@ -52,6 +52,7 @@ from bot.locales import Translate
 log = logging.getLogger(__name__)
 
 KEPT, STOPPED, NO_TEXT = "kept", "stopped", "no text"  # what became of a photo's text
+DOWNLOAD_SECONDS = 30.0  # for a photo from Telegram (at most DOCUMENT_MAX_MB)
 
 
 async def photo_message(update: Update, context: BotContext) -> None:
@@ -96,7 +97,7 @@ async def _read_as_document(update: Update, context: BotContext) -> str:
     if size is None:
         return NO_TEXT
     async with typing(context.bot, update.effective_chat.id):
-        data = await _download(context, size, settings.photo_read_seconds)
+        data = await _download(context, size, DOWNLOAD_SECONDS)
         if data is None:
             return NO_TEXT
         read = await read_photo_text(data, language_of(update, context), seconds=settings.photo_read_seconds)

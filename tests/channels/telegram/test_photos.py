@@ -25,7 +25,7 @@ from tests.helpers.images import (
     noise,
     text_photo,
 )
-from tests.helpers.telegram import CREDIT_Q, OWNER, answers, asked, last_markup
+from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, last_markup
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="Debian's tesseract-ocr is not installed")
 
@@ -166,3 +166,24 @@ async def test_the_largest_photo_size_within_the_limit_is_read(start_bot, telegr
     assert summary.startswith("📷 I've read the text in your photo: “Northwind Bank business loan offer”"), summary
     [fetched] = telegram.calls_of("getFile")
     assert telegram.files[fetched.params["file_id"]][1] == sizes[1][0]
+
+
+async def test_a_photo_with_text_sent_during_a_handover_reaches_the_consultant(start_bot, telegram):
+    """While a consultant has the owner's request, a photo with text is shared with them like a
+    document (the photo itself, in the card's thread), and its caption is theirs to answer."""
+    bot = await start_bot()
+    admin_before = len(answers(telegram, ADMIN))
+    await asked(telegram, OWNER, "/human Please check the bank's offer I'm about to send")
+    await telegram.wait_for(lambda: len(answers(telegram, ADMIN)) > admin_before, what="the card")
+    card = telegram.calls_of("sendMessage", ADMIN)[admin_before].result
+
+    offer = text_photo(BANK_OFFER)
+    summary, passed = await photo(telegram, OWNER, offer, caption="Is this a fair fee?", count=2)
+    assert passed == "Passed on to the consultant."
+    assert summary.startswith("📷 I've read the text in your photo: “Northwind Bank business loan offer”")
+    assert summary.endswith("\nI've passed it on to the consultant too."), summary
+    [shared] = telegram.calls_of("sendDocument")
+    assert int(shared.params["chat_id"]) == ADMIN and shared.params["document"] == offer
+    assert shared.params["reply_parameters"]["message_id"] == card["message_id"]
+    await telegram.wait_for(lambda: "Is this a fair fee?" in "\n".join(answers(telegram, ADMIN)), what="the caption")
+    assert len(await bot.storage.documents_of(f"tg:{OWNER}")) == 1

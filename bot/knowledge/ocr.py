@@ -84,7 +84,7 @@ async def read_photo_text(data: bytes, language: str, *, seconds: float) -> Phot
         except TimeoutError:
             log.warning("tesseract took over %g s to read a photo; answered without its text", seconds)
             return None
-        except (OSError, RuntimeError) as exc:
+        except Exception as exc:  # OSError, its exit status (RuntimeError), its output unreadable
             log.warning("tesseract could not read a photo: %s", exc)
             return None
     return photo_text(rows, text)

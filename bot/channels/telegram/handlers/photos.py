@@ -48,6 +48,7 @@ from bot.knowledge.ocr import PhotoText, read_photo_text
 from bot.knowledge.reading_apart import read_upload_apart
 from bot.knowledge.uploads import Upload
 from bot.locales import Translate
+from bot.storage.models import OwnerDocument
 
 log = logging.getLogger(__name__)
 
@@ -106,26 +107,41 @@ async def _read_as_document(update: Update, context: BotContext) -> str:
     if not await within_limits(update, context):  # like a document: reading it counts as a question
         return STOPPED
     name = f"photo-{message.date:%Y-%m-%d-%H%M}.jpg"
-    content = hashlib.sha256(data).hexdigest()
-    async with typing(context.bot, update.effective_chat.id):
-        document = await kept_copy(context, await deps.storage.same_document(user_key(update), content))
-        if document is None:
-            upload = await _upload(context, name, read)
-            if upload is None:
-                await give_back(update, context)
-                return NO_TEXT
-            owner, chat_id = user_key(update), update.effective_chat.id
-            document = await store_upload(context, owner, chat_id, upload, len(data), content)
-            if document is None:  # /forget while it was read
-                return STOPPED
-            summary = summary_text(upload, _)
-        else:  # the same photo again (a forward): kept once
-            summary = already_have(document, _)
+    try:
+        async with typing(context.bot, update.effective_chat.id):
+            kept = await _keep(update, context, name, data, read)
+    except Exception:  # the photo's text is a bonus: a failing store never stops its answer
+        log.exception("could not keep the text of a photo of %s", user_key(update))
+        kept = None
+    if kept is None:
+        await give_back(update, context)  # answered as before, and counted then
+        return NO_TEXT
+    document, summary = kept
+    if document is None:  # /forget while it was read
+        return STOPPED
     if await share_in_handover(update, context, data, name):
         summary += "\n" + _("I've passed it on to the consultant too.")
     await message.reply_text(summary, parse_mode=ParseMode.HTML, reply_markup=example_buttons(document, _))
     log.info("a photo of %s read as a document (%d words)", user_key(update), read.words)
     return KEPT
+
+
+async def _keep(
+    update: Update, context: BotContext, name: str, data: bytes, read: PhotoText
+) -> tuple[OwnerDocument | None, str] | None:
+    """The owner's document for the photo and its summary: stored now, or the copy sent before
+    (a forward: kept once). None when nothing in the text could be kept; no document when the
+    owner erased their data while it was stored."""
+    deps, owner, _ = context.deps, user_key(update), texts_of(update, context)
+    content = hashlib.sha256(data).hexdigest()
+    document = await kept_copy(context, await deps.storage.same_document(owner, content))
+    if document is not None:
+        return document, already_have(document, _)
+    upload = await _upload(context, name, read)
+    if upload is None:
+        return None
+    document = await store_upload(context, owner, update.effective_chat.id, upload, len(data), content)
+    return document, summary_text(upload, _)
 
 
 def largest(sizes: tuple[PhotoSize, ...], max_pixels: int, max_bytes: float) -> PhotoSize | None:

@@ -187,3 +187,14 @@ async def test_a_photo_with_text_sent_during_a_handover_reaches_the_consultant(s
     assert shared.params["reply_parameters"]["message_id"] == card["message_id"]
     await telegram.wait_for(lambda: "Is this a fair fee?" in "\n".join(answers(telegram, ADMIN)), what="the caption")
     assert len(await bot.storage.documents_of(f"tg:{OWNER}")) == 1
+
+
+async def test_a_photo_whose_text_cannot_be_stored_is_answered_as_before(start_bot, telegram, tmp_path, caplog):
+    """The owners' store cannot be opened (a file where its folder goes): the photo's caption is
+    still answered, as a question counted once, and the fault is logged."""
+    (tmp_path / "owner_documents").write_text("not a folder")
+    bot = await start_bot(questions_per_minute=1)
+    [answer] = await photo(telegram, OWNER, text_photo(BANK_OFFER), caption=CREDIT_Q)
+    assert "invoice finance" in answer, answer
+    assert "could not keep the text of a photo" in caplog.text
+    assert await bot.storage.documents_of(f"tg:{OWNER}") == []

@@ -15,6 +15,7 @@ from bot.index import Embeddings
 from bot.index.owner_documents import OwnerDocuments
 from bot.storage import TurnFilter
 from tests.fakes.openai_server import Reply, last_user_message
+from tests.fakes.telegram_server import BOT
 from tests.helpers.images import (
     BANK_OFFER,
     CHINESE,
@@ -198,3 +199,16 @@ async def test_a_photo_whose_text_cannot_be_stored_is_answered_as_before(start_b
     assert "invoice finance" in answer, answer
     assert "could not keep the text of a photo" in caplog.text
     assert await bot.storage.documents_of(f"tg:{OWNER}") == []
+
+
+async def test_a_photo_in_a_group_is_not_read_into_anyones_store(start_bot, telegram):
+    """Owners' documents stay private: in a group the photo is not downloaded nor read; its
+    caption, addressed to the bot, is answered as before."""
+    bot = await start_bot()
+    group = -100777
+    before = len(answers(telegram, group))
+    caption = f"@{BOT['username']} {CREDIT_Q}"
+    telegram.photo(OWNER, caption, sizes=[(text_photo(BANK_OFFER), 1200, 320)], chat_id=group, chat_type="supergroup")
+    await telegram.wait_for(lambda: len(answers(telegram, group)) > before, what="the answer in the group")
+    assert "invoice finance" in answers(telegram, group)[-1]
+    assert not telegram.calls_of("getFile") and await bot.storage.documents_of(f"tg:{OWNER}") == []

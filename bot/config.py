@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     document_max_mb: float = Field(10.0, gt=0, le=50)
     document_max_pages: int = Field(50, ge=1, le=2000)
     document_read_seconds: float = Field(60.0, gt=0, le=600)  # an upload read longer is refused
+    photo_read_seconds: float = Field(30.0, ge=0, le=300)  # Tesseract's time for a photo's text; 0: photos not read
+    photo_max_pixels: int = Field(12_000_000, ge=10_000, le=100_000_000)  # the largest photo size read
     reminder_check_seconds: float = Field(30.0, ge=0.2, le=3600)
     reminder_claim_seconds: float = Field(300.0, ge=1, le=86_400)  # a claim a killed process left expires
     default_timezone: str = "UTC"

@@ -8,6 +8,7 @@
 - `tokens`: the one token count everyone uses
 - `uploads`: an owner's own document → what was read and its passages, by page (`read_upload`);
   `reading_apart` reads one in a child process with a time and a memory limit
+- `ocr`: the text in an owner's photo, read with Tesseract's CLI, as a short Markdown document
 - `ingest`: plan, embed and store what changed (`ingest`, `Recipe`, `Plan`, `Report`)
 - `lint`: what a consultant should fix in the files before owners meet them (`lint`)
 - `runner`: an ingest as a command runs it: a lock, a new index version, published (or held back)
@@ -15,7 +16,7 @@
 - `rollback`: the previous index version live again, a rolled-back entry moved out of the ingest's reach
 
 May import `bot.index` (ingest writes into it) and `bot.config`; never the advisor,
-storage, review or channels. The files, documents, asked, answers, chunks, uploads and tokens modules know
+storage, review or channels. The files, documents, asked, answers, chunks, uploads, ocr and tokens modules know
 nothing of the index or of embeddings.
 """
 

@@ -181,9 +181,14 @@ class FakeTelegram(LoopbackServer):
         voice = {**self.add_file(content, "voice.oga", file_size), "duration": duration, "mime_type": "audio/ogg"}
         return self.message(user_id, extra={**fields.pop("extra", {}), "voice": voice}, **fields)
 
-    def photo(self, user_id: int, caption: str | None = None, **fields) -> int:
-        """Push a photo from a user, with a caption when given."""
-        sizes = [{**self.add_file(b"\xff\xd8\xff\xe0 fake jpeg", "photo.jpg"), "width": 90, "height": 90}]
+    def photo(
+        self, user_id: int, caption: str | None = None, *, sizes: list[tuple[bytes, int, int]] | None = None, **fields
+    ) -> int:
+        """Push a photo from a user, with a caption when given. `sizes`: the sizes Telegram
+        offers, each (content, width, height), smallest first; by default one 90×90 size whose
+        bytes are no image."""
+        offered = sizes or [(b"\xff\xd8\xff\xe0 fake jpeg", 90, 90)]
+        sizes = [{**self.add_file(data, "photo.jpg"), "width": w, "height": h} for data, w, h in offered]
         extra = {**fields.pop("extra", {}), "photo": sizes, **({"caption": caption} if caption else {})}
         return self.message(user_id, extra=extra, **fields)
 

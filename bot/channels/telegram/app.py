@@ -36,6 +36,7 @@ from bot.channels.telegram.handlers import (
     jobs,
     mydata,
     owner,
+    photos,
     profile,
     reminders,
     review,
@@ -98,7 +99,8 @@ def _register(app: Application) -> None:
         teach.HANDLERS,  # replies to knowledge drafts, before replies to cards
         teach_publish.HANDLERS,
         consultants.HANDLERS,  # replies to hand-over cards, before replies are taken as questions
-        voice.HANDLERS,  # voice notes and photos, before owner's "I can only read text"
+        voice.HANDLERS,  # voice notes, before owner's "I can only read text"
+        photos.HANDLERS,  # photos (their text read, or their caption asked), likewise
         documents.HANDLERS,  # owners' own files, before owner's "I can only read text"
         mydata.HANDLERS,
         hear_back.HANDLERS,

@@ -11,7 +11,8 @@
 - `review`: /review, a one-time login link to the browser review (or how to start it)
 - `teach`: consultants' replies and answers to gaps as draft knowledge entries, edited by reply
 - `teach_publish`: a draft published (guarded by the eval) or discarded; /rollback
-- `voice`: voice notes (transcribed, then answered) and photos (their caption is the question)
+- `voice`: voice notes (transcribed, then answered)
+- `photos`: photos: their text read (OCR) and kept like a document; else their caption is the question
 - `documents`: owners' own files (PDF, Word, text, Markdown), read into their private store; /documents
 - `reminders`: /remind, /reminders, "Remind me" under answers, time zones, sending what is due
 - `checkin`: /checkin, the quarterly check-in on the owner's three priorities
@@ -22,7 +23,7 @@
 
 Each of `owner`, `buttons`, `admin`, `handover`, `consultants`, `digest` and `voice` exports
 `HANDLERS` for `bot.channels.telegram.app` to register (so do `reminders`, `checkin`,
-`documents`, `mydata`, `review`, `teach`, `teach_publish` and `hear_back`). Bad input is answered
-where it arrives, with a usage hint; anything unexpected goes to `jobs.on_error`, which logs
-first, reports to the admin chat and gives the owner a reference.
+`documents`, `photos`, `mydata`, `review`, `teach`, `teach_publish` and `hear_back`). Bad input is
+answered where it arrives, with a usage hint; anything unexpected goes to `jobs.on_error`, which
+logs first, reports to the admin chat and gives the owner a reference.
 """

@@ -21,7 +21,7 @@ from bot.advisor import Answer
 from bot.channels.telegram import admin_chat
 from bot.channels.telegram.cards import resolved_buttons
 from bot.channels.telegram.formatting import escape, split_markdown
-from bot.channels.telegram.handlers import documents, teach, voice
+from bot.channels.telegram.handlers import documents, photos, teach, voice
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
 from bot.channels.telegram.handlers.handover import admin_chat_note
 from bot.channels.telegram.handlers.owner import not_text, text_message
@@ -166,7 +166,7 @@ async def _as_owners(update: Update, context: BotContext) -> None:
     if message.voice or message.audio:
         await voice.voice_message(update, context)
     elif message.photo:
-        await voice.photo_message(update, context)
+        await photos.photo_message(update, context)
     elif message.document:
         await documents.document_received(update, context)
     else:

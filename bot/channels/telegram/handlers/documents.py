@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -83,7 +84,7 @@ async def document_received(update: Update, context: BotContext) -> None:
             await message.reply_text(_too_big(_, len(data), limit))
             return
         content = hashlib.sha256(data).hexdigest()
-        document = await _kept(context, await deps.storage.same_document(user_key(update), content))
+        document = await kept_copy(context, await deps.storage.same_document(user_key(update), content))
         if document is None:
             upload = await _read(update, context, sent.file_name or "", data, kind)
             if upload is None:
@@ -94,8 +95,8 @@ async def document_received(update: Update, context: BotContext) -> None:
                 return
             summary = summary_text(upload, _)
         else:  # sent again (a forward, a second tap): kept once, so its passages are not found twice
-            summary = _already_have(document, _)
-    if await _share_in_handover(update, context, data, sent.file_name or document.file_name):
+            summary = already_have(document, _)
+    if await share_in_handover(update, context, data, sent.file_name or document.file_name):
         summary += "\n" + _("I've passed it on to the consultant too.")
     await message.reply_text(summary, parse_mode=ParseMode.HTML, reply_markup=example_buttons(document, _))
     question = (message.caption or "").strip()
@@ -103,7 +104,7 @@ async def document_received(update: Update, context: BotContext) -> None:
         await answer_question(update, context, question, input_kind="document", counted=True)
 
 
-async def _kept(context: BotContext, document: OwnerDocument | None) -> OwnerDocument | None:
+async def kept_copy(context: BotContext, document: OwnerDocument | None) -> OwnerDocument | None:
     """The owner's earlier copy of a document, if it was stored whole. One whose passages a killed
     bot left unfinished is deleted (row and passages), so the copy sent now is read instead of
     "I still have it" for a document no answer could cite. (A chat's messages are handled one at
@@ -199,6 +200,8 @@ async def store_upload(
     if await storage.get_document(owner, document.id) is None:  # /forget while it was read
         await asyncio.to_thread(store.delete, owner, document.id)
         return None
+    if context.owner is not None:  # read before it was stored: the caption's answer searches it too
+        context.owner = replace(context.owner, has_documents=True)
     return document
 
 
@@ -212,13 +215,15 @@ def summary_text(upload: Upload, _: Translate) -> str:
     else:
         read = _("📄 I've read “{title}” (sections: {sections}, words: {words}).")
         first = read.format(title=title, sections=sections, words=upload.words)
-    second = _(
-        "Only you can ask about it: my answers cite it as [D1], [D2]… and /documents lists your documents. For example:"
-    )
-    return f"{first}\n{second}"
+    return f"{first}\n{_(ONLY_YOU)}"
 
 
-def _already_have(document: OwnerDocument, _: Translate) -> str:
+ONLY_YOU = N_(
+    "Only you can ask about it: my answers cite it as [D1], [D2]… and /documents lists your documents. For example:"
+)
+
+
+def already_have(document: OwnerDocument, _: Translate) -> str:
     title = escape(document.title or document.file_name)
     sent = _("📄 You sent me “{title}” before, on {date}: I still have it, so I haven't stored it again.")
     return (
@@ -320,7 +325,7 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
-async def _share_in_handover(update: Update, context: BotContext, data: bytes, name: str) -> bool:
+async def share_in_handover(update: Update, context: BotContext, data: bytes, name: str) -> bool:
     """While a consultant has the owner's request, the document goes to them too (the owner
     shares it by sending it then); True when it reached a card's thread."""
     deps = context.deps

@@ -1,4 +1,4 @@
-"""Voice notes, audio messages and photos, asked the way owners ask while driving or in the shop.
+"""Voice notes and audio messages, asked the way owners ask while driving or in the shop.
 
 A voice note (or an audio message) is checked against VOICE_MAX_SECONDS and VOICE_MAX_MB,
 downloaded, transcribed (`bot.advisor.speech`) and answered like a typed question; the answer
@@ -7,9 +7,8 @@ opens with the transcript in italics ("You asked: …") and the turn is stored w
 STORE_AUDIO=true (`bot.storage.AudioFolder`). Without STT_MODEL the owner is told in one line
 that the admin needs to enable voice, and /stats counts the voice note as unanswered; every
 fault (download, timeout, the service's errors, an empty transcript, over-long audio) gets its
-own owner line and is counted as failed (and not against the owner's question limits). A
-photo's caption is its question; a photo without one is answered with a line asking what the
-owner would like to know about it.
+own owner line and is counted as failed (and not against the owner's question limits).
+(Photos are `photos`.)
 """
 
 from __future__ import annotations
@@ -165,29 +164,6 @@ def you_asked(transcript: str, _) -> str:
     return _("You asked: {question}").format(question=shown)
 
 
-async def photo_message(update: Update, context: BotContext) -> None:
-    """A photo: its caption is the question; without one, ask what the owner wants to know."""
-    if not addressed_to_bot(update, context.bot.username, context.bot.id):
-        return
-    caption = update.effective_message.caption or ""
-    if context.bot.username:
-        caption = caption.replace(f"@{context.bot.username}", " ")
-    caption = caption.strip()
-    if not caption:
-        _ = texts_of(update, context)
-        await update.effective_message.reply_text(
-            _(
-                "What would you like to know about this photo? I can't see pictures yet: "
-                "send it again with your question as its caption, or type the question."
-            )
-        )
-        return
-    if is_private(update) and await handed_over(update, context, f"📷 {caption}"):
-        return
-    await answer_question(update, context, caption, input_kind="photo")
-
-
 HANDLERS = [
     MessageHandler(MESSAGES & (filters.VOICE | filters.AUDIO), voice_message),
-    MessageHandler(MESSAGES & filters.PHOTO, photo_message),
 ]

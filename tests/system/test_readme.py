@@ -1,4 +1,5 @@
-"""The README stays true: its run command works, and so does every `$ ` command it shows.
+"""The README and the docs/ pages stay true: the README's run command works, and so does every
+`$ ` command they show (but the deploying page's, which tests/system/test_deploying.py runs).
 
 (`make test`, the README's other command, is what CI runs.)
 """
@@ -52,8 +53,9 @@ def test_run_command_answers_with_a_cited_source(shared_index_dir):
 
 
 def test_readme_console_commands_run_in_order(shared_index_dir, tmp_path):
-    """Every `$ ` command, top to bottom, as a reader would type them, in a scratch folder that
-    holds the project's knowledge/ and prompts/; servers are started, reached, and stopped."""
+    """Every `$ ` command of the README and the docs/ pages, page by page in reading order and top
+    to bottom, as a reader would type them, in a scratch folder that holds the project's
+    knowledge/ and prompts/; servers are started, reached, and stopped."""
     data_dir = tmp_path / "data"
     shutil.copytree(shared_index_dir, data_dir)
     work = tmp_path / "work"

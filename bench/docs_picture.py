@@ -11,6 +11,7 @@ conversation in headless Chromium (Debian's `chromium`) at a width that holds ju
 conversation, in 256 colours (numpy; a screenshot of text loses nothing visible and shrinks by
 half). It writes docs/images/conversation.png unless told otherwise, and refuses to
 write a picture over 200 KB (the README's limit), or one taken while the page logged errors.
+Emoji (👍, 👎) need Debian's `fonts-noto-color-emoji`; without it they are drawn as boxes.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ test: setup
 setup:
 	@bash scripts/setup.sh
 
-# The bot's texts for translators (README: Languages): collect them into messages.pot, update
+# The bot's texts for translators (docs/languages.md): collect them into messages.pot, update
 # every language's messages.po from it, and compile the .mo files the bot reads.
 translations: setup
 	.venv/bin/pybabel extract -F bot/locales/babel.cfg -o bot/locales/messages.pot --no-location --sort-output --project "SME Advisor" --copyright-holder "SME Advisor" --msgid-bugs-address "" --omit-header .

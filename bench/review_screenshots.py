@@ -1,4 +1,4 @@
-"""Screenshots of the review browser for the README: the conversation view and the dashboard.
+"""Screenshots of the review browser for docs/reviewing.md: the conversation view and the dashboard.
 
     python bench/review_screenshots.py               # ~1 min: ingests knowledge/ into a temporary folder
     python bench/review_screenshots.py --index data/index   # reuse an index instead

@@ -3,7 +3,7 @@
     python bench/workers_bench.py            # 1 worker, then 2; 50 owners asking without pause (about 5 minutes)
     python bench/workers_bench.py --quick    # tiny sizes (smoke test)
 
-The deployment of the README's "Several workers": a PostgreSQL cluster (a throwaway one,
+The deployment of docs/deploying.md's "Several workers": a PostgreSQL cluster (a throwaway one,
 `scripts/throwaway-postgres.sh`), a Chroma server (`chroma run`) holding knowledge/, and
 `python -m bot run` in webhook mode, each worker on its own port. The bench plays Telegram and
 the reverse proxy: it posts each owner's next question to the workers in turn and waits for the

@@ -7,7 +7,7 @@ import ast
 import re
 
 from tests.helpers import ROOT
-from tests.helpers.readme import section
+from tests.helpers.readme import doc, section
 
 BOT = ROOT / "bot"
 MAX_LINES = 400
@@ -38,8 +38,9 @@ def test_every_room_says_what_it_holds_and_may_import():
 
 
 def test_readme_layout_names_every_room_and_the_contracts_list_them():
-    layout = section("Layout")
+    front, full = section("Layout"), doc("layout")
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     for room in rooms():
-        assert f"`bot/{room}/`" in layout, f"README's Layout lacks bot/{room}/"
+        assert f"`bot/{room}/`" in front, f"README's Layout lacks bot/{room}/"
+        assert f"`bot/{room}/`" in full, f"docs/layout.md lacks bot/{room}/"
         assert f'"{room}"' in pyproject, f"the import-linter layers lack {room}"

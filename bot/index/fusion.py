@@ -7,7 +7,7 @@ near-ties between passages the embedding finds about equally close. Every candid
 
 Reciprocal-rank fusion (FUSION_METHOD=rrf): a chunk scores DENSE_WEIGHT / (FUSION_K + dense rank) + LEXICAL_WEIGHT /
 (FUSION_K + lexical rank), ranks from 1, nothing for a ranking it is not in. On both eval sets
-it did worse than score fusion at every weight tried (README, Quality): ranks throw away how
+it did worse than score fusion at every weight tried (docs/quality.md): ranks throw away how
 close the embedding's scores are.
 """
 

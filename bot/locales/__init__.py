@@ -1,7 +1,7 @@
 """The bot's fixed texts in the owner's language: gettext catalogs, one per language.
 
 Code marks a text for translation by calling `_` on it, where `_ = texts(language)`; `python
--m babel.messages.frontend extract` (see README: Languages) collects the marked texts into
+-m babel.messages.frontend extract` (see docs/languages.md) collects the marked texts into
 `messages.pot`, translators fill `<language>/LC_MESSAGES/messages.po`, and `compile` makes the
 `.mo` files read here. A text with placeholders is formatted after translation:
 `_("Try again in {duration}.").format(duration=…)`, so translations keep the `{…}` names.

@@ -1,6 +1,6 @@
 """The review browser in a real browser: `python -m bot review` as a user starts it, and
 headless Chromium driven by Playwright. Shared by `tests/review/test_review_browser.py`
-and `bench/review_screenshots.py`, so the README's screenshots come from the tested path.
+and `bench/review_screenshots.py`, so the docs' screenshots and the README's picture come from the tested path.
 
 The browser is Debian's `chromium` (`.ci/run` installs it); Playwright never downloads
 one. Without it, `chromium()` is None and callers skip.

@@ -125,7 +125,7 @@ def test_eval_meets_its_targets(shared_index_dir):
     """What owners see, on the tuning set and on the held-out set (real owners' questions nobody
     wrote beside the files): the answer is confidently wrong at most 5% of the time, near misses
     are declined, and retrieval still finds the right file (recall@5 at file level). The floors
-    guard against regressions of the figures in README, Quality (the starter library of 112 files
+    guard against regressions of the figures in docs/quality.md (the starter library of 112 files
     has more sections close to each question than the first library of 41 had)."""
     env = {"DATA_DIR": str(shared_index_dir)}
     result = invoke("eval", "--json", "--min-recall", "0.85", "--max-wrong", "0.05", env=env)
@@ -138,7 +138,7 @@ def test_eval_meets_its_targets(shared_index_dir):
         assert abs(total - 1) < 0.01
         assert figures["confidently_wrong"] <= 0.05 and figures["near_miss_declined"] >= 0.8
         assert figures["answer_words_max"] <= 230
-    # what the answers lead with, right: guards against a regression (README, Quality, has the figures)
+    # what the answers lead with, right: guards against a regression (docs/quality.md has the figures)
     assert tuning["lead_right"] >= 0.37 and held_out["lead_right"] >= 0.27
 
 

@@ -1,8 +1,8 @@
 """Smoke test: every benchmark still runs end to end at a tiny size, so none of them rots.
 
 The figures of these runs mean nothing (sizes far too small); the recorded ones are in
-bench/results/ and the README. Here we only check that each script finishes, prints its
-table and writes a JSON record with the figures the README quotes.
+bench/results/ and docs/performance.md. Here we only check that each script finishes, prints its
+table and writes a JSON record with the figures the docs quote.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -54,7 +55,7 @@ def test_benchmark_runs_at_a_tiny_size(script, tmp_path, shared_index_dir):
 
 
 def test_the_readmes_screenshot_command_photographs_both_review_pages(tmp_path, shared_index_dir):
-    """`python bench/review_screenshots.py`, as the README shows it (on the shared index)."""
+    """`python bench/review_screenshots.py`, as docs/reviewing.md shows it (on the shared index)."""
     if shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (`.ci/run` installs it)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LLM_"))}
@@ -70,3 +71,27 @@ def test_the_readmes_screenshot_command_photographs_both_review_pages(tmp_path, 
     for name in ("review-conversation.png", "review-dashboard.png"):
         shot = tmp_path / name
         assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 50_000, name
+
+
+def test_the_readmes_picture_script_makes_a_small_png_of_the_conversation_view(tmp_path, shared_index_dir):
+    """`python bench/docs_picture.py`, which makes the README's picture, writing to tmp (never over
+    the committed docs/images/conversation.png): a PNG under 200 KB, as wide as the committed one."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (`.ci/run` installs it)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LLM_"))}
+    out = tmp_path / "conversation.png"
+    committed = (ROOT / "docs" / "images" / "conversation.png").read_bytes()
+    result = subprocess.run(
+        [sys.executable, "bench/docs_picture.py", "--index", str(shared_index_dir / "index"), "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    picture = out.read_bytes()
+    assert picture.startswith(b"\x89PNG\r\n\x1a\n") and 20_000 < len(picture) < 200_000, len(picture)
+    width = struct.unpack(">I", picture[16:20])[0]
+    assert width == struct.unpack(">I", committed[16:20])[0]
+    assert (ROOT / "docs" / "images" / "conversation.png").read_bytes() == committed

@@ -1,4 +1,4 @@
-"""The README's Deploying section, followed as written: its settings, its commands in order,
+"""The deploying page (docs/deploying.md), followed as written: its settings, its commands in order,
 and units and a proxy that run the same commands on the same ports.
 
 Only what points at the site's own machines is replaced: DATABASE_URL (a test database on the
@@ -23,9 +23,9 @@ import aiohttp
 
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
 from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, write
-from tests.helpers.readme import console_commands, environment, section
+from tests.helpers.readme import console_commands, doc, environment
 
-DEPLOYING = section("Deploying")
+DEPLOYING = doc("deploying")
 QUESTION = "How can a small business get credit without collateral?"
 
 
@@ -39,7 +39,7 @@ def settings_block() -> dict[str, str]:
 
 
 def unit(name: str) -> dict[str, str]:
-    """A systemd unit shown in the section, as {key: value} (keys are unique in ours)."""
+    """A systemd unit shown on the page, as {key: value} (keys are unique in ours)."""
     [text] = [t for t in fenced("ini") if t.startswith(f"# /etc/systemd/system/{name}\n")]
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
 
@@ -49,7 +49,7 @@ def as_typed(exec_start: str, directory: str) -> str:
     return exec_start.replace(f"{directory}/.venv/bin/", "")
 
 
-def test_the_units_and_the_proxy_run_the_sections_commands():
+def test_the_units_and_the_proxy_run_the_pages_commands():
     chroma, ingest, *workers = console_commands(DEPLOYING)
     single, worker = unit("sme-advisor.service"), unit("sme-advisor-worker@.service")
     server = unit("sme-advisor-chroma.service")

@@ -1,4 +1,5 @@
-"""The README stays true: its run command works, and so does every `$ ` command it shows.
+"""The README and the docs/ pages stay true: the README's run command works, and so does every
+`$ ` command they show (but the deploying page's, which tests/system/test_deploying.py runs).
 
 (`make test`, the README's other command, is what CI runs.)
 """
@@ -15,7 +16,7 @@ import urllib.error
 import urllib.request
 
 from tests.helpers import ROOT
-from tests.helpers.readme import README, console_commands, environment
+from tests.helpers.readme import README, console_commands, environment, section
 
 QUESTION = "How can a small business get credit without collateral?"
 
@@ -51,9 +52,27 @@ def test_run_command_answers_with_a_cited_source(shared_index_dir):
     assert re.search(r"\[1\] .+ \(\S+\.md, match \d\.\d\d\)", result.stdout), result.stdout
 
 
+def test_the_tours_answer_is_what_the_ask_command_prints(shared_index_dir):
+    """The README's short tour shows `python -m bot ask` and its answer: the answer's opening, its
+    cited source and its suggested questions are what the command prints today."""
+    tour = section("A short tour")
+    [command] = console_commands(tour)
+    shown = re.search(r"```text\n(.*?)```", tour, re.DOTALL).group(1)
+    result = shell(command, shared_index_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    printed = " ".join(result.stdout.split())
+    opening = " ".join(shown.split("…")[0].split())
+    assert printed.startswith(opening), f"the tour's answer is no longer what ask prints:\n{result.stdout}"
+    source = re.search(r"\(([\w/-]+\.md), match", shown).group(1)
+    assert "[1] " in printed and f"({source}, match" in printed, result.stdout
+    for question in re.findall(r"^  - (.+)$", shown, re.MULTILINE):
+        assert f"- {question}" in printed, f"{question!r} is no longer suggested:\n{result.stdout}"
+
+
 def test_readme_console_commands_run_in_order(shared_index_dir, tmp_path):
-    """Every `$ ` command, top to bottom, as a reader would type them, in a scratch folder that
-    holds the project's knowledge/ and prompts/; servers are started, reached, and stopped."""
+    """Every `$ ` command of the README and the docs/ pages, page by page in reading order and top
+    to bottom, as a reader would type them, in a scratch folder that holds the project's
+    knowledge/ and prompts/; servers are started, reached, and stopped."""
     data_dir = tmp_path / "data"
     shutil.copytree(shared_index_dir, data_dir)
     work = tmp_path / "work"

@@ -1,6 +1,6 @@
 """Two webhook workers on one PostgreSQL database, and one of them killed with kill -9 while it
 answers owners, delivers reminders, or hands owners over to a consultant: the other carries on,
-and nothing is lost or sent twice beyond what the README allows (a reminder in flight may come
+and nothing is lost or sent twice beyond what docs/when-things-go-wrong.md allows (a reminder in flight may come
 twice; an answer the killed worker never sent is replaced by "I was restarted … please ask
 again"). The minutes the bot waits before it calls something lost are passed by ageing rows in
 the database, not by waiting."""

@@ -31,6 +31,7 @@ class Digest:
     llm_failures: int = 0
     comments: list[tuple[int, str, str]] = field(default_factory=list)  # (turn, question, comment)
     handovers: dict[str, int] = field(default_factory=dict)  # asked, resolved, open
+    ratings: dict[str, int] = field(default_factory=dict)  # owners' 👍/👎 on the help: up, down
     gaps: list[Theme] = field(default_factory=list)
 
 
@@ -49,6 +50,7 @@ async def compute_digest(storage: Storage, retriever: Retriever | None, min_scor
         llm_failures=stats.llm_failures,
         comments=await storage.comments_since(since),
         handovers=await storage.count_handovers(since),
+        ratings=await storage.count_ratings(since),
     )
     if retriever is not None:
         try:

@@ -10,6 +10,8 @@
   process before it is sent), owners' time zones and check-in answers
 - `audio`: `AudioFolder`, owners' voice notes kept on disk (only with STORE_AUDIO=true)
 - `documents`: part of `Storage` too: owners' own documents (what was read, never the text)
+- `desk`: part of `Storage` too: the consultants' open requests, claims, owners' ratings of the
+  help, and consultants' /myname names
 
 May import `bot.advisor` (it stores `Answer`s, `Exchange`s and `Profile`s) and
 `bot.config`; never review or channels.

@@ -8,6 +8,7 @@ returns, before the reply goes out. `Storage` is assembled from one part per con
 from __future__ import annotations
 
 from bot.storage.conversations import Conversations
+from bot.storage.desk import Desk
 from bot.storage.documents import Documents
 from bot.storage.events import Events
 from bot.storage.handovers import Handovers
@@ -17,5 +18,5 @@ from bot.storage.shared import SharedState
 from bot.storage.turns import Turns
 
 
-class Storage(Owners, Conversations, Turns, Handovers, SharedState, Events, Reminders, Documents):
+class Storage(Owners, Conversations, Turns, Handovers, Desk, SharedState, Events, Reminders, Documents):
     """The transcript database behind an async API (`await Storage.open(url)`)."""

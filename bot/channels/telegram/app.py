@@ -27,6 +27,7 @@ from bot.channels.telegram.handlers import (
     buttons,
     checkin,
     consultants,
+    desk,
     digest,
     documents,
     due,
@@ -91,6 +92,7 @@ def _register(app: Application) -> None:
         checkin.HANDLERS,  # /checkin asking the quarter's priorities
         handover.HANDLERS,  # /human waiting for the request, like /profile's questions
         consultants.HANDLERS,  # replies to hand-over cards, before replies are taken as questions
+        desk.HANDLERS,  # /queue, /myname, Claim and Open, the owner's rating of the help
         voice.HANDLERS,  # voice notes and photos, before owner's "I can only read text"
         documents.HANDLERS,  # owners' own files, before owner's "I can only read text"
         mydata.HANDLERS,

@@ -1,12 +1,13 @@
 """The bot's handlers, one per command and kind of update, grouped by who they serve.
 
-- `deps`: `BotDeps` and `BotContext` (`context.deps`), the access gate, `admin_only`
+- `deps`: `BotDeps` and `BotContext` (`context.deps`), the access gate, `admin_only`, `consultant_only`
 - `owner`: owners' commands and their questions
 - `streaming`: answering: limits, typing, drafts, the answer as messages
 - `keyboards` and `buttons`: the inline buttons and what their taps do
-- `admin`: admin commands
+- `admin`: the team's commands (/stats, /gaps, /transcript for consultants; the rest admins only)
 - `handover`: owners asking for a person (/human, the button, what they write meanwhile)
 - `consultants`: consultants' replies to cards and the cards' buttons
+- `desk`: /queue (open requests, Claim, Open), /myname, the owner's 👍/👎 after Resolve
 - `digest`: the daily digest, /digest and its buttons
 - `voice`: voice notes (transcribed, then answered) and photos (their caption is the question)
 - `documents`: owners' own files (PDF, Word, text, Markdown), read into their private store; /documents
@@ -15,7 +16,7 @@
 - `mydata`: /mydata, what the bot holds about the owner as a JSON file in their language
 - `jobs`: repeating jobs and the one error handler
 
-Each of `owner`, `buttons`, `admin`, `handover`, `consultants`, `digest` and `voice` exports
+Each of `owner`, `buttons`, `admin`, `handover`, `consultants`, `desk`, `digest` and `voice` exports
 `HANDLERS` for `bot.channels.telegram.app` to register (so do `reminders`, `checkin`,
 `documents` and `mydata`). Bad input is answered where it arrives, with a usage hint; anything unexpected
 goes to `jobs.on_error`, which logs first, reports to the admin chat and gives the owner a

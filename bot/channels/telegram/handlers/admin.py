@@ -1,5 +1,6 @@
-"""Admin commands (ADMIN_USER_IDS only): /stats, /reload, /gaps, /transcript, /export, /allow, /block.
-/digest lives with the daily digest (`digest`)."""
+"""The team's commands. Consultants and admins: /stats, /gaps, /transcript (`consultant_only`);
+admins alone (ADMIN_USER_IDS): /reload, /export, /allow, /block. /digest lives with the daily
+digest (`digest`), /queue and /myname with the desk (`desk`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import re
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, BotDeps, admin_only
+from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, BotDeps, admin_only, consultant_only
 from bot.channels.telegram.handlers.documents import documents_line
 from bot.storage import TurnFilter, TurnRecord
 
 
-@admin_only
+@consultant_only
 async def stats(update: Update, context: BotContext) -> None:
     """/stats: the last 30 days in a few lines."""
     from bot.review.stats import compute_stats
@@ -71,7 +72,7 @@ async def reload(update: Update, context: BotContext) -> None:
     await update.effective_message.reply_text(f"{state} {_index_line(deps)}")
 
 
-@admin_only
+@consultant_only
 async def gaps(update: Update, context: BotContext) -> None:
     """/gaps: the biggest knowledge gaps of the last 30 days."""
     from bot.review.gaps import find_gaps
@@ -90,7 +91,7 @@ async def gaps(update: Update, context: BotContext) -> None:
     await update.effective_message.reply_text("\n".join(lines))
 
 
-@admin_only
+@consultant_only
 async def transcript(update: Update, context: BotContext) -> None:
     """/transcript OWNER [N]: an owner's last N turns (default 5), with their 👎 comments. OWNER is
     a Telegram user id, tg:ID or @username."""

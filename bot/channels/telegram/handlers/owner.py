@@ -47,6 +47,8 @@ COMMANDS = [
     ("ask", N_("Ask a question (in groups)")),
 ]
 ADMIN_COMMANDS = [  # admins run the bot: their texts are in English
+    ("queue", "Open requests: claim one, open its card"),
+    ("myname", "The name owners read above your replies: [NAME]"),
     ("stats", "Usage of the last 30 days and the live index"),
     ("gaps", "The biggest knowledge gaps"),
     ("reload", "Answer from the newest knowledge now"),

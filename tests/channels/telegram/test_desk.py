@@ -184,6 +184,14 @@ async def test_consultants_use_the_desks_commands_and_only_admins_the_rest(start
     assert name.startswith("Owners read your replies as from")
     for command in ("/export", "/allow 4242", "/block 111", "/reload"):
         assert await asked(telegram, OUTSIDE_CONSULTANT, command) == [ONLY_ADMINS], command
+    [help_] = await asked(telegram, OUTSIDE_CONSULTANT, "/help")
+    assert "For consultants:\n/queue – " in help_ and "/myname" in help_ and "/export" not in help_
+    menus = {
+        (c.params.get("scope") or {}).get("chat_id"): {m["command"] for m in c.params["commands"]}
+        for c in telegram.calls_of("setMyCommands")
+    }
+    assert {"queue", "myname", "transcript", "gaps", "stats", "digest"} <= menus[OUTSIDE_CONSULTANT]
+    assert "export" not in menus[OUTSIDE_CONSULTANT] and "queue" in menus[GROUP] and "queue" not in menus[None]
 
     # anyone in the consultants' group: the same
     [stats] = await in_group(telegram, 77, "/stats")

@@ -81,6 +81,16 @@ async def test_queue_lists_open_requests_and_a_second_claim_is_told_who_has_it(s
     [sent] = await in_group(telegram, OTHER_CONSULTANT, "Price at cost plus 60%.", reply_to=opened.result)
     assert sent == "✓ Sent to the owner (request #2)."
     assert answers(telegram, SECOND_OWNER)[before:] == ["<b>From Owner78 (consultant):</b>\nPrice at cost plus 60%."]
+    # answering an unclaimed request claims it: its card says so
+    await telegram.wait_for(
+        lambda: "👤 Claimed by Owner78" in str(telegram.calls_of("editMessageReplyMarkup", GROUP)[-1].params),
+        what="the answered card claimed",
+    )
+    assert (
+        int(telegram.calls_of("editMessageReplyMarkup", GROUP)[-1].params["message_id"])
+        == cards[1].result["message_id"]
+    )
+    assert (await bot.storage.get_handover(2)).claimed_by == OTHER_CONSULTANT
 
     # 77 gives #1 back: the card shows no claimer; then two claims at once: exactly one wins
     taps = len(telegram.calls_of("answerCallbackQuery"))
@@ -102,7 +112,7 @@ async def test_queue_lists_open_requests_and_a_second_claim_is_told_who_has_it(s
     taps = len(telegram.calls_of("answerCallbackQuery"))
     telegram.press(OWNER, "q:claim:2", sent_message(telegram, OWNER))
     assert await callback_answer(telegram, taps) == "Only consultants and admins may use the desk."
-    assert (await bot.storage.get_handover(2)).claimed_by is None
+    assert (await bot.storage.get_handover(2)).claimed_by == OTHER_CONSULTANT  # unchanged
 
 
 async def test_the_consultants_name_reaches_a_russian_owner_and_myname_sets_it(start_bot, telegram, llm):

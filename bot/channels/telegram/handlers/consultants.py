@@ -23,7 +23,7 @@ from bot.channels.telegram import admin_chat
 from bot.channels.telegram.formatting import escape, split_markdown
 from bot.channels.telegram.handlers import documents, voice
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
-from bot.channels.telegram.handlers.desk import did_it_help, rating_buttons, shown_name
+from bot.channels.telegram.handlers.desk import claim_on_reply, did_it_help, rating_buttons, shown_name
 from bot.channels.telegram.handlers.handover import admin_chat_note
 from bot.channels.telegram.handlers.owner import not_text, text_message
 from bot.locales import N_, texts
@@ -158,6 +158,8 @@ async def _recorded(update: Update, context: BotContext, handover: Handover, que
     await deps.dialogue.delivered(turn, True)
     await deps.storage.extend_handover(handover.id, deps.settings.handover_hours)
     await update.effective_message.reply_text(f"✓ Sent to the owner (request #{handover.id}).")
+    if handover.claimed_by is None:  # whoever answers an unclaimed request has it (/queue says so)
+        await claim_on_reply(context, handover.id, update.effective_user)
 
 
 async def _as_owners(update: Update, context: BotContext) -> None:

@@ -3,8 +3,8 @@ claim shown on each card, /myname (the name owners read above a consultant's rep
 owner's 👍/👎 on the help after a request is resolved.
 
 A claim is decided in the database (`bot.storage.desk`): of two consultants tapping Claim at
-once, the second is told who has it. Consultants read English; what the owner reads is in
-their language.
+once, the second is told who has it; answering an unclaimed request claims it. Consultants read
+English; what the owner reads is in their language.
 """
 
 from __future__ import annotations
@@ -140,6 +140,17 @@ async def _claim(update: Update, context: BotContext, handover: Handover) -> Non
             await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
         except TelegramError as exc:
             log.info("could not refresh the queue in chat %s: %s", message.chat_id, exc)
+
+
+async def claim_on_reply(context: BotContext, handover_id: int, user: User) -> None:
+    """A consultant answered an unclaimed request: it is theirs, and its cards say so. Only a
+    courtesy: the reply has reached the owner whatever happens here."""
+    try:
+        now = await context.deps.storage.claim_handover(handover_id, user.id, await shown_name(context, user))
+        if now is not None and now.claimed_by == user.id:
+            await _show_claim_on_cards(context, handover_id, now.claimed_by_name)
+    except Exception:
+        log.warning("could not claim request %s for its answerer %s", handover_id, user.id, exc_info=True)
 
 
 async def _show_claim_on_cards(context: BotContext, handover_id: int, claimed_by: str | None) -> None:

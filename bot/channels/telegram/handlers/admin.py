@@ -197,7 +197,6 @@ def _chunks(text: str, size: int = 4000) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-
 HANDLERS = [
     CommandHandler(name, callback, filters=MESSAGES)
     for name, callback in (

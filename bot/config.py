@@ -79,6 +79,9 @@ class Settings(BaseSettings):
 
     # --- People in the loop: hand-over, the admin chat, the digest ------------------------
     admin_chat_id: int | None = None  # a group of consultants; unset: each admin privately
+    # consultants outside that group: /queue, /transcript, /gaps, /stats, /digest, /myname (not
+    # access control, export or settings, which stay with ADMIN_USER_IDS)
+    consultant_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     handover_hours: float = Field(24.0, gt=0, le=24 * 30)
     digest_time: str = "08:00"  # UTC, or off
     # the day the digest adds "Suggestions this week" (`python -m bot suggest`'s top 5): monday…sunday, daily, or off
@@ -134,7 +137,7 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("admin_user_ids", "allowed_user_ids", mode="before")
+    @field_validator("admin_user_ids", "allowed_user_ids", "consultant_user_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         """Comma- or space-separated Telegram user ids, e.g. ADMIN_USER_IDS=123,456."""

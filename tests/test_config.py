@@ -39,6 +39,7 @@ def test_environment_and_env_file_are_read(tmp_path, monkeypatch):
         ({"CHROMA_URL": "localhost:8000"}, "Invalid setting CHROMA_URL='localhost:8000': must start with http://"),
         ({"CHUNK_SIZE": "100", "CHUNK_OVERLAP": "100"}, "CHUNK_OVERLAP (100) must be smaller than CHUNK_SIZE (100)"),
         ({"REVIEW_TIME_ZONE": "Berlin"}, "Invalid setting REVIEW_TIME_ZONE='Berlin': must be an IANA time zone name"),
+        ({"CONSULTANT_USER_IDS": "55,anna"}, "CONSULTANT_USER_IDS='55,anna': must be numeric Telegram user ids"),
     ],
 )
 def test_bad_values_name_the_setting(monkeypatch, env, expected):
@@ -47,6 +48,11 @@ def test_bad_values_name_the_setting(monkeypatch, env, expected):
     with pytest.raises(SettingsError) as err:
         load_settings()
     assert expected in str(err.value)
+
+
+def test_consultant_user_ids_are_read_like_admin_user_ids(monkeypatch):
+    monkeypatch.setenv("CONSULTANT_USER_IDS", "55, 56")
+    assert load_settings().consultant_user_ids == [55, 56]
 
 
 def test_cli_reports_a_bad_setting_in_one_line_without_traceback():

@@ -36,6 +36,7 @@ class Digest:
     llm_failures: int = 0
     comments: list[tuple[int, str, str]] = field(default_factory=list)  # (turn, question, comment)
     handovers: dict[str, int] = field(default_factory=dict)  # asked, resolved, open
+    ratings: dict[str, int] = field(default_factory=dict)  # owners' 👍/👎 on the help: up, down
     gaps: list[Theme] = field(default_factory=list)
     suggestions: list[Suggestion] | None = None  # None: not the week's suggestion day
 
@@ -67,6 +68,7 @@ async def compute_digest(
         llm_failures=stats.llm_failures,
         comments=await storage.comments_since(since),
         handovers=await storage.count_handovers(since),
+        ratings=await storage.count_ratings(since),
     )
     if retriever is not None:
         try:

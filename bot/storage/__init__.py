@@ -12,6 +12,8 @@
 - `documents`: part of `Storage` too: owners' own documents (what was read, never the text)
 - `drafts`: part of `Storage` too: knowledge entries consultants write from Telegram, until published
 - `wishes`: part of `Storage` too: owners who asked to hear back when a question is answered
+- `desk`: part of `Storage` too: the consultants' open requests, claims, owners' ratings of the
+  help, and consultants' /myname names
 
 May import `bot.advisor` (it stores `Answer`s, `Exchange`s and `Profile`s) and
 `bot.config`; never review or channels.

@@ -146,6 +146,11 @@ class Handover(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_by: Mapped[int | None] = mapped_column(BigInteger)  # the consultant who took it (/queue's Claim)
+    claimed_by_name: Mapped[str | None] = mapped_column(String(255))  # as the owner and the team see them
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    rating: Mapped[str | None] = mapped_column(String(8))  # up | down: the owner's, after Resolve
+    rated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class HandoverMessage(Base):
@@ -158,6 +163,17 @@ class HandoverMessage(Base):
     message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     handover_id: Mapped[int] = mapped_column(ForeignKey("handovers.id", ondelete="CASCADE"))
     question: Mapped[str | None] = mapped_column(Text)  # the owner's words this message shows
+
+
+class ConsultantName(Base):
+    """The name a consultant chose with /myname: what owners read above their replies ("From
+    Anna (consultant):") and the team sees on claimed requests."""
+
+    __tablename__ = "consultant_names"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # the consultant's Telegram id
+    name: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ConversationStep(Base):

@@ -11,6 +11,7 @@ from bot.advisor.conversation import Profile
 from bot.storage.base import StoreBase
 from bot.storage.models import (
     CommentPrompt,
+    ConsultantName,
     Conversation,
     Event,
     Feedback,
@@ -111,6 +112,8 @@ class Owners(StoreBase):
             await session.execute(delete(OwnerDocument).where(OwnerDocument.user_id == user_id))  # rows only
             await session.execute(delete(Wish).where(Wish.user_id == user_id))  # "Tell me when you know"
             await session.execute(update(Event).where(Event.user_id == user_id).values(user_id=None))  # counts stay
+            if user_id.startswith("tg:") and user_id[3:].lstrip("-").isdigit():  # a consultant's /myname too
+                await session.execute(delete(ConsultantName).where(ConsultantName.user_id == int(user_id[3:])))
             # feedback others gave on this owner's turns goes with the turns
             turn_ids = select(Turn.id).where(Turn.user_id == user_id).scalar_subquery()
             await session.execute(delete(Feedback).where(Feedback.turn_id.in_(turn_ids)))

@@ -34,10 +34,11 @@ def in_admin_chat(settings: Settings, update: Update) -> bool:
 
 
 def is_consultant(settings: Settings, update: Update) -> bool:
-    """Who may answer owners and act on cards: an admin anywhere, or anyone in the consultants'
-    group (being in the group is what makes them one)."""
+    """Who may answer owners, act on cards and use the desk's commands (/queue, /transcript, …):
+    an admin or a CONSULTANT_USER_IDS user anywhere, or anyone in the consultants' group (being
+    in the group is what makes them one)."""
     user = update.effective_user
-    if user is not None and user.id in settings.admin_user_ids:
+    if user is not None and (user.id in settings.admin_user_ids or user.id in settings.consultant_user_ids):
         return True
     chat = update.effective_chat
     return settings.admin_chat_id is not None and chat is not None and chat.id == settings.admin_chat_id

@@ -28,6 +28,7 @@ from bot.channels.telegram.handlers import (
     buttons,
     checkin,
     consultants,
+    desk,
     digest,
     documents,
     due,
@@ -99,6 +100,7 @@ def _register(app: Application) -> None:
         teach.HANDLERS,  # replies to knowledge drafts, before replies to cards
         teach_publish.HANDLERS,
         consultants.HANDLERS,  # replies to hand-over cards, before replies are taken as questions
+        desk.HANDLERS,  # /queue, /myname, Claim and Open, the owner's rating of the help
         voice.HANDLERS,  # voice notes, before owner's "I can only read text"
         photos.HANDLERS,  # photos (their text read, or their caption asked), likewise
         documents.HANDLERS,  # owners' own files, before owner's "I can only read text"
@@ -116,15 +118,21 @@ def _register(app: Application) -> None:
     app.add_error_handler(jobs.on_error)
 
 
-async def _register_commands(app: Application, admins: list[int]) -> None:
+async def _register_commands(app: Application, settings: Settings) -> None:
     """The command menu: owners' commands for everyone, in each language the bot speaks
     (Telegram shows the one matching the owner's app), and in each admin's private chat the
-    admin commands too (a scope per admin chat, so owners never see them). A failure is logged
+    admin commands too (a scope per admin chat, so owners never see them), and the desk's
+    commands for each CONSULTANT_USER_IDS user and in ADMIN_CHAT_ID. A failure is logged
     and the bot starts anyway (an admin who never opened the bot has no chat yet)."""
     menus = [(owner.commands_in(DEFAULT), {})] + [
         (owner.commands_in(code), {"language_code": code}) for code in LANGUAGES if code != DEFAULT
     ]
+    admins = settings.admin_user_ids
     menus += [(owner.commands_in(DEFAULT, admin=True), {"scope": BotCommandScopeChat(a)}) for a in admins]
+    team = [c for c in settings.consultant_user_ids if c not in admins] + (
+        [settings.admin_chat_id] if settings.admin_chat_id is not None else []
+    )  # consultants privately, and the consultants' group: the desk's commands
+    menus += [(owner.commands_in(DEFAULT, team=True), {"scope": BotCommandScopeChat(chat)}) for chat in team]
     for commands, where in menus:
         try:
             await app.bot.set_my_commands(commands, **where)
@@ -167,7 +175,7 @@ async def serve(
         # index, BM25, the language identifier and the token counter (and a model that cannot load
         # stops the start here)
         await asyncio.to_thread(advisor.warm_up)
-        await _register_commands(app, settings.admin_user_ids)
+        await _register_commands(app, settings)
         await app.start()
         if deps.reloader is not None and settings.index_check_seconds:
             app.job_queue.run_repeating(jobs.check_index, interval=settings.index_check_seconds, name="index")

@@ -59,17 +59,19 @@ def card_text(
     return (text if len(text) <= room else text[:room].rsplit("\n", 1)[0]) + "\n\n" + hint
 
 
-def card_buttons(handover_id: int) -> InlineKeyboardMarkup:
-    """Reply (`ho:reply:<id>`), Resolve (`ho:resolve:<id>`), Add to knowledge gaps (`ho:gap:<id>`)."""
-    return InlineKeyboardMarkup(
+def card_buttons(handover_id: int, claimed_by: str | None = None) -> InlineKeyboardMarkup:
+    """Reply (`ho:reply:<id>`), Resolve (`ho:resolve:<id>`), Add to knowledge gaps (`ho:gap:<id>`);
+    a claimed request's card shows who has it (`q:claim:<id>`: its claimer may give it back)."""
+    rows = [
         [
-            [
-                InlineKeyboardButton("↩️ Reply", callback_data=f"ho:reply:{handover_id}"),
-                InlineKeyboardButton("✅ Resolve", callback_data=f"ho:resolve:{handover_id}"),
-            ],
-            [InlineKeyboardButton("➕ Add to knowledge gaps", callback_data=f"ho:gap:{handover_id}")],
-        ]
-    )
+            InlineKeyboardButton("↩️ Reply", callback_data=f"ho:reply:{handover_id}"),
+            InlineKeyboardButton("✅ Resolve", callback_data=f"ho:resolve:{handover_id}"),
+        ],
+        [InlineKeyboardButton("➕ Add to knowledge gaps", callback_data=f"ho:gap:{handover_id}")],
+    ]
+    if claimed_by:
+        rows.insert(0, [InlineKeyboardButton(f"👤 Claimed by {claimed_by}", callback_data=f"q:claim:{handover_id}")])
+    return InlineKeyboardMarkup(rows)
 
 
 def resolved_buttons(handover_id: int) -> InlineKeyboardMarkup:

@@ -265,7 +265,10 @@ async def test_unknown_users_are_refused_with_their_id(start_bot, telegram, llm)
 async def test_admin_commands_for_admins_only(start_bot, telegram):
     bot = await start_bot(allowed_user_ids=[OWNER])
     await asked(telegram, OWNER, CREDIT_Q)
-    for command in ("/stats", "/gaps", "/transcript 111", "/export", "/allow 4242", "/block 111"):
+    for command in ("/stats", "/gaps", "/transcript 111"):  # the desk's commands say who may use them
+        [reply] = await asked(telegram, OWNER, command)
+        assert reply == "Only the advisor's consultants and admins may use this command.", command
+    for command in ("/export", "/allow 4242", "/block 111"):
         [reply] = await asked(telegram, OWNER, command)
         assert reply == "Not permitted.", command
 

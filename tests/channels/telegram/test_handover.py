@@ -90,7 +90,7 @@ async def test_an_owner_reaches_a_consultant_and_back(start_bot, telegram, llm):
     [sent] = await asked(telegram, ADMIN, "Ask your local bakers' guild about starter recipes.", reply_to=card)
     assert sent.startswith("✓ Sent to the owner")
     delivered = answers(telegram, OWNER)[-1]
-    assert delivered.startswith("<b>From a consultant:</b>") and "bakers' guild" in delivered
+    assert delivered.startswith(f"<b>From Owner{ADMIN} (consultant):</b>") and "bakers' guild" in delivered
     [human] = [t for t in await owner_turns(bot) if t.mode == "human"]
     assert human.answered_by == f"Owner{ADMIN} (tg:{ADMIN})" and human.question == NOT_COVERED_Q
 
@@ -252,4 +252,4 @@ async def test_the_digest_transcript_and_open_turn_for_admins(start_bot, telegra
     [unknown] = await asked(telegram, ADMIN, "/transcript @nobody")
     assert unknown == "No owner @nobody is stored."
     [refused] = await asked(telegram, OWNER, "/digest")
-    assert refused == "Not permitted."
+    assert refused == "Only the advisor's consultants and admins may use this command."

@@ -95,7 +95,9 @@ async def test_the_reply_button_prompts_the_consultant_and_delivers_the_answer(s
     owner_before = len(answers(telegram, OWNER))
     [sent] = await asked(telegram, ADMIN, "Bring 6 months of bank statements.", reply_to=prompt.result)
     assert sent == "✓ Sent to the owner (request #1)."
-    assert answers(telegram, OWNER)[owner_before:] == ["<b>From a consultant:</b>\nBring 6 months of bank statements."]
+    assert answers(telegram, OWNER)[owner_before:] == [
+        f"<b>From Owner{ADMIN} (consultant):</b>\nBring 6 months of bank statements."
+    ]
     [human] = [t for t in await owner_turns(bot) if t.mode == "human"]
     assert human.answer == "Bring 6 months of bank statements."
     assert (
@@ -139,7 +141,7 @@ async def test_a_consultants_photo_or_document_reaches_the_owner_and_an_owners_p
     photo = [{**telegram.add_file(b"\xff\xd8\xff\xe0 oven", "oven.jpg"), "width": 90, "height": 90}]
     [sent] = await asked(telegram, ADMIN, None, reply_to=card, extra={"photo": photo, "caption": "This model, 2 years"})
     assert sent == "✓ Sent to the owner (request #1)."
-    assert answers(telegram, OWNER)[owner_before:] == ["<b>From a consultant:</b>"]
+    assert answers(telegram, OWNER)[owner_before:] == [f"<b>From Owner{ADMIN} (consultant):</b>"]
     [copy] = telegram.calls_of("copyMessage")
     assert int(copy.params["chat_id"]) == OWNER and int(copy.params["from_chat_id"]) == ADMIN
     leaflet = {**telegram.add_file(b"%PDF-1.4 leaflet", "lease.pdf"), "file_name": "lease.pdf"}
@@ -169,7 +171,9 @@ async def test_a_long_consultant_reply_arrives_whole_and_a_forgotten_owners_card
     [sent] = await asked(telegram, ADMIN, long, reply_to=card)
     assert sent == "✓ Sent to the owner (request #1)."
     delivered = answers(telegram, OWNER)[owner_before:]
-    assert len(delivered) == 2 and delivered[0].startswith("<b>From a consultant:</b>\nLease the deck oven")
+    assert len(delivered) == 2 and delivered[0].startswith(
+        f"<b>From Owner{ADMIN} (consultant):</b>\nLease the deck oven"
+    )
     assert "".join(delivered).count("Lease the deck oven") == long.count("Lease the deck oven") == 111
 
     await asked(telegram, OWNER, "/forget")

@@ -94,7 +94,7 @@ async def test_the_digest_counts_gaps_hand_overs_and_llm_failures(start_bot, tel
     # the three answers, from three owners: 444 only asked for a person, which is no question
     assert "\nQuestions: 3 from 3 owners\n" in digest
     assert "\nNot covered: 2\n" in digest
-    assert "\nHand-overs: 2 asked, 1 resolved, 1 open now\n" in digest
+    assert "\nHand-overs: 2 asked, 1 open now\nHand-overs resolved: 1 (👍 0, 👎 0)\n" in digest
     assert "\nLLM failures: 1" in digest
     assert "\n\n<b>Biggest gaps:</b>\n1. " in digest
     [top] = re.findall(r"\n1\. (.+) — (\d+)×", digest)

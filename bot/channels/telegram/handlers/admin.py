@@ -1,5 +1,6 @@
-"""Admin commands (ADMIN_USER_IDS only): /stats, /reload, /gaps, /transcript, /export, /allow, /block.
-/digest lives with the daily digest (`digest`)."""
+"""The team's commands. Consultants and admins: /stats, /gaps, /transcript (`consultant_only`);
+admins alone (ADMIN_USER_IDS): /reload, /export, /allow, /block. /digest lives with the daily
+digest (`digest`), /queue and /myname with the desk (`desk`)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from telegram.ext import CommandHandler
 from bot.channels.telegram.admin_texts import gaps_text, html_messages, stats_text, turn_block
 from bot.channels.telegram.formatting import escape
 from bot.channels.telegram.handlers import teach
-from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, BotDeps, admin_only
+from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, BotDeps, admin_only, consultant_only
 from bot.channels.telegram.handlers.documents import documents_line
 from bot.storage import TurnFilter
 
 
-@admin_only
+@consultant_only
 async def stats(update: Update, context: BotContext) -> None:
     """/stats: the last 30 days in a few lines."""
     from bot.review.stats import compute_stats
@@ -67,7 +68,7 @@ async def reload(update: Update, context: BotContext) -> None:
     await update.effective_message.reply_html(f"{state} {escape(_index_line(deps))}")
 
 
-@admin_only
+@consultant_only
 async def gaps(update: Update, context: BotContext) -> None:
     """/gaps: the biggest knowledge gaps of the last 30 days."""
     from bot.review.gaps import find_gaps
@@ -82,7 +83,7 @@ async def gaps(update: Update, context: BotContext) -> None:
     )
 
 
-@admin_only
+@consultant_only
 async def transcript(update: Update, context: BotContext) -> None:
     """/transcript OWNER [N]: an owner's last N turns (default 5), with their 👎 comments. OWNER is
     a Telegram user id, tg:ID or @username."""

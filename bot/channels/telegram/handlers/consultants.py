@@ -1,9 +1,11 @@
 """Consultants answering owners from the admin chat: replies to a card (or to an owner's message
-under it) go to the owner as "From a consultant: …"; the card's buttons reply, resolve, and add
-the question to the knowledge gaps. The "✓ Sent" under a reply, and a resolved card, offer
+under it) go to the owner as "From Anna (consultant): …" (their first name, or the name they set
+with /myname); the card's buttons reply, resolve (then the owner may rate the help), and add the
+question to the knowledge gaps. The "✓ Sent" under a reply, and a resolved card, offer
 "📚 Save as knowledge" (`teach`).
 
-A consultant is an admin, or anyone in the consultants' group (ADMIN_CHAT_ID). A reply to any
+A consultant is an admin, a CONSULTANT_USER_IDS user, or anyone in the consultants' group
+(ADMIN_CHAT_ID). A reply to any
 other message of the bot is not a consultant's answer and is handled like any message.
 """
 
@@ -23,6 +25,7 @@ from bot.channels.telegram.cards import resolved_buttons
 from bot.channels.telegram.formatting import escape, split_markdown
 from bot.channels.telegram.handlers import documents, photos, teach, voice
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
+from bot.channels.telegram.handlers.desk import claim_on_reply, did_it_help, rating_buttons, shown_name
 from bot.channels.telegram.handlers.handover import admin_chat_note
 from bot.channels.telegram.handlers.owner import not_text, text_message
 from bot.locales import N_, texts
@@ -30,12 +33,18 @@ from bot.storage.models import Handover
 
 log = logging.getLogger(__name__)
 
-FROM_A_CONSULTANT = N_("From a consultant:")
+FROM_A_CONSULTANT = N_("From {name} (consultant):")
 
 
-def consultant_name(update: Update) -> str:
+async def consultant_name(update: Update, context: BotContext) -> str:
+    """Who sent a reply or closed a request, as the transcript records it: "Anna (tg:77)"."""
     user = update.effective_user
-    return f"{user.full_name} (tg:{user.id})"
+    return f"{await shown_name(context, user)} (tg:{user.id})"
+
+
+async def from_header(update: Update, context: BotContext, _) -> str:
+    """The line above a consultant's reply, in the owner's language, with the consultant's name."""
+    return f"<b>{escape(_(FROM_A_CONSULTANT).format(name=await shown_name(context, update.effective_user)))}</b>"
 
 
 async def consultant_reply(update: Update, context: BotContext) -> None:
@@ -49,9 +58,10 @@ async def consultant_reply(update: Update, context: BotContext) -> None:
     message = update.effective_message
     _ = texts(handover.language)
     pieces = split_markdown(message.text)  # with its header, a 4,000-character reply was too long to send
+    header = await from_header(update, context, _)
     try:
         for n, piece in enumerate(pieces):
-            text = f"<b>{escape(_(FROM_A_CONSULTANT))}</b>\n{escape(piece)}" if n == 0 else escape(piece)
+            text = f"{header}\n{escape(piece)}" if n == 0 else escape(piece)
             await context.bot.send_message(handover.chat_id, text, parse_mode=ParseMode.HTML)
     except TelegramError as exc:
         await message.reply_html(
@@ -73,7 +83,7 @@ async def consultant_media_reply(update: Update, context: BotContext) -> None:
     message = update.effective_message
     _ = texts(handover.language)
     try:
-        header = f"<b>{escape(_(FROM_A_CONSULTANT))}</b>"
+        header = await from_header(update, context, _)
         await context.bot.send_message(handover.chat_id, header, parse_mode=ParseMode.HTML)
         await context.bot.copy_message(handover.chat_id, message.chat_id, message.message_id)
     except TelegramError as exc:
@@ -150,7 +160,7 @@ async def _recorded(update: Update, context: BotContext, handover: Handover, que
         text=said,
         covered=True,
         mode="human",
-        answered_by=consultant_name(update),
+        answered_by=await consultant_name(update, context),
     )
     turn = await deps.dialogue.record(handover.user_id, f"tg-chat:{handover.chat_id}", reply)
     await deps.dialogue.delivered(turn, True)
@@ -158,6 +168,8 @@ async def _recorded(update: Update, context: BotContext, handover: Handover, que
     await update.effective_message.reply_html(
         f"✓ Sent to the owner (request #{handover.id}).", reply_markup=teach.save_button(handover.id)
     )
+    if handover.claimed_by is None:  # whoever answers an unclaimed request has it (/queue says so)
+        await claim_on_reply(context, handover.id, update.effective_user)
 
 
 async def _as_owners(update: Update, context: BotContext) -> None:
@@ -203,18 +215,20 @@ async def _prompt_reply(update: Update, context: BotContext, handover: Handover)
 async def _resolve(update: Update, context: BotContext, handover: Handover) -> None:
     """Close the request: the owner is told that the bot answers again; every card says who closed it."""
     deps = context.deps
-    by = consultant_name(update)
+    by = await consultant_name(update, context)
     if await deps.storage.resolve_handover(handover.id, by) is None:
         await update.callback_query.answer(f"Already closed ({handover.status}, {handover.resolved_by or 'expired'}).")
         return
     await update.callback_query.answer("Resolved.")
     _ = texts(handover.language)
     done = _("A consultant has closed your request. I'm answering your questions again; /human asks for a person.")
-    try:
-        await context.bot.send_message(handover.chat_id, done)
+    try:  # the owner may rate the help (stored on the request, counted in the digest)
+        await context.bot.send_message(
+            handover.chat_id, f"{done}\n\n{did_it_help(_)}", reply_markup=rating_buttons(handover.id)
+        )
     except TelegramError as exc:
         log.warning("could not tell the owner of hand-over %s that it is resolved: %s", handover.id, exc)
-    await admin_chat_note(context, handover.id, f"✅ Resolved by {update.effective_user.full_name}.")
+    await admin_chat_note(context, handover.id, f"✅ Resolved by {by.rsplit(' (tg:', 1)[0]}.")
     try:  # the resolved card keeps one button: its exchange saved as knowledge
         await update.callback_query.edit_message_reply_markup(resolved_buttons(handover.id))
     except TelegramError as exc:

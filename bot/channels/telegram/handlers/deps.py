@@ -1,5 +1,6 @@
 """What every handler needs: the bot's parts (`BotDeps`, as `context.deps`), who is asking,
-and the gates that run before a handler: access for everyone, admin-only commands.
+and the gates that run before a handler: access for everyone, the desk's commands for
+consultants (`consultant_only`), the rest of the admin commands for admins (`admin_only`).
 
 The parts are built once in `bot.channels.telegram.app` and kept in `bot_data`;
 `BotContext` gives handlers typed access to them (python-telegram-bot's custom context).
@@ -24,7 +25,7 @@ from bot.channels.telegram.admin_chat import ErrorReports, is_consultant
 from bot.channels.telegram.chats import ChatActivity
 from bot.config import Settings
 from bot.index.reloader import IndexReloader
-from bot.locales import DEFAULT, Translate, supported, texts
+from bot.locales import DEFAULT, N_, Translate, supported, texts
 from bot.storage import OwnerState, Storage
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ class BotDeps:
     reports: ErrorReports = field(default_factory=lambda: ErrorReports(per_hour=10))
     reloader: IndexReloader | None = None  # None with CHROMA_URL: the server is always current
     speech: SpeechToText | None = None  # None without STT_MODEL: voice notes are not transcribed
-
 
 
 class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
@@ -155,16 +155,45 @@ def erasing_own_data(update: Update) -> bool:
 
 
 def admin_only(handler):
-    """Admin commands answer 'Not permitted.' to everyone else, and reveal nothing more."""
+    """Admin commands (access control, export, settings) answer 'Not permitted.' to owners, and
+    reveal nothing more; a consultant is told that only admins may use them."""
 
     async def wrapped(update: Update, context: BotContext) -> None:
         if not context.deps.access.is_admin(update.effective_user.id):
-            with contextlib.suppress(Exception):  # the refusal is a courtesy; the command never runs
-                _ = texts_of(update, context)
-                await update.effective_message.reply_text(_("Not permitted."))
+            consultant = is_consultant(context.deps.settings, update)
+            await _refuse(update, context, ONLY_ADMINS if consultant else None)
             return
         await handler(update, context)
 
+    return _like(wrapped, handler)
+
+
+def consultant_only(handler):
+    """The desk's commands (/queue, /transcript, /gaps, /stats, /digest, /myname): consultants
+    (CONSULTANT_USER_IDS, anyone in ADMIN_CHAT_ID) and admins; everyone else is told who may."""
+
+    async def wrapped(update: Update, context: BotContext) -> None:
+        if not is_consultant(context.deps.settings, update):
+            await _refuse(update, context, ONLY_CONSULTANTS)
+            return
+        await handler(update, context)
+
+    return _like(wrapped, handler)
+
+
+ONLY_ADMINS = "Only admins (ADMIN_USER_IDS) may use this command."  # consultants read English
+ONLY_CONSULTANTS = N_("Only the advisor's consultants and admins may use this command.")
+
+
+async def _refuse(update: Update, context: BotContext, why: str | None) -> None:
+    """One line, in the sender's language; the refusal is a courtesy, and the command never runs."""
+    with contextlib.suppress(Exception):
+        _ = texts_of(update, context)
+        text = _("Not permitted.") if why is None else why if why == ONLY_ADMINS else _(why)
+        await update.effective_message.reply_text(text)
+
+
+def _like(wrapped, handler):
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
     return wrapped

@@ -24,7 +24,7 @@ from bot.channels.telegram.admin_texts import turn_block
 from bot.channels.telegram.cards import one_line
 from bot.channels.telegram.formatting import escape
 from bot.channels.telegram.handlers import teach
-from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, admin_only
+from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, consultant_only
 from bot.review.digest import Digest, compute_digest, suggestions_due
 from bot.storage.models import utcnow
 
@@ -61,7 +61,7 @@ async def send_when_due(context: BotContext) -> None:
         await deps.storage.claim_state(SENT_KEY, slot.isoformat(), last)
 
 
-@admin_only
+@consultant_only
 async def digest_now(update: Update, context: BotContext) -> None:
     """/digest: the digest of the last 24 hours, here and now."""
     await send_digest(context, utcnow() - dt.timedelta(days=1), [update.effective_chat.id])
@@ -97,8 +97,9 @@ def digest_message(digest: Digest) -> tuple[str, InlineKeyboardMarkup | None]:
         f"Questions: {digest.questions} from {digest.owners} owners",
         f"Feedback: {digest.thumbs_up} 👍 / {digest.thumbs_down} 👎",
         f"Not covered: {digest.not_covered}",
-        f"Hand-overs: {handovers.get('asked', 0)} asked, {handovers.get('resolved', 0)} resolved, "
-        f"{handovers.get('open', 0)} open now",
+        f"Hand-overs: {handovers.get('asked', 0)} asked, {handovers.get('open', 0)} open now",
+        f"Hand-overs resolved: {handovers.get('resolved', 0)} "
+        f"(👍 {digest.ratings.get('up', 0)}, 👎 {digest.ratings.get('down', 0)})",
         f"LLM failures: {digest.llm_failures}",
     ]
     if digest.gaps:

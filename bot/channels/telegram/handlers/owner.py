@@ -12,6 +12,7 @@ from telegram.constants import ParseMode
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.advisor.texts import topic_name
+from bot.channels.telegram.admin_chat import is_consultant
 from bot.channels.telegram.formatting import escape
 from bot.channels.telegram.handlers.buttons import remember_language, store_comment
 from bot.channels.telegram.handlers.deps import (
@@ -47,6 +48,8 @@ COMMANDS = [
     ("ask", N_("Ask a question (in groups)")),
 ]
 ADMIN_COMMANDS = [  # admins run the bot: their texts are in English
+    ("queue", "Open requests: claim one, open its card"),
+    ("myname", "The name owners read above your replies: [NAME]"),
     ("stats", "Usage of the last 30 days and the live index"),
     ("gaps", "The biggest knowledge gaps"),
     ("reload", "Answer from the newest knowledge now"),
@@ -60,11 +63,17 @@ ADMIN_COMMANDS = [  # admins run the bot: their texts are in English
 ]
 
 
-def commands_in(language: str, admin: bool = False) -> list[BotCommand]:
-    """The command menu in `language` (with the admin commands for an admin's chat)."""
+# the admin commands consultants may use too (CONSULTANT_USER_IDS, everyone in ADMIN_CHAT_ID)
+TEAM_COMMANDS = ("queue", "myname", "transcript", "gaps", "stats", "digest")
+
+
+def commands_in(language: str, admin: bool = False, team: bool = False) -> list[BotCommand]:
+    """The command menu in `language` (with the admin commands for an admin's chat, the desk's
+    for a consultant's or the consultants' group)."""
     _ = texts(language)
     menu = [BotCommand(name, _(description)) for name, description in COMMANDS]
-    return menu + ([BotCommand(name, description) for name, description in ADMIN_COMMANDS] if admin else [])
+    theirs = [(n, d) for n, d in ADMIN_COMMANDS if admin or (team and n in TEAM_COMMANDS)]
+    return menu + [BotCommand(name, description) for name, description in theirs]
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -109,6 +118,9 @@ async def help_command(update: Update, context: BotContext) -> None:
     ]
     if context.deps.access.is_admin(update.effective_user.id):
         lines += ["", "For admins:"] + [f"/{name} – {description}" for name, description in ADMIN_COMMANDS]
+    elif is_consultant(context.deps.settings, update):
+        team = [f"/{name} – {description}" for name, description in ADMIN_COMMANDS if name in TEAM_COMMANDS]
+        lines += ["", "For consultants:", *team]
     await update.effective_message.reply_text("\n".join(lines))
 
 

@@ -331,7 +331,7 @@ class FakeTelegram(LoopbackServer):
             raise _BadRequest("message text is empty")
         if len(visible) > 4096:
             raise _BadRequest("message is too long")
-        return self._message(params, text=text)
+        return self._message(params, text=visible)  # as Telegram: the text without its markup
 
     async def _api_sendMessageDraft(self, params: dict) -> bool:
         text = params.get("text", "")
@@ -341,11 +341,11 @@ class FakeTelegram(LoopbackServer):
         return True
 
     async def _api_editMessageText(self, params: dict) -> dict | bool:
-        if params.get("parse_mode") == "HTML":
-            _visible_text(params.get("text", ""))
+        text = params.get("text", "")
+        visible = _visible_text(text) if params.get("parse_mode") == "HTML" else text
         if "inline_message_id" in params:
             return True
-        return self._message(params, text=params.get("text", ""), message_id=int(params["message_id"]))
+        return self._message(params, text=visible, message_id=int(params["message_id"]))
 
     async def _api_editMessageReplyMarkup(self, params: dict) -> dict:
         return self._message(params, message_id=int(params["message_id"]))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.telegram_server import FakeTelegram, _visible_text
 
 OWNER = 111
 ADMIN = 1
@@ -48,3 +49,34 @@ def post_update(url: str, payload: dict, secret: str) -> int:
     except urllib.error.HTTPError as exc:
         return exc.code
 
+
+RAW_MARKDOWN = [
+    re.compile(r"\*\*"),
+    re.compile(r"__"),
+    re.compile(r"`"),
+    re.compile(r"\[[^\]\n]+\]\([^)\s]+\)"),  # [text](url)
+    re.compile(r"^#{1,6} ", re.MULTILINE),
+    re.compile(r"^\s*[-*+] ", re.MULTILINE),  # a Markdown bullet
+]
+
+
+def admin_messages(telegram: FakeTelegram, chat: int = ADMIN) -> list[tuple[str, dict]]:
+    """(text, parameters) of every message and caption the bot sent to a team chat."""
+    sent = [(call.params.get("text", ""), call.params) for call in telegram.calls_of("sendMessage", chat)]
+    sent += [(call.params.get("caption", ""), call.params) for call in telegram.calls_of("sendDocument", chat)]
+    return sent
+
+
+def assert_rendered(telegram: FakeTelegram, chat: int = ADMIN, html_only: bool = True) -> list[str]:
+    """Every message to a team chat shows no Markdown mark; as Telegram HTML that parses (with
+    `html_only`, every one must be; else a message without formatting may be plain text). Their
+    visible texts."""
+    visible = []
+    for text, params in admin_messages(telegram, chat):
+        html = params.get("parse_mode") == "HTML"
+        assert html or not html_only, text
+        shown = _visible_text(text) if html else text  # raises as Telegram would on broken HTML
+        for mark in RAW_MARKDOWN:
+            assert not mark.search(shown), (mark.pattern, shown)
+        visible.append(shown)
+    return visible

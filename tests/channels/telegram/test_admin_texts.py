@@ -11,36 +11,18 @@ from bot.channels.telegram.admin_texts import turn_block
 from bot.storage import TurnFilter, TurnRecord
 from tests.channels.telegram.test_handover import NOT_COVERED_Q, buttons, card_in
 from tests.fakes.telegram_server import _visible_text
-from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, last_markup, sent_message
+from tests.helpers.telegram import (
+    ADMIN,
+    CREDIT_Q,
+    OWNER,
+    answers,
+    asked,
+    assert_rendered,
+    last_markup,
+    sent_message,
+)
 
-RAW_MARKDOWN = [
-    re.compile(r"\*\*"),
-    re.compile(r"__"),
-    re.compile(r"`"),
-    re.compile(r"\[[^\]\n]+\]\([^)\s]+\)"),  # [text](url)
-    re.compile(r"^#{1,6} ", re.MULTILINE),
-    re.compile(r"^\s*[-*+] ", re.MULTILINE),  # a Markdown bullet
-]
 HOSTILE = "Tom & Jerry's <b>bakery</b>"  # the owner's own words: shown as they wrote them, never as markup
-
-
-def admin_messages(telegram) -> list[tuple[str, dict]]:
-    """(visible text, parameters) of every message and caption the bot sent to the admin's chat."""
-    sent = [(call.params.get("text", ""), call.params) for call in telegram.calls_of("sendMessage", ADMIN)]
-    sent += [(call.params.get("caption", ""), call.params) for call in telegram.calls_of("sendDocument", ADMIN)]
-    return sent
-
-
-def assert_rendered(telegram) -> list[str]:
-    """Every admin message is Telegram HTML, parses, and shows no Markdown mark; their visible texts."""
-    visible = []
-    for text, params in admin_messages(telegram):
-        assert params.get("parse_mode") == "HTML", text
-        shown = _visible_text(text)  # raises as Telegram would on broken HTML
-        for mark in RAW_MARKDOWN:
-            assert not mark.search(shown), (mark.pattern, shown)
-        visible.append(shown)
-    return visible
 
 
 async def test_every_admin_text_is_html_without_raw_markdown(start_bot, telegram):

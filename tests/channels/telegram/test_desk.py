@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.channels.telegram.test_handover import GROUP, buttons, card_in
-from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, sent_message
+from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, answers, asked, assert_rendered, sent_message
 
 SECOND_OWNER, OTHER_CONSULTANT, OUTSIDE_CONSULTANT, STRANGER = 333, 78, 55, 4242
 ONLY_TEAM = "Only the advisor's consultants and admins may use this command."
@@ -113,6 +113,7 @@ async def test_queue_lists_open_requests_and_a_second_claim_is_told_who_has_it(s
     telegram.press(OWNER, "q:claim:2", sent_message(telegram, OWNER))
     assert await callback_answer(telegram, taps) == "Only consultants and admins may use the desk."
     assert (await bot.storage.get_handover(2)).claimed_by == OTHER_CONSULTANT  # unchanged
+    assert_rendered(telegram, GROUP, html_only=False)  # the desk's texts: no raw Markdown
 
 
 async def test_the_consultants_name_reaches_a_russian_owner_and_myname_sets_it(start_bot, telegram, llm):
@@ -134,7 +135,7 @@ async def test_the_consultants_name_reaches_a_russian_owner_and_myname_sets_it(s
     assert sent == "✓ Sent to the owner (request #1)."
     assert answers(telegram, OWNER)[before:] == ["<b>Консультант Анна:</b>\nПринесите выписки за 6 месяцев."]
     [history] = await asked(telegram, ADMIN, f"/transcript {OWNER}")
-    assert f"(human by Анна (tg:{ADMIN}))" in history and "Принесите выписки" in history
+    assert f"Consultant Анна (tg:{ADMIN}):" in history and "Принесите выписки" in history
 
     [reset] = await asked(telegram, ADMIN, "/myname -")
     assert reset == f"Owners will read your Telegram first name, “Owner{ADMIN}”."

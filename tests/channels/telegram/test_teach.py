@@ -17,8 +17,9 @@ from bot.config import load_settings
 from bot.index.versions import current_version
 from bot.knowledge.runner import run_ingest
 from bot.storage import TurnFilter
+from tests.fakes.telegram_server import _visible_text
 from tests.helpers import ROOT, invoke, write
-from tests.helpers.telegram import ADMIN, OWNER, answers, asked, last_markup, sent_message
+from tests.helpers.telegram import ADMIN, OWNER, answers, asked, assert_rendered, last_markup, sent_message
 
 SOURDOUGH_Q = "What is the best recipe for sourdough bread?"
 GROUP, CONSULTANT, OTHER_OWNER = -1001, 77, 222
@@ -61,12 +62,21 @@ async def press(telegram, user: int, data: str, message: dict, chat: int, count:
     return answers(telegram, chat)[before:]
 
 
-async def handed_over(telegram, chat: int, consultant: int, reply: str, **where) -> tuple[dict, dict]:
-    """An owner's not-covered question → /human → a consultant's reply: the card, and the "✓ Sent" message."""
-    await asked(telegram, OWNER, SOURDOUGH_Q)
-    offer = next(data for data in buttons(last_markup(telegram, OWNER)) if data.startswith("human:"))
+async def handed_over(
+    telegram, chat: int, consultant: int, reply: str, wish: bool = False, **where
+) -> tuple[dict, dict]:
+    """An owner's not-covered question (with `wish`, "Tell me when you know" tapped) → /human →
+    a consultant's reply: the card, and the "✓ Sent" message."""
+    [declined] = await asked(telegram, OWNER, SOURDOUGH_Q)
+    under = sent_message(telegram, OWNER)
+    if wish:
+        tell_me = next(data for data in buttons(under["reply_markup"]) if data.startswith("wish:"))
+        telegram.press(OWNER, tell_me, under)
+        await telegram.wait_for(lambda: answers(telegram, OWNER)[-1] != declined, what="the wish noted")
+        assert answers(telegram, OWNER)[-1].startswith("🔔 Noted.")
+    offer = next(data for data in buttons(under["reply_markup"]) if data.startswith("human:"))
     before = len(answers(telegram, chat))
-    telegram.press(OWNER, offer, sent_message(telegram, OWNER))
+    telegram.press(OWNER, offer, under)
     await telegram.wait_for(lambda: len(answers(telegram, chat)) > before, what="the card")
     card = telegram.calls_of("sendMessage", chat)[before].result
     [sent] = await asked(telegram, consultant, reply, reply_to=card, chat_id=chat, **where)
@@ -77,15 +87,18 @@ async def handed_over(telegram, chat: int, consultant: int, reply: str, **where)
 async def test_a_reply_saved_edited_and_published_reaches_the_next_owner_within_seconds(start_bot, telegram, library):
     bot = await start_bot(**library)
     reply = "Owner111, feed your starter the night before; call me on +44 7700 900123 if it fails."
-    _card, sent = await handed_over(telegram, ADMIN, ADMIN, reply)
+    _card, sent = await handed_over(telegram, ADMIN, ADMIN, reply, wish=True)
+    [wish] = await bot.storage.open_wishes(f"tg:{OWNER}")
     assert buttons(sent["reply_markup"]) == {"teach:save:1": "📚 Save as knowledge"}
 
     [draft] = await press(telegram, ADMIN, "teach:save:1", sent, ADMIN)
+    assert "<b>Draft #1</b>" in draft and "<code>answers/" in draft  # HTML, as every admin text
+    draft = _visible_text(draft)
     assert draft.startswith("📝 Draft #1 — answers/what-is-the-best-recipe-for-sourdough-bread.md")
     assert "Removed as owner details: a phone number, a name — check." in draft
     assert "words: too little to answer a question on its own (short)" in draft  # what the linter would say
     assert "+44" not in draft and "Owner111" not in draft and "[name], feed your starter" in draft
-    assert f"## {SOURDOUGH_Q}\n\nAsked:\n- {SOURDOUGH_Q}\n" in draft and "source: consultant" in draft
+    assert f"Ways owners ask it\n• {SOURDOUGH_Q}\n" in draft and "(by Owner1; source: consultant)" in draft
     assert set(buttons(last_markup(telegram, ADMIN))) == {"teach:publish:1", "teach:discard:1"}
 
     edit = (
@@ -94,8 +107,9 @@ async def test_a_reply_saved_edited_and_published_reaches_the_next_owner_within_
         "prove overnight in the fridge and bake at 250 °C in a covered pot."
     )
     [edited] = await asked(telegram, ADMIN, edit, reply_to=sent_message(telegram, ADMIN))
+    edited = _visible_text(edited)
     assert edited.startswith("📝 Draft #1") and "Edited by Owner1." in edited
-    assert "- how do I bake sourdough at home" in edited and "feed your starter" not in edited
+    assert "• how do I bake sourdough at home" in edited and "feed your starter" not in edited
 
     started = time.monotonic()
     published = await press(telegram, ADMIN, "teach:publish:1", sent_message(telegram, ADMIN), ADMIN, count=2)
@@ -112,11 +126,24 @@ async def test_a_reply_saved_edited_and_published_reaches_the_next_owner_within_
     assert 'author: "Owner1"' in entry and "source: consultant" in entry and "+44" not in entry
     assert (await bot.storage.get_draft(1)).status == "published"
 
+    # the owner who asked to hear back gets one follow-up: their question, the answer, its source
+    def follow_ups() -> list[str]:
+        texts = [_visible_text(text) for text in answers(telegram, OWNER)]
+        return ["\n".join(texts[n:]) for n, text in enumerate(texts) if "🔔 You asked me to tell you" in text]
+
+    await telegram.wait_for(lambda: follow_ups(), what="the follow-up", timeout=30)
+    [follow_up] = follow_ups()
+    assert SOURDOUGH_Q in follow_up and "350 g water" in follow_up, follow_up
+    assert "Sources" in follow_up and follow_up.count(SOURDOUGH_Q) >= 2, follow_up  # asked, and the entry's title
+    assert {data.split(":")[0] for data in buttons(last_markup(telegram, OWNER))} >= {"fb", "src"}
+    assert not await bot.storage.open_wishes(f"tg:{OWNER}") and wish.question == SOURDOUGH_Q
+
     # the same draft is not published twice
     before = len(telegram.calls_of("answerCallbackQuery"))
     telegram.press(ADMIN, "teach:publish:1", sent_message(telegram, ADMIN, -3))
     await telegram.wait_for(lambda: len(telegram.calls_of("answerCallbackQuery")) > before, what="the refusal")
     assert telegram.calls_of("answerCallbackQuery")[-1].params["text"] == "Draft #1 is published; not published again."
+    assert_rendered(telegram, ADMIN, html_only=False)  # drafts and their confirmations: no raw Markdown
 
 
 async def test_a_held_publish_published_anyway_then_rolled_back(start_bot, telegram, library):
@@ -138,7 +165,7 @@ async def test_a_held_publish_published_anyway_then_rolled_back(start_bot, teleg
     )
 
     [again] = await press(telegram, ADMIN, "teach:edit:1", sent_message(telegram, ADMIN), ADMIN)
-    assert again.startswith("📝 Draft #1") and "Held by the eval" in again
+    assert _visible_text(again).startswith("📝 Draft #1") and "Held by the eval" in again
     _, done = await press(telegram, ADMIN, "teach:force:1", sent_message(telegram, ADMIN, -2), ADMIN, count=2)
     assert done.startswith("📚 Published draft #1 as answers/borrowing-against-unpaid-invoices.md (index version 2")
 
@@ -164,7 +191,11 @@ async def test_discard_answer_a_gap_and_a_consultant_without_publish_rights(star
     card, _sent = await handed_over(telegram, GROUP, CONSULTANT, "Use a strong flour.", **group)
     # a resolved card keeps one button: Save as knowledge
     await press(telegram, CONSULTANT, "ho:resolve:1", card, GROUP)
-    edited = lambda: [c for c in telegram.calls_of("editMessageReplyMarkup", GROUP) if c.params.get("reply_markup")]  # noqa: E731
+
+    def edited() -> list:  # the resolved card's (the claim by the reply edited them first)
+        calls = telegram.calls_of("editMessageReplyMarkup", GROUP)
+        return [c for c in calls if "teach:save" in str(c.params.get("reply_markup"))]
+
     await telegram.wait_for(edited, what="the resolved card's buttons")
     [resolved] = edited()
     assert int(resolved.params["message_id"]) == card["message_id"]
@@ -198,5 +229,6 @@ async def test_discard_answer_a_gap_and_a_consultant_without_publish_rights(star
         chat_id=GROUP,
         **group,
     )
-    assert gap_draft.startswith("📝 Draft #2") and f"Asked:\n- {SOURDOUGH_Q}" in gap_draft
+    gap_draft = _visible_text(gap_draft)
+    assert gap_draft.startswith("📝 Draft #2") and f"Ways owners ask it\n• {SOURDOUGH_Q}" in gap_draft
     assert "Bake it in a covered pot." in gap_draft and (await bot.storage.get_draft(2)).kind == "gap"

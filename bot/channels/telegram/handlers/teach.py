@@ -23,11 +23,12 @@ import logging
 import re
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.advisor import guard
 from bot.channels.telegram import admin_chat
-from bot.channels.telegram.formatting import MESSAGE_LIMIT, shortened
+from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape, shortened, to_html
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
 from bot.knowledge.answers import ANSWERS_FOLDER, redact, redact_all, render_entry, slug
 from bot.knowledge.lint import lint_entry
@@ -72,23 +73,31 @@ def gap_buttons(themes) -> list[list[InlineKeyboardButton]]:
 
 
 def draft_text(draft: Draft, note: str | None = None) -> str:
-    """The draft as its knowledge entry would read, what was removed, and how to edit it."""
+    """The draft as Telegram HTML, the way the entry will read (its ways of asking, its answer,
+    who wrote it), what was removed as owner details, what the linter would say, and how to edit
+    it. Not the file's raw Markdown: consultants read drafts like answers."""
     where = f"{ANSWERS_FOLDER}/{slug(draft.questions[0])}.md" if draft.questions else ANSWERS_FOLDER
-    head = [f"📝 Draft #{draft.id} — {where} (not published yet)"]
+    head = [f"📝 <b>Draft #{draft.id}</b> — <code>{escape(where)}</code> (not published yet)"]
     if note:
-        head.append(note)
+        head.append(escape(note))
     removed = ", ".join(draft.removed)
-    head.append(f"Removed as owner details: {removed} — check." if removed else "No owner details found — check.")
-    hint = EDIT_HINT
-    if not draft.questions or not draft.answer.strip():
-        body = "Questions:\n" + "\n".join(f"- {q}" for q in draft.questions) + "\n\n(no answer yet)"
-    else:
-        body = render_entry(
+    head.append(
+        escape(f"Removed as owner details: {removed} — check." if removed else "No owner details found — check.")
+    )
+    asked = "\n".join(f"• {escape(q)}" for q in draft.questions) or "(none yet)"
+    body = [f"<b>Ways owners ask it</b>\n{asked}"]
+    if draft.questions and draft.answer.strip():
+        entry = render_entry(
             questions=draft.questions, answer=draft.answer, author=draft.author, date=dt.datetime.now(dt.UTC).date()
         )
-        head += [f"⚠️ {f.message} ({f.check})" for f in lint_entry(body, where)]
-    room = MESSAGE_LIMIT - sum(len(h) + 2 for h in head) - len(hint) - 10
-    return "\n".join(head) + "\n\n" + shortened(body, room) + "\n\n" + hint
+        head += [escape(f"⚠️ {f.message} ({f.check})") for f in lint_entry(entry, where)]
+        room = MESSAGE_LIMIT - sum(len(h) + 2 for h in head) - len(body[0]) - len(EDIT_HINT) - 400
+        body.append(
+            f"<b>Answer</b> (by {escape(draft.author)}; source: consultant)\n{to_html(shortened(draft.answer, room))}"
+        )
+    else:
+        body.append("(no answer yet)")
+    return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n\n" + escape(EDIT_HINT)
 
 
 def draft_buttons(draft: Draft) -> InlineKeyboardMarkup:
@@ -103,7 +112,9 @@ def draft_buttons(draft: Draft) -> InlineKeyboardMarkup:
 
 
 async def post_draft(context: BotContext, chat_id: int, draft: Draft, note: str | None = None) -> Message:
-    return await context.bot.send_message(chat_id, draft_text(draft, note), reply_markup=draft_buttons(draft))
+    return await context.bot.send_message(
+        chat_id, draft_text(draft, note), parse_mode=ParseMode.HTML, reply_markup=draft_buttons(draft)
+    )
 
 
 def warm_the_guard(context: BotContext) -> None:
@@ -182,7 +193,7 @@ async def answer_gap(update: Update, context: BotContext) -> None:
         status="awaiting",
     )
     warm_the_guard(context)
-    asked = "\n".join(f"- {q}" for q in questions)
+    asked = "\n".join(f"• {q}" for q in questions)
     await context.bot.send_message(
         update.effective_chat.id,
         f"📝 Draft #{draft.id}: reply to this message with the answer owners should get. Asked:\n{asked}",

@@ -103,7 +103,14 @@ def test_token_budgets_told_from_bytes_are_the_exact_ones():
     from bot.advisor.conversation import Exchange
     from bot.knowledge.tokens import count_tokens, fits_tokens
 
-    texts = ["How do I price cakes?", "¿Cómo fijo precios?", "我该如何给蛋糕定价？", "Как поднять цены?", "a" * 40, "🙂 ok"]
+    texts = [
+        "How do I price cakes?",
+        "¿Cómo fijo precios?",
+        "我该如何给蛋糕定价？",
+        "Как поднять цены?",
+        "a" * 40,
+        "🙂 ok",
+    ]
     for text in texts:
         for limit in range(0, 60):
             assert fits_tokens(text, limit) == (count_tokens(text) <= limit)

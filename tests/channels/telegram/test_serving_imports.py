@@ -37,7 +37,8 @@ def imported(importtime: str) -> set[str]:
 
 
 def test_imported_names_parents_too():
-    log = "import time: self [us] | cumulative | imported package\nimport time:   785 |   1219 |   langchain_core.prompts.base\n"
+    log = "import time: self [us] | cumulative | imported package\n"
+    log += "import time:   785 |   1219 |   langchain_core.prompts.base\n"
     assert imported(log) == {"langchain_core", "langchain_core.prompts", "langchain_core.prompts.base"}
 
 
@@ -57,7 +58,9 @@ async def test_the_serving_bot_imports_only_what_it_uses(mode, tmp_path, shared_
         env.update(LLM_MODEL="openai:fake", LLM_BASE_URL=llm.base_url)
     log = tmp_path / "importtime.log"
     with open(log, "w") as stderr:
-        bot = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "bot", "run"], cwd=ROOT, env=env, stderr=stderr)
+        bot = subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", "bot", "run"], cwd=ROOT, env=env, stderr=stderr
+        )
         try:
             await telegram.wait_for(lambda: telegram.calls_of("getUpdates"), timeout=120, what="the bot to start")
             telegram.message(OWNER, CREDIT_Q)

@@ -16,7 +16,7 @@ from bot.advisor.chat_model import without_controls
 from bot.advisor.profile import Profile as Profile  # the profile, re-exported where it was
 from bot.advisor.profile import ProfileError as ProfileError
 from bot.advisor.profile import profile_pairs as profile_pairs
-from bot.knowledge.tokens import count_tokens
+from bot.knowledge.tokens import count_tokens, fits_tokens
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,10 @@ class Exchange:
 
 
 def trim_history(history: Sequence[Exchange], budget_tokens: int) -> list[Exchange]:
-    """The most recent exchanges that fit in `budget_tokens`, oldest dropped first."""
+    """The most recent exchanges that fit in `budget_tokens`, oldest dropped first (all of them,
+    without loading the token encoding, when their bytes alone fit)."""
+    if sum(len(f"{e.question}{e.answer}".encode("utf-8", "surrogatepass")) for e in history) <= budget_tokens:
+        return list(history)
     kept: list[Exchange] = []
     used = 0
     for exchange in reversed(history):
@@ -159,7 +162,7 @@ def focus_question(message: str, limit_tokens: int) -> Focus:
     and as much of the context before it as fits; characters that show as nothing are dropped."""
     message = without_controls(_INVISIBLE.sub("", message))
     text = " ".join(message.split())
-    if count_tokens(text) <= limit_tokens:
+    if fits_tokens(text, limit_tokens):
         return Focus(text, text)
     sentences = [s.strip() for s in _SENTENCE.split(message) if s.strip()]
     asking = [n for n, sentence in enumerate(sentences) if _ASKS.search(sentence)]

@@ -16,8 +16,6 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 
-from langchain_core.messages import HumanMessage
-
 from bot.advisor import texts
 from bot.advisor.answer import Answer, Failure, Source
 from bot.advisor.chat_model import chunk_text, describe_failure
@@ -62,6 +60,8 @@ class ModelAnswers:
     ) -> tuple[str, str | None]:
         """The question made standalone and in `language` by the model (one call), and why it
         failed (None when it did not; then the question comes back as it was)."""
+        from langchain_core.messages import HumanMessage  # only with a model (offline never loads it)
+
         started = time.perf_counter()
         prompt = self.prompts.rewrite.format(
             history=defused(history_text(history)) or "(none)",

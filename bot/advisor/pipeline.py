@@ -69,6 +69,8 @@ class Advisor:
         self.settings = settings
         self.chat_model = chat_model
         self.prompts = prompts or load_prompts(settings.prompts_dir)
+        if chat_model is not None:  # langchain's templates now, not at the first question (offline: never)
+            self.prompts.answer, self.prompts.rewrite  # noqa: B018
         self.lookup = Lookup(retriever, settings, coverage or default_model())
         self.model = ModelAnswers(chat_model, self.prompts, settings)
         self._owner_documents = owner_documents
@@ -88,10 +90,13 @@ class Advisor:
         return "llm" if self.chat_model is not None else "offline"
 
     def warm_up(self) -> None:
-        """Load the models, the index and the token counter now (~1 s, ~150 MB that the first
-        question would otherwise load), so the first owner does not wait for them."""
+        """Load the models and the index now (~1 s, ~110 MB that the first question would
+        otherwise load), so the first owner does not wait for them; with a chat model also the
+        token counter its prompts are measured with (offline it loads only for a long message or
+        conversation, see `bot.knowledge.tokens.fits_tokens`)."""
         self.retriever.warm_up()
-        count_tokens("warm up")
+        if self.chat_model is not None:
+            count_tokens("warm up")
 
     async def answer(
         self,

@@ -2,24 +2,28 @@
 
 Consultants edit the files; a template that cannot work (missing, unbalanced
 braces, a required placeholder removed, an unknown one added) stops the start
-with the file name and the problem, instead of failing on an owner's question.
-Below them, the helpers that fill them in: the conversation, and the passages
+with the file name and the problem, instead of failing on an owner's question. The
+texts are checked without langchain; its templates are built the first time a model is asked
+(at start when an LLM is configured), so offline mode never imports langchain_core's prompts
+(~0.35 s and their tracing machinery). Below them, the helpers that fill them in: the conversation, and the passages
 numbered as they are cited (`[1]` knowledge, `[D1]` the owner's own documents).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import string
+from functools import cached_property
 from pathlib import Path
-
-from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
+from typing import TYPE_CHECKING
 
 from bot.advisor import texts
 from bot.advisor.conversation import Exchange
 from bot.index.retriever import Passage
 from bot.locales import Translate
+
+if TYPE_CHECKING:
+    from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 
 # file -> (required placeholders, optional placeholders)
 TEMPLATES = {
@@ -45,22 +49,47 @@ class PromptError(Exception):
     """A prompt template file is missing or malformed."""
 
 
-@dataclass(frozen=True)
 class Prompts:
-    answer: ChatPromptTemplate  # system + earlier conversation + the owner's message
-    rewrite: PromptTemplate
+    """The checked template texts; their langchain templates built on first use."""
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self.texts = texts
+
+    @cached_property
+    def answer(self) -> ChatPromptTemplate:
+        """System + earlier conversation + the owner's message."""
+        from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+
+        return ChatPromptTemplate.from_messages(
+            [
+                ("system", self.texts["system.md"]),
+                MessagesPlaceholder("history", optional=True),
+                ("human", self.texts["answer.md"]),
+            ]
+        )
+
+    @cached_property
+    def rewrite(self) -> PromptTemplate:
+        from langchain_core.prompts import PromptTemplate
+
+        return PromptTemplate.from_template(self.texts["rewrite.md"])
 
 
 def load_prompts(folder: Path) -> Prompts:
-    texts = {name: _read(folder / name) for name in TEMPLATES}
-    answer = ChatPromptTemplate.from_messages(
-        [
-            ("system", texts["system.md"]),
-            MessagesPlaceholder("history", optional=True),
-            ("human", texts["answer.md"]),
-        ]
-    )
-    return Prompts(answer=answer, rewrite=PromptTemplate.from_template(texts["rewrite.md"]))
+    return Prompts({name: _read(folder / name) for name in TEMPLATES})
+
+
+def template_variables(text: str) -> set[str]:
+    """The placeholders of an f-string template, refused as langchain's `PromptTemplate` refuses
+    them (unbalanced braces, `{a.b}`, `{a[0]}`, `{0}`, a nested `{a:{b}}`): a ValueError."""
+    names = set()
+    for _, name, spec, _ in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if "." in name or "[" in name or "]" in name or name.isdigit() or (spec and ("{" in spec or "}" in spec)):
+            raise ValueError(f"invalid placeholder {{{name}}}")
+        names.add(name)
+    return names
 
 
 def _read(path: Path) -> str:
@@ -73,7 +102,7 @@ def _read(path: Path) -> str:
     if not text.strip():
         raise PromptError(f"prompt template {path} is empty")
     try:
-        variables = set(PromptTemplate.from_template(text).input_variables)
+        variables = template_variables(text)
     except (ValueError, KeyError, IndexError) as exc:
         hint = "write a literal brace as {{ or }}"
         raise PromptError(f"prompt template {path} is malformed: {exc} ({hint})") from None
@@ -94,6 +123,8 @@ def _braced(names: set[str]) -> str:
 
 
 def history_messages(history: list[Exchange]) -> list:
+    from langchain_core.messages import AIMessage, HumanMessage
+
     messages: list = []
     for exchange in history:
         messages += [HumanMessage(exchange.question), AIMessage(exchange.answer)]

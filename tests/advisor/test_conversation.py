@@ -95,3 +95,36 @@ def test_offline_follow_up_borrows_the_previous_questions_key_terms():
 )
 def test_asking_for_more_is_a_whole_question_not_the_word_more(question, more):
     assert asks_for_more(question) is more
+
+
+def test_token_budgets_told_from_bytes_are_the_exact_ones():
+    """A text's UTF-8 bytes bound its tokens, so the shortcut that spares the encoding never
+    changes which exchanges are kept or whether a message is cut."""
+    from bot.advisor.conversation import Exchange
+    from bot.knowledge.tokens import count_tokens, fits_tokens
+
+    texts = [
+        "How do I price cakes?",
+        "¿Cómo fijo precios?",
+        "我该如何给蛋糕定价？",
+        "Как поднять цены?",
+        "a" * 40,
+        "🙂 ok",
+    ]
+    for text in texts:
+        for limit in range(0, 60):
+            assert fits_tokens(text, limit) == (count_tokens(text) <= limit)
+
+    def exact(history, budget):
+        kept, used = [], 0
+        for exchange in reversed(history):
+            cost = count_tokens(exchange.question) + count_tokens(exchange.answer)
+            if used + cost > budget:
+                break
+            kept.append(exchange)
+            used += cost
+        return list(reversed(kept))
+
+    history = [Exchange(q, a * 3) for q, a in zip(texts, reversed(texts), strict=True)]
+    for budget in range(0, 400, 7):
+        assert trim_history(history, budget) == exact(history, budget)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from bot.index.fusion import Fusion, fuse, fuse_scores
 from bot.index.lexical import LexicalIndex, tokenize
+from tests.helpers import ROOT
 
 
 def meta(language: str = "en", heading: str = "") -> dict:
@@ -68,3 +73,19 @@ def test_a_paragraph_repeated_across_files_is_not_read_and_its_chunk_is_junk(tmp
     index.save(tmp_path)
     assert LexicalIndex.load(tmp_path).junk == {"a"}
     assert LexicalIndex.build(["a", "b"], texts[:2], metas[:2]).junk == frozenset()  # in one file only: its own
+
+
+def test_stop_words_are_bm25s_lists_read_without_importing_bm25s():
+    """Tokenising a question (which a serving bot does) reads bm25s's stop word lists from their
+    file; bm25s itself, and the scipy it imports, load only with a BM25 index."""
+    script = (
+        "import sys, json; from bot.index.lexical import tokenize, _STOPWORDS, _stopwords;"
+        "words = tokenize('How can the small business get credit?');"
+        "loaded = [m for m in ('bm25s', 'scipy') if m in sys.modules];"
+        "import bm25s.stopwords as b;"
+        "same = all(_stopwords(k) == frozenset(getattr(b, n)) for k, n in _STOPWORDS.items());"
+        "print(json.dumps([words, loaded, same]))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [["small", "busi", "get", "credit"], [], True]

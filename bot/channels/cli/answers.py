@@ -129,6 +129,7 @@ def run_command(ctx) -> None:
         log.info("starting the terminal chat (no TELEGRAM_BOT_TOKEN set)")
         _terminal_chat(settings, ())
         return
+    without_httpx_command_line()
     from bot.channels.telegram.app import TelegramStartError, run
 
     mode = "webhook" if settings.telegram_webhook_url else "polling"
@@ -165,3 +166,9 @@ async def _chat(settings: Settings, advisor, profile_pairs: tuple[str, ...], as_
     finally:
         await storage.close()
 
+
+def without_httpx_command_line() -> None:
+    """Keep httpx's own command line (`httpx._main`: click, Rich's tables and progress bars,
+    pygments; ~40 ms and ~6 MB) out of the bot: httpx imports it only to offer `httpx` as a
+    command, and falls back to a stub when it cannot. Call before python-telegram-bot is imported."""
+    sys.modules.setdefault("httpx._main", None)

@@ -53,12 +53,15 @@ def ingest_at_start(settings: Settings) -> None:
     When there is something to embed (a first start, changed files), the ingest runs in a child
     process: embedding in batches leaves the process ~0.6 GB bigger than serving needs (the
     models' buffers, the allocator's arenas), which a serving bot would keep for its lifetime.
-    Nothing to embed: it runs here, loading no model."""
+    Nothing to embed: it runs here, loading no model and no progress bar (Rich stays out of the
+    serving process)."""
     from bot.knowledge.runner import will_write
 
     try:
-        if settings.chroma_url or not will_write(settings):
+        if settings.chroma_url:
             ingest_with_progress(settings, quiet_when_unchanged=True)
+        elif not will_write(settings):
+            _ingest_unchanged(settings)
         else:
             _ingest_in_child(settings)
     except SystemExit as exc:
@@ -71,6 +74,26 @@ def ingest_at_start(settings: Settings) -> None:
             type(exc).__name__,
             exc,
         )
+
+
+def _ingest_unchanged(settings: Settings) -> None:
+    """The start-up ingest with nothing to embed, as `ingest_with_progress` does it quietly but
+    without its progress bar: a summary table (and Rich) only when a file was skipped."""
+    from bot.knowledge.ingest import IndexShrinkError
+    from bot.knowledge.runner import run_ingest
+
+    try:
+        report = run_ingest(settings)
+    except KeyboardInterrupt:
+        click.echo("Interrupted. The index is consistent; run ingest again to finish.", err=True)
+        sys.exit(130)
+    except (FileNotFoundError, IndexShrinkError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if report.added or report.updated or report.removed or report.skipped:
+        from bot.channels.cli.tables import make_console, summary_table
+
+        make_console(stderr=True).print(summary_table(report, settings.knowledge_dir))
 
 
 STOP_GRACE = 3.0  # seconds the start-up ingest's child has to stop on Ctrl-C before it is killed

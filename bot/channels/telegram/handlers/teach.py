@@ -38,6 +38,7 @@ from bot.storage.models import Draft
 log = logging.getLogger(__name__)
 
 DRAFT_HEADING = re.compile(r"📝 Draft #(\d+)\b")
+QUESTION_SHOWN, QUESTIONS_SHOWN = 300, 1200  # characters of one way of asking, and of all, in a draft
 GAP_DATA = 64 - len("teach:gap:")  # callback data is at most 64 bytes
 EDIT_HINT = (
     "To edit, reply to this message: your text replaces the answer; lines starting with “Q:” "
@@ -84,8 +85,7 @@ def draft_text(draft: Draft, note: str | None = None) -> str:
     head.append(
         escape(f"Removed as owner details: {removed} — check." if removed else "No owner details found — check.")
     )
-    asked = "\n".join(f"• {escape(q)}" for q in draft.questions) or "(none yet)"
-    body = [f"<b>Ways owners ask it</b>\n{asked}"]
+    body = [f"<b>Ways owners ask it</b>\n{_listed(draft.questions)}"]
     if draft.questions and draft.answer.strip():
         entry = render_entry(
             questions=draft.questions, answer=draft.answer, author=draft.author, date=dt.datetime.now(dt.UTC).date()
@@ -98,6 +98,18 @@ def draft_text(draft: Draft, note: str | None = None) -> str:
     else:
         body.append("(no answer yet)")
     return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n\n" + escape(EDIT_HINT)
+
+
+def _listed(questions: list[str], mark=escape) -> str:
+    """The ways of asking as bullets (HTML; `mark=str`: plain text), each and all shortened so the
+    answer keeps its room (the file gets them in full)."""
+    lines: list[str] = []
+    for number, question in enumerate(questions):
+        if sum(len(line) for line in lines) > QUESTIONS_SHOWN:
+            lines.append(mark(f"…and {len(questions) - number} more"))
+            break
+        lines.append(f"• {mark(shortened(question, QUESTION_SHOWN))}")
+    return "\n".join(lines) or "(none yet)"
 
 
 def draft_buttons(draft: Draft) -> InlineKeyboardMarkup:
@@ -193,10 +205,10 @@ async def answer_gap(update: Update, context: BotContext) -> None:
         status="awaiting",
     )
     warm_the_guard(context)
-    asked = "\n".join(f"• {q}" for q in questions)
     await context.bot.send_message(
         update.effective_chat.id,
-        f"📝 Draft #{draft.id}: reply to this message with the answer owners should get. Asked:\n{asked}",
+        f"📝 Draft #{draft.id}: reply to this message with the answer owners should get. "
+        f"Asked:\n{_listed(questions, mark=str)}",
         reply_markup=ForceReply(selective=True, input_field_placeholder="The answer for every owner"),
     )
 

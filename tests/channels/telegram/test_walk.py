@@ -1,0 +1,37 @@
+"""A hostile walk through the consultants' loop (issue 28), against the fake Bot API: what a
+consultancy team and a hostile user found, each a test that failed before its fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.channels.telegram.test_teach import handed_over, library, press  # noqa: F401 (fixture)
+from tests.fakes.telegram_server import _visible_text
+from tests.helpers.telegram import ADMIN, OWNER, asked, sent_message
+
+pytestmark = pytest.mark.hostile
+GAPS_MESSAGE = {"message_id": 1, "chat": {"id": ADMIN, "type": "private"}, "date": 0}  # as forged: any will do
+LONG = "How do I price a wedding cake for a hundred guests when flour and butter keep rising? "
+
+
+async def test_a_draft_edited_with_long_questions_is_still_shown(start_bot, telegram, library):  # noqa: F811
+    """Three long "Q:" lines (a Telegram message's worth) made the draft longer than Telegram
+    takes: the edit was stored but the consultant saw nothing."""
+    await start_bot(**library)
+    _card, sent = await handed_over(telegram, ADMIN, ADMIN, "Use a cost sheet.")
+    await press(telegram, ADMIN, "teach:save:1", sent, ADMIN)
+    edit = "\n".join(f"Q: {n} {LONG * 14}" for n in range(3))
+    assert len(edit) < 4096
+    [shown] = await asked(telegram, ADMIN, edit, reply_to=sent_message(telegram, ADMIN))
+    shown = _visible_text(shown)
+    assert shown.startswith("📝 Draft #1") and len(shown) <= 4096 and "Use a cost sheet." in shown
+
+
+async def test_answer_this_with_long_gap_questions_still_prompts(start_bot, telegram, library):  # noqa: F811
+    """ "Answer this" on a gap of long owner questions: the prompt listed them all, past what
+    Telegram takes, and the consultant got nothing to reply to."""
+    await start_bot(**library)
+    for n in range(3):
+        await asked(telegram, OWNER, f"{n} {LONG * 16}")
+    [prompt] = await press(telegram, ADMIN, "teach:gap:1-2-3", GAPS_MESSAGE, ADMIN)
+    assert prompt.startswith("📝 Draft #1: reply to this message") and len(prompt) <= 4096

@@ -35,3 +35,19 @@ async def test_answer_this_with_long_gap_questions_still_prompts(start_bot, tele
         await asked(telegram, OWNER, f"{n} {LONG * 16}")
     [prompt] = await press(telegram, ADMIN, "teach:gap:1-2-3", GAPS_MESSAGE, ADMIN)
     assert prompt.startswith("📝 Draft #1: reply to this message") and len(prompt) <= 4096
+
+
+async def test_a_question_of_marks_only_is_refused_with_a_clear_message(start_bot, telegram, library):  # noqa: F811
+    """ "Q: ###" is no way of asking (the file's heading would be empty): the edit crashed in
+    silence; now it says why, and the draft keeps its questions."""
+    bot = await start_bot(**library)
+    _card, sent = await handed_over(telegram, ADMIN, ADMIN, "Use a cost sheet.")
+    await press(telegram, ADMIN, "teach:save:1", sent, ADMIN)
+    [said] = await asked(telegram, ADMIN, "Q: ###\nQ: - * -\nPrice each tier.", reply_to=sent_message(telegram, ADMIN))
+    said = _visible_text(said)
+    assert said.startswith("📝 Draft #1") and "Price each tier." in said, said
+    assert "Not questions (no words in them), ignored: “###”, “- * -”." in said
+    draft = await bot.storage.get_draft(1)
+    assert draft.answer == "Price each tier." and all(q.strip("#-* ") for q in draft.questions), draft.questions
+    [only] = await asked(telegram, ADMIN, "Q: ##", reply_to=sent_message(telegram, ADMIN))
+    assert only.startswith("Nothing to change in draft #1") and "“##”" in only

@@ -30,7 +30,7 @@ from bot.advisor import guard
 from bot.channels.telegram import admin_chat
 from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape, shortened, to_html
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
-from bot.knowledge.answers import ANSWERS_FOLDER, redact, redact_all, render_entry, slug
+from bot.knowledge.answers import ANSWERS_FOLDER, one_question, redact, redact_all, render_entry, slug
 from bot.knowledge.lint import lint_entry
 from bot.storage import TurnFilter
 from bot.storage.models import Draft
@@ -234,6 +234,8 @@ async def draft_reply(update: Update, context: BotContext) -> None:
         await message.reply_text(f"Draft #{number} is {state}; nothing was changed.")
         return
     questions, answer = parse_edit(message.text)
+    empty = [q for q in questions if not one_question(q)]  # "Q: ###": no heading could be made of it
+    questions = [q for q in questions if one_question(q)]
     values: dict = {}
     removed = list(draft.removed)
     if questions:
@@ -244,15 +246,18 @@ async def draft_reply(update: Update, context: BotContext) -> None:
         cleaned = redact(answer)
         values["answer"] = cleaned.text
         removed += list(cleaned.removed)
+    ignored = f" Not questions (no words in them), ignored: {', '.join(f'“{q}”' for q in empty)}." if empty else ""
     if not values:
-        await message.reply_text(f"Nothing to change in draft #{number}: reply with the answer, or “Q:” lines.")
+        await message.reply_text(
+            f"Nothing to change in draft #{number}: reply with the answer, or “Q:” lines.{ignored}"
+        )
         return
     values["removed"] = list(dict.fromkeys(removed))
     edited = await deps.storage.edit_draft(number, **values)
     if edited is None:
         await message.reply_text(f"Draft #{number} was published or discarded meanwhile; nothing was changed.")
         return
-    await post_draft(context, message.chat_id, edited, note=f"Edited by {update.effective_user.full_name}.")
+    await post_draft(context, message.chat_id, edited, note=f"Edited by {update.effective_user.full_name}.{ignored}")
 
 
 def parse_edit(text: str) -> tuple[list[str], str]:

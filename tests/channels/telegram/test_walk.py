@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.channels.telegram.test_teach import handed_over, library, press  # noqa: F401 (fixture)
+from bot.storage import TurnFilter
+from tests.channels.telegram.test_teach import SOURDOUGH_Q, handed_over, library, press  # noqa: F401 (fixture)
 from tests.fakes.telegram_server import _visible_text
 from tests.helpers.telegram import ADMIN, OWNER, asked, sent_message
 
@@ -51,3 +52,20 @@ async def test_a_question_of_marks_only_is_refused_with_a_clear_message(start_bo
     assert draft.answer == "Price each tier." and all(q.strip("#-* ") for q in draft.questions), draft.questions
     [only] = await asked(telegram, ADMIN, "Q: ##", reply_to=sent_message(telegram, ADMIN))
     assert only.startswith("Nothing to change in draft #1") and "“##”" in only
+
+
+async def test_tell_me_when_you_know_forged_in_a_group_is_refused(start_bot, telegram, library):  # noqa: F811
+    """A group has no "Tell me when you know" (a consultant's help is for private chats), but the
+    callback data is easy to forge: another member noted a wish on someone else's question, and
+    the answer would later have been posted to the whole group."""
+    bot = await start_bot(**library)
+    group = -100300
+    [declined] = await asked(telegram, OWNER, f"/ask {SOURDOUGH_Q}", chat_id=group, chat_type="supergroup")
+    [turn] = await bot.storage.list_turns(TurnFilter(user=f"tg:{OWNER}"), limit=None)
+    assert not turn.covered, declined
+    for user in (222, OWNER):  # another member, and the asker too: no wish from a group
+        before = len(telegram.calls_of("answerCallbackQuery"))
+        telegram.press(user, f"wish:{turn.id}:en", sent_message(telegram, group))
+        await telegram.wait_for(lambda: len(telegram.calls_of("answerCallbackQuery")) > before, what="the refusal")
+        assert telegram.calls_of("answerCallbackQuery")[-1].params.get("text") == "Not permitted."
+    assert await bot.storage.open_wishes() == []

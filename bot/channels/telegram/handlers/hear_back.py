@@ -1,5 +1,6 @@
 """Owners hear back. "🔔 Tell me when you know" under a not-covered answer notes the owner's wish
-(`wish:<turn>:<language>`, once; a second tap says it is noted already). When an entry is
+(`wish:<turn>:<language>`, once; a second tap says it is noted already; only the asker's own, in
+a private chat: the data can be forged, and a group's answer would reach the whole group). When an entry is
 published that now answers the question, `tell_waiting_owners` sends the owner one message in
 the language they asked in: "You asked: …", the answer as the bot gives it now, its sources and
 the usual buttons, stored in their transcript as a turn marked `follow-up`.
@@ -19,6 +20,7 @@ import logging
 from pathlib import Path
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.error import Forbidden
 from telegram.ext import CallbackQueryHandler
 
@@ -54,6 +56,9 @@ async def wish(update: Update, context: BotContext) -> None:
     turn = await storage.get_turn(int(turn_id))
     if turn is None:  # gone between the check and now (/forget in another chat)
         await acknowledge(update)
+        return
+    if update.effective_chat.type != ChatType.PRIVATE or turn.user_id != user_key(update):
+        await query.answer(_("Not permitted."))  # forged: groups have no such button, nor others' questions
         return
     added = await storage.add_wish(
         user_id=user_key(update),

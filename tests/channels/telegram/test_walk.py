@@ -66,6 +66,6 @@ async def test_tell_me_when_you_know_forged_in_a_group_is_refused(start_bot, tel
     for user in (222, OWNER):  # another member, and the asker too: no wish from a group
         before = len(telegram.calls_of("answerCallbackQuery"))
         telegram.press(user, f"wish:{turn.id}:en", sent_message(telegram, group))
-        await telegram.wait_for(lambda: len(telegram.calls_of("answerCallbackQuery")) > before, what="the refusal")
+        await telegram.wait_for(lambda n=before: len(telegram.calls_of("answerCallbackQuery")) > n, what="the refusal")
         assert telegram.calls_of("answerCallbackQuery")[-1].params.get("text") == "Not permitted."
     assert await bot.storage.open_wishes() == []

@@ -69,3 +69,19 @@ async def test_tell_me_when_you_know_forged_in_a_group_is_refused(start_bot, tel
         await telegram.wait_for(lambda n=before: len(telegram.calls_of("answerCallbackQuery")) > n, what="the refusal")
         assert telegram.calls_of("answerCallbackQuery")[-1].params.get("text") == "Not permitted."
     assert await bot.storage.open_wishes() == []
+
+
+async def test_queue_of_twenty_requests_from_owners_with_long_names_is_sent(start_bot, telegram):
+    """/queue with 20 open requests from owners whose Telegram names are long (first and last
+    name, 64 characters each, and a username): the list went past Telegram's 4,096 characters
+    and the consultant got nothing."""
+    bot = await start_bot()
+    for n in range(20):
+        owner = f"tg:{9_000_000_000 + n}"
+        await bot.storage.touch_user(owner, username=f"u{n}" + "x" * 30, display_name=f"{n} " + "Ann " * 31)
+        await bot.storage.open_handover(owner, 9_000_000_000 + n, f"{n} " + LONG * 2, hours=24)
+    [queue, *more] = await asked(telegram, ADMIN, "/queue")
+    assert not more, more
+    queue = _visible_text(queue)
+    assert queue.startswith("📋 Open requests (20, oldest first)") and len(queue) <= 4096, len(queue)
+    assert "#1 " in queue and "more." in queue

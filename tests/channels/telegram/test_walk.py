@@ -85,3 +85,15 @@ async def test_queue_of_twenty_requests_from_owners_with_long_names_is_sent(star
     queue = _visible_text(queue)
     assert queue.startswith("📋 Open requests (20, oldest first)") and len(queue) <= 4096, len(queue)
     assert "#1 " in queue and "more." in queue
+
+
+async def test_save_as_knowledge_tapped_twice_makes_one_draft(start_bot, telegram, library):  # noqa: F811
+    """A double tap on "Save as knowledge" made two drafts of one exchange; both could be
+    published, and the library held the same answer twice (`…-2.md`)."""
+    bot = await start_bot(**library)
+    _card, sent = await handed_over(telegram, ADMIN, ADMIN, "Use a cost sheet.")
+    [first] = await press(telegram, ADMIN, "teach:save:1", sent, ADMIN)
+    [second] = await press(telegram, ADMIN, "teach:save:1", sent, ADMIN)
+    assert _visible_text(first).startswith("📝 Draft #1") and _visible_text(second).startswith("📝 Draft #1"), second
+    assert "already" in _visible_text(second)
+    assert await bot.storage.get_draft(2) is None

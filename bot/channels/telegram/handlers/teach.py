@@ -4,7 +4,8 @@ knowledge gap, becomes a draft knowledge entry, edited by replying to it, then p
 
 - "📚 Save as knowledge" (`teach:save:<hand-over>`), under the "✓ Sent" of a consultant's reply
   and on a resolved card: the owner's question(s) as the ways of asking, the consultants'
-  replies as the answer, owner details removed (`bot.knowledge.answers.redact`).
+  replies as the answer, owner details removed (`bot.knowledge.answers.redact`). One draft
+  per hand-over at a time: a second tap shows the draft being written.
 - "✍️ Answer this" (`teach:gap:<turn ids>`), under /gaps and the digest's gaps: a prompt to
   reply to with the answer; the gap's owner questions are the ways of asking.
 - A reply to a draft (a message starting "📝 Draft #N") edits it: "Q:" lines first replace
@@ -146,6 +147,11 @@ async def save_as_knowledge(update: Update, context: BotContext) -> None:
     handover = await deps.storage.get_handover(int(query.data.rsplit(":", 1)[1]))
     if handover is None:
         await query.answer("This request is gone (the owner deleted their data).")
+        return
+    drafting = await deps.storage.open_draft_of(handover.id)
+    if drafting is not None:  # a second tap (or a second consultant): one draft of one exchange
+        await query.answer()
+        await post_draft(context, update.effective_chat.id, drafting, note="This exchange is drafted already:")
         return
     turns = await deps.storage.list_turns(TurnFilter(user=handover.user_id, since=handover.created_at), limit=None)
     replies = sorted((t for t in turns if t.mode == "human" and t.answered_by), key=lambda t: t.id)

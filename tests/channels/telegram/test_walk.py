@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.index.versions import current_version
 from bot.storage import TurnFilter
 from tests.channels.telegram.test_teach import SOURDOUGH_Q, handed_over, library, press  # noqa: F401 (fixture)
 from tests.fakes.telegram_server import _visible_text
@@ -97,3 +98,17 @@ async def test_save_as_knowledge_tapped_twice_makes_one_draft(start_bot, telegra
     assert _visible_text(first).startswith("📝 Draft #1") and _visible_text(second).startswith("📝 Draft #1"), second
     assert "already" in _visible_text(second)
     assert await bot.storage.get_draft(2) is None
+
+
+async def test_a_publish_that_cannot_write_the_folder_keeps_the_draft(start_bot, telegram, library):  # noqa: F811
+    """The knowledge folder cannot take the entry (here `answers` is a file, as a folder without
+    write access is for a root test process): the consultant is told, nothing goes live, and the
+    draft is kept to publish again."""
+    bot = await start_bot(**library)
+    (library["knowledge_dir"] / "answers").write_text("not a folder")
+    _card, sent = await handed_over(telegram, ADMIN, ADMIN, "Use a cost sheet for every cake.")
+    await press(telegram, ADMIN, "teach:save:1", sent, ADMIN)
+    _, failed = await press(telegram, ADMIN, "teach:publish:1", sent_message(telegram, ADMIN), ADMIN, count=2)
+    assert failed.startswith("Could not publish draft #1:") and "The draft is kept; try again." in failed, failed
+    assert (await bot.storage.get_draft(1)).status == "draft"
+    assert current_version(bot.settings.index_path) == 1

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from bot.channels.telegram.handlers.deps import ONLY_HERE
 from bot.index.versions import current_version
 from bot.storage import TurnFilter
 from tests.channels.telegram.test_teach import SOURDOUGH_Q, handed_over, library, press  # noqa: F401 (fixture)
 from tests.fakes.telegram_server import _visible_text
-from tests.helpers.telegram import ADMIN, OWNER, asked, sent_message
+from tests.helpers.telegram import ADMIN, CREDIT_Q, OWNER, asked, sent_message
 
 pytestmark = pytest.mark.hostile
 GAPS_MESSAGE = {"message_id": 1, "chat": {"id": ADMIN, "type": "private"}, "date": 0}  # as forged: any will do
@@ -112,3 +113,18 @@ async def test_a_publish_that_cannot_write_the_folder_keeps_the_draft(start_bot,
     assert failed.startswith("Could not publish draft #1:") and "The draft is kept; try again." in failed, failed
     assert (await bot.storage.get_draft(1)).status == "draft"
     assert current_version(bot.settings.index_path) == 1
+
+
+async def test_the_teams_commands_do_not_show_owners_data_in_an_owners_group(start_bot, telegram, llm):
+    """A consultant (CONSULTANT_USER_IDS) typing /transcript, /queue or /gaps in a group of owners
+    posted other owners' questions, names and requests where every member reads them."""
+    consultant, group = 77, -100400
+    await start_bot(consultant_user_ids=[consultant])
+    await asked(telegram, OWNER, CREDIT_Q)
+    for command in (f"/transcript {OWNER}", "/queue", "/gaps", "/digest", "/stats"):
+        [said] = await asked(telegram, consultant, command, chat_id=group, chat_type="supergroup")
+        assert said == ONLY_HERE and CREDIT_Q not in said, (command, said)
+    [history] = await asked(telegram, consultant, f"/transcript {OWNER}")  # privately: as before
+    assert CREDIT_Q in history
+    [admins] = await asked(telegram, ADMIN, "/queue", chat_id=group, chat_type="supergroup")
+    assert admins == ONLY_HERE  # an admin's slip too

@@ -4,8 +4,9 @@
 the ingest lock) and says what changed: the files the rolled-back version had added, removed
 or changed. A rollback alone would not last: the next ingest would find the files still in
 KNOWLEDGE_DIR and publish them again. So consultants' entries it had added (under
-`answers/`) are moved to `answers/.rolled-back/`, which no ingest reads; any other file is left
-where it is, and the caller says that the next ingest brings it back unless it is changed.
+`answers/`) are moved to `answers/.rolled-back/` (never over an earlier one: `-2`, …), which
+no ingest reads; any other file is left where it is, and the caller says that the next ingest
+brings it back unless it is changed.
 """
 
 from __future__ import annotations
@@ -101,5 +102,9 @@ def _move_away(knowledge_dir: Path, path: str) -> bool:
         return False
     target = knowledge_dir / ANSWERS_FOLDER / ROLLED_BACK / Path(path).relative_to(ANSWERS_FOLDER)
     target.parent.mkdir(parents=True, exist_ok=True)
+    number = 1
+    while target.exists():  # an entry of that name rolled back before: both are kept
+        number += 1
+        target = target.with_name(f"{Path(path).stem}-{number}{target.suffix}")
     shutil.move(source, target)
     return True

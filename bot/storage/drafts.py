@@ -73,6 +73,16 @@ class Drafts(StoreBase):
             )
         return result.rowcount == 1
 
+    async def open_draft_of(self, handover_id: int) -> Draft | None:
+        """The hand-over's draft still being written (awaiting, draft or held), if there is one."""
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(Draft)
+                .where(Draft.handover_id == handover_id, Draft.status.in_(EDITABLE))
+                .order_by(Draft.id.desc())
+                .limit(1)
+            )
+
     async def published_drafts(self, paths: list[str]) -> list[Draft]:
         """The published drafts whose files are `paths` (what a rollback takes back)."""
         async with self.sessions() as session:

@@ -90,6 +90,11 @@ class Wishes(StoreBase):
         async with self._writing() as session:
             await session.execute(update(Wish).where(Wish.id == wish_id).values(told_turn_id=turn_id))
 
+    async def drop_wish(self, wish_id: int) -> None:
+        """The owner cannot be told (they blocked the bot, or the chat is gone): the wish goes."""
+        async with self._writing() as session:
+            await session.execute(delete(Wish).where(Wish.id == wish_id))
+
     async def delete_wishes(self, user_id: str) -> int:
         """Delete every wish of the owner; how many."""
         async with self._writing() as session:

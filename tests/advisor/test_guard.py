@@ -96,3 +96,16 @@ def test_an_entry_the_ingest_refuses_is_taken_away_again(library):
     assert not list((settings.knowledge_dir / "answers").glob("*.md"))
     assert versions.current_version(settings.index_path) == 1
     assert warm_up(advisor) == 2  # the eval questions, embedded before a publish needs them
+
+
+@pytest.mark.hostile
+def test_an_entry_rolled_back_twice_under_one_name_keeps_both_versions(library):
+    """The same question published, rolled back, published again (rewritten) and rolled back
+    again: the second move replaced the first rolled-back file, and its text was lost."""
+    settings, advisor = library
+    texts = ["Register with the food authority first.", "Ask the council for a premises licence first."]
+    for answer in texts:
+        publish_entry(advisor, questions=KOMBUCHA, answer=answer, author="Ann", date=dt.date(2026, 12, 7), force=True)
+        roll_back(settings)
+    kept = sorted(p.read_text() for p in (settings.knowledge_dir / "answers/.rolled-back").glob("*.md"))
+    assert len(kept) == 2 and all(any(t in k for k in kept) for t in texts), kept

@@ -204,3 +204,18 @@ async def _follow_up_delivered(bot):
             return turn
         await asyncio.sleep(0.1)
     raise AssertionError("the follow-up's delivery was never marked")
+
+
+@pytest.mark.hostile
+async def test_an_owner_who_blocked_the_bot_is_not_asked_again_at_every_publish(start_bot, telegram, library):
+    """Telegram answers 403 (the owner blocked the bot): the wish was reopened and, at every
+    publish after, answered, recorded and sent again to an owner who cannot get it."""
+    bot = await start(start_bot, library, llm_model=None)
+    await wish_for(telegram, SOURDOUGH_Q)
+    bread = await published(library, "answers/sourdough.md", SOURDOUGH)
+    telegram.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    assert await tell_waiting_owners(bot.application, bread) == 0
+    assert await bot.storage.open_wishes() == []
+    tried = len(telegram.calls_of("sendMessage", OWNER))
+    assert await tell_waiting_owners(bot.application, bread) == 0
+    assert len(telegram.calls_of("sendMessage", OWNER)) == tried  # not tried again

@@ -170,11 +170,16 @@ def admin_only(handler):
 
 def consultant_only(handler):
     """The desk's commands (/queue, /transcript, /gaps, /stats, /digest, /myname): consultants
-    (CONSULTANT_USER_IDS, anyone in ADMIN_CHAT_ID) and admins; everyone else is told who may."""
+    (CONSULTANT_USER_IDS, anyone in ADMIN_CHAT_ID) and admins; everyone else is told who may. Only
+    in a private chat or the consultants' group: in an owners' group every member would read
+    other owners' questions, names and requests."""
 
     async def wrapped(update: Update, context: BotContext) -> None:
         if not is_consultant(context.deps.settings, update):
             await _refuse(update, context, ONLY_CONSULTANTS)
+            return
+        if not _team_chat(context.deps.settings, update):
+            await _refuse(update, context, ONLY_HERE)
             return
         await handler(update, context)
 
@@ -182,14 +187,22 @@ def consultant_only(handler):
 
 
 ONLY_ADMINS = "Only admins (ADMIN_USER_IDS) may use this command."  # consultants read English
+ONLY_HERE = (
+    "The team's commands work in a private chat with me or in the consultants' group, not where owners read them."
+)
 ONLY_CONSULTANTS = N_("Only the advisor's consultants and admins may use this command.")
+
+
+def _team_chat(settings, update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is None or chat.type == ChatType.PRIVATE or chat.id == settings.admin_chat_id
 
 
 async def _refuse(update: Update, context: BotContext, why: str | None) -> None:
     """One line, in the sender's language; the refusal is a courtesy, and the command never runs."""
     with contextlib.suppress(Exception):
         _ = texts_of(update, context)
-        text = _("Not permitted.") if why is None else why if why == ONLY_ADMINS else _(why)
+        text = _("Not permitted.") if why is None else why if why in (ONLY_ADMINS, ONLY_HERE) else _(why)
         await update.effective_message.reply_text(text)
 
 

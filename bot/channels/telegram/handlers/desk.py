@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 LISTED = 15  # open requests /queue shows; the rest are counted
 REQUEST_QUOTE = 80  # characters of a request's first line
+OWNER_SHOWN = 90  # characters of an owner's label ("Name (@username, tg:id)")
+QUEUE_ROOM = 3800  # characters of /queue's lines (HTML tags included): under Telegram's 4,096
 NAME_LIMIT = 40
 QUEUE_HEADING = "📋 Open requests"
 MYNAME_USAGE = "/myname NAME sets the name owners read, e.g. /myname Anna; /myname - goes back to your first name."
@@ -71,7 +73,10 @@ async def queue_message(context: BotContext, viewer: int) -> tuple[str, InlineKe
     lines = [f"<b>{QUEUE_HEADING}</b> ({total}, oldest first)"]
     rows = []
     for request in requests:
-        lines.append(_queue_line(request, now))
+        line = _queue_line(request, now)
+        if sum(len(shown) + 2 for shown in (*lines, line)) > QUEUE_ROOM:  # long names: the rest are counted
+            break
+        lines.append(line)
         mine = request.claimed_by == viewer
         claim = f"↩️ Unclaim #{request.id}" if mine else f"🙋 Claim #{request.id}"
         rows.append(
@@ -80,13 +85,13 @@ async def queue_message(context: BotContext, viewer: int) -> tuple[str, InlineKe
                 InlineKeyboardButton(f"📂 Open #{request.id}", callback_data=f"q:open:{request.id}"),
             ]
         )
-    if total > len(requests):
-        lines.append(f"…and {total - len(requests)} more.")
+    if total > len(rows):
+        lines.append(f"…and {total - len(rows)} more.")
     return "\n\n".join(lines), InlineKeyboardMarkup(rows)
 
 
 def _queue_line(request: OpenRequest, now: dt.datetime) -> str:
-    owner = owner_label(request.user_id, request.username, request.owner_name)
+    owner = one_line(owner_label(request.user_id, request.username, request.owner_name), OWNER_SHOWN)
     first_line = one_line((request.request.strip().splitlines() or [""])[0], REQUEST_QUOTE)
     who = f"claimed by <b>{escape(request.claimed_by_name or '?')}</b>" if request.claimed_by else "<i>unclaimed</i>"
     return (

@@ -1,12 +1,14 @@
 """Owners hear back. "🔔 Tell me when you know" under a not-covered answer notes the owner's wish
-(`wish:<turn>:<language>`, once; a second tap says it is noted already). When an entry is
+(`wish:<turn>:<language>`, once; a second tap says it is noted already; only the asker's own, in
+a private chat: the data can be forged, and a group's answer would reach the whole group). When an entry is
 published that now answers the question, `tell_waiting_owners` sends the owner one message in
 the language they asked in: "You asked: …", the answer as the bot gives it now, its sources and
 the usual buttons, stored in their transcript as a turn marked `follow-up`.
 
 At most one such message per owner a day (TOLD_EVERY): a second wish answered meanwhile keeps
 the file found to answer it (`found_in`) and is told by the hourly `tell_held` job once the day
-is over (or at a publish after that). A send that fails (after the retries every message gets,
+is over (or at a publish after that). A send Telegram forbids (the owner blocked the bot)
+drops the wish; any other send that fails (after the retries every message gets,
 `bot.channels.telegram.updates`) leaves the wish open; so does an answer that cannot be made.
 """
 
@@ -18,6 +20,8 @@ import logging
 from pathlib import Path
 
 from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import Forbidden
 from telegram.ext import CallbackQueryHandler
 
 from bot.advisor import Answer
@@ -52,6 +56,9 @@ async def wish(update: Update, context: BotContext) -> None:
     turn = await storage.get_turn(int(turn_id))
     if turn is None:  # gone between the check and now (/forget in another chat)
         await acknowledge(update)
+        return
+    if update.effective_chat.type != ChatType.PRIVATE or turn.user_id != user_key(update):
+        await query.answer(_("Not permitted."))  # forged: groups have no such button, nor others' questions
         return
     added = await storage.add_wish(
         user_id=user_key(update),
@@ -115,8 +122,9 @@ async def tell_held(context: BotContext) -> None:
 
 async def tell(bot, deps: BotDeps, waiting: Wish, files: set[str]) -> bool:
     """Send the owner the answer to their wish (claimed first, so of several processes one
-    sends it); True when it arrived. Anything failing reopens the wish. An owner who may no
-    longer use the bot (blocked meanwhile) is not told; the wish stays."""
+        sends it); True when it arrived. Anything failing reopens the wish. An owner who may no
+        longer use the bot (blocked meanwhile) is not told; the wish stays. An owner who blocked the
+    bot (Telegram's 403) loses the wish: it is not answered again at every publish."""
     try:
         if not await deps.access.may_use(int(waiting.user_id.removeprefix("tg:"))):
             return False
@@ -138,6 +146,11 @@ async def tell(bot, deps: BotDeps, waiting: Wish, files: set[str]) -> bool:
         answer.notes[:0] = [_(NOW_I_KNOW), you_asked(waiting.question, _)]
         turn_id = await deps.dialogue.record(waiting.user_id, f"tg-chat:{waiting.chat_id}", answer)
         await send_answer(bot, waiting.chat_id, Reply(answer, turn_id), None, language)
+    except Forbidden as exc:  # blocked by the owner, or out of their group: never tried again
+        log.info("wish %s: %s cannot be told (%s); the wish is dropped", waiting.id, waiting.user_id, exc)
+        await deps.storage.drop_wish(waiting.id)
+        await deps.dialogue.delivered(turn_id, False)
+        return False
     except Exception:
         log.exception("could not tell %s the answer to wish %s; it stays open", waiting.user_id, waiting.id)
         await deps.storage.reopen_wish(waiting.id)

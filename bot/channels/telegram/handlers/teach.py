@@ -4,7 +4,8 @@ knowledge gap, becomes a draft knowledge entry, edited by replying to it, then p
 
 - "📚 Save as knowledge" (`teach:save:<hand-over>`), under the "✓ Sent" of a consultant's reply
   and on a resolved card: the owner's question(s) as the ways of asking, the consultants'
-  replies as the answer, owner details removed (`bot.knowledge.answers.redact`).
+  replies as the answer, owner details removed (`bot.knowledge.answers.redact`). One draft
+  per hand-over at a time: a second tap shows the draft being written.
 - "✍️ Answer this" (`teach:gap:<turn ids>`), under /gaps and the digest's gaps: a prompt to
   reply to with the answer; the gap's owner questions are the ways of asking.
 - A reply to a draft (a message starting "📝 Draft #N") edits it: "Q:" lines first replace
@@ -30,7 +31,7 @@ from bot.advisor import guard
 from bot.channels.telegram import admin_chat
 from bot.channels.telegram.formatting import MESSAGE_LIMIT, escape, shortened, to_html
 from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
-from bot.knowledge.answers import ANSWERS_FOLDER, redact, redact_all, render_entry, slug
+from bot.knowledge.answers import ANSWERS_FOLDER, one_question, redact, redact_all, render_entry, slug
 from bot.knowledge.lint import lint_entry
 from bot.storage import TurnFilter
 from bot.storage.models import Draft
@@ -38,6 +39,7 @@ from bot.storage.models import Draft
 log = logging.getLogger(__name__)
 
 DRAFT_HEADING = re.compile(r"📝 Draft #(\d+)\b")
+QUESTION_SHOWN, QUESTIONS_SHOWN = 300, 1200  # characters of one way of asking, and of all, in a draft
 GAP_DATA = 64 - len("teach:gap:")  # callback data is at most 64 bytes
 EDIT_HINT = (
     "To edit, reply to this message: your text replaces the answer; lines starting with “Q:” "
@@ -84,8 +86,7 @@ def draft_text(draft: Draft, note: str | None = None) -> str:
     head.append(
         escape(f"Removed as owner details: {removed} — check." if removed else "No owner details found — check.")
     )
-    asked = "\n".join(f"• {escape(q)}" for q in draft.questions) or "(none yet)"
-    body = [f"<b>Ways owners ask it</b>\n{asked}"]
+    body = [f"<b>Ways owners ask it</b>\n{_listed(draft.questions)}"]
     if draft.questions and draft.answer.strip():
         entry = render_entry(
             questions=draft.questions, answer=draft.answer, author=draft.author, date=dt.datetime.now(dt.UTC).date()
@@ -98,6 +99,18 @@ def draft_text(draft: Draft, note: str | None = None) -> str:
     else:
         body.append("(no answer yet)")
     return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n\n" + escape(EDIT_HINT)
+
+
+def _listed(questions: list[str], mark=escape) -> str:
+    """The ways of asking as bullets (HTML; `mark=str`: plain text), each and all shortened so the
+    answer keeps its room (the file gets them in full)."""
+    lines: list[str] = []
+    for number, question in enumerate(questions):
+        if sum(len(line) for line in lines) > QUESTIONS_SHOWN:
+            lines.append(mark(f"…and {len(questions) - number} more"))
+            break
+        lines.append(f"• {mark(shortened(question, QUESTION_SHOWN))}")
+    return "\n".join(lines) or "(none yet)"
 
 
 def draft_buttons(draft: Draft) -> InlineKeyboardMarkup:
@@ -134,6 +147,11 @@ async def save_as_knowledge(update: Update, context: BotContext) -> None:
     handover = await deps.storage.get_handover(int(query.data.rsplit(":", 1)[1]))
     if handover is None:
         await query.answer("This request is gone (the owner deleted their data).")
+        return
+    drafting = await deps.storage.open_draft_of(handover.id)
+    if drafting is not None:  # a second tap (or a second consultant): one draft of one exchange
+        await query.answer()
+        await post_draft(context, update.effective_chat.id, drafting, note="This exchange is drafted already:")
         return
     turns = await deps.storage.list_turns(TurnFilter(user=handover.user_id, since=handover.created_at), limit=None)
     replies = sorted((t for t in turns if t.mode == "human" and t.answered_by), key=lambda t: t.id)
@@ -193,10 +211,10 @@ async def answer_gap(update: Update, context: BotContext) -> None:
         status="awaiting",
     )
     warm_the_guard(context)
-    asked = "\n".join(f"• {q}" for q in questions)
     await context.bot.send_message(
         update.effective_chat.id,
-        f"📝 Draft #{draft.id}: reply to this message with the answer owners should get. Asked:\n{asked}",
+        f"📝 Draft #{draft.id}: reply to this message with the answer owners should get. "
+        f"Asked:\n{_listed(questions, mark=str)}",
         reply_markup=ForceReply(selective=True, input_field_placeholder="The answer for every owner"),
     )
 
@@ -222,6 +240,8 @@ async def draft_reply(update: Update, context: BotContext) -> None:
         await message.reply_text(f"Draft #{number} is {state}; nothing was changed.")
         return
     questions, answer = parse_edit(message.text)
+    empty = [q for q in questions if not one_question(q)]  # "Q: ###": no heading could be made of it
+    questions = [q for q in questions if one_question(q)]
     values: dict = {}
     removed = list(draft.removed)
     if questions:
@@ -232,15 +252,18 @@ async def draft_reply(update: Update, context: BotContext) -> None:
         cleaned = redact(answer)
         values["answer"] = cleaned.text
         removed += list(cleaned.removed)
+    ignored = f" Not questions (no words in them), ignored: {', '.join(f'“{q}”' for q in empty)}." if empty else ""
     if not values:
-        await message.reply_text(f"Nothing to change in draft #{number}: reply with the answer, or “Q:” lines.")
+        await message.reply_text(
+            f"Nothing to change in draft #{number}: reply with the answer, or “Q:” lines.{ignored}"
+        )
         return
     values["removed"] = list(dict.fromkeys(removed))
     edited = await deps.storage.edit_draft(number, **values)
     if edited is None:
         await message.reply_text(f"Draft #{number} was published or discarded meanwhile; nothing was changed.")
         return
-    await post_draft(context, message.chat_id, edited, note=f"Edited by {update.effective_user.full_name}.")
+    await post_draft(context, message.chat_id, edited, note=f"Edited by {update.effective_user.full_name}.{ignored}")
 
 
 def parse_edit(text: str) -> tuple[list[str], str]:

@@ -24,7 +24,7 @@ from bot.channels.telegram import admin_chat
 from bot.channels.telegram.cards import resolved_buttons
 from bot.channels.telegram.formatting import escape, split_markdown
 from bot.channels.telegram.handlers import documents, photos, teach, voice
-from bot.channels.telegram.handlers.deps import MESSAGES, BotContext
+from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, pressed_request
 from bot.channels.telegram.handlers.desk import claim_on_reply, did_it_help, rating_buttons, shown_name
 from bot.channels.telegram.handlers.handover import admin_chat_note
 from bot.channels.telegram.handlers.owner import not_text, text_message
@@ -187,16 +187,10 @@ async def _as_owners(update: Update, context: BotContext) -> None:
 
 async def card_button(update: Update, context: BotContext) -> None:
     """Reply / Resolve / Add to knowledge gaps, pressed on a card."""
-    query = update.callback_query
-    deps = context.deps
-    if not admin_chat.is_consultant(deps.settings, update):
-        await query.answer("Not permitted.")
+    pressed = await pressed_request(update, context, "Not permitted.")
+    if pressed is None:
         return
-    _kind, action, number = query.data.split(":")
-    handover = await deps.storage.get_handover(int(number))
-    if handover is None:
-        await query.answer("This request is gone (the owner deleted their data).")
-        return
+    action, handover = pressed
     await {"reply": _prompt_reply, "resolve": _resolve, "gap": _flag_gap}[action](update, context, handover)
 
 

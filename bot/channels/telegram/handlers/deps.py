@@ -8,6 +8,7 @@ The parts are built once in `bot.channels.telegram.app` and kept in `bot_data`;
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
@@ -220,3 +221,31 @@ async def acknowledge(update: Update) -> None:
         await update.callback_query.answer()
     except TelegramError as exc:
         log.info("could not acknowledge a tap in chat %s: %s", update.effective_chat.id, exc)
+
+
+async def downloaded(media, seconds: float, what: str) -> bytes | None:
+    """A voice note's or photo's bytes from Telegram (getFile, then the file) within `seconds`,
+    or None when they cannot be had (logged): the caller gives the owner today's reply."""
+    try:
+        async with asyncio.timeout(seconds):
+            file = await media.get_file(read_timeout=seconds)
+            return bytes(await file.download_as_bytearray(read_timeout=seconds))
+    except (TelegramError, TimeoutError) as exc:
+        log.warning("could not download %s (%s): %s", what, media.file_unique_id, exc)
+        return None
+
+
+async def pressed_request(update: Update, context: BotContext, refusal: str):
+    """The (action, hand-over) a consultant's button under a card or /queue names
+    (`kind:action:number`), or None when the presser is no consultant or the request is gone;
+    either way the tap is answered here."""
+    query = update.callback_query
+    if not is_consultant(context.deps.settings, update):
+        await query.answer(refusal)
+        return None
+    _kind, action, number = query.data.split(":")
+    handover = await context.deps.storage.get_handover(int(number))
+    if handover is None:
+        await query.answer("This request is gone (the owner deleted their data).")
+        return None
+    return action, handover

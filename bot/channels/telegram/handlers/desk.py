@@ -18,10 +18,16 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.channels.telegram import admin_chat
 from bot.channels.telegram.cards import card_buttons, one_line, owner_label
 from bot.channels.telegram.formatting import escape
-from bot.channels.telegram.handlers.deps import MESSAGES, BotContext, acknowledge, consultant_only, texts_of
+from bot.channels.telegram.handlers.deps import (
+    MESSAGES,
+    BotContext,
+    acknowledge,
+    consultant_only,
+    pressed_request,
+    texts_of,
+)
 from bot.channels.telegram.handlers.handover import admin_chat_note
 from bot.locales import N_, Translate
 from bot.storage.desk import OpenRequest
@@ -102,16 +108,10 @@ def _queue_line(request: OpenRequest, now: dt.datetime) -> str:
 
 async def desk_button(update: Update, context: BotContext) -> None:
     """Claim (or give back) and Open, under /queue and on a claimed card."""
-    query = update.callback_query
-    deps = context.deps
-    if not admin_chat.is_consultant(deps.settings, update):
-        await query.answer("Only consultants and admins may use the desk.")
+    pressed = await pressed_request(update, context, "Only consultants and admins may use the desk.")
+    if pressed is None:
         return
-    _kind, action, number = query.data.split(":")
-    handover = await deps.storage.get_handover(int(number))
-    if handover is None:
-        await query.answer("This request is gone (the owner deleted their data).")
-        return
+    action, handover = pressed
     if action == "open":
         await _open(update, context, handover)
     else:

@@ -13,14 +13,12 @@ without one, the owner is asked what they would like to know about it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from dataclasses import replace
 
 from telegram import PhotoSize, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
 from telegram.ext import MessageHandler, filters
 
 from bot.channels.telegram.formatting import escape
@@ -28,6 +26,7 @@ from bot.channels.telegram.handlers.deps import (
     MESSAGES,
     BotContext,
     addressed_to_bot,
+    downloaded,
     is_private,
     language_of,
     texts_of,
@@ -98,7 +97,7 @@ async def _read_as_document(update: Update, context: BotContext) -> str:
     if size is None:
         return NO_TEXT
     async with typing(context.bot, update.effective_chat.id):
-        data = await _download(context, size, DOWNLOAD_SECONDS)
+        data = await downloaded(size, DOWNLOAD_SECONDS, "a photo to read its text")
         if data is None:
             return NO_TEXT
         read = await read_photo_text(data, language_of(update, context), seconds=settings.photo_read_seconds)
@@ -149,16 +148,6 @@ def largest(sizes: tuple[PhotoSize, ...], max_pixels: int, max_bytes: float) -> 
     Telegram does not say is taken by its pixels), or None when every size is over."""
     fitting = [size for size in sizes if size.width * size.height <= max_pixels and (size.file_size or 0) <= max_bytes]
     return max(fitting, key=lambda size: size.width * size.height, default=None)
-
-
-async def _download(context: BotContext, size: PhotoSize, seconds: float) -> bytes | None:
-    try:
-        async with asyncio.timeout(seconds):
-            file = await size.get_file(read_timeout=seconds)
-            return bytes(await file.download_as_bytearray(read_timeout=seconds))
-    except (TelegramError, TimeoutError) as exc:
-        log.warning("could not download a photo (%s) to read its text: %s", size.file_unique_id, exc)
-        return None
 
 
 async def _upload(context: BotContext, name: str, read: PhotoText) -> Upload | None:

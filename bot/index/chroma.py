@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from bot.config import Settings
 from bot.index.records import Records, read_all, read_ids, replace_many
-from bot.index.versions import current_version, live_folder
+from bot.index.summary import Catalog, FileState, Summary, read_summary
+from bot.index.versions import MANIFEST
 
-
-@dataclass(frozen=True)
-class FileState:
-    """What the index holds for one knowledge file: its hash, how it was chunked, how many chunks."""
-
-    content_hash: str
-    recipe: str
-    chunks: int
-    complete: bool
+__all__ = ["Catalog", "FileState", "KnowledgeIndex"]
 
 
 class KnowledgeIndex:
@@ -51,6 +43,8 @@ class KnowledgeIndex:
     """
 
     page_size = 5000
+    _opening = threading.Lock()
+    OPENED_ON_USE = frozenset({"collection", "client", "spaces", "questions"})
 
     def __init__(self, collection, state_dir: Path, client=None, version: int | None = None, others=None) -> None:
         self.collection = collection
@@ -60,6 +54,47 @@ class KnowledgeIndex:
         self.version = version  # the index version this is (None: a server, or a folder without versions)
         self.folder: Path | None = None  # the local folder holding this index (and its lexical part)
         self._marker = state_dir / f".{collection.name}.ingest-in-progress"
+
+    @classmethod
+    def opened_on_use(
+        cls, name: str, folder: Path, version: int | None, open_collections: Callable[[KnowledgeIndex], None]
+    ) -> KnowledgeIndex:
+        """A local index whose Chroma client and collections are opened when first used. A
+        serving bot answers from the version's saved sections and summary, so it never imports
+        Chroma unless something searches the chunks themselves (`Retriever.retrieve`)."""
+        index = cls.__new__(cls)
+        index.version, index.folder = version, folder
+        index._marker = folder / f".{name}.ingest-in-progress"
+        index._open_collections = open_collections
+        return index
+
+    def __getattr__(self, name: str):
+        """Open the collections at the first use of one of them (`opened_on_use`)."""
+        if name not in self.OPENED_ON_USE or "_open_collections" not in self.__dict__:
+            raise AttributeError(name)
+        with self._opening:
+            opener = self.__dict__.pop("_open_collections", None)
+            if opener is not None:
+                self.spaces, self.questions = {}, {}
+                opener(self)
+        return self.__dict__[name]
+
+    def open_now(self) -> None:
+        """Open the collections now (a server: one that cannot be reached fails at start)."""
+        if not self.opened:
+            self.__getattr__("collection")
+
+    @property
+    def opened(self) -> bool:
+        """Whether Chroma's client is open (with `opened_on_use`, not until first used)."""
+        return "_open_collections" not in self.__dict__
+
+    @property
+    def summary(self) -> Summary | None:
+        """A published version's summary (`bot.index.summary`), read once; None elsewhere."""
+        if "_summary" not in self.__dict__:
+            self._summary = read_summary(self.folder, MANIFEST)
+        return self._summary
 
     def open_spaces(self, spaces: Sequence[str]) -> None:
         """Add the collections of these spaces (besides the first), each `<first's name>-<space>`,
@@ -73,10 +108,13 @@ class KnowledgeIndex:
 
     def close(self) -> None:
         """Release Chroma's resources for this folder (its HNSW index in memory, SQLite)."""
-        if self.client is not None and hasattr(self.client, "close"):
-            self.client.close()
+        client = self.__dict__.get("client")
+        if client is not None and hasattr(client, "close"):
+            client.close()
 
     def count(self) -> int:
+        if self.summary is not None:
+            return self.summary.chunks
         return self.collection.count()
 
     def file_states(self) -> dict[str, FileState]:
@@ -87,6 +125,8 @@ class KnowledgeIndex:
         counted, so a half-written file is found and redone.
         """
         if not self.dirty:
+            if self.summary is not None:
+                return dict(self.summary.files)
             return self._first_chunk_states()
         seen: dict[str, tuple[str, str, int, set[int]]] = {}
         mixed: set[str] = set()
@@ -317,6 +357,8 @@ class KnowledgeIndex:
     def catalog(self) -> Catalog:
         """What the index covers, from each file's first chunk: titles by topic, languages, and
         the recipes its files were made with (`bot.index.provenance` reads the models from them)."""
+        if self.summary is not None:
+            return self.summary.catalog
         grouped: dict[str, set[str]] = {}
         languages: set[str] = set()
         recipes: dict[str, int] = {}
@@ -334,61 +376,4 @@ def questions_collection(name: str, space: str | None) -> str:
     return f"{name[:40]}-{space}-questions" if space else f"{name[:40]}-questions"
 
 
-@dataclass(frozen=True)
-class Catalog:
-    topics: dict[str, list[str]]
-    languages: frozenset[str]
-    recipes: dict[str, int] = dataclasses.field(default_factory=dict)  # recipe -> files made with it
-
-
-def make_chroma_client(settings: Settings, folder: Path | None = None):
-    """A Chroma client: on the local index in `folder`, else an HTTP client on CHROMA_URL."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if folder is None:
-        from urllib.parse import urlparse
-
-        url = urlparse(settings.chroma_url)
-        return chromadb.HttpClient(
-            host=url.hostname or "127.0.0.1",
-            port=url.port or (443 if url.scheme == "https" else 8000),
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
-
-
-def make_index(
-    settings: Settings, index_dir: Path | None = None, create: bool = True, spaces: Sequence[str] | None = None
-) -> KnowledgeIndex:
-    """Open (or create) the knowledge collection, cosine space, with our own embeddings: on the
-    Chroma server (CHROMA_URL), or in the live version under `index_dir` (default INDEX_DIR),
-    whose number the index remembers (`KnowledgeIndex.version`). `spaces`: the embedding
-    spaces besides the first (default: as EMBEDDING_BACKEND says), each a collection of its
-    own named `<CHROMA_COLLECTION>-<space>`. `create=False`: the first collection must exist (a
-    published version's); a space's is created empty if missing, as `create` would."""
-    remote = bool(settings.chroma_url) and index_dir is None
-    root = index_dir or settings.index_path
-    version = None if remote else current_version(root)
-    folder = None if remote else live_folder(root, version)
-    client = make_chroma_client(settings, folder)
-    name = settings.chroma_collection
-    if create:
-        primary = client.get_or_create_collection(name, embedding_function=None, metadata=COSINE)
-    else:
-        primary = client.get_collection(name, embedding_function=None)
-    index = KnowledgeIndex(primary, settings.data_dir if remote else folder, client, version)
-    index.folder = folder
-    index.open_spaces(extra_spaces(settings) if spaces is None else spaces)
-    return index
-
-
 COSINE = {"hnsw:space": "cosine"}
-
-
-def extra_spaces(settings: Settings) -> list[str]:
-    """The embedding spaces besides the first that EMBEDDING_BACKEND keeps ('onnx+e5': e5)."""
-    return [part.split("-")[0] for part in settings.embedding_backend.split("+")[1:]]

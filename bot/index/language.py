@@ -1,19 +1,110 @@
 """Which language a text is in: py3langid, whose model ships inside the package (nothing is
 downloaded), ~0.3 ms a question. It decides which embedding space a question is searched in
-and which language the advisor's fixed texts are in."""
+and which language the advisor's fixed texts are in.
+
+py3langid's model is ~70 MB once unpacked (a byte automaton of 9.8 million transitions and
+a table of 100,000 features × 142 languages), and unpacking it takes ~0.5 s. A serving
+process reads it instead from an unpacked copy mapped from disk (`unpacked_model`, written
+once beside the ONNX exports): the same numbers, so the same answers, but only the pages a
+question touches are read, and they are the page cache's to share and drop, not the
+process's own memory."""
 
 from __future__ import annotations
 
+import json
+import logging
+import mmap
+import os
+import sys
+import tempfile
 from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 MIN_WORDS = 2  # a single word ("ok", "loans") says too little about its language
+LAYOUT = 1  # bump when the unpacked files change shape
 
 
 @lru_cache(maxsize=1)
 def _identifier():
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    shipped = MODEL_DIR / MODEL_FILE
+    try:
+        parts = _mapped(unpacked_model(shipped))
+    except OSError as exc:  # a read-only environment: unpack into memory, as py3langid does
+        log.info("language model read into memory (%s)", exc)
+        return LanguageIdentifier.from_model_file(shipped, norm_probs=True)
+    ptc, pc, classes, nextmove, row, output = parts
+    return LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=row)
+
+
+def unpacked_folder(shipped: Path) -> Path:
+    """Where the unpacked copy of the model file `shipped` lives: beside the ONNX exports, named
+    by the file's size and time, so an upgraded py3langid gets a fresh copy."""
+    stat = shipped.stat()
+    return Path(sys.prefix) / "sme-advisor-langid" / f"{LAYOUT}-{stat.st_size}-{int(stat.st_mtime)}"
+
+
+def unpacked_model(shipped: Path) -> Path:
+    """The folder holding `shipped`'s arrays as raw files, unpacking them the first time (into a
+    scratch folder renamed into place: two processes starting at once each get a whole copy)."""
+    folder = unpacked_folder(shipped)
+    if (folder / "model.json").exists():
+        return folder
+    from py3langid.modelio import load_model
+
+    ptc, pc, classes, nextmove, row, output = load_model(shipped)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".unpack-", dir=folder.parent))
+    import numpy as np
+
+    arrays = {
+        "ptc": np.ascontiguousarray(ptc, dtype=np.float16),
+        "pc": np.asarray(pc, dtype=np.float32),
+        "nextmove": np.frombuffer(nextmove, dtype=np.uint32),
+        "row": np.frombuffer(row, dtype=np.uint16),
+        "output": np.asarray(output, dtype=np.int32),
+    }
+    for name, array in arrays.items():
+        array.tofile(scratch / f"{name}.bin")
+    shapes = {name: [str(a.dtype), list(a.shape)] for name, a in arrays.items()}
+    (scratch / "model.json").write_text(json.dumps({"classes": classes, "arrays": shapes}))
+    try:
+        os.rename(scratch, folder)
+    except OSError:  # another process got there first: use its copy
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not (folder / "model.json").exists():
+            raise
+    return folder
+
+
+def _mapped(folder: Path):
+    """The model's parts as py3langid's `LanguageIdentifier` takes them, mapped from `folder`:
+    numpy arrays for its tables, memoryviews (indexed as Python ints, as fast as its own arrays)
+    for the automaton it walks byte by byte."""
+    import numpy as np
+
+    layout = json.loads((folder / "model.json").read_text())
+    views = {}
+    for name, (dtype, shape) in layout["arrays"].items():
+        with open(folder / f"{name}.bin", "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        if size:  # a question touches a few scattered rows: read those pages, not their neighbours
+            mapped.madvise(mmap.MADV_RANDOM)
+        views[name] = np.frombuffer(mapped, dtype=dtype).reshape(shape)
+    return (
+        views["ptc"],
+        views["pc"],
+        layout["classes"],
+        memoryview(views["nextmove"]).cast("B").cast("I"),
+        views["row"].tolist(),
+        views["output"].tolist(),
+    )
 
 
 @lru_cache(maxsize=4096)

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from bot.config import Settings
-from bot.index.chroma import make_chroma_client
 from bot.index.embedder import BaseEmbedder
+from bot.index.opening import make_chroma_client
 from bot.index.retriever import Passage, passage_from
 from bot.index.spaces import Embeddings
 

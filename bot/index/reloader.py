@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 
-from bot.index.chroma import extra_spaces, make_index
+from bot.index.opening import make_index
 from bot.index.provenance import mismatch
 from bot.index.versions import VERSIONS, Manifest, current_version, live_folder
 
@@ -67,16 +67,16 @@ class IndexReloader:
         if version is None or version == self.version or version == self._refused:
             return False
         folder = self.settings.index_path / VERSIONS / str(version)
-        index = make_index(self.settings, folder, create=False, spaces=())  # what it holds first
-        problem = mismatch(index.catalog().recipes, self.retriever.embeddings)
+        index = make_index(self.settings, folder, create=False)  # Chroma opens on first use
+        problem = mismatch(index.catalog().recipes, self.retriever.embeddings)  # its summary says
         if problem:
             index.close()
             self._refused = version
             log.error("index version %d is not used (staying on version %s): %s", version, self.version, problem)
             return False
-        index.open_spaces(extra_spaces(self.settings))
         index.version = version
-        index.query(self.retriever.embedder.embed_query("warm up the new index"), 1)  # load it before owners do
+        if self.retriever.index.opened:  # its chunks were searched (`Retriever.retrieve`): load the new ones
+            index.query(self.retriever.embedder.embed_query("warm up the new index"), 1)  # before owners do
         self.retriever.prepare(index)  # and its sections
         old, self.retriever.index = self.retriever.index, index
         self._retired.append((time.monotonic() + self.grace, old))

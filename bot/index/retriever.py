@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass
 
 from bot.index.boilerplate import JUNK_PENALTY
-from bot.index.chroma import Catalog, KnowledgeIndex, make_index
+from bot.index.chroma import Catalog, KnowledgeIndex
 from bot.index.embedder import BaseEmbedder
 from bot.index.fusion import Fusion, fuse, fuse_scores, fused_shares
 from bot.index.language import detect_language
 from bot.index.lexical import LexicalIndex, tokenize
+from bot.index.opening import make_index
 from bot.index.passages import Passage, Preferences, matched_preferences, passage_from
 from bot.index.provenance import FIX, IndexMismatchError, mismatch, missing_spaces
 from bot.index.regions import is_regional, names_region

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.index import versions
-from bot.index.chroma import make_index
+from bot.index.opening import make_index
 from bot.knowledge.answers import ANSWERS_FOLDER
 from bot.knowledge.runner import ingest_lock
 

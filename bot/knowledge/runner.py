@@ -18,10 +18,12 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.index import versions
-from bot.index.chroma import KnowledgeIndex, make_index
+from bot.index.chroma import KnowledgeIndex
 from bot.index.lexical import LexicalIndex, has_lexical
+from bot.index.opening import make_index
 from bot.index.sections import SectionIndex, has_sections
 from bot.index.spaces import Embeddings, make_embeddings
+from bot.index.summary import SUMMARY, write_summary
 from bot.knowledge.ingest import Plan, ProgressCallback, Recipe, Report, check_shrink, ingest_configured, plan
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,7 @@ def _needs_writing(
 ) -> bool:
     """Whether this ingest changes the index (planning reads and hashes files, embeds nothing);
     a run that would remove too much is refused here, before the live index is copied."""
-    if rebuild or (index.folder is not None and index.count() and not _complete(index.folder)):
+    if rebuild or (index.folder is not None and not _complete(index.folder) and index.count()):
         return True  # an index from before lexical search or saved sections gets them in a new version
     recipe = Recipe.from_settings(settings, embedder).key
     work = plan(settings.knowledge_dir, index, settings.max_file_bytes, recipe)
@@ -154,6 +156,7 @@ def _ingest_next_version(
         every_chunk = index.all_chunks()  # read once (Chroma takes ~0.5 s), for both
         write_lexical(index, folder, every_chunk)  # always: a resumed version may hold the live one's copy
         write_sections(index, folder, embedder, None if rebuild else versions.live_folder(root), every_chunk)
+        write_summary(folder, states, index.catalog(), chunks)  # what a serving bot asks without Chroma
     finally:
         index.close()
     if not rebuild and states == live_states and _complete(versions.live_folder(root)):
@@ -169,5 +172,5 @@ def _ingest_next_version(
 
 
 def _complete(folder) -> bool:
-    """Whether a version folder holds all its parts: vectors, BM25 and saved sections."""
-    return has_lexical(folder) and has_sections(folder)
+    """Whether a version folder holds all its parts: vectors, BM25, saved sections and summary."""
+    return has_lexical(folder) and has_sections(folder) and (folder / SUMMARY).exists()

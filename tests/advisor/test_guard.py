@@ -11,7 +11,7 @@ from bot.advisor import Advisor
 from bot.advisor.guard import EntryRefused, guard_publish, guard_questions, publish_entry, warm_up
 from bot.config import load_settings
 from bot.index import versions
-from bot.index.chroma import make_index
+from bot.index.opening import make_index
 from bot.index.retriever import Retriever
 from bot.knowledge.answers import render_entry, write_entry
 from bot.knowledge.rollback import NoEarlierVersion, roll_back

@@ -133,11 +133,14 @@ async def _register_commands(app: Application, settings: Settings) -> None:
         [settings.admin_chat_id] if settings.admin_chat_id is not None else []
     )  # consultants privately, and the consultants' group: the desk's commands
     menus += [(owner.commands_in(DEFAULT, team=True), {"scope": BotCommandScopeChat(chat)}) for chat in team]
-    for commands, where in menus:
+
+    async def register(commands, where: dict) -> None:
         try:
             await app.bot.set_my_commands(commands, **where)
         except TelegramError as exc:
             log.warning("could not register the command menu %s: %s", where or "(default)", exc)
+
+    await asyncio.gather(*(register(commands, where) for commands, where in menus))  # one round trip, not ten
 
 
 async def serve(
@@ -169,13 +172,15 @@ async def serve(
     )
     app = build_application(settings, deps)
     webhook = WebhookReceiver(app, settings) if settings.telegram_webhook_url else None
+    # the models, the sections and the language identifier load in a thread (~1 s, mostly
+    # outside the GIL) while Telegram is greeted and the menus registered, and before the first
+    # poll, so the first owner does not wait for them (and a model that cannot load stops the
+    # start here)
+    warming = asyncio.ensure_future(asyncio.to_thread(advisor.warm_up))
     try:
         await _initialize(app, settings)
-        # ~1 s more before the first poll, so the first owner does not wait for the models, the
-        # index, BM25, the language identifier and the token counter (and a model that cannot load
-        # stops the start here)
-        await asyncio.to_thread(advisor.warm_up)
         await _register_commands(app, settings)
+        await warming
         await app.start()
         if deps.reloader is not None and settings.index_check_seconds:
             app.job_queue.run_repeating(jobs.check_index, interval=settings.index_check_seconds, name="index")
@@ -207,6 +212,8 @@ async def serve(
         except TimeoutError:
             log.warning("answers still in flight after %.0f s; stopping anyway", settings.shutdown_grace_seconds)
     finally:
+        if not warming.done():  # the start failed first (a bad token): the thread ends on its own
+            warming.add_done_callback(lambda task: task.cancelled() or task.exception())
         if webhook is not None:
             await webhook.stop()
         if app.running:

@@ -4,8 +4,9 @@ after its first answer, and the modules it imported are read from the importtime
 
 Offline (no LLM_MODEL) neither the LLM client (langchain_openai, the openai SDK, langchain's
 prompts and langsmith) nor the token encoding is loaded; in either mode the review browser
-(Datasette), Alembic, the PDF and Word readers (pypdf, python-docx), Rich, and BM25 (bm25s, scipy:
-answers read no BM25 index) stay out."""
+(Datasette), Alembic, the PDF and Word readers (pypdf, python-docx), Rich, BM25 (bm25s, scipy:
+answers read no BM25 index) and Chroma (answers are made from the version's saved sections, and
+whether the index is up to date is read from its summary) stay out."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.fakes.telegram_server import TOKEN
 from tests.helpers import ROOT
 from tests.helpers.telegram import CREDIT_Q, OWNER, answers
 
-NEVER_SERVING = {"datasette", "alembic", "pypdf", "docx", "rich", "bm25s", "scipy"}
+NEVER_SERVING = {"datasette", "alembic", "pypdf", "docx", "rich", "bm25s", "scipy", "chromadb"}
 ONLY_WITH_LLM = {"langchain_openai", "openai", "langsmith", "langchain_core.prompts", "tiktoken"}
 IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)\s*$")
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import itertools
 import re
 import struct
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -45,11 +47,19 @@ class PackedE5:
     bos: int
     eos: int
     unk: int
-    pieces: list[str]
+    piece_ends: np.ndarray  # piece n is piece_blob[piece_ends[n]:piece_ends[n + 1]], UTF-8
+    piece_blob: bytes
     scores: np.ndarray
     normalise: dict[int, str]  # code point → its replacement (str.translate's table)
     tensors: dict[str, tuple[int, int, int]]  # name → (dtype: 0 float32, 1 4-bit; count; offset)
     data: np.ndarray  # the whole file, memory-mapped
+
+    def pieces(self) -> Iterator[str]:
+        """The vocabulary's pieces in id order, decoded one at a time (a list of all 250k would
+        stay in memory beside the tokenizer's own dict of them)."""
+        blob = self.piece_blob
+        for start, end in itertools.pairwise(array("I", self.piece_ends.astype("<u4").tobytes())):
+            yield blob[start:end].decode("utf-8", "replace")
 
     def tensor(self, name: str, rows: int | None = None) -> np.ndarray:
         """A tensor as float32 (4-bit ones expanded), shaped (rows, -1) when `rows` is given."""
@@ -83,12 +93,11 @@ def read_packed(path: Path) -> PackedE5:
     n_pieces, bos, eos, _pad, unk = struct.unpack_from("<5i", data, 44)
     (blob_size,) = struct.unpack_from("<Q", data, 64)
     at = 72
-    offsets = np.frombuffer(data, "<u4", n_pieces + 1, at).tolist()
+    offsets = np.frombuffer(data, "<u4", n_pieces + 1, at)
     at += 4 * (n_pieces + 1)
     scores = np.frombuffer(data, "<f4", n_pieces, at).copy()
     at += 4 * n_pieces
     blob = bytes(data[at : at + blob_size])
-    pieces = [blob[a:b].decode("utf-8", "replace") for a, b in itertools.pairwise(offsets)]
     normalise, at = _read_normalisation(data, at + blob_size)
     (count,) = struct.unpack_from("<i", data, at)
     at += 4
@@ -100,7 +109,7 @@ def read_packed(path: Path) -> PackedE5:
         at += 2 + name_size + 21
         tensors[name] = (dtype, n, offset)
     return PackedE5(
-        hidden, layers, heads, ffn, max_positions, eps, bos, eos, unk, pieces, scores, normalise, tensors, data
+        hidden, layers, heads, ffn, max_positions, eps, bos, eos, unk, offsets, blob, scores, normalise, tensors, data
     )
 
 
@@ -125,8 +134,8 @@ class PieceTokenizer:
 
     def __init__(self, packed: PackedE5, cache_words: int = 65536) -> None:
         self.normalise, self.unk = packed.normalise, packed.unk
-        self.scores = packed.scores.tolist()
-        self.ids = {piece: n for n, piece in enumerate(packed.pieces) if piece and n != packed.unk}
+        self.scores = array("f", packed.scores.astype("<f4").tobytes())  # 1 MB, where a list of floats took 8
+        self.ids = {piece: n for n, piece in enumerate(packed.pieces()) if piece and n != packed.unk}
         self.longest = max(map(len, self.ids))
         self.unknown_score = min(self.scores) - 10.0  # a character no piece covers, as e5.c scores it
         self.word = lru_cache(maxsize=cache_words)(self._word)

@@ -15,6 +15,7 @@ import json
 import logging
 import mmap
 import os
+import shutil
 import sys
 import tempfile
 from functools import lru_cache
@@ -28,29 +29,31 @@ LAYOUT = 1  # bump when the unpacked files change shape
 
 @lru_cache(maxsize=1)
 def _identifier():
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
 
-    shipped = MODEL_DIR / MODEL_FILE
+    return identifier(MODEL_DIR / MODEL_FILE, Path(sys.prefix) / "sme-advisor-langid")
+
+
+def identifier(shipped: Path, unpacked_root: Path):
+    """py3langid's identifier of the model file `shipped`, mapped from its unpacked copy under
+    `unpacked_root`; read into memory, as py3langid does, where that cannot be written."""
+    from py3langid.langid import LanguageIdentifier
+
     try:
-        parts = _mapped(unpacked_model(shipped))
-    except OSError as exc:  # a read-only environment: unpack into memory, as py3langid does
+        parts = _mapped(unpacked_model(shipped, unpacked_root))
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # cannot write it, or a damaged copy
         log.info("language model read into memory (%s)", exc)
         return LanguageIdentifier.from_model_file(shipped, norm_probs=True)
     ptc, pc, classes, nextmove, row, output = parts
     return LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=row)
 
 
-def unpacked_folder(shipped: Path) -> Path:
-    """Where the unpacked copy of the model file `shipped` lives: beside the ONNX exports, named
-    by the file's size and time, so an upgraded py3langid gets a fresh copy."""
+def unpacked_model(shipped: Path, root: Path) -> Path:
+    """The folder under `root` holding `shipped`'s arrays as raw files, unpacking them the first
+    time (into a scratch folder renamed into place: two processes starting at once each get a
+    whole copy). It is named by the file's size and time, so an upgraded py3langid gets its own."""
     stat = shipped.stat()
-    return Path(sys.prefix) / "sme-advisor-langid" / f"{LAYOUT}-{stat.st_size}-{int(stat.st_mtime)}"
-
-
-def unpacked_model(shipped: Path) -> Path:
-    """The folder holding `shipped`'s arrays as raw files, unpacking them the first time (into a
-    scratch folder renamed into place: two processes starting at once each get a whole copy)."""
-    folder = unpacked_folder(shipped)
+    folder = root / f"{LAYOUT}-{stat.st_size}-{int(stat.st_mtime)}"
     if (folder / "model.json").exists():
         return folder
     from py3langid.modelio import load_model
@@ -67,17 +70,15 @@ def unpacked_model(shipped: Path) -> Path:
         "row": np.frombuffer(row, dtype=np.uint16),
         "output": np.asarray(output, dtype=np.int32),
     }
-    for name, array in arrays.items():
-        array.tofile(scratch / f"{name}.bin")
-    shapes = {name: [str(a.dtype), list(a.shape)] for name, a in arrays.items()}
-    (scratch / "model.json").write_text(json.dumps({"classes": classes, "arrays": shapes}))
     try:
+        for name, array in arrays.items():
+            array.tofile(scratch / f"{name}.bin")
+        shapes = {name: [str(a.dtype), list(a.shape)] for name, a in arrays.items()}
+        (scratch / "model.json").write_text(json.dumps({"classes": classes, "arrays": shapes}))
         os.rename(scratch, folder)
-    except OSError:  # another process got there first: use its copy
-        import shutil
-
+    except OSError:
         shutil.rmtree(scratch, ignore_errors=True)
-        if not (folder / "model.json").exists():
+        if not (folder / "model.json").exists():  # else another process got there first: its copy
             raise
     return folder
 

@@ -38,7 +38,6 @@ from bot.index.language import detect_language
 from bot.index.lexical import tokenize
 from bot.index.owner_documents import Owner, OwnerDocuments
 from bot.index.retriever import Passage, Retriever
-from bot.knowledge.tokens import count_tokens
 from bot.locales import IN_ENGLISH, Translate, supported
 from bot.locales import texts as texts_for
 
@@ -90,13 +89,11 @@ class Advisor:
         return "llm" if self.chat_model is not None else "offline"
 
     def warm_up(self) -> None:
-        """Load the models and the index now (~1 s, ~110 MB that the first question would
-        otherwise load), so the first owner does not wait for them; with a chat model also the
-        token counter its prompts are measured with (offline it loads only for a long message or
-        conversation, see `bot.knowledge.tokens.fits_tokens`)."""
+        """Load the models and the index now (~1 s that the first question would otherwise
+        wait for). Not the token encoding (~40 MB): a provider reports each answer's tokens, and
+        a conversation is measured in bytes first (`bot.advisor.conversation.trim_history`), so it loads
+        only for a conversation past its budget or a provider that reports no usage."""
         self.retriever.warm_up()
-        if self.chat_model is not None:
-            count_tokens("warm up")
 
     async def answer(
         self,

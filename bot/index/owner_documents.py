@@ -55,6 +55,13 @@ class OwnerDocuments:
                     self._collection = self._open()
         return self._collection
 
+    @property
+    def created(self) -> bool:
+        """Whether the store exists yet (always, on a Chroma server): a deployment where no owner
+        ever sent a document has nothing to sweep, and need not load Chroma to find that out."""
+        local = self.settings.data_dir / FOLDER
+        return bool(self.settings.chroma_url) or self._collection is not None or local.is_dir()
+
     def _open(self):
         remote = bool(self.settings.chroma_url)
         folder = None if remote else self.settings.data_dir / FOLDER

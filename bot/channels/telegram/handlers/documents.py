@@ -359,6 +359,8 @@ async def expire_and_sweep(context: BotContext) -> None:
     whose document row is gone (after the command line's forget or prune) are swept."""
     deps = context.deps
     store = deps.advisor.owner_documents
+    if not store.created and not await deps.storage.all_document_keys():
+        return  # no owner has sent a document: no passages, no rows (and Chroma stays unloaded)
     if deps.settings.retention_days:
         expired = [d.id for d in await deps.storage.documents_older_than(deps.settings.retention_days)]
         for start in range(0, len(expired), RETENTION_BATCH):  # passages first, then their rows

@@ -73,10 +73,16 @@ class KnowledgeIndex:
         if name not in self.OPENED_ON_USE or "_open_collections" not in self.__dict__:
             raise AttributeError(name)
         with self._opening:
-            opener = self.__dict__.pop("_open_collections", None)
+            opener = self.__dict__.get("_open_collections")
             if opener is not None:
                 self.spaces, self.questions = {}, {}
-                opener(self)
+                try:
+                    opener(self)
+                except BaseException:  # a damaged folder, a server down: tried again at the next use
+                    for part in self.OPENED_ON_USE:
+                        self.__dict__.pop(part, None)
+                    raise
+                del self.__dict__["_open_collections"]
         return self.__dict__[name]
 
     def open_now(self) -> None:

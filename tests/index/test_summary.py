@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from bot.index.chroma import KnowledgeIndex
 from bot.index.opening import make_index
 from bot.index.retriever import make_retriever
 from bot.index.summary import SUMMARY
@@ -80,3 +81,24 @@ def test_the_next_version_does_not_trust_the_copy_of_the_live_summary(settings, 
     summary = json.loads((live_folder(settings.index_path, 2) / SUMMARY).read_text())
     assert set(summary["files"]) == {"credit/collateral.md", "trade/export.md"}
     assert summary["chunks"] == make_index(settings).collection.count()
+
+
+def test_collections_that_fail_to_open_are_tried_again_at_the_next_use(settings, kdir):
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    ingest_runner.run_ingest(settings)
+    folder = live_folder(settings.index_path, current_version(settings.index_path))
+    chroma_file = folder / "chroma.sqlite3"
+    saved = chroma_file.read_bytes()
+    chroma_file.write_bytes(b"not a database" * 100)
+
+    index = make_index(settings)
+    assert index.file_states()  # from the summary: Chroma is not needed, so not opened
+    for _ in range(2):  # every use fails in Chroma, none with a half-opened index of ours
+        try:
+            index.collection.count()
+        except Exception as exc:  # Chroma's own error for a damaged file
+            assert not isinstance(exc, KeyError) and str(exc) not in KnowledgeIndex.OPENED_ON_USE, exc
+        else:
+            raise AssertionError("a damaged index opened")
+        assert not index.opened and "collection" not in vars(index)
+    chroma_file.write_bytes(saved)

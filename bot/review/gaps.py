@@ -22,6 +22,7 @@ from bot.storage import Storage, TurnFilter, TurnRecord
 
 WEAK_MARGIN = 0.08  # above MIN_SCORE by less than this counts as a weak match
 THEME_SIMILARITY = 0.5  # questions at least this similar to a theme's centre join it
+GROUP_BLOCK = 1024  # questions compared with all the others at once
 
 
 @dataclass
@@ -64,7 +65,7 @@ def gap_reasons(turn: TurnRecord, min_score: float) -> list[str]:
 async def find_gaps(storage: Storage, retriever: Retriever, min_score: float, filters: TurnFilter) -> list[Theme]:
     """Group the gap candidates among the matching turns into themes, most frequent first."""
     candidates: list[tuple[TurnRecord, list[str]]] = []
-    async for turn in storage.stream_turns(filters):
+    async for turn in storage.stream_gap_candidates(filters, weak_below=min_score + WEAK_MARGIN):
         if reasons := gap_reasons(turn, min_score):
             candidates.append((turn, reasons))
     if not candidates:
@@ -86,12 +87,13 @@ def _groups(vectors: np.ndarray, threshold: float = THEME_SIMILARITY) -> list[li
     torch into the serving process: ~1 GB and 10 s, issue 19): each question's neighbours at
     `threshold` or closer form a candidate, largest first; a question joins the first it is in."""
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    similar = unit @ unit.T
     candidates = []
-    for own, row in enumerate(similar):
-        order = np.argsort(-row, kind="stable")
-        near = [int(i) for i in order if row[i] >= threshold and i != own]
-        candidates.append([own, *near])  # itself first, even as a zero vector: no question is lost
+    for start in range(0, len(unit), GROUP_BLOCK):  # a block of rows at a time: 15,000 questions'
+        similar = unit[start : start + GROUP_BLOCK] @ unit.T  # whole matrix would be 900 MB
+        for own, row in enumerate(similar, start=start):
+            near = np.flatnonzero(row >= threshold)  # only the neighbours are sorted, by index on ties
+            near = near[np.argsort(-row[near], kind="stable")]
+            candidates.append([own, *(int(i) for i in near if i != own)])  # itself first, even as a zero vector
     groups, taken = [], set()
     for candidate in sorted(candidates, key=len, reverse=True):
         group = [i for i in candidate if i not in taken]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, exists, or_, select, update
 
 from bot.advisor.answer import Answer, Source
 from bot.storage.base import StoreBase
 from bot.storage.models import Conversation, Feedback, Turn, User, utcnow
-from bot.storage.records import TurnFilter, TurnRecord
+from bot.storage.records import TurnFacts, TurnFilter, TurnRecord
 
 
 class Turns(StoreBase):
@@ -151,6 +151,52 @@ class Turns(StoreBase):
         statement = statement.order_by(Turn.id.desc() if newest_first else Turn.id)
         if limit is not None:
             statement = statement.limit(limit)
+        async for record in self._records(statement):
+            yield record
+
+    async def stream_gap_candidates(self, filters: TurnFilter, weak_below: float) -> AsyncIterator[TurnRecord]:
+        """The matching turns the gap report may find a reason in (`bot.review.gaps.gap_reasons`):
+        flagged by a consultant, or an advisor's answer, not cancelled, that was not covered, scored
+        below `weak_below` or got a 👎; oldest first. The others never leave the database: a month of
+        a busy bot is ~80,000 turns, and reading each whole (answer, sources) took seconds."""
+        rated_down = exists().where(Feedback.turn_id == Turn.id, Feedback.rating == "down")
+        answered = Turn.mode.in_(("offline", "llm")) & Turn.cancelled.isnot(True)
+        weak = or_(Turn.covered.isnot(True), Turn.best_score < weak_below, rated_down)
+        statement = _filtered(select(Turn), filters).where(or_(Turn.flagged_gap.is_(True), answered & weak))
+        async for record in self._records(statement.order_by(Turn.id)):
+            yield record
+
+    async def stream_turn_facts(self, filters: TurnFilter) -> AsyncIterator[TurnFacts]:
+        """The matching turns as `/stats` and the digest count them, oldest first: a few columns,
+        the first cited source's path and the feedback, never the texts (reading every answer of a
+        month, ~80,000 turns on a busy bot, took seconds)."""
+        rated = {
+            rating: exists().where(Feedback.turn_id == Turn.id, Feedback.rating == rating) for rating in ("up", "down")
+        }
+        columns = (
+            Turn.id,
+            Turn.user_id,
+            Turn.created_at,
+            Turn.mode,
+            Turn.covered,
+            Turn.error.is_not(None),
+            Turn.cancelled,
+            Turn.latency_ms,
+            Turn.sources[(0, "path")].as_string(),
+            rated["up"],
+            rated["down"],
+        )
+        statement = _filtered(select(*columns), filters).order_by(Turn.id)
+        async with self.sessions() as session:
+            result = await session.stream(statement.execution_options(yield_per=2000))
+            async for rows in result.partitions():
+                for id_, user, created, mode, covered, failed, cancelled, latency, source, up, down in rows:
+                    feedback = "mixed" if up and down else "up" if up else "down" if down else None
+                    yield TurnFacts(
+                        id_, user, created, mode, covered, bool(failed), cancelled, latency, source, feedback
+                    )
+
+    async def _records(self, statement: Select) -> AsyncIterator[TurnRecord]:
         async with self.sessions() as session:
             result = await session.stream_scalars(statement.execution_options(yield_per=500))
             async for batch in result.partitions():

@@ -147,7 +147,7 @@ class Turns(StoreBase):
         self, filters: TurnFilter, limit: int | None = None, newest_first: bool = False
     ) -> AsyncIterator[TurnRecord]:
         """Turns matching `filters`, fetched in batches so an export never holds them all."""
-        statement = _filtered(select(Turn), filters)
+        statement = _filtered(select(Turn.__table__), filters)
         statement = statement.order_by(Turn.id.desc() if newest_first else Turn.id)
         if limit is not None:
             statement = statement.limit(limit)
@@ -162,7 +162,7 @@ class Turns(StoreBase):
         rated_down = exists().where(Feedback.turn_id == Turn.id, Feedback.rating == "down")
         answered = Turn.mode.in_(("offline", "llm")) & Turn.cancelled.isnot(True)
         weak = or_(Turn.covered.isnot(True), Turn.best_score < weak_below, rated_down)
-        statement = _filtered(select(Turn), filters).where(or_(Turn.flagged_gap.is_(True), answered & weak))
+        statement = _filtered(select(Turn.__table__), filters).where(or_(Turn.flagged_gap.is_(True), answered & weak))
         async for record in self._records(statement.order_by(Turn.id)):
             yield record
 
@@ -197,8 +197,10 @@ class Turns(StoreBase):
                     )
 
     async def _records(self, statement: Select) -> AsyncIterator[TurnRecord]:
+        """The turns `statement` selects (the table's rows, not ORM objects: building one per turn
+        cost as much as reading it), with their feedback, fetched in batches."""
         async with self.sessions() as session:
-            result = await session.stream_scalars(statement.execution_options(yield_per=500))
+            result = await session.stream(statement.execution_options(yield_per=500))
             async for batch in result.partitions():
                 ratings = await _feedback_for(session, [t.id for t in batch])
                 for turn in batch:
@@ -216,10 +218,16 @@ class Turns(StoreBase):
 def _filtered(statement: Select, filters: TurnFilter) -> Select:
     if filters.user:
         statement = statement.where(Turn.user_id == filters.user)
-    if filters.since:
-        statement = statement.where(Turn.created_at >= filters.since)
-    if filters.until:
-        statement = statement.where(Turn.created_at < filters.until)
+    if filters.since or filters.until:
+        # the turns of a period by their ids: asked for `created_at >= x ORDER BY id`, SQLite reads
+        # the whole table in id order rather than the date's index then sorts (at a million turns,
+        # 3.7 GB read for a month's 80,000); `id IN (…)` takes the index, then the ids in order
+        period = select(Turn.id)
+        if filters.since:
+            period = period.where(Turn.created_at >= filters.since)
+        if filters.until:
+            period = period.where(Turn.created_at < filters.until)
+        statement = statement.where(Turn.id.in_(period))
     if filters.mode:
         statement = statement.where(Turn.mode == filters.mode)
     if filters.conversation_id:
@@ -260,7 +268,7 @@ def _source(source: Source) -> dict:
     return stored | ({"kind": source.kind, "chunk": source.chunk} if source.kind == "document" else {})
 
 
-def _record(turn: Turn, ratings: list[tuple[str, str | None]]) -> TurnRecord:
+def _record(turn, ratings: list[tuple[str, str | None]]) -> TurnRecord:
     kinds = {r for r, _ in ratings}
     return TurnRecord(
         id=turn.id,

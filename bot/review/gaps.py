@@ -78,7 +78,13 @@ async def find_gaps(storage: Storage, retriever: Retriever, min_score: float, fi
 def _themes(retriever: Retriever, candidates: list[tuple[TurnRecord, list[str]]]) -> list[Theme]:
     questions = [t.standalone_question or t.question for t, _ in candidates]
     vectors = retriever.embedder.embed(questions)
-    themes = [_theme(retriever, [candidates[i] for i in group], vectors[group]) for group in _groups(vectors)]
+    groups = _groups(vectors)
+    centroids = [_centroid(vectors[group]) for group in groups]
+    closest = retriever.index.query_many(centroids, 1)  # every theme's closest passage in one search
+    themes = [
+        _theme([candidates[i] for i in group], vectors[group], centroid, hits)
+        for group, centroid, hits in zip(groups, centroids, closest, strict=True)
+    ]
     return sorted(themes, key=lambda t: (-t.count, t.label))
 
 
@@ -93,23 +99,27 @@ def _groups(vectors: np.ndarray, threshold: float = THEME_SIMILARITY) -> list[li
         for own, row in enumerate(similar, start=start):
             near = np.flatnonzero(row >= threshold)  # only the neighbours are sorted, by index on ties
             near = near[np.argsort(-row[near], kind="stable")]
-            candidates.append([own, *(int(i) for i in near if i != own)])  # itself first, even as a zero vector
-    groups, taken = [], set()
+            candidates.append(np.concatenate(([own], near[near != own])))  # itself first, even as a zero vector
+    groups, taken = [], np.zeros(len(unit), dtype=bool)
     for candidate in sorted(candidates, key=len, reverse=True):
-        group = [i for i in candidate if i not in taken]
-        if group:
-            groups.append(group)
-            taken.update(group)
+        group = candidate[~taken[candidate]]
+        if len(group):
+            groups.append(group.tolist())
+            taken[group] = True
     return sorted(groups, key=len, reverse=True)
 
 
-def _theme(retriever: Retriever, members: list[tuple[TurnRecord, list[str]]], vectors: np.ndarray) -> Theme:
+def _centroid(vectors: np.ndarray) -> np.ndarray:
     centroid = vectors.mean(axis=0)
     centroid /= np.linalg.norm(centroid) or 1.0
+    return centroid
+
+
+def _theme(members: list[tuple[TurnRecord, list[str]]], vectors: np.ndarray, centroid: np.ndarray, hits: list) -> Theme:
+    """A group of questions as a theme; `hits`: the passage closest to its `centroid`."""
     order = np.argsort(-(vectors @ centroid))  # most typical question first
     questions = [members[i][0].question for i in order]
     reasons = Counter(reason for _, rs in members for reason in rs)
-    hits = retriever.index.query(centroid, 1)
     closest, score = (hits[0][1]["path"], hits[0][2]) if hits else (None, 0.0)
     return Theme(
         label=questions[0],

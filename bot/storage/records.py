@@ -36,6 +36,19 @@ class TurnFacts:
     feedback: str | None  # up, down, or mixed when several owners rated it
 
 
+@dataclass(frozen=True)
+class TurnCitations:
+    """A turn's question and what its answer cited (`Storage.stream_citations`): which files owners'
+    questions reached, without the answer, the profile or the feedback."""
+
+    id: int
+    mode: str
+    cancelled: bool
+    question: str
+    standalone_question: str | None
+    sources: list
+
+
 @dataclass
 class TurnRecord:
     """A turn as an admin reviews it: the turn's columns plus its feedback."""

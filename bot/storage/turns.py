@@ -10,7 +10,7 @@ from sqlalchemy import Select, exists, or_, select, update
 from bot.advisor.answer import Answer, Source
 from bot.storage.base import StoreBase
 from bot.storage.models import Conversation, Feedback, Turn, User, utcnow
-from bot.storage.records import TurnFacts, TurnFilter, TurnRecord
+from bot.storage.records import TurnCitations, TurnFacts, TurnFilter, TurnRecord
 
 
 class Turns(StoreBase):
@@ -195,6 +195,18 @@ class Turns(StoreBase):
                     yield TurnFacts(
                         id_, user, created, mode, covered, bool(failed), cancelled, latency, source, feedback
                     )
+
+    async def stream_citations(self, filters: TurnFilter) -> AsyncIterator[TurnCitations]:
+        """The matching turns' questions and cited sources, oldest first: which files a quarter of
+        owners' questions reached (the weekly suggestions) without reading every answer."""
+        columns = (Turn.id, Turn.mode, Turn.cancelled, Turn.question, Turn.standalone_question, Turn.sources)
+        async with self.sessions() as session:
+            result = await session.stream(
+                _filtered(select(*columns), filters).order_by(Turn.id).execution_options(yield_per=2000)
+            )
+            async for rows in result.partitions():
+                for row in rows:
+                    yield TurnCitations(*row[:5], row[5] or [])
 
     async def _records(self, statement: Select) -> AsyncIterator[TurnRecord]:
         """The turns `statement` selects (the table's rows, not ORM objects: building one per turn

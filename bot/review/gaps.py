@@ -77,7 +77,9 @@ async def find_gaps(storage: Storage, retriever: Retriever, min_score: float, fi
 
 def _themes(retriever: Retriever, candidates: list[tuple[TurnRecord, list[str]]]) -> list[Theme]:
     questions = [t.standalone_question or t.question for t, _ in candidates]
-    vectors = retriever.embedder.embed(questions)
+    distinct = list(dict.fromkeys(questions))  # a question asked again is embedded once
+    where = {question: n for n, question in enumerate(distinct)}
+    vectors = retriever.embedder.embed(distinct)[[where[question] for question in questions]]
     groups = _groups(vectors)
     centroids = [_centroid(vectors[group]) for group in groups]
     closest = retriever.index.query_many(centroids, 1)  # every theme's closest passage in one search

@@ -263,6 +263,12 @@ class KnowledgeIndex:
         similarity), best first."""
         return [(doc, meta, sim) for _, doc, meta, sim in self.search(vector, k, where, space)]
 
+    def query_many(self, vectors: Sequence[np.ndarray], k: int) -> list[list[tuple[str, dict, float]]]:
+        """`query` of each of `vectors` (first space) in one call: the gap report's ~1,000 themes."""
+        found = self.collection.query(query_embeddings=list(vectors), n_results=k) if len(vectors) else {}
+        hits = zip(found.get("documents", []), found.get("metadatas", []), found.get("distances", []), strict=True)
+        return [[(doc, meta, 1.0 - float(dist)) for doc, meta, dist in zip(*hit, strict=True)] for hit in hits]
+
     def search(
         self, vector: np.ndarray, k: int, where: dict | None = None, space: str | None = None
     ) -> list[tuple[str, str, dict, float]]:

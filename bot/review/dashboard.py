@@ -136,13 +136,13 @@ select day, avg(latency_ms) as median_ms, max(answers) as answers from ranked
 where position in ((answers + 1) / 2, (answers + 2) / 2) group by day order by day""",
 }
 
+# the ratings of the period's turns by their ids: joined, SQLite read every rating's turn row (~4 KB)
 TOTALS = f"""
+with period as (select id from turns where created_at >= :since)
 select (select count(*) from turns where created_at >= :since and mode in {ASKED}) as questions,
        (select count(distinct user_id) from turns where created_at >= :since and mode in {ASKED}) as owners,
-       (select count(*) from feedback f join turns t on t.id = f.turn_id
-        where t.created_at >= :since and f.rating = 'up') as up,
-       (select count(*) from feedback f join turns t on t.id = f.turn_id
-        where t.created_at >= :since and f.rating = 'down') as down,
+       (select count(*) from feedback where rating = 'up' and turn_id in period) as up,
+       (select count(*) from feedback where rating = 'down' and turn_id in period) as down,
        (select avg(covered = 0) from turns where created_at >= :since and mode in {ANSWERED}) as not_covered,
        (select count(*) from turns where created_at >= :since and mode in {ANSWERED}) as answered"""
 

@@ -22,6 +22,7 @@ from bot.storage import Storage, TurnFilter, TurnRecord
 
 WEAK_MARGIN = 0.08  # above MIN_SCORE by less than this counts as a weak match
 THEME_SIMILARITY = 0.5  # questions at least this similar to a theme's centre join it
+GROUP_BLOCK = 1024  # questions compared with all the others at once
 
 
 @dataclass
@@ -64,7 +65,7 @@ def gap_reasons(turn: TurnRecord, min_score: float) -> list[str]:
 async def find_gaps(storage: Storage, retriever: Retriever, min_score: float, filters: TurnFilter) -> list[Theme]:
     """Group the gap candidates among the matching turns into themes, most frequent first."""
     candidates: list[tuple[TurnRecord, list[str]]] = []
-    async for turn in storage.stream_turns(filters):
+    async for turn in storage.stream_gap_candidates(filters, weak_below=min_score + WEAK_MARGIN):
         if reasons := gap_reasons(turn, min_score):
             candidates.append((turn, reasons))
     if not candidates:
@@ -76,8 +77,16 @@ async def find_gaps(storage: Storage, retriever: Retriever, min_score: float, fi
 
 def _themes(retriever: Retriever, candidates: list[tuple[TurnRecord, list[str]]]) -> list[Theme]:
     questions = [t.standalone_question or t.question for t, _ in candidates]
-    vectors = retriever.embedder.embed(questions)
-    themes = [_theme(retriever, [candidates[i] for i in group], vectors[group]) for group in _groups(vectors)]
+    distinct = list(dict.fromkeys(questions))  # a question asked again is embedded once
+    where = {question: n for n, question in enumerate(distinct)}
+    vectors = retriever.embedder.embed(distinct)[[where[question] for question in questions]]
+    groups = _groups(vectors)
+    centroids = [_centroid(vectors[group]) for group in groups]
+    closest = retriever.index.query_many(centroids, 1)  # every theme's closest passage in one search
+    themes = [
+        _theme([candidates[i] for i in group], vectors[group], centroid, hits)
+        for group, centroid, hits in zip(groups, centroids, closest, strict=True)
+    ]
     return sorted(themes, key=lambda t: (-t.count, t.label))
 
 
@@ -86,28 +95,33 @@ def _groups(vectors: np.ndarray, threshold: float = THEME_SIMILARITY) -> list[li
     torch into the serving process: ~1 GB and 10 s, issue 19): each question's neighbours at
     `threshold` or closer form a candidate, largest first; a question joins the first it is in."""
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    similar = unit @ unit.T
     candidates = []
-    for own, row in enumerate(similar):
-        order = np.argsort(-row, kind="stable")
-        near = [int(i) for i in order if row[i] >= threshold and i != own]
-        candidates.append([own, *near])  # itself first, even as a zero vector: no question is lost
-    groups, taken = [], set()
+    for start in range(0, len(unit), GROUP_BLOCK):  # a block of rows at a time: 15,000 questions'
+        similar = unit[start : start + GROUP_BLOCK] @ unit.T  # whole matrix would be 900 MB
+        for own, row in enumerate(similar, start=start):
+            near = np.flatnonzero(row >= threshold)  # only the neighbours are sorted, by index on ties
+            near = near[np.argsort(-row[near], kind="stable")]
+            candidates.append(np.concatenate(([own], near[near != own])))  # itself first, even as a zero vector
+    groups, taken = [], np.zeros(len(unit), dtype=bool)
     for candidate in sorted(candidates, key=len, reverse=True):
-        group = [i for i in candidate if i not in taken]
-        if group:
-            groups.append(group)
-            taken.update(group)
+        group = candidate[~taken[candidate]]
+        if len(group):
+            groups.append(group.tolist())
+            taken[group] = True
     return sorted(groups, key=len, reverse=True)
 
 
-def _theme(retriever: Retriever, members: list[tuple[TurnRecord, list[str]]], vectors: np.ndarray) -> Theme:
+def _centroid(vectors: np.ndarray) -> np.ndarray:
     centroid = vectors.mean(axis=0)
     centroid /= np.linalg.norm(centroid) or 1.0
+    return centroid
+
+
+def _theme(members: list[tuple[TurnRecord, list[str]]], vectors: np.ndarray, centroid: np.ndarray, hits: list) -> Theme:
+    """A group of questions as a theme; `hits`: the passage closest to its `centroid`."""
     order = np.argsort(-(vectors @ centroid))  # most typical question first
     questions = [members[i][0].question for i in order]
     reasons = Counter(reason for _, rs in members for reason in rs)
-    hits = retriever.index.query(centroid, 1)
     closest, score = (hits[0][1]["path"], hits[0][2]) if hits else (None, 0.0)
     return Theme(
         label=questions[0],

@@ -102,7 +102,7 @@ class Stats:
 
 
 async def compute_stats(storage: Storage, filters: TurnFilter) -> Stats:
-    """One pass over the matching turns (streamed), so it works on a large database."""
+    """One pass over the matching turns (streamed, without their texts), so it works on a large database."""
     stats = Stats()
     users: set[str] = set()
     askers: set[str] = set()
@@ -111,7 +111,7 @@ async def compute_stats(storage: Storage, filters: TurnFilter) -> Stats:
     modes: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     topics: Counter[str] = Counter()
-    async for turn in storage.stream_turns(filters):
+    async for turn in storage.stream_turn_facts(filters):
         stats.turns += 1
         users.add(turn.user_id)
         if turn.mode in ANSWER_MODES:
@@ -120,13 +120,13 @@ async def compute_stats(storage: Storage, filters: TurnFilter) -> Stats:
         modes[turn.mode] += 1
         kinds[kind_of(turn.mode, turn.covered)] += 1
         stats.not_covered += not turn.covered
-        stats.llm_failures += turn.error is not None
+        stats.llm_failures += turn.failed
         stats.thumbs_up += turn.feedback == "up"
         stats.thumbs_down += turn.feedback == "down"
         if turn.mode in ANSWER_MODES and not turn.cancelled and turn.latency_ms is not None:
             latencies.append(turn.latency_ms)
-        if turn.sources:
-            topics[topic_of(turn.sources[0]["path"])] += 1
+        if turn.first_source is not None:
+            topics[topic_of(turn.first_source)] += 1
     stats.users, stats.askers = len(users), len(askers)
     stats.active_users_per_day = {day: len(ids) for day, ids in sorted(per_day.items())}
     stats.modes, stats.kinds = dict(modes), dict(kinds)

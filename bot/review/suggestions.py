@@ -133,14 +133,12 @@ def knowledge_files(retriever: Retriever) -> list[str]:
 
 async def _read_turns(storage: Storage, since: dt.datetime, reach_since: dt.datetime) -> _Turns:
     turns = _Turns()
-    async for turn in storage.stream_turns(TurnFilter(since=min(since, reach_since))):
-        knowledge = owner_question(turn) is not None and turn.mode in ("offline", "llm")
-        cited = [s for s in turn.sources if s.get("kind", "knowledge") == "knowledge"] if knowledge else []
-        if knowledge and turn.created_at >= reach_since:
-            turns.questions += 1
-            turns.reached.update(s["path"] for s in cited)
-        if turn.created_at < since:
-            continue
+    if reach_since < since:  # the turns before the window count only for what was reached: their
+        # questions and sources, not whole (a quarter of a million-turn database is ~200,000 answers)
+        async for turn in storage.stream_citations(TurnFilter(since=reach_since, until=since)):
+            _reach(turns, turn)
+    async for turn in storage.stream_turns(TurnFilter(since=since)):
+        cited = _reach(turns, turn) if turn.created_at >= reach_since else _knowledge_cited(turn)
         turns.owner_of[turn.id] = turn.user_id
         for source in cited:
             turns.cited_file.setdefault(source["path"], set()).add(turn.user_id)
@@ -149,6 +147,22 @@ async def _read_turns(storage: Storage, since: dt.datetime, reach_since: dt.date
             lead = _section_key(cited[0]) if cited else _one_line(turn.question)
             turns.disliked.setdefault(lead, []).append(turn)
     return turns
+
+
+def _knowledge_cited(turn) -> list[dict]:
+    """The knowledge sources an owner's question was answered from ([] for any other turn)."""
+    if owner_question(turn) is None or turn.mode not in ("offline", "llm"):
+        return []
+    return [s for s in turn.sources if s.get("kind", "knowledge") == "knowledge"]
+
+
+def _reach(turns: _Turns, turn) -> list[dict]:
+    """Count an owner's question of the unreached window and the files it reached; returns them."""
+    cited = _knowledge_cited(turn)
+    if owner_question(turn) is not None and turn.mode in ("offline", "llm"):
+        turns.questions += 1
+        turns.reached.update(s["path"] for s in cited)
+    return cited
 
 
 async def _not_covered(storage, retriever, settings, since, turns: _Turns) -> list[Suggestion]:

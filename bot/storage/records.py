@@ -19,6 +19,36 @@ class TurnFilter:
     conversation_id: int | None = None
 
 
+@dataclass(frozen=True)
+class TurnFacts:
+    """What the counts of review read of a turn (`Storage.stream_turn_facts`): no texts, only the
+    first cited source's path, and its feedback as `TurnRecord.feedback` has it."""
+
+    id: int
+    user_id: str
+    created_at: dt.datetime
+    mode: str
+    covered: bool
+    failed: bool  # the LLM failed (`TurnRecord.error` is set)
+    cancelled: bool
+    latency_ms: float | None
+    first_source: str | None  # the first cited source's path (None: no sources)
+    feedback: str | None  # up, down, or mixed when several owners rated it
+
+
+@dataclass(frozen=True)
+class TurnCitations:
+    """A turn's question and what its answer cited (`Storage.stream_citations`): which files owners'
+    questions reached, without the answer, the profile or the feedback."""
+
+    id: int
+    mode: str
+    cancelled: bool
+    question: str
+    standalone_question: str | None
+    sources: list
+
+
 @dataclass
 class TurnRecord:
     """A turn as an admin reviews it: the turn's columns plus its feedback."""

@@ -265,6 +265,15 @@ async def test_gaps_group_planted_questions_into_their_themes(tmp_path, shared_i
     assert report.startswith("# Knowledge gaps") and "How do I register a trademark" in report
 
 
+def test_the_themes_closest_passages_found_in_one_search_are_each_ones_own(shared_index_dir, embedder):
+    """`query_many` (every theme's closest passage in one call) finds what `query` finds for each."""
+    settings = load_settings(knowledge_dir=ROOT / "knowledge", data_dir=shared_index_dir, _env_file=None)
+    index = retriever_for(settings, embedder).index
+    vectors = embedder.embed([q for qs in PLANTED.values() for q in qs] + ["How do I price my services?"])
+    assert index.query_many(vectors, 2) == [index.query(vector, 2) for vector in vectors]
+    assert index.query_many([], 1) == []
+
+
 def test_gaps_command_prints_markdown_without_importing_torch(tmp_path, shared_index_dir):
     """Grouping the gaps is numpy: the bot's /gaps and digest never load torch into the serving process."""
     seed_now(tmp_path, [("tg:9", q, {"covered": False}) for q in PLANTED["trademarks"]])

@@ -16,7 +16,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.review.cells import readable_cell
-from bot.review.dashboard import dashboard_charts, load_gaps
+from bot.review.dashboard import dashboard_charts, load_gaps, totals
 from bot.review.datasette import metadata
 from bot.review.gap_store import gaps_path, refresh_gaps
 from bot.review.render import markdown_html
@@ -103,6 +103,32 @@ async def test_dashboard_counts_questions_ratings_and_the_median_latency_per_day
     assert feedback == {(today, "👎 not helpful"), (yesterday.isoformat(), "👍 helpful")}
     gaps = charts["chart-gaps"]
     assert gaps.spec is None and "not computed" in gaps.empty
+
+
+async def test_dashboard_tiles_count_the_periods_questions_owners_and_ratings(tmp_path):
+    """The tiles above the charts; ratings are those of the period's turns (counted by the turns'
+    ids since issue 31, as the join of ratings and turns counted them)."""
+    from datasette.app import Datasette
+
+    ids = await seed_review(tmp_path)
+    with sqlite3.connect(tmp_path / "transcripts.db") as conn:  # the 👍 turn asked before the period
+        conn.execute("update turns set created_at = datetime('now', '-40 days') where id = ?", (ids["cost"],))
+        joined = (
+            "select count(*) from feedback f join turns t on t.id = f.turn_id where t.created_at >= ? and f.rating = ?"
+        )
+        since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).strftime("%Y-%m-%d")
+        expected = [conn.execute(joined, (since, rating)).fetchone()[0] for rating in ("up", "down")]
+    conn.close()
+    db = Datasette([str(tmp_path / "transcripts.db")]).get_database("transcripts")
+    assert expected == [0, 1]
+    assert dict(await totals(db, 30)) == {
+        "questions": "5",  # the credit question, three trademark ones and the hand-over request
+        "owners": "2",
+        "rated 👍": "0%",  # the 👎 on the credit answer; the 👍 turn is older than the period
+        "not covered": "75%",  # three trademark questions of four answers
+        "hand-overs open": "1",
+    }
+    assert dict(await totals(db, 90))["rated 👍"] == "50%"
 
 
 async def test_without_an_index_the_gap_file_says_why(tmp_path):

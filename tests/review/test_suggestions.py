@@ -181,6 +181,23 @@ async def test_each_kind_ranked_by_owners_affected(library, embedder):
     assert not any(s.kind == "review due" and "ovens" in s.what for s in report.suggestions)
 
 
+async def test_a_file_cited_before_the_week_but_within_90_days_was_reached(library, embedder):
+    """The turns before the suggestions' window count for what was reached (read by question and
+    sources only since issue 31), and for nothing else."""
+    ids = await seed(library)
+    sixty = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=60)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(sqlite_path(library.database)) as conn:
+        conn.execute("update turns set created_at = ? where id = ?", (sixty, ids["old"]))
+    conn.close()
+    storage = await Storage.open(library.database)
+    try:
+        report = await compute_suggestions(storage, retriever_for(library, embedder), library)
+    finally:
+        await storage.close()
+    kinds = [(s.kind, s.owners) for s in report.suggestions]
+    assert kinds == [("near-duplicate", 4), ("review due", 3), ("not covered", 2), ("thumbs down", 2)]
+
+
 def test_competing_sections_are_found_across_files_only(library, embedder):
     sections = retriever_for(library, embedder).section_index()
     pairs = competing_sections(sections, embedder.space, embedder.calibrate)

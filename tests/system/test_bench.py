@@ -27,13 +27,14 @@ BENCHES = {
     "embedding_bench.py": ("embedding", ["backends"]),
     "languages_bench.py": ("languages", ["backends"]),
     "workers_bench.py": ("workers", ["runs"]),
+    "scale_bench.py": ("scale", ["computations", "database", "gap_candidates"]),
 }
 
 
 @pytest.mark.parametrize("script", sorted(BENCHES))
 def test_benchmark_runs_at_a_tiny_size(script, tmp_path, shared_index_dir):
     name, keys = BENCHES[script]
-    extra = ["--index", str(shared_index_dir / "index")] if name == "bot" else []  # no second ingest
+    extra = ["--index", str(shared_index_dir / "index")] if name in ("bot", "scale") else []  # no second ingest
     env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path)}
     env = {k: v for k, v in env.items() if not k.startswith(("TELEGRAM_", "LLM_"))}
     result = subprocess.run(
@@ -52,6 +53,8 @@ def test_benchmark_runs_at_a_tiny_size(script, tmp_path, shared_index_dir):
         assert record["targets"]["lost"]["value"] == 0  # every question answered, even in a smoke run
     if name == "workers":
         assert [run["workers"] for run in record["runs"]] == [1, 2] and not any(r["lost"] for r in record["runs"])
+    if name == "scale":  # every computation timed at both sizes, the file measured as it grew
+        assert len(record["computations"]) == 5 and record["database"]["mb_per_100k_turns"] > 0
 
 
 def test_the_readmes_screenshot_command_photographs_both_review_pages(tmp_path, shared_index_dir):

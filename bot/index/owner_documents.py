@@ -55,6 +55,14 @@ class OwnerDocuments:
                     self._collection = self._open()
         return self._collection
 
+    def _never_stored(self) -> bool:
+        """Whether no passage was ever stored here: a local store whose folder was never made (no
+        owner sent a document). The daily sweep (`passage_counts`) then has nothing to read,
+        without opening Chroma for it (~0.5 s of CPU and tens of MB, seconds after every start)."""
+        return (
+            self._collection is None and not self.settings.chroma_url and not (self.settings.data_dir / FOLDER).exists()
+        )
+
     def _open(self):
         remote = bool(self.settings.chroma_url)
         folder = None if remote else self.settings.data_dir / FOLDER
@@ -132,6 +140,8 @@ class OwnerDocuments:
         """How many passages each document (owner, id) has here: one with fewer than its row says
         was cut off while it was stored (the bot was killed mid-embedding)."""
         counts: dict[tuple[str, int], int] = {}
+        if self._never_stored():
+            return counts
         offset = 0
         while True:
             page = self.collection.get(include=["metadatas"], limit=PAGE, offset=offset)

@@ -61,7 +61,7 @@ def test_two_processes_unpacking_at_once_each_get_a_whole_copy(tmp_path):
     def unpack():
         try:
             folders.append(unpacked_model(SHIPPED, tmp_path))
-        except Exception as exc:  # noqa: BLE001 - any failure fails the test below
+        except Exception as exc:  # any failure fails the test below
             errors.append(exc)
 
     threads = [threading.Thread(target=unpack) for _ in range(3)]

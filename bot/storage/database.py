@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.storage.revisions import up_to_date
+from bot.storage.sqlite_trips import one_trip_module
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,11 @@ async def open_engine(url: str) -> AsyncEngine:
     # SQLite: a connection goes back to the pool rolled back only when a transaction is open
     # (`_rollback_if_open`), not after every commit and read as well: each rollback is one more
     # hop to aiosqlite's thread, five of the ~40 every question made.
-    reset = {"pool_reset_on_return": None} if path is not None else {}
+    options: dict = {"pool_reset_on_return": None} if path is not None else {}
+    if path is not None and make_url(url).get_driver_name() == "aiosqlite":
+        options["module"] = one_trip_module()  # a statement in one trip to aiosqlite's thread, not four
     try:
-        engine = create_async_engine(url, pool_pre_ping=path is None, **reset)
+        engine = create_async_engine(url, pool_pre_ping=path is None, **options)
     except Exception as exc:  # bad URL or missing driver: one clear line, not a traceback
         raise StorageError(f"cannot use DATABASE_URL {make_url(url)!r}: {exc}") from None
     if path is not None:

@@ -43,19 +43,14 @@ async def open_engine(url: str) -> AsyncEngine:
     path = sqlite_path(url)
     if path is not None:
         _create_private_file(path)
-    # SQLite: a connection goes back to the pool rolled back only when a transaction is open
-    # (`_rollback_if_open`), not after every commit and read as well: each rollback is one more
-    # hop to aiosqlite's thread, five of the ~40 every question made.
-    options: dict = {"pool_reset_on_return": None} if path is not None else {}
-    if path is not None and make_url(url).get_driver_name() == "aiosqlite":
-        options["module"] = one_trip_module()  # a statement in one trip to aiosqlite's thread, not four
+    one_trip = path is not None and make_url(url).get_driver_name() == "aiosqlite"
+    options = {"module": one_trip_module()} if one_trip else {}  # `bot.storage.sqlite_trips`
     try:
         engine = create_async_engine(url, pool_pre_ping=path is None, **options)
     except Exception as exc:  # bad URL or missing driver: one clear line, not a traceback
         raise StorageError(f"cannot use DATABASE_URL {make_url(url)!r}: {exc}") from None
     if path is not None:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine.pool, "reset", _rollback_if_open)
     try:
         if path is None:
             async with engine.begin() as connection:
@@ -93,15 +88,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _rollback_if_open(dbapi_connection, record, state) -> None:
-    """The pool's reset of a SQLite connection: a rollback when SQLite says a transaction is
-    open (a failure left it, or a session closed without committing), else nothing to undo.
-    Python's sqlite3 begins a transaction only before a write and ends it at the commit, so
-    after a commit or a read the pool's usual rollback did nothing, in one more round trip."""
-    if state.asyncio_safe and getattr(record.driver_connection, "in_transaction", True):
-        dbapi_connection.rollback()
 
 
 def _migrate_sqlite(connection) -> None:

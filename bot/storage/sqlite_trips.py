@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util import immutabledict
+from sqlalchemy.util.concurrency import await_
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -68,9 +69,27 @@ def _run(connection, operation: Any, parameters: Any, many: bool):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """Its cursors are `OneTripCursor`s, and a commit or rollback with no transaction open makes
+    no trip: sqlite3 itself does nothing then (it checks `sqlite3_get_autocommit`, as
+    `in_transaction` does), and that was after every read and, from the pool, after every commit."""
+
     __slots__ = ()
 
     _cursor_cls = OneTripCursor
+
+    def rollback(self) -> None:
+        try:
+            if self._connection.in_transaction:  # on a closed connection this raises, as the rollback did
+                await_(self._connection.rollback())
+        except Exception as error:
+            self._handle_exception(error)
+
+    def commit(self) -> None:
+        try:
+            if self._connection.in_transaction:
+                await_(self._connection.commit())
+        except Exception as error:
+            self._handle_exception(error)
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -352,7 +352,16 @@ async def main_async(args) -> dict:
             await run_series(work, index, 0.0, [args.burst], args.questions, 0.0, "llm-0ms", profile) if llm else []
         )
         offline = await run_series(
-            work, index, 0.0, args.owners, args.questions, args.think, "offline", offline=True, endurance=args.after
+            work,
+            index,
+            0.0,
+            args.owners,
+            args.questions,
+            args.think,
+            "offline",
+            profile=None if llm else profile,  # --offline-only --profile: the offline answer's profile
+            offline=True,
+            endurance=args.after,
         )
         first = None if args.quick or args.no_first_start else await first_start(work)
     finally:

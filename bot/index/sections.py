@@ -246,10 +246,7 @@ class SectionIndex:
         return word_coverage(words, section.words(), self.document_frequency, len(self.sections))
 
     def find(self, key: tuple[str, str]) -> Section | None:
-        for section in self.sections:
-            if (section.path, section.heading) == key:
-                return section
-        return None
+        return next((section for section in self.sections if (section.path, section.heading) == key), None)
 
     def matches(
         self,
@@ -302,11 +299,13 @@ def _best(similarity: np.ndarray, section: np.ndarray, count: int) -> np.ndarray
 
 
 def _argbest(similarity: np.ndarray, section: np.ndarray, count: int) -> np.ndarray:
-    """For each section, the row of its most similar question (-1: it has none)."""
-    order = np.lexsort((-similarity, section))  # by section, best first within each
-    first = np.full(count, -1, dtype=np.int64)
-    seen = np.r_[True, section[order][1:] != section[order][:-1]] if len(order) else np.array([], dtype=bool)
-    first[section[order][seen]] = order[seen]
+    """For each section, the row of its most similar question (-1: it has none; of equal ones the
+    first): the first row reaching its best, not a lexsort of every row (~1 ms per answer)."""
+    first, best = np.full(count, -1, dtype=np.int64), np.full(count, -np.inf, dtype=similarity.dtype)
+    np.maximum.at(best, section, similarity)
+    rows = np.flatnonzero(similarity == best[section])  # ascending: a tie's first row comes first
+    sections, at = np.unique(section[rows], return_index=True)  # the first occurrence of each
+    first[sections] = rows[at]
     return first
 
 

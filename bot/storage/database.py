@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.storage.revisions import up_to_date
+from bot.storage.sqlite_trips import one_trip_module
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,10 @@ async def open_engine(url: str) -> AsyncEngine:
     path = sqlite_path(url)
     if path is not None:
         _create_private_file(path)
+    one_trip = path is not None and make_url(url).get_driver_name() == "aiosqlite"
+    options = {"module": one_trip_module()} if one_trip else {}  # `bot.storage.sqlite_trips`
     try:
-        engine = create_async_engine(url, pool_pre_ping=path is None)
+        engine = create_async_engine(url, pool_pre_ping=path is None, **options)
     except Exception as exc:  # bad URL or missing driver: one clear line, not a traceback
         raise StorageError(f"cannot use DATABASE_URL {make_url(url)!r}: {exc}") from None
     if path is not None:

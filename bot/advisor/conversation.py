@@ -9,7 +9,7 @@ chat cannot crowd the knowledge passages out of the prompt.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.advisor.chat_model import without_controls
@@ -29,15 +29,18 @@ class Exchange:
     sections: tuple[str, ...] = ()  # the knowledge sections the answer cited (`path#heading`)
 
 
-def trim_history(history: Sequence[Exchange], budget_tokens: int) -> list[Exchange]:
+def trim_history(
+    history: Sequence[Exchange], budget_tokens: int, count: Callable[[str], int] = count_tokens
+) -> list[Exchange]:
     """The most recent exchanges that fit in `budget_tokens`, oldest dropped first (all of them,
-    without loading the token encoding, when their bytes alone fit)."""
+    without counting, when their bytes alone fit). `count`: the chat model's token encoding by
+    default; an answer with no chat model counts with a tokenizer already loaded instead."""
     if sum(len(f"{e.question}{e.answer}".encode("utf-8", "surrogatepass")) for e in history) <= budget_tokens:
         return list(history)
     kept: list[Exchange] = []
     used = 0
     for exchange in reversed(history):
-        cost = count_tokens(exchange.question) + count_tokens(exchange.answer)
+        cost = count(exchange.question) + count(exchange.answer)
         if used + cost > budget_tokens:
             break
         kept.append(exchange)

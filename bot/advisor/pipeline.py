@@ -13,7 +13,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from bot.advisor import suggestions, texts
 from bot.advisor.answer import Answer, Failure, Mode, numbered_sources
@@ -38,6 +38,7 @@ from bot.index.language import detect_language
 from bot.index.lexical import tokenize
 from bot.index.owner_documents import Owner, OwnerDocuments
 from bot.index.retriever import Passage, Retriever
+from bot.knowledge.tokens import count_tokens
 from bot.locales import IN_ENGLISH, Translate, supported
 from bot.locales import texts as texts_for
 
@@ -83,6 +84,14 @@ class Advisor:
                 if self._owner_documents is None:
                     self._owner_documents = OwnerDocuments(self.settings, self.retriever.embeddings)
         return self._owner_documents
+
+    def _memory_counter(self) -> Callable[[str], int]:
+        """What the remembered conversation is measured with: the chat model's token encoding
+        (what its prompt holds), or offline the multilingual model's tokenizer, which is loaded
+        anyway (tiktoken's encoding would add ~40 MB to the serving process for a budget)."""
+        if self.chat_model is None and (counter := self.retriever.embeddings.token_counter) is not None:
+            return counter
+        return count_tokens
 
     @property
     def mode(self) -> Mode:
@@ -146,7 +155,7 @@ class Advisor:
         if not any(ch.isalnum() for ch in question):  # empty, or only punctuation and symbols: nothing to search
             yield Answer(question=question, text=texts.empty_question(_), covered=False, mode="offline")
             return
-        history = trim_history(conversation, self.settings.memory_tokens)
+        history = trim_history(conversation, self.settings.memory_tokens, self._memory_counter())
         timings: dict[str, float] = {}
         # One deadline for the model's whole part (a follow-up's rewrite, then the answer): the
         # owner waits at most LLM_TIMEOUT for it, then gets the offline answer.

@@ -280,6 +280,11 @@ class E5Embedder(BaseEmbedder):
     def _encode(self, texts: list[str], batch_size: int, query: bool) -> np.ndarray:
         return self.model.encode(texts, batch_size, query)
 
+    def count_tokens(self, text: str) -> int:
+        """How many of its pieces `text` is (no truncation): a token count from a tokenizer the
+        serving process holds anyway, where no chat model's encoding is needed."""
+        return len(self.model.tokenize(text))
+
     def calibrate(self, similarity: float) -> float:
         return min(1.0, max(0.0, self.SLOPE * similarity + self.OFFSET))
 

@@ -10,7 +10,7 @@ but plain ASCII) and the knowledge base is English, and with e5 otherwise. Every
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -46,6 +46,12 @@ class Embeddings:
     def multilingual(self) -> BaseEmbedder:
         """The model that compares texts across languages (the first, when there is none)."""
         return next((e for e in self.embedders if isinstance(e, E5Embedder)), self.primary)
+
+    @property
+    def token_counter(self) -> Callable[[str], int] | None:
+        """The multilingual model's token count, when the index keeps its space (None: none)."""
+        e5 = self.multilingual
+        return e5.count_tokens if isinstance(e5, E5Embedder) else None
 
     def space_of(self, embedder: BaseEmbedder) -> str | None:
         """The name `KnowledgeIndex.query` knows the embedder's space by (None: the first)."""

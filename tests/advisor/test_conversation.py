@@ -128,3 +128,27 @@ def test_token_budgets_told_from_bytes_are_the_exact_ones():
     history = [Exchange(q, a * 3) for q, a in zip(texts, reversed(texts), strict=True)]
     for budget in range(0, 400, 7):
         assert trim_history(history, budget) == exact(history, budget)
+
+
+async def test_a_long_conversation_without_a_chat_model_is_measured_without_its_encoding(shared_index_dir):
+    """Offline, the remembered conversation is counted in the multilingual model's pieces: the
+    serving process never loads tiktoken's encoding (~40 MB) for a budget no prompt uses."""
+    from bot.advisor import make_advisor
+    from bot.advisor.conversation import Exchange
+    from bot.config import load_settings
+    from bot.knowledge.tokens import token_encoding
+    from tests.helpers import ROOT
+
+    settings = load_settings(
+        knowledge_dir=ROOT / "knowledge", data_dir=shared_index_dir, memory_tokens=300, _env_file=None
+    )
+    advisor = make_advisor(settings)
+    counter = advisor.retriever.embeddings.token_counter
+    history = [Exchange(f"How do I price cakes for event {n}?", "Start from your costs. " * 30) for n in range(8)]
+    kept = trim_history(history, 300, counter)
+    assert kept and kept == history[-len(kept) :] and len(kept) < len(history)
+    assert sum(counter(e.question) + counter(e.answer) for e in kept) <= 300
+
+    token_encoding.cache_clear()
+    answer = await advisor.answer("And what about cupcakes?", history)
+    assert answer.text and token_encoding.cache_info().currsize == 0

@@ -72,12 +72,14 @@ def run_ingest(
     EMBEDDING_BACKEND names. `before_publish`: called with the next version's folder before it
     goes live (local index only); a truthy result holds it back: the version is dropped and
     PublishHeld raised with that result."""
-    index = make_index(settings)
     embedder = make_embeddings(settings)
     if embeddings is not None and embeddings.fingerprint == embedder.fingerprint:
         embedder = embeddings
     options = {"allow_shrink": allow_shrink, "on_plan": on_plan, "on_progress": on_progress}
     with ingest_lock(settings):
+        # the live version once the lock is ours: one opened before could be replaced by the
+        # ingest waited for, and this one would then publish a copy of it as if it had changed
+        index = make_index(settings)
         if settings.chroma_url:
             return ingest_configured(settings, index, embedder, rebuild=rebuild, dry_run=dry_run, **options)
         if dry_run or not _needs_writing(settings, index, embedder, rebuild, allow_shrink):

@@ -2,6 +2,7 @@
 
 - `database`: engine, SQLite pragmas, file permissions, Alembic migrations at every start
 - `revisions`: is the schema at the migrations' head? (told without importing Alembic)
+- `sqlite_trips`: SQLite statements run, fetched and closed in one trip to aiosqlite's thread
 - `models`: the tables; `migrations`: the Alembic scripts that create and change them
 - `store`: `Storage`, assembled from `owners`, `conversations`, `turns`, `handovers` (requests
   for a person, and `bot_state`), `shared` (what several bot processes agree on) and `events`

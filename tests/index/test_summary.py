@@ -5,6 +5,7 @@ gives."""
 from __future__ import annotations
 
 import json
+import os
 
 from bot.index.chroma import KnowledgeIndex
 from bot.index.opening import make_index
@@ -102,3 +103,39 @@ def test_collections_that_fail_to_open_are_tried_again_at_the_next_use(settings,
             raise AssertionError("a damaged index opened")
         assert not index.opened and "collection" not in vars(index)
     chroma_file.write_bytes(saved)
+
+
+def test_an_ingest_that_waited_for_another_publishes_nothing_the_other_did(settings, kdir):
+    """Two ingests of the same change: the second waits for the first's lock, then finds the
+    version the first published live and nothing left to do (it had looked at the version
+    before, and published a copy of the new one as a change of its own)."""
+    import fcntl
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    ingest_runner.run_ingest(settings)
+    write(kdir, "trade/export.md", SAMPLE_TRADE)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "bot", "ingest"],
+        env={**os.environ, "KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(settings.data_dir)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    lock = settings.index_path / ".ingest.lock"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the first holds the lock
+        with open(lock, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            except BlockingIOError:
+                break
+        time.sleep(0.02)
+    second = threading.Thread(target=ingest_runner.run_ingest, args=(settings,))
+    second.start()
+    assert first.wait(120) == 0
+    second.join(120)
+    assert current_version(settings.index_path) == 2

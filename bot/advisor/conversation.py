@@ -8,6 +8,7 @@ chat cannot crowd the knowledge passages out of the prompt.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ def trim_history(
     history: Sequence[Exchange], budget_tokens: int, count: Callable[[str], int] = count_tokens
 ) -> list[Exchange]:
     """The most recent exchanges that fit in `budget_tokens`, oldest dropped first (all of them,
-    without counting, when their bytes alone fit). `count`: the chat model's token encoding by
-    default; an answer with no chat model counts with a tokenizer already loaded instead."""
+    without counting, when their bytes alone fit). `count`: tiktoken's encoding by default; the
+    advisor counts with the multilingual model's tokenizer, which it holds anyway."""
     if sum(len(f"{e.question}{e.answer}".encode("utf-8", "surrogatepass")) for e in history) <= budget_tokens:
         return list(history)
     kept: list[Exchange] = []
@@ -160,20 +161,21 @@ class Focus:
 _INVISIBLE = re.compile("\x1b\\[[0-9;?]*[ -/]*[@-~]|[\u00ad\u200b\u2060\ufeff]")
 
 
-def focus_question(message: str, limit_tokens: int) -> Focus:
+def focus_question(message: str, limit_tokens: int, count: Callable[[str], int] = count_tokens) -> Focus:
     """A message over `limit_tokens` cut to what matters: its last sentence that asks something,
-    and as much of the context before it as fits; characters that show as nothing are dropped."""
+    and as much of the context before it as fits; characters that show as nothing are dropped.
+    `count`: tiktoken's encoding by default; the advisor passes a tokenizer it holds anyway."""
     message = without_controls(_INVISIBLE.sub("", message))
     text = " ".join(message.split())
-    if fits_tokens(text, limit_tokens):
+    if fits_tokens(text, limit_tokens, count):
         return Focus(text, text)
     sentences = [s.strip() for s in _SENTENCE.split(message) if s.strip()]
     asking = [n for n, sentence in enumerate(sentences) if _ASKS.search(sentence)]
     last = asking[-1] if asking else len(sentences) - 1
-    kept = [_tail(sentences[last], limit_tokens)]
-    used = count_tokens(kept[0])
+    kept = [_tail(sentences[last], limit_tokens, count)]
+    used = count(kept[0])
     for sentence in reversed(sentences[:last]):
-        cost = count_tokens(sentence) + 1
+        cost = count(sentence) + 1
         if used + cost > limit_tokens:
             break
         kept.insert(0, sentence)
@@ -182,9 +184,15 @@ def focus_question(message: str, limit_tokens: int) -> Focus:
     return Focus(" ".join(" ".join(kept).split()), kept[-1], True, shown if asking else None, len(kept) > 1)
 
 
-def _tail(sentence: str, limit_tokens: int) -> str:
-    """A sentence cut from the front to `limit_tokens`, if it is longer than that on its own."""
-    from bot.knowledge.tokens import token_encoding
-
-    tokens = token_encoding().encode(sentence, disallowed_special=())
-    return sentence if len(tokens) <= limit_tokens else "…" + token_encoding().decode(tokens[-limit_tokens:]).lstrip()
+def _tail(sentence: str, limit_tokens: int, count: Callable[[str], int]) -> str:
+    """A sentence cut from the front to `limit_tokens`, if it is longer than that on its own: from
+    the earliest word whose rest fits (else the earliest character: a script written without
+    spaces, one endless word), found by halving, so a long paste costs a few dozen counts."""
+    if count(sentence) <= limit_tokens:
+        return sentence
+    words = [m.start() for m in re.finditer(r"(?<=\s)\S", sentence)]
+    for starts in (words, range(1, len(sentence))):
+        first = bisect.bisect_left(starts, True, key=lambda at: count("…" + sentence[at:].lstrip()) <= limit_tokens)
+        if first < len(starts):
+            return "…" + sentence[starts[first] :].lstrip()
+    return "…"

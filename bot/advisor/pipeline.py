@@ -85,13 +85,12 @@ class Advisor:
                     self._owner_documents = OwnerDocuments(self.settings, self.retriever.embeddings)
         return self._owner_documents
 
-    def _memory_counter(self) -> Callable[[str], int]:
-        """What the remembered conversation is measured with: the chat model's token encoding
-        (what its prompt holds), or offline the multilingual model's tokenizer, which is loaded
-        anyway (tiktoken's encoding would add ~40 MB to the serving process for a budget)."""
-        if self.chat_model is None and (counter := self.retriever.embeddings.token_counter) is not None:
-            return counter
-        return count_tokens
+    def _token_counter(self) -> Callable[[str], int]:
+        """What the remembered conversation and a long message are measured with: the
+        multilingual model's tokenizer, which the serving process holds anyway (tiktoken's
+        encoding would add ~40 MB for two budgets that need no chat model's exact count; an
+        index without that model's space counts with tiktoken)."""
+        return self.retriever.embeddings.token_counter or count_tokens
 
     @property
     def mode(self) -> Mode:
@@ -149,13 +148,13 @@ class Advisor:
         profile = profile or Profile()
         owner_language = supported(answer_in) or texts.language_for(question, language)
         _ = texts_for(owner_language)
-        focus = focus_question(question, self.settings.question_max_tokens)
+        focus = focus_question(question, self.settings.question_max_tokens, self._token_counter())
         question = focus.text
         notes = [texts.long_message(_, focus.asked, focus.context)] if focus.cut else []
         if not any(ch.isalnum() for ch in question):  # empty, or only punctuation and symbols: nothing to search
             yield Answer(question=question, text=texts.empty_question(_), covered=False, mode="offline")
             return
-        history = trim_history(conversation, self.settings.memory_tokens, self._memory_counter())
+        history = trim_history(conversation, self.settings.memory_tokens, self._token_counter())
         timings: dict[str, float] = {}
         # One deadline for the model's whole part (a follow-up's rewrite, then the answer): the
         # owner waits at most LLM_TIMEOUT for it, then gets the offline answer.

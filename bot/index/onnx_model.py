@@ -24,12 +24,18 @@ log = logging.getLogger(__name__)
 
 ONNX_FILE = "model.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+SPLIT_FILE, WORDS_FILE, WORD_INPUT = "encoder.onnx", "words.npy", "word_vectors"  # `split_words`
 
 
 def export(model_dir: Path, out_dir: Path, quantize: bool = False) -> Path:
     """Export the transformer of a sentence-transformers model folder to ONNX (with torch)."""
-    names = ["tokenizer.json", "pooling.json", "model.int8.onnx", ONNX_FILE]
-    export_atomically(out_dir, lambda folder: _export_into(model_dir, folder, quantize), names)
+    names = ["tokenizer.json", "pooling.json", "model.int8.onnx", WORDS_FILE, SPLIT_FILE, ONNX_FILE]
+
+    def write_into(folder: Path) -> None:
+        _export_into(model_dir, folder, quantize)
+        _split_into(folder / ONNX_FILE, folder)
+
+    export_atomically(out_dir, write_into, names)
     log.info("exported the embedding model to %s", out_dir)
     return out_dir / ONNX_FILE
 
@@ -90,6 +96,37 @@ def _export_into(model_dir: Path, folder: Path, quantize: bool) -> None:
         quantize_dynamic(str(target), str(folder / "model.int8.onnx"), weight_type=QuantType.QInt8)
 
 
+def split_words(folder: Path) -> None:
+    """Write `folder`'s model without its word table (`encoder.onnx`) and the table beside it
+    (`words.npy`), for an export made before the split (`export` now writes both).
+
+    The table is 30,522 × 384 floats, 47 MB of the model's 90, and a question uses a few dozen of
+    its rows: in the session it would all be the process's memory; read row by row
+    (`bot.index.rows`) it is not. The rest of the graph is unchanged, so are the vectors."""
+    export_atomically(folder, lambda scratch: _split_into(folder / ONNX_FILE, scratch), [WORDS_FILE, SPLIT_FILE])
+
+
+def _split_into(source: Path, folder: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(source))
+    initializers = {i.name: i for i in model.graph.initializer}
+    lookups = [n for n in model.graph.node if n.op_type == "Gather" and n.input[0] in initializers]
+    gather = max(lookups, key=lambda n: initializers[n.input[0]].dims[0], default=None)  # words > positions
+    if gather is None:
+        raise ValueError(f"no word table found in {source}")
+    table = initializers[gather.input[0]]
+    np.save(folder / WORDS_FILE, numpy_helper.to_array(table))
+    model.graph.initializer.remove(table)
+    model.graph.node.remove(gather)
+    for node in model.graph.node:
+        node.input[:] = [WORD_INPUT if name == gather.output[0] else name for name in node.input]
+    shape = ["batch", "tokens", table.dims[1]]
+    model.graph.input.append(helper.make_tensor_value_info(WORD_INPUT, TensorProto.FLOAT, shape))
+    onnx.save(model, str(folder / SPLIT_FILE))
+
+
 class ModelFileError(RuntimeError):
     """An exported model file that cannot be loaded (damaged, unreadable): one line naming the
     file and the fix, for the command line and the bot's log."""
@@ -148,11 +185,30 @@ class OnnxEncoder(OnnxSession):
     def __init__(self, folder: Path, file: str = ONNX_FILE, threads: int = 0) -> None:
         from tokenizers import Tokenizer
 
-        super().__init__(folder / file, threads)
+        self.words = self._word_table(folder) if file == ONNX_FILE else None
+        super().__init__(folder / (SPLIT_FILE if self.words is not None else file), threads)
         max_length = json.loads((folder / "pooling.json").read_text())["max_seq_length"]
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+
+    @staticmethod
+    def _word_table(folder: Path):
+        """The word table read row by row (`split_words`), split off an older export first; None
+        (the whole model, table in the session) where that cannot be done."""
+        from bot.index.rows import RowFile
+
+        try:
+            if not (folder / SPLIT_FILE).exists():
+                log.info("splitting the word table off the embedding model in %s (once)", folder)
+                split_words(folder)
+            return RowFile.of_npy(folder / WORDS_FILE)
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "embedding model's word table kept in memory (%s); `python -m bot export-onnx --force` makes it again",
+                exc,
+            )
+            return None
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, **_ignored) -> np.ndarray:
         """Embeddings in the order given; texts are batched longest first, as sentence-transformers does."""
@@ -170,9 +226,10 @@ class OnnxEncoder(OnnxSession):
         encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        hidden = self.session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        )[0]
+        inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        if self.words is not None:
+            inputs[WORD_INPUT] = self.words[ids].reshape(*ids.shape, -1)
+        hidden = self.session.run(None, inputs)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)

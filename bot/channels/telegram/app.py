@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from telegram import BotCommandScopeChat, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -147,7 +148,7 @@ async def serve(
     settings: Settings,
     stop: asyncio.Event,
     *,
-    advisor: Advisor | None = None,
+    advisor: Advisor | Future[Advisor] | None = None,
     storage: Storage | None = None,
     ready: asyncio.Event | None = None,
     on_ready: Callable[[Application], object] | None = None,
@@ -156,6 +157,8 @@ async def serve(
     application (what tests and an embedding program call `hear_back.tell_waiting_owners` with)."""
     from bot.advisor import make_advisor
 
+    if isinstance(advisor, Future):  # built in a thread while the bot's modules loaded (`run`)
+        advisor = await asyncio.wrap_future(advisor)
     storage = storage or await Storage.open(settings.database)
     advisor = advisor or make_advisor(settings)
     deps = BotDeps(
@@ -278,8 +281,8 @@ def fewer_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
-def run(settings: Settings) -> None:
-    """Serve until SIGTERM or Ctrl-C."""
+def run(settings: Settings, advisor: Advisor | Future[Advisor] | None = None) -> None:
+    """Serve until SIGTERM or Ctrl-C (with `advisor`, or one still being built)."""
     protect_logs(settings.telegram_bot_token.get_secret_value())
     fewer_malloc_arenas()
 
@@ -288,6 +291,6 @@ def run(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await serve(settings, stop, advisor=advisor)
 
     asyncio.run(main())

@@ -397,6 +397,18 @@ def test_run_refuses_a_wrong_token_in_one_line(tmp_path, shared_index_dir, teleg
     assert "bot id 123" in result.stderr
 
 
+def test_run_refuses_an_llm_it_cannot_use_in_one_line(tmp_path, shared_index_dir, telegram, llm):
+    """The advisor (and its chat model) is built in a thread while the bot starts: a chat model
+    that cannot work still ends the start in one line, not a traceback from the thread."""
+    env = run_env(tmp_path, shared_index_dir, telegram, llm, LLM_MODEL="nosuchprovider:model")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: LLM_MODEL=nosuchprovider:model is not usable")
+    assert not telegram.calls_of("getUpdates")
+
+
 async def test_sigterm_finishes_the_answer_in_flight(tmp_path, shared_index_dir, telegram, llm):
     llm.responder = lambda body: Reply("Slow but complete answer [1].", delay=3)
     env = run_env(tmp_path, shared_index_dir, telegram, llm, INDEX_CHECK_SECONDS="0.2")

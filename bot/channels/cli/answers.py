@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import click
 
@@ -131,26 +130,15 @@ def run_command(ctx) -> None:
         _terminal_chat(settings, ())
         return
     without_httpx_command_line()
-    from bot.advisor import make_advisor
-    from bot.advisor.chat_model import LLMConfigError
-    from bot.advisor.prompts import PromptError
-    from bot.knowledge.runner import will_write
+    from bot.channels.telegram.app import TelegramStartError, run
 
     log.info("starting the Telegram bot (%s)", "webhook" if settings.telegram_webhook_url else "polling")
-    # The advisor is built in a thread while the bot's own modules load, the index is checked and
-    # the database opened: with an LLM, its client's import (~1 s) is not added to the start. Bad
-    # LLM settings or prompts still fail in one line, and before a start-up ingest of minutes.
-    with ThreadPoolExecutor(1, thread_name_prefix="advisor") as pool:
-        advisor = pool.submit(make_advisor, settings)
-        from bot.channels.telegram.app import TelegramStartError, run
-
-        try:
-            if will_write(settings):
-                advisor.result()
-            ingest_at_start(settings)
-            run(settings, advisor)
-        except (LLMConfigError, PromptError, TelegramStartError) as exc:
-            fail(str(exc))
+    advisor = build_advisor(settings)  # bad LLM settings or prompts fail here, in one line
+    ingest_at_start(settings)
+    try:
+        run(settings, advisor)  # the advisor just built, not a second one
+    except TelegramStartError as exc:
+        fail(str(exc))
 
 
 def _terminal_chat(settings: Settings, profile_pairs: tuple[str, ...], as_json: bool = False) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from concurrent.futures import Future
 
 from telegram import BotCommandScopeChat, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -148,7 +147,7 @@ async def serve(
     settings: Settings,
     stop: asyncio.Event,
     *,
-    advisor: Advisor | Future[Advisor] | None = None,
+    advisor: Advisor | None = None,
     storage: Storage | None = None,
     ready: asyncio.Event | None = None,
     on_ready: Callable[[Application], object] | None = None,
@@ -157,8 +156,6 @@ async def serve(
     application (what tests and an embedding program call `hear_back.tell_waiting_owners` with)."""
     from bot.advisor import make_advisor
 
-    if isinstance(advisor, Future):  # built in a thread while the bot's modules loaded (`run`)
-        advisor = await asyncio.wrap_future(advisor)
     storage = storage or await Storage.open(settings.database)
     advisor = advisor or make_advisor(settings)
     deps = BotDeps(
@@ -281,8 +278,8 @@ def fewer_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
-def run(settings: Settings, advisor: Advisor | Future[Advisor] | None = None) -> None:
-    """Serve until SIGTERM or Ctrl-C (with `advisor`, or one still being built)."""
+def run(settings: Settings, advisor: Advisor | None = None) -> None:
+    """Serve until SIGTERM or Ctrl-C (with `advisor`, else one built from `settings`)."""
     protect_logs(settings.telegram_bot_token.get_secret_value())
     fewer_malloc_arenas()
 

@@ -3,7 +3,6 @@ read without the answers, and over a quarter of a busy bot's turns counted by th
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 
 from sqlalchemy import and_, func, or_, select
@@ -14,8 +13,12 @@ from bot.storage.records import TurnCitations, TurnFilter
 from bot.storage.turns import _filtered
 
 ANSWER_MODES = ("offline", "llm")  # the advisor's answers: the turns that cite knowledge
-# what Python's str.strip() strips: a question of these alone is no question (`owner_question`)
-WHITESPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+# what Python's str.strip() strips (every character whose isspace() is true; tested): a question
+# of these alone is no question (`owner_question`)
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 class Citations(StoreBase):

@@ -5,6 +5,7 @@ reading every turn whole with `stream_turns` says, on SQLite and on PostgreSQL."
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import numpy as np
 import pytest
@@ -208,6 +209,9 @@ async def test_reached_files_are_what_the_whole_turns_cited(storage):
             (t.id, t.user_id, t.created_at, t.mode, t.cancelled, t.question, t.standalone_question, t.sources)
             for t in whole
         ]
+    from bot.storage.citations import WHITESPACE
+
+    assert "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()) == WHITESPACE
     reached, paths = await storage.reached_files(TurnFilter())
     assert reached and {"plain/kind.md", "trade/export.md", "money/pay.md"} <= paths
     assert not paths & {"odd/kind.md", "doc:7", "money/tax.md"}

@@ -77,8 +77,8 @@ async def compute_digest(
             log.warning("the digest goes without its gap clusters", exc_info=True)
     if retriever is not None and suggest is not None:
         try:
-            report = await compute_suggestions(storage, retriever, suggest, SUGGESTION_DAYS)
-            digest.suggestions = report.suggestions[:SUGGESTIONS_SHOWN]
+            report = await compute_suggestions(storage, retriever, suggest, SUGGESTION_DAYS, top=SUGGESTIONS_SHOWN)
+            digest.suggestions = report.suggestions
         except Exception:
             log.warning("the digest goes without its weekly suggestions", exc_info=True)
     return digest

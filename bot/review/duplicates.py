@@ -19,6 +19,8 @@ the same topic (a franchisor's and a franchisee's guide).
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +31,12 @@ from bot.index.sections import SectionIndex
 SAME_QUESTION = 0.9  # two sections' closest questions at least this alike
 SAME_PROSE = 0.8  # two sections' texts at least this alike
 BLOCK = 1024  # question rows compared at a time (a 1,024 x 7,415 block is 30 MB)
+
+# The pairs found in each index version's sections, by how they were asked for: a version's sections
+# never change (a new version, or a Chroma server's changed files, is a new `SectionIndex`), so the
+# weekly suggestions compare them once per version (~1-2 s on 2 busy cores), not at every digest.
+_found: weakref.WeakKeyDictionary[SectionIndex, dict[tuple, list[Competing]]] = weakref.WeakKeyDictionary()
+_finding = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,17 @@ def competing_sections(
     same_prose: float = SAME_PROSE,
 ) -> list[Competing]:
     """The pairs of sections in different files at or above either threshold, most alike first.
-    Files' introductions and illustrations ("Worked example") answer nothing on their own: left out."""
+    Files' introductions and illustrations ("Worked example") answer nothing on their own: left out.
+    Found once per `index` (one version's sections) and way of asking, then remembered with it."""
+    asked = (space, calibrate, same_question, same_prose)
+    with _finding:  # the digest's thread and a consultant's `suggest` compare a version once
+        known = _found.setdefault(index, {})
+        if asked not in known:
+            known[asked] = _competing(index, space, calibrate, same_question, same_prose)
+        return list(known[asked])
+
+
+def _competing(index: SectionIndex, space: str, calibrate, same_question: float, same_prose: float) -> list[Competing]:
     vectors = index.spaces.get(space)
     sections = index.sections
     count = len(sections)
@@ -100,13 +118,14 @@ def _prose(chunks: np.ndarray, chunk_section: np.ndarray, count: int) -> np.ndar
 
 def _closest_questions(questions: np.ndarray, owner: np.ndarray, count: int, floor: float) -> np.ndarray:
     """For every two sections, the similarity of their closest pair of questions, where it is at
-    least `floor` (else -1): compared a block at a time, never the whole questions x questions matrix."""
+    least `floor` (else -1): compared a block at a time, never the whole questions x questions matrix,
+    and each pair once (a block with the questions from its own on: alike both ways)."""
     best = np.full((count, count), -1.0, dtype=np.float32)
     for start in range(0, len(questions), BLOCK):
-        similar = questions[start : start + BLOCK] @ questions.T
+        similar = questions[start : start + BLOCK] @ questions[start:].T
         rows, columns = np.nonzero(similar >= floor)
-        np.maximum.at(best, (owner[start + rows], owner[columns]), similar[rows, columns])
-    return best
+        np.maximum.at(best, (owner[start + rows], owner[start + columns]), similar[rows, columns])
+    return np.maximum(best, best.T)
 
 
 def _closest_pair(questions, owner, texts, first: int, second: int) -> tuple[str, str]:

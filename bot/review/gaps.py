@@ -18,7 +18,7 @@ import numpy as np
 
 from bot.index.retriever import Retriever
 from bot.review.render import printable
-from bot.storage import Storage, TurnFilter, TurnRecord
+from bot.storage import GapCandidate, Storage, TurnFilter, TurnRecord
 
 WEAK_MARGIN = 0.08  # above MIN_SCORE by less than this counts as a weak match
 THEME_SIMILARITY = 0.5  # questions at least this similar to a theme's centre join it
@@ -47,7 +47,7 @@ class Theme:
         }
 
 
-def gap_reasons(turn: TurnRecord, min_score: float) -> list[str]:
+def gap_reasons(turn: TurnRecord | GapCandidate, min_score: float) -> list[str]:
     if turn.flagged_gap:  # a consultant said so, from a hand-over card
         return ["flagged by a consultant"]
     if turn.mode not in ("offline", "llm") or turn.cancelled:  # "hi", "thanks", a consultant's words
@@ -64,7 +64,7 @@ def gap_reasons(turn: TurnRecord, min_score: float) -> list[str]:
 
 async def find_gaps(storage: Storage, retriever: Retriever, min_score: float, filters: TurnFilter) -> list[Theme]:
     """Group the gap candidates among the matching turns into themes, most frequent first."""
-    candidates: list[tuple[TurnRecord, list[str]]] = []
+    candidates: list[tuple[GapCandidate, list[str]]] = []
     async for turn in storage.stream_gap_candidates(filters, weak_below=min_score + WEAK_MARGIN):
         if reasons := gap_reasons(turn, min_score):
             candidates.append((turn, reasons))
@@ -75,12 +75,16 @@ async def find_gaps(storage: Storage, retriever: Retriever, min_score: float, fi
     return await asyncio.to_thread(_themes, retriever, candidates)
 
 
-def _themes(retriever: Retriever, candidates: list[tuple[TurnRecord, list[str]]]) -> list[Theme]:
+def _themes(retriever: Retriever, candidates: list[tuple[GapCandidate, list[str]]]) -> list[Theme]:
     questions = [t.standalone_question or t.question for t, _ in candidates]
     distinct = list(dict.fromkeys(questions))  # a question asked again is embedded once
     where = {question: n for n, question in enumerate(distinct)}
-    vectors = retriever.embedder.embed(distinct)[[where[question] for question in questions]]
-    groups = _groups(vectors)
+    embedded = retriever.embedder.embed(distinct)
+    asked = [where[question] for question in questions]
+    vectors = embedded[asked]
+    rows, members = _asked_rows(embedded, asked)
+    counts = np.array([len(turns) for turns in members])
+    groups = [[i for row in group for i in members[row]] for group in _groups(embedded[rows], counts=counts)]
     centroids = [_centroid(vectors[group]) for group in groups]
     closest = retriever.index.query_many(centroids, 1)  # every theme's closest passage in one search
     themes = [
@@ -90,25 +94,65 @@ def _themes(retriever: Retriever, candidates: list[tuple[TurnRecord, list[str]]]
     return sorted(themes, key=lambda t: (-t.count, t.label))
 
 
-def _groups(vectors: np.ndarray, threshold: float = THEME_SIMILARITY) -> list[list[int]]:
+def _asked_rows(embedded: np.ndarray, asked: list[int]) -> tuple[list[int], list[list[int]]]:
+    """The rows to group: one per distinct question (its vector in `embedded`, the candidates that
+    asked it), in the order first asked. Copies of a question are alike (similarity 1), so they
+    always fall in the same group: grouping each distinct question, weighted by how often it was
+    asked, gives the groups of grouping every candidate (6,000 rows rather than 13,000 for a
+    month at a million turns). A question whose vector is not alike itself (zero) stays one row
+    per candidate: each is a group of its own."""
+    alike = np.einsum("ij,ij->i", embedded, embedded) > 0
+    rows: list[int] = []
+    members: list[list[int]] = []
+    row_of: dict[int, int] = {}
+    for i, question in enumerate(asked):
+        row = row_of.get(question) if alike[question] else None
+        if row is None:
+            row = len(rows)
+            rows.append(question)
+            members.append([])
+            if alike[question]:
+                row_of[question] = row
+        members[row].append(i)
+    return rows, members
+
+
+def _groups(
+    vectors: np.ndarray, threshold: float = THEME_SIMILARITY, counts: np.ndarray | None = None
+) -> list[list[int]]:
     """Community detection as sentence-transformers does it, in numpy (importing it would load
     torch into the serving process: ~1 GB and 10 s, issue 19): each question's neighbours at
-    `threshold` or closer form a candidate, largest first; a question joins the first it is in."""
+    `threshold` or closer form a candidate, largest first; a question joins the first it is in.
+    `counts`: how many identical questions each row stands for (they weigh that much in a
+    candidate's size; 1 each by default)."""
+    count = len(vectors)
+    counts = np.ones(count, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    candidates = []
-    for start in range(0, len(unit), GROUP_BLOCK):  # a block of rows at a time: 15,000 questions'
-        similar = unit[start : start + GROUP_BLOCK] @ unit.T  # whole matrix would be 900 MB
-        for own, row in enumerate(similar, start=start):
-            near = np.flatnonzero(row >= threshold)  # only the neighbours are sorted, by index on ties
-            near = near[np.argsort(-row[near], kind="stable")]
-            candidates.append(np.concatenate(([own], near[near != own])))  # itself first, even as a zero vector
-    groups, taken = [], np.zeros(len(unit), dtype=bool)
-    for candidate in sorted(candidates, key=len, reverse=True):
-        group = candidate[~taken[candidate]]
-        if len(group):
-            groups.append(group.tolist())
+    near_rows, near_columns, near_similar = [], [], []
+    for start in range(0, count, GROUP_BLOCK):  # a block of rows at a time, with the rows from its own on:
+        similar = unit[start : start + GROUP_BLOCK] @ unit[start:].T  # the pairs before it are in the blocks
+        rows, columns = np.nonzero(similar >= threshold)  # before (alike both ways); only the pairs alike
+        later = columns > rows  # enough are kept (~300,000 of 36 M for a month at a million turns)
+        rows, columns = rows[later], columns[later]
+        near_rows.append(rows + start)
+        near_columns.append(columns + start)
+        near_similar.append(similar[rows, columns])
+    first, second, alike = (np.concatenate(parts) for parts in (near_rows, near_columns, near_similar))
+    rows, columns, similar = np.concatenate((first, second)), np.concatenate((second, first)), np.tile(alike, 2)
+    order = np.lexsort((columns, rows))  # by row, then column: each row's neighbours in order
+    rows, columns, similar = rows[order], columns[order], similar[order]
+    bounds = np.searchsorted(rows, np.arange(count + 1))
+    sizes = counts + np.bincount(rows, weights=counts[columns], minlength=count).astype(np.int64)
+    groups, taken = [], np.zeros(count, dtype=bool)
+    for own in np.lexsort((np.arange(count), -sizes)):  # largest candidate first, then by row (stable)
+        near, alike = columns[bounds[own] : bounds[own + 1]], similar[bounds[own] : bounds[own + 1]]
+        free = ~taken[near]
+        near = near[free][np.argsort(-alike[free], kind="stable")]  # most alike first, by row on ties
+        group = ([] if taken[own] else [int(own)]) + near.tolist()  # itself first, even as a zero vector
+        if group:
+            groups.append(group)
             taken[group] = True
-    return sorted(groups, key=len, reverse=True)
+    return sorted(groups, key=lambda group: int(counts[group].sum()), reverse=True)
 
 
 def _centroid(vectors: np.ndarray) -> np.ndarray:
@@ -117,7 +161,9 @@ def _centroid(vectors: np.ndarray) -> np.ndarray:
     return centroid
 
 
-def _theme(members: list[tuple[TurnRecord, list[str]]], vectors: np.ndarray, centroid: np.ndarray, hits: list) -> Theme:
+def _theme(
+    members: list[tuple[GapCandidate, list[str]]], vectors: np.ndarray, centroid: np.ndarray, hits: list
+) -> Theme:
     """A group of questions as a theme; `hits`: the passage closest to its `centroid`."""
     order = np.argsort(-(vectors @ centroid))  # most typical question first
     questions = [members[i][0].question for i in order]

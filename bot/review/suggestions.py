@@ -89,7 +89,7 @@ class _Turns:
     cited_file: dict[str, set[str]] = field(default_factory=dict)  # path -> owners, `days` window
     cited_section: dict[str, set[str]] = field(default_factory=dict)  # path#heading -> owners
     reached: set[str] = field(default_factory=set)  # files cited in the unreached window
-    questions: int = 0  # owner questions in the unreached window
+    asked: bool = False  # any owner question in the unreached window
     disliked: dict[str, list[TurnRecord]] = field(default_factory=dict)  # lead section (or question) -> 👎 turns
 
 
@@ -100,12 +100,15 @@ async def compute_suggestions(
     days: int = DEFAULT_DAYS,
     unreached_days: int = UNREACHED_DAYS,
     today: dt.date | None = None,
+    top: int | None = None,
 ) -> SuggestionReport:
-    """Every suggestion, ranked. Raises `CoverageError` when the index is empty."""
+    """Every suggestion, ranked; with `top`, the first `top` (the digest's). Raises `CoverageError`
+    when the index is empty."""
     paths = knowledge_files(retriever)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # naive UTC, as stored
     since = now - dt.timedelta(days=days)
-    turns = await _read_turns(storage, since, now - dt.timedelta(days=unreached_days))
+    reach_since = now - dt.timedelta(days=unreached_days)
+    turns = await _read_turns(storage, since, reach_since)
     report = SuggestionReport(days, unreached_days, [])
     found = await _not_covered(storage, retriever, settings, since, turns)
     found += _thumbs_down(turns)
@@ -115,11 +118,16 @@ async def compute_suggestions(
         log.warning("near-duplicate sections could not be compared", exc_info=True)
         report.notes.append("near-duplicate sections were not compared (see the log)")
     found += await asyncio.to_thread(_review_due, settings, today or now.date(), turns, set(paths))
-    if turns.questions:
-        found += _unreached(paths, turns, unreached_days)
-    else:
-        report.notes.append(f"no owner questions in the last {unreached_days} days: unreached files not listed")
-    report.suggestions = sorted(found, key=lambda s: (-s.owners, KINDS.index(s.kind), -s.count, s.what))
+    # unreached files rank last (no owner is affected): when the others fill the `top`, none would show,
+    # and the turns before the window, read only for them (a quarter of a busy bot's), are not read
+    if top is None or len(found) < top:
+        if reach_since < since:
+            await _read_reached(storage, turns, TurnFilter(since=reach_since, until=since))
+        if turns.asked:
+            found += _unreached(paths, turns, unreached_days)
+        else:
+            report.notes.append(f"no owner questions in the last {unreached_days} days: unreached files not listed")
+    report.suggestions = sorted(found, key=lambda s: (-s.owners, KINDS.index(s.kind), -s.count, s.what))[:top]
     return report
 
 
@@ -133,20 +141,26 @@ def knowledge_files(retriever: Retriever) -> list[str]:
 
 async def _read_turns(storage: Storage, since: dt.datetime, reach_since: dt.datetime) -> _Turns:
     turns = _Turns()
-    if reach_since < since:  # the turns before the window count only for what was reached: their
-        # questions and sources, not whole (a quarter of a million-turn database is ~200,000 answers)
-        async for turn in storage.stream_citations(TurnFilter(since=reach_since, until=since)):
-            _reach(turns, turn)
-    async for turn in storage.stream_turns(TurnFilter(since=since)):
+    async for turn in storage.stream_citations(TurnFilter(since=since)):  # the window's, without answers
         cited = _reach(turns, turn) if turn.created_at >= reach_since else _knowledge_cited(turn)
         turns.owner_of[turn.id] = turn.user_id
         for source in cited:
             turns.cited_file.setdefault(source["path"], set()).add(turn.user_id)
             turns.cited_section.setdefault(_section_key(source), set()).add(turn.user_id)
-        if turn.feedback in ("down", "mixed") and any(c and c.strip() for c in turn.comments):
+    async for turn in storage.stream_turns(TurnFilter(since=since, feedback="down")):  # the window's 👎, whole
+        if any(c and c.strip() for c in turn.comments):
+            cited = _knowledge_cited(turn)
             lead = _section_key(cited[0]) if cited else _one_line(turn.question)
             turns.disliked.setdefault(lead, []).append(turn)
     return turns
+
+
+async def _read_reached(storage: Storage, turns: _Turns, before: TurnFilter) -> None:
+    """The turns before the window count only for what was reached: the database says which files
+    (a quarter of a million-turn database is ~200,000 answers: 7 s streamed to Python)."""
+    asked, reached = await storage.reached_files(before)
+    turns.asked |= asked
+    turns.reached |= reached
 
 
 def _knowledge_cited(turn) -> list[dict]:
@@ -160,7 +174,7 @@ def _reach(turns: _Turns, turn) -> list[dict]:
     """Count an owner's question of the unreached window and the files it reached; returns them."""
     cited = _knowledge_cited(turn)
     if owner_question(turn) is not None and turn.mode in ("offline", "llm"):
-        turns.questions += 1
+        turns.asked = True
         turns.reached.update(s["path"] for s in cited)
     return cited
 

@@ -7,7 +7,10 @@
 - `store`: `Storage`, assembled from `owners`, `conversations`, `turns`, `handovers` (requests
   for a person, and `bot_state`), `shared` (what several bot processes agree on) and `events`
   (what is counted but is no turn: voice notes left unanswered), on top of `base` (engine, write path)
-- `records`: `TurnFilter`, `TurnRecord`, and `TurnFacts` and `TurnCitations` (parts of a turn), for review
+- `records`: `TurnFilter`, `TurnRecord`, and `TurnFacts`, `GapCandidate` and `TurnCitations` (parts
+  of a turn), for review
+- `citations`: part of `Storage` too: what owners' questions cited (the weekly suggestions), the
+  files a quarter's questions reached counted by the database
 - `reminders`: part of `Storage` too: reminders and quarterly check-ins (each claimed by one
   process before it is sent), owners' time zones and check-in answers
 - `audio`: `AudioFolder`, owners' voice notes kept on disk (only with STORE_AUDIO=true)
@@ -25,11 +28,12 @@ from bot.config import default_database_url as default_url
 from bot.storage.audio import AudioFolder
 from bot.storage.database import StorageError, sqlite_path
 from bot.storage.owners import OwnerState
-from bot.storage.records import TurnCitations, TurnFacts, TurnFilter, TurnRecord
+from bot.storage.records import GapCandidate, TurnCitations, TurnFacts, TurnFilter, TurnRecord
 from bot.storage.store import Storage
 
 __all__ = [
     "AudioFolder",
+    "GapCandidate",
     "OwnerState",
     "Storage",
     "StorageError",

@@ -1,4 +1,6 @@
-"""What review reads back: `TurnFilter` (which turns) and `TurnRecord` (a turn with its feedback)."""
+"""What review reads back: `TurnFilter` (which turns), `TurnRecord` (a turn with its feedback), and
+`TurnFacts`, `GapCandidate` and `TurnCitations` (the parts of a turn that the counts, the gap report
+and the suggestions read)."""
 
 from __future__ import annotations
 
@@ -38,15 +40,34 @@ class TurnFacts:
 
 @dataclass(frozen=True)
 class TurnCitations:
-    """A turn's question and what its answer cited (`Storage.stream_citations`): which files owners'
-    questions reached, without the answer, the profile or the feedback."""
+    """A turn's owner, question and what its answer cited (`Storage.stream_citations`): who asked
+    what and which sections answered, without the answer, the profile or the feedback."""
 
     id: int
+    user_id: str
+    created_at: dt.datetime
     mode: str
     cancelled: bool
     question: str
     standalone_question: str | None
     sources: list
+
+
+@dataclass(frozen=True)
+class GapCandidate:
+    """What the gap report reads of a turn (`Storage.stream_gap_candidates`): its questions and the
+    columns `bot.review.gaps.gap_reasons` looks at, with its feedback as `TurnRecord.feedback` has it."""
+
+    id: int
+    user_id: str
+    question: str
+    standalone_question: str | None
+    mode: str
+    covered: bool
+    cancelled: bool
+    best_score: float | None
+    flagged_gap: bool
+    feedback: str | None  # up, down, or mixed when several owners rated it
 
 
 @dataclass

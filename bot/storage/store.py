@@ -7,6 +7,7 @@ returns, before the reply goes out. `Storage` is assembled from one part per con
 
 from __future__ import annotations
 
+from bot.storage.citations import Citations
 from bot.storage.conversations import Conversations
 from bot.storage.desk import Desk
 from bot.storage.documents import Documents
@@ -21,6 +22,6 @@ from bot.storage.wishes import Wishes
 
 
 class Storage(
-    Owners, Conversations, Turns, Handovers, Desk, SharedState, Events, Reminders, Documents, Drafts, Wishes
+    Owners, Conversations, Turns, Citations, Handovers, Desk, SharedState, Events, Reminders, Documents, Drafts, Wishes
 ):
     """The transcript database behind an async API (`await Storage.open(url)`)."""

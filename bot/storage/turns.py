@@ -10,7 +10,7 @@ from sqlalchemy import Select, exists, or_, select, update
 from bot.advisor.answer import Answer, Source
 from bot.storage.base import StoreBase
 from bot.storage.models import Conversation, Feedback, Turn, User, utcnow
-from bot.storage.records import TurnCitations, TurnFacts, TurnFilter, TurnRecord
+from bot.storage.records import GapCandidate, TurnFacts, TurnFilter, TurnRecord
 
 
 class Turns(StoreBase):
@@ -154,25 +154,40 @@ class Turns(StoreBase):
         async for record in self._records(statement):
             yield record
 
-    async def stream_gap_candidates(self, filters: TurnFilter, weak_below: float) -> AsyncIterator[TurnRecord]:
+    async def stream_gap_candidates(self, filters: TurnFilter, weak_below: float) -> AsyncIterator[GapCandidate]:
         """The matching turns the gap report may find a reason in (`bot.review.gaps.gap_reasons`):
         flagged by a consultant, or an advisor's answer, not cancelled, that was not covered, scored
-        below `weak_below` or got a 👎; oldest first. The others never leave the database: a month of
-        a busy bot is ~80,000 turns, and reading each whole (answer, sources) took seconds."""
-        rated_down = exists().where(Feedback.turn_id == Turn.id, Feedback.rating == "down")
+        below `weak_below` or got a 👎; oldest first, their questions and the columns the reasons
+        look at. The others never leave the database, nor does any answer: a month of a busy bot is
+        ~80,000 turns, 13,000 of them candidates, and reading each whole took ~1 s."""
+        rated = _rated()
         answered = Turn.mode.in_(("offline", "llm")) & Turn.cancelled.isnot(True)
-        weak = or_(Turn.covered.isnot(True), Turn.best_score < weak_below, rated_down)
-        statement = _filtered(select(Turn.__table__), filters).where(or_(Turn.flagged_gap.is_(True), answered & weak))
-        async for record in self._records(statement.order_by(Turn.id)):
-            yield record
+        weak = or_(Turn.covered.isnot(True), Turn.best_score < weak_below, rated["down"])
+        columns = (
+            Turn.id,
+            Turn.user_id,
+            Turn.question,
+            Turn.standalone_question,
+            Turn.mode,
+            Turn.covered,
+            Turn.cancelled,
+            Turn.best_score,
+            Turn.flagged_gap,
+            rated["up"],
+            rated["down"],
+        )
+        statement = _filtered(select(*columns), filters).where(or_(Turn.flagged_gap.is_(True), answered & weak))
+        async with self.sessions() as session:
+            result = await session.stream(statement.order_by(Turn.id).execution_options(yield_per=2000))
+            async for rows in result.partitions():
+                for *row, flagged, up, down in rows:
+                    yield GapCandidate(*row, bool(flagged), _feedback(up, down))
 
     async def stream_turn_facts(self, filters: TurnFilter) -> AsyncIterator[TurnFacts]:
         """The matching turns as `/stats` and the digest count them, oldest first: a few columns,
         the first cited source's path and the feedback, never the texts (reading every answer of a
         month, ~80,000 turns on a busy bot, took seconds)."""
-        rated = {
-            rating: exists().where(Feedback.turn_id == Turn.id, Feedback.rating == rating) for rating in ("up", "down")
-        }
+        rated = _rated()
         columns = (
             Turn.id,
             Turn.user_id,
@@ -191,22 +206,9 @@ class Turns(StoreBase):
             result = await session.stream(statement.execution_options(yield_per=2000))
             async for rows in result.partitions():
                 for id_, user, created, mode, covered, failed, cancelled, latency, source, up, down in rows:
-                    feedback = "mixed" if up and down else "up" if up else "down" if down else None
                     yield TurnFacts(
-                        id_, user, created, mode, covered, bool(failed), cancelled, latency, source, feedback
+                        id_, user, created, mode, covered, bool(failed), cancelled, latency, source, _feedback(up, down)
                     )
-
-    async def stream_citations(self, filters: TurnFilter) -> AsyncIterator[TurnCitations]:
-        """The matching turns' questions and cited sources, oldest first: which files a quarter of
-        owners' questions reached (the weekly suggestions) without reading every answer."""
-        columns = (Turn.id, Turn.mode, Turn.cancelled, Turn.question, Turn.standalone_question, Turn.sources)
-        async with self.sessions() as session:
-            result = await session.stream(
-                _filtered(select(*columns), filters).order_by(Turn.id).execution_options(yield_per=2000)
-            )
-            async for rows in result.partitions():
-                for row in rows:
-                    yield TurnCitations(*row[:5], row[5] or [])
 
     async def _records(self, statement: Select) -> AsyncIterator[TurnRecord]:
         """The turns `statement` selects (the table's rows, not ORM objects: building one per turn
@@ -225,6 +227,16 @@ class Turns(StoreBase):
                 return None
             ratings = await _feedback_for(session, [turn_id])
             return _record(turn, ratings.get(turn_id, []))
+
+
+def _rated() -> dict:
+    """Whether a turn got a 👍 (`up`) and a 👎 (`down`), as columns of a read."""
+    return {rating: exists().where(Feedback.turn_id == Turn.id, Feedback.rating == rating) for rating in ("up", "down")}
+
+
+def _feedback(up, down) -> str | None:
+    """`TurnRecord.feedback` from whether a turn got a 👍 and a 👎."""
+    return "mixed" if up and down else "up" if up else "down" if down else None
 
 
 def _filtered(statement: Select, filters: TurnFilter) -> Select:

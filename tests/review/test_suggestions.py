@@ -181,6 +181,29 @@ async def test_each_kind_ranked_by_owners_affected(library, embedder):
     assert not any(s.kind == "review due" and "ovens" in s.what for s in report.suggestions)
 
 
+async def test_the_top_suggestions_read_the_turns_before_the_week_only_when_unreached_files_could_show(
+    library, embedder, monkeypatch
+):
+    """The digest shows the top five: unreached files rank last (no owner), so the quarter's turns
+    before the week (~200,000 at a million turns) are read only when the others leave room."""
+    await seed(library)
+    storage = await Storage.open(library.database)
+    looked = []
+    reached_files = storage.reached_files
+    monkeypatch.setattr(storage, "reached_files", lambda filters: looked.append(filters) or reached_files(filters))
+    retriever = retriever_for(library, embedder)
+    try:
+        every = (await compute_suggestions(storage, retriever, library, 7)).suggestions
+        assert len(looked) == 1 and [s.kind for s in every][-1] == "unreached" and len(every) == 5
+        for top in (1, 4, 5, 9):
+            looked.clear()
+            report = await compute_suggestions(storage, retriever, library, 7, top=top)
+            assert report.suggestions == every[:top], top
+            assert len(looked) == (top > 4), top  # four suggestions besides the unreached file
+    finally:
+        await storage.close()
+
+
 async def test_a_file_cited_before_the_week_but_within_90_days_was_reached(library, embedder):
     """The turns before the suggestions' window count for what was reached (read by question and
     sources only since issue 31), and for nothing else."""
@@ -215,6 +238,23 @@ def test_competing_sections_are_found_across_files_only(library, embedder):
     for section in same_file.sections:
         section.path = "one.md"
     assert competing_sections(same_file, embedder.space, embedder.calibrate) == []
+
+
+def test_competing_sections_are_compared_once_per_index_version(library, embedder, monkeypatch):
+    """The weekly digest compares every two sections (a second or two): once per index version."""
+    from bot.review import duplicates
+
+    sections = retriever_for(library, embedder).section_index()
+    compared = []
+    real = duplicates._competing
+    monkeypatch.setattr(duplicates, "_competing", lambda *asked: compared.append(asked[0]) or real(*asked))
+    first = competing_sections(sections, embedder.space, embedder.calibrate)
+    assert competing_sections(sections, embedder.space, embedder.calibrate) == first and len(compared) == 1
+    assert competing_sections(sections, embedder.space, embedder.calibrate, same_question=0.99) == []
+    assert len(compared) == 2  # asked another way: compared again
+    version = SectionIndex(list(sections.sections), sections.spaces)  # a new version: its own pairs
+    assert competing_sections(version, embedder.space, embedder.calibrate) == first
+    assert compared == [sections, sections, version]
 
 
 def test_suggest_command_as_a_process(library):

@@ -101,3 +101,23 @@ def test_a_first_use_export_into_a_read_only_folder_is_named_in_one_line(env, tm
         f"error: cannot export the embedding model to {folder / 'e5'} (Permission denied): make that folder "
         "writable, or set ONNX_MODEL_DIR to one that is"
     )
+
+
+def test_setup_splits_the_word_table_off_an_export_made_before(env, tmp_path):
+    """`export-onnx` (what setup runs) on an export from before the split writes the graph
+    without the word table and the table beside it, without exporting again (no torch); a
+    second run finds it done."""
+    from bot.index import E5Embedder, Embedder
+    from bot.index.onnx_model import ONNX_FILE, SPLIT_FILE, WORDS_FILE
+
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    for name in ("tokenizer.json", "pooling.json", ONNX_FILE, "model.int8.onnx"):
+        shutil.copy(Embedder(backend="onnx").onnx_dir / name, folder / name)
+    shutil.copytree(E5Embedder().onnx_dir, folder / "e5")
+    first = invoke("export-onnx", "--int8", env={**env, "ONNX_MODEL_DIR": str(folder)})
+    assert first.returncode == 0, first.stderr
+    assert f"split the word table off the export at {folder}" in first.stdout
+    assert (folder / SPLIT_FILE).exists() and (folder / WORDS_FILE).exists()
+    again = invoke("export-onnx", "--int8", env={**env, "ONNX_MODEL_DIR": str(folder)})
+    assert f"ONNX export already at {folder}\n" in again.stdout

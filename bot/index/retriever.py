@@ -111,7 +111,7 @@ class Retriever:
         embedder = self.embedder_for(question)
         # the other spaces' opinion on a question in the knowledge's language (MiniLM reads no other)
         embedders = self.embeddings.embedders if second_opinion and embedder is self.embedder else [embedder]
-        vectors = {e.space: e.embed_query(question) for e in embedders}
+        vectors = self.embeddings.embed_question(question, embedders)
         calibrate = {e.space: e.calibrate for e in embedders}
         sections = self.section_index()
         found = sections.matches(vectors, calibrate, embedder.space, SECTION_CANDIDATES)

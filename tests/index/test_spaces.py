@@ -61,3 +61,20 @@ def test_e5_finds_the_english_passage_for_a_russian_question():
     passages = e5.embed(["Invoice finance advances cash against unpaid invoices.", "How to bake sourdough bread."])
     scores = passages @ e5.embed_query("Как получить деньги по неоплаченным счетам?")
     assert scores[0] > scores[1]
+
+
+def test_a_question_embedded_in_both_spaces_at_once_gets_each_models_own_vector(both):
+    """The second model runs beside the first (two cores: an English question costs the slower
+    model's time, not both), from several threads at once, each question its own vectors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    questions = [f"How do I price cakes for {n} guests?" for n in range(6)]
+    alone = [{e.space: e.embed([q], questions=True)[0] for e in both.embedders} for q in questions]
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(lambda q: both.embed_question(q, both.embedders), questions))
+    for one, other in zip(alone, together, strict=True):
+        assert list(other) == ["minilm", "e5"]
+        for space in one:
+            assert np.allclose(one[space], other[space], atol=1e-5)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 
@@ -77,7 +77,9 @@ class Embeddings:
         questions, see `BaseEmbedder.embed`)."""
         return self.embed_kinds([texts], [questions])[0]
 
-    def embed_kinds(self, kinds: list[list[str]], questions: list[bool]) -> list[dict[str | None, np.ndarray]]:
+    def embed_kinds(
+        self, kinds: list[list[str]], questions: list[bool], on_work: Callable[[float], None] | None = None
+    ) -> list[dict[str | None, np.ndarray]]:
         """Several lists of texts (passages, questions: `questions` says which) in every space,
         at once, as `embed_everywhere` gives each.
 
@@ -86,14 +88,18 @@ class Embeddings:
         running one thread per forward pass: on 2 cores that embeds the starter library ~20%
         faster than each model in turn on both cores, whose threads wait on each other at every
         step of a pass (bench/ingest_bench.py). A few texts (an owner's question) go to each
-        model in turn."""
+        model in turn. `on_work` hears the share of the whole work each finished part was (a
+        progress line that moves while a group of passages is embedded, not only after)."""
         workers = _cores()
         total = sum(len(texts) for texts in kinds)
         if workers < 2 or total <= QUESTION_SLICE or not all(e.runs_in_threads for e in self.embedders):
-            return [
+            vectors = [
                 {self.space_of(e): e.embed(texts, questions=asked) for e in self.embedders}
                 for texts, asked in zip(kinds, questions, strict=True)
             ]
+            if on_work is not None:
+                on_work(1.0)
+            return vectors
         jobs = []  # (estimated work, embedder, kind, the texts' numbers)
         for kind, (texts, asked) in enumerate(zip(kinds, questions, strict=True)):
             size = QUESTION_SLICE if asked else PASSAGE_SLICE
@@ -110,8 +116,13 @@ class Embeddings:
             _, embedder, kind, part = job
             return embedder.embed([kinds[kind][n] for n in part], questions=questions[kind])
 
+        all_work = sum(job[0] for job in jobs) or 1.0
         with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
-            done = list(pool.map(run, jobs))
+            running = {pool.submit(run, job): job for job in jobs}
+            for finished in as_completed(running):
+                if on_work is not None and finished.exception() is None:
+                    on_work(running[finished][0] / all_work)
+            done = [future.result() for future in running]
         vectors: list[dict[str | None, np.ndarray]] = [{} for _ in kinds]
         for (_, embedder, kind, part), block in zip(jobs, done, strict=True):
             space = self.space_of(embedder)

@@ -299,7 +299,8 @@ def _embed_and_store(
         texts = [c.embedding_text(recipe.embed_headings) for c in all_chunks]
         asked = {file_path: section_questions(file_chunks) for file_path, file_chunks in pending}
         questions = [q.text for qs in asked.values() for q in qs]
-        vectors, question_vectors = embeddings.embed_kinds([texts, questions], [False, True])
+        shown = _ShownProgress(len(all_chunks), on_progress)
+        vectors, question_vectors = embeddings.embed_kinds([texts, questions], [False, True], shown.work)
         offset = asked_offset = 0
         writes = []
         for file_path, file_chunks in pending:
@@ -316,10 +317,29 @@ def _embed_and_store(
             offset, asked_offset = offset + len(file_chunks), end
         index.replace_files(writes)
         written += len(all_chunks)
-        if on_progress:
-            on_progress(len(all_chunks))
+        shown.finish()
         pending, pending_count = [], 0
     return written
+
+
+class _ShownProgress:
+    """A group's passages shown as its embedding's work is done (most of its time), the rest
+    once it is written: `on_progress` hears each group's passages once in all."""
+
+    def __init__(self, passages: int, on_progress: ProgressCallback | None) -> None:
+        self.passages, self.on_progress, self.share, self.shown = passages, on_progress, 0.0, 0
+
+    def work(self, share: float) -> None:
+        self.share += share
+        self._show(min(self.passages - 1, int(self.share * self.passages)))
+
+    def finish(self) -> None:
+        self._show(self.passages)
+
+    def _show(self, upto: int) -> None:
+        if self.on_progress is not None and upto > self.shown:
+            self.on_progress(upto - self.shown)
+            self.shown = upto
 
 
 def _chunk_records(chunks: list[Chunk], vectors, recipe: str) -> Records:

@@ -78,3 +78,14 @@ def test_a_question_embedded_in_both_spaces_at_once_gets_each_models_own_vector(
         assert list(other) == ["minilm", "e5"]
         for space in one:
             assert np.allclose(one[space], other[space], atol=1e-5)
+
+
+def test_embedding_many_texts_reports_its_work_as_it_goes():
+    """A first ingest's progress line moves while a group of passages is embedded (each part's
+    share of the work as it finishes), not only once the group is written."""
+    embeddings = make_embeddings(load_settings(embedding_cache=False, _env_file=None))  # the default: ONNX, threads
+    texts = [f"Passage {n} about invoices and cash flow." for n in range(300)]
+    shares: list[float] = []
+    [vectors] = embeddings.embed_kinds([texts], [False], shares.append)
+    assert len(shares) >= 4 and abs(sum(shares) - 1.0) < 1e-9
+    assert vectors["e5"].shape == (300, 384) and vectors[None].shape == (300, 384)

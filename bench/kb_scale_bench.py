@@ -153,15 +153,16 @@ def uptime() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 and 5 files, a few questions (smoke test)")
+    parser.add_argument("--files", type=int, nargs="+", help="only these sizes (each with up to 112 real files)")
     args = parser.parse_args()
     os.environ.pop("EMBEDDING_CACHE", None)  # common.py turns the vector cache off; the default is on
-    sizes = QUICK_SIZES if args.quick else SIZES
+    sizes = [(n, min(n, 112)) for n in args.files] if args.files else QUICK_SIZES if args.quick else SIZES
     load_before, rows = uptime(), []
     with tempfile.TemporaryDirectory(prefix="bench-kb-") as scratch:
         for files, real in sizes:
             rows.append(measure(Path(scratch), files, real, QUICK_QUESTIONS if args.quick else QUESTIONS))
             record(rows, [], load_before, args.quick, complete=False)  # what finished, should a later size not
-    table = growth(rows[0], rows[-1])
+    table = growth(rows[0], rows[-1]) if len(rows) > 1 else []
     print_table(f"Growth from {rows[0]['files']} to {rows[-1]['files']} files", table)
     record(rows, table, load_before, args.quick, complete=True)
 

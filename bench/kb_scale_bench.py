@@ -4,6 +4,7 @@ it, and the growth per 10× (issue 31).
 
     nice -n 5 python bench/kb_scale_bench.py            # 112 and 1,000 files (about 45 minutes on 2 cores)
     python bench/kb_scale_bench.py --quick              # 2 and 5 files, a few questions: the smoke test
+    nice -n 5 python bench/kb_scale_bench.py --files 112   # one size again (growth needs two)
 
 The 1,000-file base is knowledge/'s 112 files and 888 written by `kb_synthetic`: sections of two or
 three files of one topic recombined for a made-up business each, reworded, their figures changed;

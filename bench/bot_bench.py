@@ -183,14 +183,15 @@ def start_bot(
     llm: FakeOpenAI | None,
     data: str,
     backend: str,
+    knowledge: Path = ROOT / "knowledge",
     **extra: str,
 ) -> subprocess.Popen:
-    """The bot as `python -m bot run`; with `llm` None it answers offline (no LLM configured)."""
+    """The bot as `python -m bot run` on `knowledge`; with `llm` None it answers offline (no LLM configured)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LLM_"))}
     if llm is not None:
         env.update(LLM_MODEL="openai:fake-model", LLM_BASE_URL=llm.base_url)
     env.update(
-        KNOWLEDGE_DIR=str(ROOT / "knowledge"),
+        KNOWLEDGE_DIR=str(knowledge),
         DATA_DIR=str(work / data),
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=telegram.base_url,

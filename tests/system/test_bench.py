@@ -28,6 +28,7 @@ BENCHES = {
     "languages_bench.py": ("languages", ["backends"]),
     "workers_bench.py": ("workers", ["runs"]),
     "scale_bench.py": ("scale", ["computations", "database", "gap_candidates"]),
+    "kb_scale_bench.py": ("kb_scale", ["sizes", "growth"]),
 }
 
 
@@ -55,6 +56,10 @@ def test_benchmark_runs_at_a_tiny_size(script, tmp_path, shared_index_dir):
         assert [run["workers"] for run in record["runs"]] == [1, 2] and not any(r["lost"] for r in record["runs"])
     if name == "scale":  # every computation timed at both sizes, the file measured as it grew
         assert len(record["computations"]) == 5 and record["database"]["mb_per_100k_turns"] > 0
+    if name == "kb_scale":  # both sizes ingested, served and answered; the larger one holds more
+        small, large = record["sizes"]
+        assert record["complete"] and not small["lost"] and not large["lost"]
+        assert large["files"] > small["files"] and large["passages"] > small["passages"]
 
 
 def test_the_readmes_screenshot_command_photographs_both_review_pages(tmp_path, shared_index_dir):

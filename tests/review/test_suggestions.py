@@ -140,13 +140,18 @@ async def seed(settings) -> dict[str, int]:
     return ids
 
 
-async def test_each_kind_ranked_by_owners_affected(library, embedder):
-    ids = await seed(library)
+async def suggestions_of(library, embedder):
+    """The suggestions report of `library`'s database as the digest computes it."""
     storage = await Storage.open(library.database)
     try:
-        report = await compute_suggestions(storage, retriever_for(library, embedder), library)
+        return await compute_suggestions(storage, retriever_for(library, embedder), library)
     finally:
         await storage.close()
+
+
+async def test_each_kind_ranked_by_owners_affected(library, embedder):
+    ids = await seed(library)
+    report = await suggestions_of(library, embedder)
     ranked = [(s.kind, s.owners) for s in report.suggestions]
     assert ranked == [
         ("near-duplicate", 4),  # owners answered from either section: tg:1-3 and tg:7
@@ -212,11 +217,7 @@ async def test_a_file_cited_before_the_week_but_within_90_days_was_reached(libra
     with sqlite3.connect(sqlite_path(library.database)) as conn:
         conn.execute("update turns set created_at = ? where id = ?", (sixty, ids["old"]))
     conn.close()
-    storage = await Storage.open(library.database)
-    try:
-        report = await compute_suggestions(storage, retriever_for(library, embedder), library)
-    finally:
-        await storage.close()
+    report = await suggestions_of(library, embedder)
     kinds = [(s.kind, s.owners) for s in report.suggestions]
     assert kinds == [("near-duplicate", 4), ("review due", 3), ("not covered", 2), ("thumbs down", 2)]
 
@@ -296,11 +297,7 @@ def test_the_weekly_section_day():
 async def test_without_owner_questions_no_file_is_called_unreached(library, embedder):
     """A bot nobody has asked yet: every file would be "unreached"; that says nothing, so the
     report says why they are not listed and keeps what the files themselves show."""
-    storage = await Storage.open(library.database)
-    try:
-        report = await compute_suggestions(storage, retriever_for(library, embedder), library)
-    finally:
-        await storage.close()
+    report = await suggestions_of(library, embedder)
     assert [(s.kind, s.what, s.owners) for s in report.suggestions] == [
         ("near-duplicate", report.suggestions[0].what, 0),
         ("review due", LATE, 0),

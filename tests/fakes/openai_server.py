@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -44,6 +45,7 @@ class Hang:
 
 
 Rule = Reply | Error | Hang
+_SERVERS = itertools.count(1)  # each server's own path (`FakeOpenAI.base_url`)
 Responder = Callable[[dict], Rule]
 
 
@@ -55,10 +57,14 @@ class FakeOpenAI(LoopbackServer):
     def __init__(self, responder: Responder | None = None) -> None:
         self.responder: Responder = responder or (lambda body: Reply("Use invoice finance [1]."))
         self.requests: list[dict] = []
+        self.name = f"server-{next(_SERVERS)}"
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        """Unique to this server, not only to its port: langchain_openai keeps one async HTTP client
+        per base URL for the whole process, and a later test whose server got a freed port again
+        was given the client of an event loop already closed ("Event loop is closed")."""
+        return f"http://127.0.0.1:{self.port}/{self.name}/v1"
 
     def answer_requests(self) -> list[dict]:
         """Requests that asked for an answer (streamed), not follow-up rewrites."""
@@ -69,7 +75,7 @@ class FakeOpenAI(LoopbackServer):
     def make_app(self) -> web.Application:
         self._closing = asyncio.Event()
         app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_post(f"/{self.name}/v1/chat/completions", self._completions)
         return app
 
     async def before_close(self) -> None:

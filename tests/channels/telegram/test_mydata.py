@@ -23,7 +23,8 @@ async def test_mydata_sends_the_owners_data_as_a_file_labelled_in_their_language
     notes = {**telegram.add_file(b"# Shop notes\n\nWe open at seven.", "notes.md"), "file_name": "notes.md"}
     await asked(telegram, OWNER, None, extra={"document": {**notes, "mime_type": "text/markdown"}}, language_code="ru")
     await asked(telegram, OWNER, "/remind in 2 weeks update my cash forecast", language_code="ru")  # the zone?
-    await asked(telegram, OWNER, "Europe/Moscow", language_code="ru")
+    # two replies: "Time zone: …", then the reminder set (/mydata must not race the second)
+    await asked(telegram, OWNER, "Europe/Moscow", count=2, language_code="ru")
 
     before = len(telegram.calls_of("sendDocument"))
     telegram.message(OWNER, "/mydata", language_code="ru")

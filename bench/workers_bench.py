@@ -31,7 +31,7 @@ import aiohttp
 from bot_bench import ANSWER, QUESTIONS, cpu_seconds
 from common import ROOT, print_table, write_result
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.index import make_embeddings, make_index
 from bot.knowledge.ingest import ingest_configured
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -40,7 +40,7 @@ from tests.helpers import free_port
 from tests.helpers.workers import listening, start_chroma_server, start_worker
 
 SECRET = "bench-secret"
-BACKEND = "onnx+e5"
+BACKEND = Settings.model_fields["embedding_backend"].default  # the default backend
 ANSWER_TIMEOUT = 120
 
 

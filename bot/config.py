@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     chroma_collection: str = Field("knowledge", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
     embedding_model: Path | None = None
     embedding_batch_size: int = Field(8, ge=1, le=1024)
-    embedding_backend: Literal["onnx", "onnx-int8", "torch", "e5", "onnx+e5", "onnx-int8+e5"] = "onnx+e5"
+    embedding_backend: Literal[
+        "onnx", "onnx-q8", "onnx-int8", "torch", "e5", "onnx+e5", "onnx-q8+e5", "onnx-int8+e5"
+    ] = "onnx-q8+e5"
     onnx_model_dir: Path | None = None
     embedding_cache: bool = True
     embedding_cache_dir: Path | None = None

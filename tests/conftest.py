@@ -22,7 +22,7 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.index import Embedder
 from bot.knowledge import runner as ingest_runner
-from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, run_ingest, write
+from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, default_minilm, run_ingest, write
 from tests.helpers.workers import start_chroma_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,7 +46,9 @@ def _no_ambient_settings(monkeypatch):
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    model = Embedder()
+    """MiniLM as the default backend runs it, loaded once: the indexes tests build with it are
+    the ones the bot and the command line, on default settings, search."""
+    model = default_minilm()
     model.embed(["warm up"])
     return model
 

@@ -162,7 +162,7 @@ class Embedder(BaseEmbedder):
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.backend = backend
         self._onnx_dir = onnx_dir
-        self.onnx_file = onnx_file  # another file (e.g. an int8 copy) gives other vectors
+        self.onnx_file = onnx_file  # another file (an int8 or 8-bit copy) gives other vectors
 
     @property
     def fingerprint(self) -> str:
@@ -196,14 +196,16 @@ class Embedder(BaseEmbedder):
         return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
 
     def _load_onnx(self):
-        from bot.index.onnx_model import ONNX_FILE, OnnxEncoder, export, exporting_into
+        from bot.index.onnx_model import INT8_FILE, ONNX_FILE, OnnxEncoder, export, exporting_into
 
-        if not (self.onnx_dir / self.onnx_file).exists():
+        exported = INT8_FILE if self.onnx_file == INT8_FILE else ONNX_FILE  # the rest is made from it
+        if not (self.onnx_dir / exported).exists():
             log.warning("no ONNX export of the embedding model at %s yet; exporting it once", self.onnx_dir)
             with exporting_into(self.onnx_dir):
-                export(self.model_path, self.onnx_dir, quantize=self.onnx_file != ONNX_FILE)
-        log.info("loading embedding model (ONNX) from %s", self.onnx_dir / self.onnx_file)
-        return OnnxEncoder(self.onnx_dir, self.onnx_file)
+                export(self.model_path, self.onnx_dir, quantize=exported == INT8_FILE)
+        encoder = OnnxEncoder(self.onnx_dir, self.onnx_file)
+        log.info("loading embedding model (ONNX) from %s", encoder.path)
+        return encoder
 
     def _encode(self, texts: list[str], batch_size: int, query: bool) -> np.ndarray:
         return self.model.encode(

@@ -25,15 +25,19 @@ log = logging.getLogger(__name__)
 ONNX_FILE = "model.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 SPLIT_FILE, WORDS_FILE, WORD_INPUT = "encoder.onnx", "words.npy", "word_vectors"  # `split_words`
+INT8_FILE = "model.int8.onnx"  # EMBEDDING_BACKEND=onnx-int8: quantised whole, per tensor
+Q8_FILE = "encoder.q8.onnx"  # EMBEDDING_BACKEND=onnx-q8: the split graph, 8-bit blocks (`eight_bit`)
+Q8_BLOCK = 32  # weights per block, each block with its own scale
 
 
 def export(model_dir: Path, out_dir: Path, quantize: bool = False) -> Path:
     """Export the transformer of a sentence-transformers model folder to ONNX (with torch)."""
-    names = ["tokenizer.json", "pooling.json", "model.int8.onnx", WORDS_FILE, SPLIT_FILE, ONNX_FILE]
+    names = ["tokenizer.json", "pooling.json", INT8_FILE, WORDS_FILE, SPLIT_FILE, Q8_FILE, ONNX_FILE]
 
     def write_into(folder: Path) -> None:
         _export_into(model_dir, folder, quantize)
         _split_into(folder / ONNX_FILE, folder)
+        _eight_bit_into(folder / SPLIT_FILE, folder)
 
     export_atomically(out_dir, write_into, names)
     log.info("exported the embedding model to %s", out_dir)
@@ -93,7 +97,7 @@ def _export_into(model_dir: Path, folder: Path, quantize: bool) -> None:
     if quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(target), str(folder / "model.int8.onnx"), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(target), str(folder / INT8_FILE), weight_type=QuantType.QInt8)
 
 
 def split_words(folder: Path) -> None:
@@ -125,6 +129,91 @@ def _split_into(source: Path, folder: Path) -> None:
     shape = ["batch", "tokens", table.dims[1]]
     model.graph.input.append(helper.make_tensor_value_info(WORD_INPUT, TensorProto.FLOAT, shape))
     onnx.save(model, str(folder / SPLIT_FILE))
+
+
+def completed(folder: Path) -> list[str]:
+    """Make, from an export's own files and without torch, what an export by an older version
+    lacks: the graph without its word table and the table (`split_words`), then the 8-bit copy
+    (`eight_bit`). The names made, in order."""
+    made = []
+    if not (folder / SPLIT_FILE).exists():
+        split_words(folder)
+        made.append(SPLIT_FILE)
+    if not (folder / Q8_FILE).exists():
+        eight_bit(folder)
+        made.append(Q8_FILE)
+    return made
+
+
+def eight_bit(folder: Path) -> None:
+    """Write `folder`'s split graph with each weight matrix in 8-bit blocks (`Q8_FILE`).
+
+    Each column's weights are cut into blocks of 32, each kept as bytes with its own scale, and
+    multiplied at ONNX Runtime's accuracy level 4 (the activations in int8 too, on the CPU's
+    integer dot products). A question costs 4.5 ms of CPU on one thread instead of 7.2, a batch
+    of passages ~25 % less; the vectors keep a cosine ≥ 0.999 with the float model's and the
+    eval sets' answers were the same but for one question of 835 (2026-12-07). The per-tensor
+    int8 copy (`INT8_FILE`) rounds much more coarsely and lost answers."""
+    export_atomically(folder, lambda scratch: _eight_bit_into(folder / SPLIT_FILE, scratch), [Q8_FILE])
+
+
+def _eight_bit_into(source: Path, folder: Path) -> None:
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(source))
+    initializers = {i.name: i for i in model.graph.initializer}
+    made: dict[str, tuple[str, str]] = {}  # a weight's name → its blocks' and scales' names
+    nodes = []
+    for node in model.graph.node:
+        weight = initializers.get(node.input[1]) if node.op_type == "MatMul" else None
+        if weight is None or len(weight.dims) != 2 or weight.dims[0] % Q8_BLOCK:
+            nodes.append(node)
+            continue
+        if weight.name not in made:
+            made[weight.name] = _blocks_of(weight, model.graph.initializer)
+        k, n = weight.dims
+        nodes.append(
+            helper.make_node(
+                "MatMulNBits",
+                [node.input[0], *made[weight.name]],
+                list(node.output),
+                name=f"{node.name or weight.name}.q8",
+                domain="com.microsoft",
+                K=k,
+                N=n,
+                bits=8,
+                block_size=Q8_BLOCK,
+                accuracy_level=4,
+            )
+        )
+    if not made:
+        raise ValueError(f"no weight matrix found in {source}")
+    for name in made:
+        model.graph.initializer.remove(initializers[name])
+    model.graph.ClearField("node")
+    model.graph.node.extend(nodes)
+    if not any(opset.domain == "com.microsoft" for opset in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, str(folder / Q8_FILE))
+
+
+def _blocks_of(weight, initializers) -> tuple[str, str]:
+    """Add `weight`'s (K × N) 8-bit blocks and their scales to `initializers`, as MatMulNBits
+    reads them: per column, K/32 blocks of bytes (zero point 128) and one scale a block."""
+    from onnx import numpy_helper
+
+    matrix = numpy_helper.to_array(weight).astype(np.float32)
+    k, n = matrix.shape
+    blocks = matrix.T.reshape(n, k // Q8_BLOCK, Q8_BLOCK)
+    scales = np.abs(blocks).max(axis=2) / 127.0
+    scales[scales == 0] = 1.0
+    values = np.clip(np.round(blocks / scales[..., None]) + 128, 0, 255).astype(np.uint8)
+    names = (f"{weight.name}.q8", f"{weight.name}.q8scales")
+    initializers.extend(
+        [numpy_helper.from_array(values, names[0]), numpy_helper.from_array(scales.reshape(-1), names[1])]
+    )
+    return names
 
 
 class ModelFileError(RuntimeError):
@@ -185,30 +274,43 @@ class OnnxEncoder(OnnxSession):
     def __init__(self, folder: Path, file: str = ONNX_FILE, threads: int = 0) -> None:
         from tokenizers import Tokenizer
 
-        self.words = self._word_table(folder) if file == ONNX_FILE else None
-        super().__init__(folder / (SPLIT_FILE if self.words is not None else file), threads)
+        self.words = self._word_table(folder, file) if file in (ONNX_FILE, Q8_FILE) else None
+        super().__init__(folder / self._graph(file, self.words is not None), threads)
         max_length = json.loads((folder / "pooling.json").read_text())["max_seq_length"]
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
 
     @staticmethod
-    def _word_table(folder: Path):
-        """The word table read row by row (`split_words`), split off an older export first; None
-        (the whole model, table in the session) where that cannot be done."""
+    def _word_table(folder: Path, file: str):
+        """The word table read row by row (`split_words`), split off an older export first (and
+        its 8-bit copy made, when that is the file wanted); None (the whole float model, table in
+        the session) where that cannot be done."""
         from bot.index.rows import RowFile
 
         try:
             if not (folder / SPLIT_FILE).exists():
                 log.info("splitting the word table off the embedding model in %s (once)", folder)
                 split_words(folder)
+            if file == Q8_FILE and not (folder / Q8_FILE).exists():
+                log.info("writing the embedding model's 8-bit copy in %s (once)", folder)
+                eight_bit(folder)
             return RowFile.of_npy(folder / WORDS_FILE)
         except (OSError, ValueError) as exc:
             log.warning(
-                "embedding model's word table kept in memory (%s); `python -m bot export-onnx --force` makes it again",
+                "embedding model's word table kept in memory, the whole float model in use (%s); "
+                "`python -m bot export-onnx --force` makes it again",
                 exc,
             )
             return None
+
+    @staticmethod
+    def _graph(file: str, split: bool) -> str:
+        """The graph to open: the split one (or its 8-bit copy) beside a readable word table,
+        else the whole model."""
+        if not split:
+            return ONNX_FILE if file == Q8_FILE else file
+        return Q8_FILE if file == Q8_FILE else SPLIT_FILE
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, **_ignored) -> np.ndarray:
         """Embeddings in the order given; texts are batched longest first, as sentence-transformers does."""

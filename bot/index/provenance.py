@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Mapping
 
 from bot.index.embedder import BaseEmbedder, E5Embedder, Embedder
+from bot.index.onnx_model import INT8_FILE, Q8_FILE
 from bot.index.spaces import Embeddings
 
 FIX = "run `python ingest.py` to re-embed"
@@ -108,8 +109,8 @@ def _name(embedder: BaseEmbedder) -> str:
     if isinstance(embedder, E5Embedder):
         return "e5"
     if isinstance(embedder, Embedder):
-        int8 = embedder.backend == "onnx" and embedder.onnx_file != "model.onnx"
-        return f"{embedder.backend}-int8" if int8 else embedder.backend
+        variant = {INT8_FILE: "-int8", Q8_FILE: "-q8"}.get(embedder.onnx_file, "") if embedder.backend == "onnx" else ""
+        return embedder.backend + variant
     return embedder.space or type(embedder).__name__
 
 
@@ -119,7 +120,8 @@ def _named(models: tuple[str, ...], embeddings: Embeddings) -> str | None:
     paths = {e.model_path for e in embeddings.embedders if isinstance(e, Embedder)} | {None}
     known = {E5Embedder().fingerprint: "e5"}
     for path in paths:
-        known[Embedder(path, backend="onnx", onnx_file="model.int8.onnx").fingerprint] = "onnx-int8"
+        known[Embedder(path, backend="onnx", onnx_file=INT8_FILE).fingerprint] = "onnx-int8"
+        known[Embedder(path, backend="onnx", onnx_file=Q8_FILE).fingerprint] = "onnx-q8"
         known[Embedder(path, backend="onnx").fingerprint] = "onnx"
     names = [known.get(fingerprint) for fingerprint in models]
     return None if None in names else "+".join(names)

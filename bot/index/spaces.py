@@ -1,6 +1,6 @@
 """The embedding spaces an index keeps, and which one a question is searched in.
 
-EMBEDDING_BACKEND `onnx+e5` (the default) keeps two: all-MiniLM-L6-v2, best on English
+EMBEDDING_BACKEND `onnx-q8+e5` (the default) keeps two: all-MiniLM-L6-v2, best on English
 (recall@1 0.82 on the English eval against e5's 0.76), and multilingual-e5-small, which
 finds the English passages for questions in other languages (recall@5 0.98 where MiniLM
 manages 0.33). A question is searched with MiniLM when it is English (or too short to tell
@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.index.cache import default_cache_dir
 from bot.index.embedder import BaseEmbedder, E5Embedder, Embedder
 from bot.index.language import detect_language, likely_languages
+from bot.index.onnx_model import INT8_FILE, ONNX_FILE, Q8_FILE
 
 
 class Embeddings:
@@ -178,14 +179,15 @@ UNSURE = 0.3  # a language this likely, in a sentence, is not a misread English 
 
 
 def make_embeddings(settings: Settings) -> Embeddings:
-    """EMBEDDING_BACKEND: onnx+e5 (default), onnx, onnx-int8, torch (MiniLM only), e5 (e5 only)."""
+    """EMBEDDING_BACKEND: onnx-q8+e5 (default), onnx+e5, onnx-int8+e5, onnx, onnx-q8, onnx-int8,
+    torch (MiniLM only), e5 (e5 only)."""
     embedders: list[BaseEmbedder] = []
     for part in settings.embedding_backend.split("+"):
         backend, _, variant = part.partition("-")
         if backend == "e5":
             embedders.append(make_e5(settings))
         else:
-            onnx_file = "model.int8.onnx" if variant == "int8" else "model.onnx"
+            onnx_file = {"int8": INT8_FILE, "q8": Q8_FILE}.get(variant, ONNX_FILE)
             model, batch = settings.embedding_model, settings.embedding_batch_size
             embedders.append(Embedder(model, batch, backend, settings.onnx_model_dir, onnx_file))
     if settings.embedding_cache:
@@ -202,5 +204,5 @@ def make_e5(settings: Settings) -> E5Embedder:
 
 
 def make_embedder(settings: Settings) -> BaseEmbedder:
-    """The index's first embedding model (in `onnx+e5`: MiniLM on ONNX)."""
+    """The index's first embedding model (in `onnx-q8+e5`: MiniLM on ONNX, in 8-bit blocks)."""
     return make_embeddings(settings).primary

@@ -34,7 +34,9 @@ KOMBUCHA = ["How do I keep a fermentation log for kombucha?", "kombucha batch re
 def library(tmp_path, kdir, embedder):
     write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
     write(kdir, "eval/questions.yaml", EVAL)
-    settings = load_settings(knowledge_dir=kdir, data_dir=tmp_path / "data", embedding_backend="onnx", _env_file=None)
+    settings = load_settings(
+        knowledge_dir=kdir, data_dir=tmp_path / "data", embedding_backend="onnx-q8", _env_file=None
+    )
     run_ingest(settings)
     retriever = Retriever(make_index(settings), embedder)
     retriever.follow_versions(settings)
@@ -74,7 +76,7 @@ def test_an_entry_about_something_else_goes_live_and_a_rollback_takes_it_back(li
     assert reports and not reports[0].held and versions.current_version(settings.index_path) == 2
 
     env = {"KNOWLEDGE_DIR": str(settings.knowledge_dir), "DATA_DIR": str(settings.data_dir)}
-    result = invoke("index", "rollback", env={**env, "EMBEDDING_BACKEND": "onnx"})
+    result = invoke("index", "rollback", env={**env, "EMBEDDING_BACKEND": "onnx-q8"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "Rolled back: index version 1 is live again (version 2 is no longer used).",

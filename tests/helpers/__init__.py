@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from bot.advisor import Answer, Source
-from bot.config import Settings
-from bot.index import Embedder, Retriever, make_index
+from bot.config import Settings, load_settings
+from bot.index import Embedder, Retriever, make_embedder, make_index
 from bot.knowledge.ingest import ingest_configured
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +25,12 @@ def write(root: Path, rel: str, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def default_minilm() -> Embedder:
+    """MiniLM as the default EMBEDDING_BACKEND runs it (ONNX, 8-bit blocks), not loaded yet and
+    without the vector cache: an index a test builds with it is the one `ingest.py` would build."""
+    return make_embedder(load_settings(embedding_cache=False, _env_file=None))
 
 
 def run_ingest(settings: Settings, embedder: Embedder, **kwargs):

@@ -20,9 +20,10 @@ TEXTS = [
 ]
 
 
-def test_onnx_vectors_match_sentence_transformers(embedder):
+def test_onnx_vectors_match_sentence_transformers():
     onnx = make_embedder(load_settings(embedding_backend="onnx", _env_file=None))
-    reference = embedder.embed(TEXTS)
+    torch = Embedder()  # sentence-transformers on torch
+    reference = torch.embed(TEXTS)
     vectors = onnx.embed(TEXTS)
     assert vectors.shape == reference.shape
     assert np.min(np.sum(vectors * reference, axis=1)) > 0.9999
@@ -30,7 +31,7 @@ def test_onnx_vectors_match_sentence_transformers(embedder):
     one_by_one = np.vstack([onnx.embed_query(text) for text in TEXTS])
     assert np.min(np.sum(one_by_one * reference, axis=1)) > 0.9999  # padding in a batch changes nothing
     # the same vectors: an index built with either backend serves the other, no re-embedding
-    assert onnx.fingerprint == embedder.fingerprint
+    assert onnx.fingerprint == torch.fingerprint
 
 
 def test_int8_is_another_model_for_the_index():
@@ -40,11 +41,23 @@ def test_int8_is_another_model_for_the_index():
     assert vector.shape == (384,) and abs(np.linalg.norm(vector) - 1) < 1e-5
 
 
+def test_the_default_8_bit_copy_keeps_the_vectors_close_and_is_another_model_for_the_index(embedder):
+    """The default backend's MiniLM (`onnx-q8`) rounds each block of 32 weights to bytes: its
+    vectors stay within a cosine of 0.999 of the float model's, and an index records it as
+    another model (switching re-embeds at the next ingest, never mixes)."""
+    float_model = make_embedder(load_settings(embedding_backend="onnx", _env_file=None))
+    assert embedder.onnx_file == "encoder.q8.onnx" and embedder.model.path.name == "encoder.q8.onnx"
+    vectors, reference = embedder.embed(TEXTS), float_model.embed(TEXTS)
+    assert np.min(np.sum(vectors * reference, axis=1)) > 0.999
+    assert np.max(np.abs(vectors - reference)) > 1e-4  # rounded: not the float model under another name
+    assert embedder.fingerprint not in {float_model.fingerprint, Embedder().fingerprint}
+
+
 @pytest.mark.parametrize(
     ("backend", "question"),
     [
-        ("onnx", "How can a small business get credit without collateral?"),
-        ("onnx+e5", "¿Cómo funciona el factoring de facturas?"),  # searched with e5
+        ("onnx-q8", "How can a small business get credit without collateral?"),  # MiniLM alone
+        ("onnx-q8+e5", "¿Cómo funciona el factoring de facturas?"),  # the default: searched with e5
     ],
 )
 def test_asking_never_imports_torch(shared_index_dir, backend, question):
@@ -112,6 +125,25 @@ def test_the_word_table_is_read_beside_the_model_with_the_same_vectors(tmp_path)
     whole = OnnxEncoder(folder, "whole.onnx")
     assert whole.words is None
     assert np.abs(split.encode(TEXTS) - whole.encode(TEXTS)).max() < 1e-6
+
+
+def test_an_older_export_gets_its_8_bit_copy_at_first_use(tmp_path, caplog, embedder):
+    """An export from before the 8-bit copy (the whole model only) is split and copied in 8-bit
+    blocks when the default backend first opens it, without torch, once; its vectors are the
+    copy `export-onnx` makes."""
+    import logging
+
+    from bot.index.onnx_model import Q8_FILE, SPLIT_FILE, OnnxEncoder
+
+    folder = _older_export(tmp_path)
+    with caplog.at_level(logging.INFO):
+        encoder = OnnxEncoder(folder, Q8_FILE)
+    assert (folder / SPLIT_FILE).exists() and encoder.path == folder / Q8_FILE and encoder.words is not None
+    assert "8-bit copy" in caplog.text
+    assert np.abs(encoder.encode(TEXTS) - embedder.model.encode(TEXTS)).max() < 1e-6
+    made = (folder / Q8_FILE).stat().st_mtime_ns
+    OnnxEncoder(folder, Q8_FILE)
+    assert (folder / Q8_FILE).stat().st_mtime_ns == made  # once
 
 
 def test_a_word_table_that_cannot_be_read_leaves_the_whole_model_in_use(tmp_path, caplog):

@@ -45,6 +45,10 @@ def test_an_index_is_searched_only_with_the_models_that_embedded_it():
     assert mismatch(built_with("onnx-int8"), embeddings("onnx")) == (
         f"the index was built with EMBEDDING_BACKEND=onnx-int8 but the setting is onnx: {FIX}"
     )
+    # an index from before the 8-bit default is re-embedded, not searched with other vectors
+    assert mismatch(built_with("onnx+e5"), embeddings("onnx-q8+e5")) == (
+        f"the index was built with EMBEDDING_BACKEND=onnx+e5 but the setting is onnx-q8+e5: {FIX}"
+    )
     assert mismatch({Recipe(500, 50, True, "0123456789ab").key: 1}, embeddings("e5")) == (
         f"the index was built with other embedding models (0123456789ab) than EMBEDDING_BACKEND=e5: {FIX}"
     )
@@ -107,7 +111,7 @@ async def test_the_bot_re_embeds_at_start_and_says_so_in_one_line_when_it_cannot
     write(kdir, CREDIT, SAMPLE_CREDIT)
     write(kdir, "trade/export.md", SAMPLE_TRADE)
     ingest_runner.run_ingest(settings.model_copy(update={"embedding_backend": "e5"}))
-    env = bot_env(settings)  # the default backend, onnx+e5
+    env = bot_env(settings)  # the default backend, onnx-q8+e5
 
     elsewhere = kdir.rename(tmp_path / "elsewhere")  # the start-up ingest cannot re-embed
     async with running_bot(env, tmp_path / "stuck.log") as telegram:
@@ -116,7 +120,7 @@ async def test_the_bot_re_embeds_at_start_and_says_so_in_one_line_when_it_cannot
     log = (tmp_path / "stuck.log").read_text()
     line = (
         "ERROR bot.index.retriever: cannot search the knowledge index: the index was built with "
-        f"EMBEDDING_BACKEND=e5 but the setting is onnx+e5: {FIX}\n"
+        f"EMBEDDING_BACKEND=e5 but the setting is onnx-q8+e5: {FIX}\n"
     )
     assert log.count(line) == 1, log
 

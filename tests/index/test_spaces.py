@@ -46,7 +46,7 @@ def test_backends_make_their_spaces():
         return [
             e.space for e in make_embeddings(load_settings(embedding_backend=backend, _env_file=None)).embedders
         ]
-    assert spaces("onnx+e5") == ["minilm", "e5"]
+    assert spaces("onnx+e5") == spaces("onnx-q8+e5") == ["minilm", "e5"]
     assert spaces("onnx") == ["minilm"] and spaces("e5") == ["e5"]
 
 

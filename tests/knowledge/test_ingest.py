@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from bot.index import Embedder, make_index
+from bot.index import make_index
 from bot.index.fusion import Fusion
 from bot.index.versions import Manifest, current_version
 from bot.knowledge import runner as ingest_runner
-from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, retriever_for, run_cli, run_ingest, write
+from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, default_minilm, retriever_for, run_cli, run_ingest, write
 
 
 def chunk_ids(index) -> set[str]:
@@ -78,7 +78,7 @@ def test_a_kill_between_adding_new_chunks_and_removing_old_ones_is_repaired(sett
 def test_no_change_run_never_loads_the_model(settings, kdir, embedder):
     write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
     run_ingest(settings, embedder)
-    fresh = Embedder()  # never used before: loading it would show in `loaded`
+    fresh = default_minilm()  # never used before: loading it would show in `loaded`
     report, _ = run_ingest(settings, fresh)
     assert (report.unchanged, report.chunks_written) == (1, 0)
     assert not fresh.loaded
@@ -86,7 +86,7 @@ def test_no_change_run_never_loads_the_model(settings, kdir, embedder):
 
 def test_dry_run_writes_nothing(settings, kdir, embedder):
     write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
-    fresh = Embedder()
+    fresh = default_minilm()
     report, index = run_ingest(settings, fresh, dry_run=True)
     assert report.added == 1 and report.chunks_written > 0
     assert index.count() == 0
@@ -294,7 +294,7 @@ def test_a_crash_between_vectors_and_lexical_never_publishes_them_out_of_step(se
     assert current_version(settings.index_path) == 2
     live = make_index(settings)
     assert lexical_ids(live.folder) == chunk_ids(live) and len(paths_in(live)) == 2
-    retriever = retriever_for(settings, Embedder())
+    retriever = retriever_for(settings, default_minilm())
     retriever.fusion = Fusion(mode="lexical")
     assert [p.path for p in retriever.retrieve("Zyxorbank", 2)] == ["trade/export.md"]
 

@@ -227,17 +227,18 @@ def export_onnx_command(ctx, int8, force) -> None:
     from bot.index.e5_model import ENCODER_FILE
     from bot.index.e5_model import export as export_e5
     from bot.index.embedder import Embedder
-    from bot.index.onnx_model import ONNX_FILE, SPLIT_FILE, export, split_words
+    from bot.index.onnx_model import INT8_FILE, ONNX_FILE, SPLIT_FILE, completed, export
     from bot.index.spaces import make_e5
 
     settings = settings_from(ctx)
     embedder = Embedder(settings.embedding_model, onnx_dir=settings.onnx_model_dir)  # MiniLM, whatever the backend
-    wanted = [ONNX_FILE, "model.int8.onnx"] if int8 else [ONNX_FILE]
+    wanted = [ONNX_FILE, INT8_FILE] if int8 else [ONNX_FILE]
     if all((embedder.onnx_dir / name).exists() for name in wanted) and not force:
-        if not (embedder.onnx_dir / SPLIT_FILE).exists():  # an export made before the split
-            split_words(embedder.onnx_dir)
-            click.echo(f"split the word table off the export at {embedder.onnx_dir}")
-        else:
+        made = completed(embedder.onnx_dir)  # an export made before the split, or the 8-bit copy
+        for name in made:
+            what = "split the word table off the export" if name == SPLIT_FILE else "wrote the 8-bit copy of the export"
+            click.echo(f"{what} at {embedder.onnx_dir}")
+        if not made:
             click.echo(f"ONNX export already at {embedder.onnx_dir}")
     else:
         export(embedder.model_path, embedder.onnx_dir, quantize=int8)

@@ -52,14 +52,14 @@ def test_eval_and_a_chat_that_cannot_re_embed_say_so_in_one_line(env, kdir, tmp_
     write(kdir, "eval/questions.yaml", EVAL)
     assert invoke("ingest", env={**env, "EMBEDDING_BACKEND": "e5"}).returncode == 0
 
-    evaluated = invoke("eval", env=env)  # the default backend, onnx+e5
+    evaluated = invoke("eval", env=env)  # the default backend, onnx-q8+e5
     assert evaluated.returncode == 2 and evaluated.stdout == ""
-    assert evaluated.stderr.strip() == refusal("e5", "onnx+e5")
+    assert evaluated.stderr.strip() == refusal("e5", "onnx-q8+e5")
 
     # chat re-embeds at start; when its ingest cannot (the knowledge dir is gone), it answers nothing
     chatted = invoke("chat", env={**env, "KNOWLEDGE_DIR": str(tmp_path / "gone")}, input=QUESTION + "\n")
     assert chatted.returncode == 2 and chatted.stdout == ""
-    assert chatted.stderr.strip().splitlines()[-1] == refusal("e5", "onnx+e5")
+    assert chatted.stderr.strip().splitlines()[-1] == refusal("e5", "onnx-q8+e5")
 
 
 def test_a_damaged_model_export_is_named_in_one_line_with_its_fix(env, tmp_path):
@@ -108,7 +108,7 @@ def test_setup_splits_the_word_table_off_an_export_made_before(env, tmp_path):
     without the word table and the table beside it, without exporting again (no torch); a
     second run finds it done."""
     from bot.index import E5Embedder, Embedder
-    from bot.index.onnx_model import ONNX_FILE, SPLIT_FILE, WORDS_FILE
+    from bot.index.onnx_model import ONNX_FILE, Q8_FILE, SPLIT_FILE, WORDS_FILE
 
     folder = tmp_path / "onnx"
     folder.mkdir()
@@ -118,6 +118,7 @@ def test_setup_splits_the_word_table_off_an_export_made_before(env, tmp_path):
     first = invoke("export-onnx", "--int8", env={**env, "ONNX_MODEL_DIR": str(folder)})
     assert first.returncode == 0, first.stderr
     assert f"split the word table off the export at {folder}" in first.stdout
-    assert (folder / SPLIT_FILE).exists() and (folder / WORDS_FILE).exists()
+    assert f"wrote the 8-bit copy of the export at {folder}" in first.stdout
+    assert (folder / SPLIT_FILE).exists() and (folder / WORDS_FILE).exists() and (folder / Q8_FILE).exists()
     again = invoke("export-onnx", "--int8", env={**env, "ONNX_MODEL_DIR": str(folder)})
     assert f"ONNX export already at {folder}\n" in again.stdout

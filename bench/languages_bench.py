@@ -3,8 +3,9 @@
     python bench/languages_bench.py            # knowledge/ and both eval sets, three backends (~4 minutes)
     python bench/languages_bench.py --quick    # the default backend on a few files, for the smoke test
 
-For EMBEDDING_BACKEND `onnx` (MiniLM only), `e5` (multilingual-e5-small only) and `onnx+e5` (the
-default: both spaces, English questions searched with MiniLM, the others with e5): the whole
+For EMBEDDING_BACKEND `onnx` (MiniLM only), `e5` (multilingual-e5-small only), `onnx+e5` (both
+spaces, English questions searched with MiniLM, the others with e5) and the default (`onnx-q8+e5`:
+the same with MiniLM in 8-bit blocks): the whole
 `python ingest.py` of the knowledge base as a consultant runs it (process start, model loads,
 both spaces), one question's embedding, and `python -m bot eval` on `knowledge/eval/
 questions.yaml` (English) and `questions.multilingual.yaml` (11 other languages). The rules:
@@ -27,7 +28,7 @@ from pathlib import Path
 import yaml
 from common import ROOT, Timer, print_table, summary, write_result
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.index import make_embeddings
 
 EVAL_SETS = {"english": "questions.yaml", "multilingual": "questions.multilingual.yaml"}
@@ -100,7 +101,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few files and questions, the default backend")
     options = parser.parse_args()
-    backends = ["onnx+e5"] if options.quick else ["onnx", "e5", "onnx+e5"]  # quick: the default's path
+    default = Settings.model_fields["embedding_backend"].default
+    backends = [default] if options.quick else list(dict.fromkeys(["onnx", "e5", "onnx+e5", default]))
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = knowledge(options.quick, Path(scratch))

@@ -47,7 +47,7 @@ def library(tmp_path) -> dict:
     overrides = {
         "knowledge_dir": kdir,
         "index_dir": tmp_path / "library-index",
-        "embedding_backend": "onnx",
+        "embedding_backend": "onnx-q8",  # the default's MiniLM, as the bot fixtures' embedder
         "llm_model": None,  # offline answers: the section's own words reach the owner
     }
     run_ingest(load_settings(data_dir=tmp_path, _env_file=None, **overrides))

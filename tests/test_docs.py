@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers import ROOT
 from tests.helpers.readme import (
+    COMMANDS_RUN_ELSEWHERE,
     DOCS,
     README,
     README_PATH,
@@ -97,6 +98,9 @@ def test_every_command_a_page_shows_is_run_by_a_test():
         source = (ROOT / test).read_text(encoding="utf-8")
         assert f'doc("{Path(page).stem}")' in source, f"{test} no longer reads {page}"
         run |= set(console_commands((ROOT / page).read_text(encoding="utf-8")))
+    for command, test in COMMANDS_RUN_ELSEWHERE.items():
+        source = (ROOT / test).read_text(encoding="utf-8")
+        assert f'documented("{" ".join(command.split()[:4])}")' in source, f"{test} no longer runs `{command}`"
     for page in [README_PATH, *DOCS.glob("*.md")]:
         not_run = [c for c in shown_commands(page.read_text(encoding="utf-8")) if c not in run]
         assert not not_run, f"{name(page)} shows commands no test runs: {not_run}"

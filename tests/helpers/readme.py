@@ -19,6 +19,11 @@ DOCS = ROOT / "docs"
 README = README_PATH.read_text(encoding="utf-8")
 # a page whose `$ ` commands another test runs: page -> that test
 RUN_ELSEWHERE = {"docs/deploying.md": "tests/system/test_deploying.py"}
+# a single command another test runs as shown, on the same index (`documented`): command -> that
+# test. The whole eval takes minutes; running it twice only made the suite longer.
+COMMANDS_RUN_ELSEWHERE = {
+    "python -m bot eval --max-wrong 0.05 --min-recall 0.85": "tests/knowledge/test_knowledge_base.py",
+}
 
 COMMAND = re.compile(r"^\$ (.+)$", re.MULTILINE)
 FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.DOTALL | re.MULTILINE)
@@ -92,3 +97,13 @@ def environment(data_dir) -> dict:
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     env["DATA_DIR"] = str(data_dir)
     return env
+
+
+def documented(start: str) -> list[str]:
+    """The arguments of the one command in COMMANDS_RUN_ELSEWHERE that begins with `start`, for
+    the test named there to run it as a page shows it."""
+    import shlex
+
+    [command] = [c for c in COMMANDS_RUN_ELSEWHERE if c.startswith(start)]
+    assert command in console_commands(), f"no page shows `{command}` any more"
+    return shlex.split(command)[len(shlex.split(start)) :]

@@ -39,7 +39,7 @@ async def test_start_and_an_example_button(start_bot, telegram):
 
 
 async def test_a_question_is_answered_with_sources_buttons_typing_and_drafts(start_bot, telegram, llm):
-    slow = Reply("Use **invoice finance** [1] and supplier credit [2].", piece=4, piece_delay=0.05)
+    slow = Reply("Use **invoice finance** [1] and supplier credit [2].", delay=1.0, piece=4, piece_delay=0.05)
     llm.responder = lambda body: slow
     bot = await start_bot()
     [reply] = await asked(telegram, OWNER, CREDIT_Q)
@@ -194,13 +194,25 @@ async def test_a_429_is_honoured_and_the_message_still_arrives(start_bot, telegr
     assert time.monotonic() - started >= 1.0
 
 
-async def test_failing_optional_calls_never_stop_the_answer(start_bot, telegram):
+async def test_failing_optional_calls_never_stop_the_answer(start_bot, telegram, llm):
+    llm.responder = lambda body: Reply("Use **invoice finance** [1] and supplier credit [2].", delay=1.2)
     telegram.fail("setMyCommands", 404, "Not Found")
     telegram.fail("sendChatAction", 404, "Not Found", times=5)
     telegram.fail("sendMessageDraft", 404, "Not Found", times=5)
     await start_bot()
     [reply] = await asked(telegram, OWNER, CREDIT_Q)
     assert "invoice finance" in reply
+    assert [c for c in telegram.calls if c.method == "sendChatAction"]  # tried (a slow answer), failed: no matter
+
+
+async def test_an_answer_ready_at_once_shows_no_typing(start_bot, telegram):
+    """An offline answer takes tens of ms: a 'typing…' the owner would never see is not sent (it
+    was a Bot API call per answer); a slow one shows it (above)."""
+    await start_bot(llm_model=None)
+    await asked(telegram, OWNER, "How do I price my services?")  # the first answer after the start
+    [reply] = await asked(telegram, OWNER, CREDIT_Q)
+    assert "collateral" in reply.lower()
+    assert not telegram.calls_of("sendChatAction", OWNER)
 
 
 async def test_edited_messages_are_not_answered_again(start_bot, telegram):

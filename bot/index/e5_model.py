@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.index.e5_packed import Q4_BLOCK, PackedE5, PieceTokenizer, expand, packed_model_path, read_packed
-from bot.index.onnx_model import OnnxSession, export_atomically
+from bot.index.onnx_model import OnnxSession, block_matmul, export_atomically
 from bot.index.rows import RowFile
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ def _four_bit(path: Path, packed: PackedE5) -> None:
 def _matmul_nbits(node, name: str, k: int, n: int, packed: PackedE5, initializers):
     """The MatMulNBits node doing `node`'s product with tensor `name`'s 4-bit blocks, whose
     weights and scales it adds to `initializers`."""
-    from onnx import helper, numpy_helper
+    from onnx import numpy_helper
 
     blocks = packed.blocks(name)
     nibbles = np.concatenate([blocks["nibbles"] & 0x0F, blocks["nibbles"] >> 4], axis=1)  # weights 0..31
@@ -174,19 +174,7 @@ def _matmul_nbits(node, name: str, k: int, n: int, packed: PackedE5, initializer
             numpy_helper.from_array(blocks["scale"].astype(np.float32), f"{name}.scales"),
         ]
     )
-    inputs = [node.input[0], f"{name}.q4", f"{name}.scales"]
-    return helper.make_node(
-        "MatMulNBits",
-        inputs,
-        list(node.output),
-        name=f"{name}.matmul",
-        domain="com.microsoft",
-        K=k,
-        N=n,
-        bits=4,
-        block_size=32,
-        accuracy_level=4,
-    )
+    return block_matmul([node.input[0], f"{name}.q4", f"{name}.scales"], node.output, f"{name}.matmul", k, n, 4)
 
 
 class OnnxE5Encoder(OnnxSession):

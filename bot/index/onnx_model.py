@@ -174,18 +174,7 @@ def _eight_bit_into(source: Path, folder: Path) -> None:
             made[weight.name] = _blocks_of(weight, model.graph.initializer)
         k, n = weight.dims
         nodes.append(
-            helper.make_node(
-                "MatMulNBits",
-                [node.input[0], *made[weight.name]],
-                list(node.output),
-                name=f"{node.name or weight.name}.q8",
-                domain="com.microsoft",
-                K=k,
-                N=n,
-                bits=8,
-                block_size=Q8_BLOCK,
-                accuracy_level=4,
-            )
+            block_matmul([node.input[0], *made[weight.name]], node.output, f"{node.name or weight.name}.q8", k, n, 8)
         )
     if not made:
         raise ValueError(f"no weight matrix found in {source}")
@@ -196,6 +185,27 @@ def _eight_bit_into(source: Path, folder: Path) -> None:
     if not any(opset.domain == "com.microsoft" for opset in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(model, str(folder / Q8_FILE))
+
+
+def block_matmul(inputs: list[str], outputs, name: str, k: int, n: int, bits: int):
+    """ONNX Runtime's MatMulNBits node for a (k × n) weight kept in blocks of 32 weights of
+    `bits` each with their scales (`inputs`: the activations, the blocks, the scales), computed at
+    accuracy level 4: the activations quantised to int8 per block, the CPU's integer dot
+    products doing the work. Both embedding models' exports use it (MiniLM 8-bit, e5 4-bit)."""
+    from onnx import helper
+
+    return helper.make_node(
+        "MatMulNBits",
+        inputs,
+        list(outputs),
+        name=name,
+        domain="com.microsoft",
+        K=k,
+        N=n,
+        bits=bits,
+        block_size=Q8_BLOCK,
+        accuracy_level=4,
+    )
 
 
 def _blocks_of(weight, initializers) -> tuple[str, str]:

@@ -250,7 +250,9 @@ class Advisor:
         """Can the question's own words be judged: in the knowledge's language, or with a
         multilingual model to read them?"""
         embeddings = self.retriever.embeddings
-        return not self._foreign(question) or embeddings.multilingual is not embeddings.primary
+        if not self._foreign(question):
+            return True
+        return embeddings.multilingual is not embeddings.primary and self.retriever.reads(question)
 
     async def _standalone(
         self, question: str, history: list[Exchange], timings: dict, deadline: float
@@ -328,7 +330,11 @@ class Advisor:
     async def _declined(self, question: str, found: Found, _: Translate, language: str) -> Answer:
         """The honest "no": nothing beyond what was shown fits (a follow-up whose fitting sections
         were all shown; the closest others are offered); not sure (sections came close: the
-        closest questions it can answer are offered); or nothing on it (with what it covers)."""
+        closest questions it can answer are offered); or nothing on it (with what it covers).
+        A question searched in a space the index does not keep yet was not judged at all: it
+        is asked to come back, or in English."""
+        if not self.retriever.reads(found.searched):  # a first start, still building e5's space
+            return Answer(question, texts.other_languages_later(_), False, "offline")
         closest = suggestions.closest_questions(found, language)  # a follow-up's search leaves those shown out
         if found.exhausted:
             return Answer(question, texts.all_we_have(_), False, "offline", follow_ups=closest)

@@ -29,6 +29,15 @@ def english_knowledge(_: Translate) -> str:
     return "_" + _("My knowledge base is written in English, so for now I can only answer in English:") + "_"
 
 
+def other_languages_later(_: Translate) -> str:
+    """A question in another language while the index that reads it is still being built (a
+    first start answers English questions first)."""
+    return _(
+        "I have only just started and am still learning to read questions in your language. "
+        "Please ask again in a few minutes, or ask in English."
+    )
+
+
 def cut_short(_: Translate) -> str:
     return _("The answer was cut short; ask for the rest, or ask a narrower question.")
 

@@ -62,10 +62,9 @@ def mismatch(recipes: Mapping[str, int], embeddings: Embeddings) -> str | None:
 def missing_spaces(recipes: Mapping[str, int], embeddings: Embeddings) -> str | None:
     """A warning when the index (its most files) lacks a space the setting searches some
     questions in (onnx+e5 on an index built with onnx: e5, for questions in other languages)."""
-    built = _built(recipes)
-    if not built:
+    models = built_models(recipes)
+    if models is None:
         return None
-    models = built.most_common(1)[0][0]
     missing = [e for e in embeddings.embedders[1:] if e.fingerprint not in models]
     if not missing:
         return None
@@ -73,8 +72,16 @@ def missing_spaces(recipes: Mapping[str, int], embeddings: Embeddings) -> str | 
     name = _named(models, embeddings) or "other models"
     return (
         f"the index was built with EMBEDDING_BACKEND={name}, without the {spaces} space the setting "
-        f"{backend_name(embeddings)} also searches: questions searched there find nothing until you {FIX}"
+        f"{backend_name(embeddings)} also searches: questions searched there are asked to come back until "
+        f"it is built (a first start builds it behind the bot; else {FIX})"
     )
+
+
+def built_models(recipes: Mapping[str, int]) -> tuple[str, ...] | None:
+    """The models most of the index's files were embedded with, the first space's first (None:
+    no file records them)."""
+    built = _built(recipes)
+    return built.most_common(1)[0][0] if built else None
 
 
 def backend_name(embeddings: Embeddings) -> str:

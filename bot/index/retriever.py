@@ -21,7 +21,7 @@ from bot.index.language import detect_language
 from bot.index.lexical import LexicalIndex, tokenize
 from bot.index.opening import make_index
 from bot.index.passages import Passage, Preferences, matched_preferences, passage_from
-from bot.index.provenance import FIX, IndexMismatchError, mismatch, missing_spaces
+from bot.index.provenance import FIX, IndexMismatchError, built_models, mismatch, missing_spaces
 from bot.index.regions import is_regional, names_region
 from bot.index.reloader import IndexReloader
 from bot.index.sections import Section, SectionIndex, SectionMatch
@@ -110,7 +110,9 @@ class Retriever:
         self.check_index()
         embedder = self.embedder_for(question)
         # the other spaces' opinion on a question in the knowledge's language (MiniLM reads no other)
-        embedders = self.embeddings.embedders if second_opinion and embedder is self.embedder else [embedder]
+        kept = self.kept_spaces()
+        others = [e for e in self.embeddings.embedders if e.space in kept]
+        embedders = others if second_opinion and embedder is self.embedder else [embedder]
         vectors = self.embeddings.embed_question(question, embedders)
         calibrate = {e.space: e.calibrate for e in embedders}
         sections = self.section_index()
@@ -157,13 +159,30 @@ class Retriever:
         """A local version's saved sections (mapped from disk), else read from the collections
         (a Chroma server, or a version published before sections were saved)."""
         saved = SectionIndex.read(index.folder)
-        if saved is not None and set(saved.spaces) >= {e.space for e in self.embeddings.embedders}:
+        if saved is not None and set(saved.spaces) >= self._kept_spaces(index):
             return saved
         spaces = {self.embeddings.space_of(e): e.space for e in self.embeddings.embedders}
         sections = SectionIndex.load(index, spaces)
         if sections.sections and not any(len(space.question_section) for space in sections.spaces.values()):
             log.warning("the knowledge index has no section questions (built before they were indexed): %s", FIX)
         return sections
+
+    def reads(self, question: str) -> bool:
+        """Whether the live index keeps the space `question` is searched in. It may not: a first
+        start answers English questions from MiniLM's space while e5's, which reads the other
+        languages, is built behind the bot (`bot.knowledge.runner.first_stage`); or the index
+        was built with fewer models than EMBEDDING_BACKEND names (`missing_spaces` warns)."""
+        return self.embedder_for(question).space in self.kept_spaces()
+
+    def kept_spaces(self) -> set[str]:
+        """The configured spaces the live index keeps (the first always: its lack is a mismatch)."""
+        return self._kept_spaces(self.index)
+
+    def _kept_spaces(self, index: KnowledgeIndex) -> set[str]:
+        built = built_models(self.catalog().recipes if index is self.index else index.catalog().recipes)
+        return {
+            e.space for e in self.embeddings.embedders if e is self.embedder or built is None or e.fingerprint in built
+        }
 
     def title_of(self, path: str) -> str | None:
         """A knowledge file's title, by its path (None: not in the index)."""

@@ -21,6 +21,7 @@ from bot.index import versions
 from bot.index.chroma import KnowledgeIndex
 from bot.index.lexical import LexicalIndex, has_lexical
 from bot.index.opening import make_index
+from bot.index.provenance import missing_spaces
 from bot.index.sections import SectionIndex, has_sections
 from bot.index.spaces import Embeddings, make_embeddings
 from bot.index.summary import SUMMARY, write_summary
@@ -89,6 +90,36 @@ def run_ingest(
         return _ingest_next_version(
             settings, embedder, rebuild=rebuild, live_states=live_states, before_publish=before_publish, **options
         )
+
+
+STAGE_BYTES = 200_000  # knowledge to embed (~300 passages, ~25 s with both models on 2 cores) worth a first stage
+
+
+def first_stage(settings: Settings) -> Settings | None:
+    """The settings of a start-up ingest's quicker first stage, or None when there is none to
+    make: the first embedding space alone (MiniLM in the default, which reads English questions),
+    when the setting keeps more than one space, the live index lacks one of them (a first start,
+    or a first stage whose second was stopped) and at least STAGE_BYTES of knowledge need
+    embedding. A first start of `knowledge/` embeds with both models for ~3 minutes on 2 cores;
+    with MiniLM alone ~1, and the bot answers English questions from then on while the other
+    spaces are built behind it (`run_ingest` with the whole setting, MiniLM's vectors cached).
+    Not with a Chroma server, whose collections an ingest updates in place. Plans only."""
+    backends = settings.embedding_backend.split("+")
+    if len(backends) < 2 or settings.chroma_url:
+        return None
+    embeddings = make_embeddings(settings)
+    index = make_index(settings)
+    try:
+        recipes = index.catalog().recipes if index.count() else {}
+        if recipes and not missing_spaces(recipes, embeddings):
+            return None
+        recipe = Recipe.from_settings(settings, embeddings).key
+        work = plan(settings.knowledge_dir, index, settings.max_file_bytes, recipe)
+    finally:
+        index.close()
+    if sum(len(content) for content in work.contents.values()) < STAGE_BYTES:
+        return None
+    return settings.model_copy(update={"embedding_backend": backends[0]})
 
 
 def will_write(settings: Settings) -> bool:

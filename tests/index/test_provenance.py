@@ -61,7 +61,8 @@ def test_an_index_is_searched_only_with_the_models_that_embedded_it():
     assert mismatch(built_with("onnx"), embeddings("onnx+e5")) is None
     assert missing_spaces(built_with("onnx"), embeddings("onnx+e5")) == (
         "the index was built with EMBEDDING_BACKEND=onnx, without the e5 space the setting onnx+e5 also "
-        f"searches: questions searched there find nothing until you {FIX}"
+        f"searches: questions searched there are asked to come back until it is built (a first start builds "
+        f"it behind the bot; else {FIX})"
     )
     assert missing_spaces(built_with("onnx+e5"), embeddings("onnx+e5")) is None
 

@@ -134,20 +134,27 @@ def run_command(ctx) -> None:
 
     log.info("starting the Telegram bot (%s)", "webhook" if settings.telegram_webhook_url else "polling")
     advisor = build_advisor(settings)  # bad LLM settings or prompts fail here, in one line
-    ingest_at_start(settings)
+    behind = ingest_at_start(settings, early=True)
     try:
         run(settings, advisor)  # the advisor just built, not a second one
     except TelegramStartError as exc:
         fail(str(exc))
+    finally:
+        if behind is not None:
+            behind.stop()
 
 
 def _terminal_chat(settings: Settings, profile_pairs: tuple[str, ...], as_json: bool = False) -> None:
     parse_profile(profile_pairs)  # a bad --profile fails before anything starts
     advisor = build_advisor(settings)
-    ingest_at_start(settings)
-    advisor.retriever.check_index()  # embedded with other models, and not re-embedded: one line, no chat
-    advisor.warm_up()
-    asyncio.run(_chat(settings, advisor, profile_pairs, as_json))
+    behind = ingest_at_start(settings, early=True)
+    try:
+        advisor.retriever.check_index()  # embedded with other models, and not re-embedded: one line, no chat
+        advisor.warm_up()
+        asyncio.run(_chat(settings, advisor, profile_pairs, as_json))
+    finally:
+        if behind is not None:
+            behind.stop()
 
 
 async def _chat(settings: Settings, advisor, profile_pairs: tuple[str, ...], as_json: bool = False) -> None:

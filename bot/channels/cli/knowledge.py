@@ -46,7 +46,7 @@ def ingest_command(ctx, knowledge_dir, index_dir, rebuild, dry_run, allow_shrink
     ctx.exit(EXIT_SKIPPED if report.skipped else 0)
 
 
-def ingest_at_start(settings: Settings) -> None:
+def ingest_at_start(settings: Settings, early: bool = False) -> IngestBehind | None:
     """The ingest `run` and `chat` do before answering. If it fails, for whatever reason, the
     advisor answers from the last good index, and one log line says so.
 
@@ -54,14 +54,23 @@ def ingest_at_start(settings: Settings) -> None:
     process: embedding in batches leaves the process ~0.6 GB bigger than serving needs (the
     models' buffers, the allocator's arenas), which a serving bot would keep for its lifetime.
     Nothing to embed: it runs here, loading no model and no progress bar (Rich stays out of the
-    serving process)."""
-    from bot.knowledge.runner import will_write
+    serving process).
+
+    `early`: answer as soon as the first embedding space is built, when a first start has a lot
+    to embed (`bot.knowledge.runner.first_stage`): the other spaces are then built by a child
+    behind the bot, returned so the caller stops it when the bot stops (the next start builds
+    them again, from the cached vectors)."""
+    from bot.knowledge.runner import first_stage, will_write
 
     try:
         if settings.chroma_url:
             ingest_with_progress(settings, quiet_when_unchanged=True)
         elif not will_write(settings):
             _ingest_unchanged(settings)
+        elif early and (first := first_stage(settings)) is not None:
+            if will_write(first):
+                _ingest_in_child(first)
+            return IngestBehind(settings)
         else:
             _ingest_in_child(settings)
     except SystemExit as exc:
@@ -73,6 +82,61 @@ def ingest_at_start(settings: Settings) -> None:
             "the knowledge index was not brought up to date (%s: %s); answering from the last good index",
             type(exc).__name__,
             exc,
+        )
+    return None
+
+
+class IngestBehind:
+    """A start-up ingest's second stage: the whole EMBEDDING_BACKEND (e5's space, for questions in
+    other languages) built by a child process at low priority while the bot answers from the
+    first stage's version; the bot's reloader switches to the new version once it is published."""
+
+    def __init__(self, settings: Settings) -> None:
+        import multiprocessing
+
+        log.info("answering English questions now; the index for questions in other languages is built behind the bot")
+        self.child = multiprocessing.get_context("spawn").Process(
+            target=_ingest_behind, args=(settings,), name="ingest-behind", daemon=True
+        )
+        self.child.start()
+
+    def stop(self) -> None:
+        """Stop the child, if still at work: a few seconds to finish a batch, then killed, which an
+        ingest survives (only a complete version is published)."""
+        _stop_child(self.child)
+
+
+def _ingest_behind(settings: Settings) -> None:
+    import os
+
+    from bot.channels.cli.common import setup_logging
+    from bot.channels.cli.progress import how_long, plan_seconds
+    from bot.knowledge.runner import run_ingest
+
+    def on_plan(plan, chunks: int) -> None:
+        seconds = plan_seconds(settings, chunks, cached=settings.embedding_backend.split("+")[:1])
+        log.info("building the index for questions in other languages: %d passages, %s", chunks, how_long(seconds))
+
+    setup_logging(settings.log_level)
+    os.nice(10)  # the bot's answers first: embedding waits for a free core
+    try:
+        report = run_ingest(settings, on_plan=on_plan)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        log.error(
+            "the other languages' index was not built (%s: %s); the next start tries again",
+            type(
+                exc,
+            ).__name__,
+            exc,
+        )
+        sys.exit(1)
+    if report.changed:
+        log.info(
+            "the index now answers questions in every language (%d passages in %.0f s)",
+            report.chunks_written,
+            report.seconds,
         )
 
 
@@ -103,8 +167,6 @@ def _ingest_in_child(settings: Settings) -> None:
     """`ingest_with_progress` in a fresh process (its progress bar and table on the same stderr);
     its exit code comes back as SystemExit."""
     import multiprocessing
-    import os
-    import signal
 
     child = multiprocessing.get_context("spawn").Process(target=_child_ingest, args=(settings,), name="ingest")
     try:
@@ -114,18 +176,26 @@ def _ingest_in_child(settings: Settings) -> None:
         if child.pid is None:  # it never started
             raise SystemExit(130) from None
         child.join(1)
-        if child.is_alive():
-            os.kill(child.pid, signal.SIGINT)
-            child.join(STOP_GRACE)
-        if child.is_alive():
-            # inside an embedding call, which looks at no signal until its batch is done (a minute
-            # with e5): stopped at once instead, which an ingest survives (the live index switches
-            # only to a complete version, and the lock is the kernel's)
-            child.kill()
-            child.join()
+        _stop_child(child)
         raise SystemExit(130) from None
     if child.exitcode:
         raise SystemExit(130 if child.exitcode == -2 else child.exitcode)
+
+
+def _stop_child(child) -> None:
+    """Ctrl-C to an ingest's child, then STOP_GRACE seconds to stop before it is killed."""
+    import os
+    import signal
+
+    if child.is_alive():
+        os.kill(child.pid, signal.SIGINT)
+        child.join(STOP_GRACE)
+    if child.is_alive():
+        # inside an embedding call, which looks at no signal until its batch is done (a minute
+        # with e5): stopped at once instead, which an ingest survives (the live index switches
+        # only to a complete version, and the lock is the kernel's)
+        child.kill()
+    child.join()
 
 
 def _child_ingest(settings: Settings) -> None:
@@ -152,7 +222,7 @@ def ingest_with_progress(
     Ctrl-C, a missing knowledge dir and a refused shrink end the command with one line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from bot.channels.cli.progress import ProgressLines, nothing_cached, plan_line
+    from bot.channels.cli.progress import ProgressLines, nothing_cached, plan_line, plan_seconds
     from bot.channels.cli.tables import make_console, summary_table
     from bot.knowledge.ingest import IndexShrinkError
     from bot.knowledge.runner import run_ingest
@@ -174,7 +244,7 @@ def ingest_with_progress(
     def on_plan(plan, chunks: int) -> None:
         nonlocal task, lines
         if chunks and not dry_run:
-            first_time = nothing_cached(settings)
+            first_time = plan_seconds(settings, chunks) if nothing_cached(settings) else None
             log.info("%s", plan_line(len(plan.contents), chunks, first_time))
             if console.is_terminal:
                 task = progress.add_task("embed", total=chunks)

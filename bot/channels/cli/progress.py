@@ -16,13 +16,23 @@ from bot.config import Settings
 
 log = logging.getLogger("bot")
 
-FIRST_TIME_RATE = 12.0  # passages a second, both models on 2 cores, nothing cached (bench/library_ingest_bench.py)
+# Seconds a passage takes each model the first time on 2 cores, nothing cached (its ways of asking
+# included; `knowledge/`'s 2,065 passages: MiniLM in 8-bit blocks ~58 s, e5 ~126 s).
+SECONDS_PER_PASSAGE = {"e5": 0.061}
+OTHER_MODEL_SECONDS = 0.028  # MiniLM, any variant
 EVERY_SECONDS = 10.0  # how often a progress line is written when stderr is not a terminal
+
+
+def plan_seconds(settings: Settings, passages: int, cached: list[str] | tuple[str, ...] = ()) -> float:
+    """About how long `passages` take to embed the first time with EMBEDDING_BACKEND's models,
+    those of `cached` (EMBEDDING_BACKEND's parts, "onnx-q8") left out: their vectors are cached."""
+    parts = [part for part in settings.embedding_backend.split("+") if part not in cached]
+    return passages * sum(SECONDS_PER_PASSAGE.get(part, OTHER_MODEL_SECONDS) for part in parts)
 
 
 def nothing_cached(settings: Settings) -> bool:
     """Whether no embedding model has a vector cached yet (a fresh clone, EMBEDDING_CACHE=false):
-    then every passage is embedded, at about FIRST_TIME_RATE. Loads no model."""
+    then every passage is embedded, at about `plan_seconds`. Loads no model."""
     from bot.index.spaces import make_embeddings
 
     if not settings.embedding_cache:
@@ -37,11 +47,12 @@ def how_long(seconds: float) -> str:
     return "about 1 minute" if minutes == 1 else f"about {minutes} minutes"
 
 
-def plan_line(files: int, passages: int, first_time: bool) -> str:
-    """'Indexing 112 files, 2,065 passages — about 3 minutes the first time'."""
+def plan_line(files: int, passages: int, first_time: float | None) -> str:
+    """'Indexing 112 files, 2,065 passages — about 3 minutes the first time' (`first_time`: the
+    seconds `plan_seconds` expects when nothing is cached, else None)."""
     what = f"Indexing {files:,} file{'s' if files != 1 else ''}, {passages:,} passage{'s' if passages != 1 else ''}"
-    if first_time:
-        return f"{what} — {how_long(passages / FIRST_TIME_RATE)} the first time"
+    if first_time is not None:
+        return f"{what} — {how_long(first_time)} the first time"
     return f"{what} — vectors computed before are reused; the time left is measured as it goes"
 
 
@@ -49,7 +60,7 @@ class ProgressLines:
     """Progress as log lines: one every EVERY_SECONDS while it embeds (from a timer thread, since
     one group of passages can take most of a minute), and one when it is done."""
 
-    def __init__(self, total: int, first_time: bool) -> None:
+    def __init__(self, total: int, first_time: float | None) -> None:
         self.total, self.first_time = total, first_time
         self.done = 0
         self.started = time.monotonic()
@@ -87,6 +98,6 @@ class ProgressLines:
         elapsed = time.monotonic() - self.started
         if done:  # measured: this machine's rate, cached vectors included
             return how_long(elapsed / done * (self.total - done)) + " left"
-        if self.first_time:
-            return how_long(max(self.total / FIRST_TIME_RATE - elapsed, 0)) + " left"
+        if self.first_time is not None:
+            return how_long(max(self.first_time - elapsed, 0)) + " left"
         return "time left not known yet"

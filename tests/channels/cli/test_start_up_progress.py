@@ -4,20 +4,36 @@ carriage-return bar), and none of the libraries' DEBUG lines."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
-from bot.channels.cli.progress import plan_line
-from tests.helpers import SAMPLE_CREDIT, SAMPLE_TRADE, run_cli, write
+from bot.channels.cli.progress import plan_line, plan_seconds
+from bot.config import Settings
+from bot.index.versions import current_version
+from bot.knowledge.runner import STAGE_BYTES
+from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, run_cli, write
 
 LIBRARY_DEBUG = re.compile(r"^\S+ \S+ DEBUG (?!bot\b)", re.MULTILINE)  # "2026-12-07 08:02:07,435 DEBUG bm25s: ..."
 
 
-def test_the_library_estimate_reads_as_the_owner_needs_it():
-    assert (
-        plan_line(112, 2065, first_time=True) == "Indexing 112 files, 2,065 passages — about 3 minutes the first time"
+def test_the_library_estimate_reads_as_the_owner_needs_it(settings):
+    both = plan_seconds(settings, 2065)  # the default's two models
+    assert plan_line(112, 2065, both) == "Indexing 112 files, 2,065 passages — about 3 minutes the first time"
+    minilm = settings.model_copy(update={"embedding_backend": "onnx-q8"})  # a first start's first stage
+    assert plan_line(112, 2065, plan_seconds(minilm, 2065)) == (
+        "Indexing 112 files, 2,065 passages — about 1 minute the first time"
     )
-    assert plan_line(1, 4, first_time=True) == "Indexing 1 file, 4 passages — less than a minute the first time"
-    assert "the first time" not in plan_line(112, 2065, first_time=False)
+    assert plan_seconds(settings, 2065, cached=["onnx-q8"]) > plan_seconds(minilm, 2065)  # e5, the slower
+    assert plan_line(1, 4, plan_seconds(settings, 4)) == (
+        "Indexing 1 file, 4 passages — less than a minute the first time"
+    )
+    assert "the first time" not in plan_line(112, 2065, None)
 
 
 def test_a_first_start_says_what_it_indexes_and_how_far_it_is(tmp_path, kdir):
@@ -49,3 +65,111 @@ def test_a_first_start_says_what_it_indexes_and_how_far_it_is(tmp_path, kdir):
     assert "the first time" not in again.stderr
     assert "indexing: 1/1 passages (100%)" in again.stderr
     assert not LIBRARY_DEBUG.search(again.stderr), again.stderr
+
+
+LEARNING = "todavía estoy aprendiendo a leer preguntas en tu idioma"  # the "come back" reply, in Spanish
+SPANISH = "¿Cómo puedo conseguir capital de trabajo sin garantía?"
+
+
+def test_a_big_first_start_answers_english_first_and_builds_the_other_languages_behind_the_bot(tmp_path):
+    """A first start embeds with MiniLM alone (a minute for `knowledge/` instead of three), then
+    answers while a child builds e5's space: an English question is answered, one in Spanish is
+    asked to come back, and once the child has published the whole index it is answered. Quitting
+    before then stops the child; the next start answers at once and builds behind the bot again."""
+    kdir = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge" / "strategy", kdir / "strategy")  # ~160 KB
+    for name in sorted(p.name for p in (ROOT / "knowledge" / "trade").glob("*.md"))[:4]:
+        (kdir / "trade").mkdir(exist_ok=True)
+        shutil.copy(ROOT / "knowledge" / "trade" / name, kdir / "trade" / name)
+    assert sum(p.stat().st_size for p in kdir.rglob("*.md")) > STAGE_BYTES
+    env = {"KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data")}
+    env["EMBEDDING_CACHE_DIR"] = str(tmp_path / "cache")  # nothing cached: e5's space takes a while
+
+    with TerminalChat(env) as chat:
+        assert "the first time" in chat.wait_log("Indexing")  # the first stage says what it embeds
+        english = chat.ask("How often should a small business review its long-term strategy?")
+        assert "(offline answer" in english and LEARNING not in english
+        assert "built behind the bot" in chat.log
+        assert LEARNING in chat.ask(SPANISH)  # e5's space is still being built (~30 s of work)
+        child = chat.children()
+        assert child, "the other languages' index is built in a child process"
+    assert chat.returncode == 0, chat.log
+    assert not any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in child)  # stopped with the bot
+    assert current_version(tmp_path / "data" / "index") == 1  # the first stage's; nothing half-made published
+    assert "Traceback" not in chat.log
+
+    with TerminalChat(env) as chat:  # the second start answers at once from version 1
+        assert LEARNING in chat.ask(SPANISH)
+        chat.wait_log("answers questions in every language", timeout=300)
+        assert LEARNING not in chat.ask(SPANISH)  # the new version is followed before the search
+        assert "now answering from index version 2" in chat.log
+    assert chat.returncode == 0, chat.log
+    assert "Indexing" not in chat.log  # no first stage to make: it answers at once
+    assert "Traceback" not in chat.log
+
+
+class TerminalChat:
+    """`python -m bot run` with no Telegram token (the terminal chat `make run` starts), driven a
+    question at a time through its stdin, its stdout and stderr read as they come."""
+
+    def __init__(self, env: dict) -> None:
+        full_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=ROOT,
+            env=full_env | env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.returncode: int | None = None
+        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=lambda s=stream, got=lines: got.extend(iter(s.readline, "")), daemon=True).start()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.err)
+
+    def ask(self, question: str, timeout: float = 300) -> str:
+        """The reply to `question`: the lines up to the "(offline answer, … ms)" that ends it."""
+        start = len(self.out)
+        self.proc.stdin.write(question + "\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while not any(line.startswith("(offline answer") for line in self.out[start:]):
+            assert time.monotonic() < deadline and self.proc.poll() is None, self.log[-3000:]
+            time.sleep(0.05)
+        return "".join(self.out[start:])
+
+    def wait_log(self, text: str, timeout: float = 300) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.log:
+            assert time.monotonic() < deadline and self.proc.poll() is None, self.log[-3000:]
+            time.sleep(0.1)
+        return self.log
+
+    def children(self) -> list[int]:
+        """The processes the bot spawned to ingest (not multiprocessing's resource tracker)."""
+        pids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(pid) for pid in pids if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+    def __enter__(self) -> TerminalChat:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+        self.returncode = self.proc.wait(120)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True

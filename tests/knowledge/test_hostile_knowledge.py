@@ -163,7 +163,7 @@ def test_the_start_up_ingest_embeds_in_a_child_process_so_the_bot_stays_small(se
     start's ingest runs in a child, and a start with nothing to embed loads no model at all."""
     write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
     code = (
-        "import sys; from bot.config import load_settings; from bot.channels.cli.knowledge import ingest_at_start\n"
+        "import sys; from bot.config import load_settings; from bot.channels.cli.start_up import ingest_at_start\n"
         f"ingest_at_start(load_settings(knowledge_dir={str(kdir)!r}, data_dir={str(settings.data_dir)!r},"
         f" embedding_cache_dir={str(kdir.parent / 'cache')!r}, _env_file=None))\n"  # cached vectors load no model
         "print('models loaded here:', sorted(m for m in ('onnxruntime', 'torch') if m in sys.modules))"
@@ -187,7 +187,7 @@ def test_ctrl_c_stops_a_first_starts_ingest_within_seconds(tmp_path):
         # Ctrl-C as in a terminal, whatever this test inherited (a job started in the background with
         # `&` ignores SIGINT, and so would the bot)
         "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-        "from bot.config import load_settings; from bot.channels.cli.knowledge import ingest_at_start\n"
+        "from bot.config import load_settings; from bot.channels.cli.start_up import ingest_at_start\n"
         f"ingest_at_start(load_settings(knowledge_dir={str(ROOT / 'knowledge')!r}, data_dir={str(tmp_path)!r},"
         f" embedding_cache_dir={str(tmp_path / 'cache')!r}, _env_file=None))\n"  # nothing cached: a long embed
     )
@@ -225,7 +225,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def runner_grace() -> float:
-    from bot.channels.cli.knowledge import STOP_GRACE
+    from bot.channels.cli.start_up import STOP_GRACE
 
     return STOP_GRACE
 

@@ -17,7 +17,7 @@ from bot.channels.cli.common import (
     settings_from,
     show,
 )
-from bot.channels.cli.knowledge import ingest_at_start
+from bot.channels.cli.start_up import ingest_at_start
 from bot.config import Settings
 
 

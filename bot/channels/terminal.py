@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import TextIO
 
@@ -83,6 +85,19 @@ def render_answer(answer: Answer, terminal: bool = False) -> str:
     return "\n".join(lines)
 
 
+def read_line(stdin: TextIO) -> str:
+    """The next line the owner types, or "" at the end of input. Ctrl-C stops the wait: asyncio's
+    own Ctrl-C handler only cancels the chat's task, which a read blocked on the terminal never
+    notices (the read is retried), so a first Ctrl-C did nothing until Enter."""
+    if threading.current_thread() is not threading.main_thread():
+        return stdin.readline()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return stdin.readline()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 async def chat_loop(
     dialogue: Dialogue,
     user_id: str,
@@ -112,7 +127,7 @@ async def chat_loop(
         if interactive:
             stdout.write("You: ")
             stdout.flush()
-        line = stdin.readline()
+        line = read_line(stdin)
         if not line:
             break
         question = line.strip()

@@ -152,6 +152,9 @@ def _terminal_chat(settings: Settings, profile_pairs: tuple[str, ...], as_json: 
         advisor.retriever.check_index()  # embedded with other models, and not re-embedded: one line, no chat
         advisor.warm_up()
         asyncio.run(_chat(settings, advisor, profile_pairs, as_json))
+    except KeyboardInterrupt:  # Ctrl-C while a line is awaited: the conversation so far is stored
+        click.echo("", err=True)
+        sys.exit(130)
     finally:
         if behind is not None:
             behind.stop()

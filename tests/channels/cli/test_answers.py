@@ -7,6 +7,7 @@ import re
 
 from bot.advisor import Advisor
 from tests.helpers import SAMPLE_CREDIT, invoke, retriever_for, run_cli, run_ingest, write
+from tests.helpers.terminal_chat import TerminalChat
 
 
 def env_for(settings) -> dict:
@@ -169,3 +170,18 @@ def test_the_terminal_shows_plain_text_not_markdown(indexed):
     result = invoke("ask", "How can a small business get credit without collateral?", env=env_for(indexed))
     assert result.returncode == 0 and "Sources:" in result.stdout
     assert "**" not in result.stdout and "\n_" not in result.stdout
+
+
+def test_ctrl_c_ends_the_terminal_chat_while_it_waits_for_a_question(tmp_path, kdir):
+    """asyncio's Ctrl-C handler only cancelled the chat's task, which the read blocked on the
+    terminal never noticed: a first Ctrl-C did nothing until Enter was pressed."""
+    import signal
+
+    write(kdir, "credit/collateral.md", SAMPLE_CREDIT)
+    env = {"KNOWLEDGE_DIR": str(kdir), "DATA_DIR": str(tmp_path / "data")}
+    with TerminalChat(env, quit_at_exit=False) as chat:
+        assert "Credit without collateral" in chat.ask("How can a small business borrow without collateral?")
+        chat.proc.send_signal(signal.SIGINT)  # the chat now waits for the next line
+        chat.proc.wait(20)
+    assert chat.returncode == 130, chat.log
+    assert "Traceback" not in chat.log

@@ -4,20 +4,15 @@ carriage-return bar), and none of the libraries' DEBUG lines."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 from bot.channels.cli.progress import plan_line, plan_seconds
-from bot.config import Settings
 from bot.index.versions import current_version
 from bot.knowledge.runner import STAGE_BYTES
 from tests.helpers import ROOT, SAMPLE_CREDIT, SAMPLE_TRADE, run_cli, write
+from tests.helpers.terminal_chat import TerminalChat, zombie
 
 LIBRARY_DEBUG = re.compile(r"^\S+ \S+ DEBUG (?!bot\b)", re.MULTILINE)  # "2026-12-07 08:02:07,435 DEBUG bm25s: ..."
 
@@ -94,7 +89,7 @@ def test_a_big_first_start_answers_english_first_and_builds_the_other_languages_
         child = chat.children()
         assert child, "the other languages' index is built in a child process"
     assert chat.returncode == 0, chat.log
-    assert not any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in child)  # stopped with the bot
+    assert not any(Path(f"/proc/{pid}").exists() and not zombie(pid) for pid in child)  # stopped with the bot
     assert current_version(tmp_path / "data" / "index") == 1  # the first stage's; nothing half-made published
     assert "Traceback" not in chat.log
 
@@ -106,70 +101,3 @@ def test_a_big_first_start_answers_english_first_and_builds_the_other_languages_
     assert chat.returncode == 0, chat.log
     assert "Indexing" not in chat.log  # no first stage to make: it answers at once
     assert "Traceback" not in chat.log
-
-
-class TerminalChat:
-    """`python -m bot run` with no Telegram token (the terminal chat `make run` starts), driven a
-    question at a time through its stdin, its stdout and stderr read as they come."""
-
-    def __init__(self, env: dict) -> None:
-        full_env = {k: v for k, v in os.environ.items() if k.upper() not in {f.upper() for f in Settings.model_fields}}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=ROOT,
-            env=full_env | env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self.returncode: int | None = None
-        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
-            threading.Thread(target=lambda s=stream, got=lines: got.extend(iter(s.readline, "")), daemon=True).start()
-
-    @property
-    def log(self) -> str:
-        return "".join(self.err)
-
-    def ask(self, question: str, timeout: float = 300) -> str:
-        """The reply to `question`: the lines up to the "(offline answer, … ms)" that ends it."""
-        start = len(self.out)
-        self.proc.stdin.write(question + "\n")
-        self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout
-        while not any(line.startswith("(offline answer") for line in self.out[start:]):
-            assert time.monotonic() < deadline and self.proc.poll() is None, self.log[-3000:]
-            time.sleep(0.05)
-        return "".join(self.out[start:])
-
-    def wait_log(self, text: str, timeout: float = 300) -> str:
-        deadline = time.monotonic() + timeout
-        while text not in self.log:
-            assert time.monotonic() < deadline and self.proc.poll() is None, self.log[-3000:]
-            time.sleep(0.1)
-        return self.log
-
-    def children(self) -> list[int]:
-        """The processes the bot spawned to ingest (not multiprocessing's resource tracker)."""
-        pids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        return [int(pid) for pid in pids if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-
-    def __enter__(self) -> TerminalChat:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.close()
-        except (BrokenPipeError, ValueError):
-            pass
-        self.returncode = self.proc.wait(120)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-    except OSError:
-        return True

@@ -61,6 +61,7 @@ class Retriever:
         self.reloader = reloader
         self._catalog: tuple[KnowledgeIndex, Catalog] | None = None
         self._lexical: tuple[KnowledgeIndex, LexicalIndex | None] | None = None
+        self._kept: tuple[KnowledgeIndex, set[str]] | None = None  # `_kept_spaces` of the index it names
         self._checked: KnowledgeIndex | None = None  # the index `check_index` last found searchable
         self._sections: list[tuple[KnowledgeIndex, SectionIndex]] = []  # the last two versions' sections
         self.check_seconds = 2.0  # how often a Chroma server is asked whether its files changed
@@ -130,7 +131,7 @@ class Retriever:
         Chroma server, which an ingest updates in place, again when its files changed)."""
         if self.index.folder is None and self._server_changed():
             self._sections = [(known, sections) for known, sections in self._sections if known is not self.index]
-            self._catalog = None
+            self._catalog = self._kept = None
         return self.prepare(self.index)
 
     def _server_changed(self) -> bool:
@@ -179,10 +180,15 @@ class Retriever:
         return self._kept_spaces(self.index)
 
     def _kept_spaces(self, index: KnowledgeIndex) -> set[str]:
+        """Worked out once per index version (every question asks)."""
+        if self._kept is not None and self._kept[0] is index:
+            return self._kept[1]
         built = built_models(self.catalog().recipes if index is self.index else index.catalog().recipes)
-        return {
+        kept = {
             e.space for e in self.embeddings.embedders if e is self.embedder or built is None or e.fingerprint in built
         }
+        self._kept = (index, kept)
+        return kept
 
     def title_of(self, path: str) -> str | None:
         """A knowledge file's title, by its path (None: not in the index)."""
@@ -205,7 +211,7 @@ class Retriever:
         recipes = self.catalog().recipes
         problem = mismatch(recipes, self.embeddings)
         if problem:
-            self._catalog = None  # a Chroma server's collection is re-embedded in place
+            self._catalog = self._kept = None  # a Chroma server's collection is re-embedded in place
             raise IndexMismatchError(problem)
         if warning := missing_spaces(recipes, self.embeddings):
             log.warning("%s", warning)

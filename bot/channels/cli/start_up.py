@@ -90,13 +90,8 @@ def _ingest_behind(settings: Settings) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:
-        log.error(
-            "the other languages' index was not built (%s: %s); the next start tries again",
-            type(
-                exc,
-            ).__name__,
-            exc,
-        )
+        what = f"{type(exc).__name__}: {exc}"
+        log.error("the other languages' index was not built (%s); the next start tries again", what)
         sys.exit(1)
     if report.changed:
         log.info(

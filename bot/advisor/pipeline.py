@@ -331,9 +331,10 @@ class Advisor:
         """The honest "no": nothing beyond what was shown fits (a follow-up whose fitting sections
         were all shown; the closest others are offered); not sure (sections came close: the
         closest questions it can answer are offered); or nothing on it (with what it covers).
-        A question searched in a space the index does not keep yet was not judged at all: it
-        is asked to come back, or in English."""
-        if not self.retriever.reads(found.searched):  # a first start, still building e5's space
+        A question in another language, searched in a space the index does not keep yet, was not
+        judged at all: it is asked to come back, or in English (text in no language it can tell,
+        "…xxxx", is not: it gets the honest no)."""
+        if self._foreign(question) and not self.retriever.reads(found.searched):  # e5's space not built yet
             return Answer(question, texts.other_languages_later(_), False, "offline")
         closest = suggestions.closest_questions(found, language)  # a follow-up's search leaves those shown out
         if found.exhausted:

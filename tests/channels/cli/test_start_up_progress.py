@@ -86,6 +86,8 @@ def test_a_big_first_start_answers_english_first_and_builds_the_other_languages_
         assert "(offline answer" in english and LEARNING not in english
         assert "built behind the bot" in chat.log
         assert LEARNING in chat.ask(SPANISH)  # e5's space is still being built (~30 s of work)
+        # text in no language (a long paste's end, cut after "…") is not told it is in another one
+        assert "in your language" not in chat.ask("…" + "x" * 60)
         child = chat.children()
         assert child, "the other languages' index is built in a child process"
     assert chat.returncode == 0, chat.log

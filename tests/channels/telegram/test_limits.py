@@ -56,9 +56,10 @@ async def test_only_answered_questions_count_and_one_over_the_limit_is_answered_
     [refused] = await asked(telegram, OWNER, "And one question too many?")
     assert refused == "You've asked a lot of questions — 5 are waiting already. Please send this one again in a minute."
     assert answered(telegram) == 2
-    await telegram.wait_for(lambda: answered(telegram) == 3, 70, "the kept question's answer")
+    # (the two slots free ~0.1 s apart, so both answers may arrive between two looks: at least)
+    await telegram.wait_for(lambda: answered(telegram) >= 3, 70, "the kept question's answer")
     assert time.monotonic() - asked_second > 50  # not before the limit allowed it
-    await telegram.wait_for(lambda: answered(telegram) == 4, 70, "the next one's, when the second slot frees")
+    await telegram.wait_for(lambda: answered(telegram) >= 4, 70, "the next one's, when the second slot frees")
 
     before = len(answers(telegram, OWNER))
     await bot.stop()  # a restart while three still wait: each owner's question is not lost silently

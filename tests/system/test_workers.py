@@ -13,7 +13,6 @@ from pathlib import Path
 
 import aiohttp
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.config import load_settings
 from bot.index.spaces import make_embeddings
@@ -28,15 +27,11 @@ ADMIN = 1
 QUESTIONS = ("How can a small business get credit without collateral?", "How do I pick a first export market?")
 
 
-async def counted_at(database_url: str, user: str) -> list[float]:
+async def counted_at(storage: Storage, user: str) -> list[float]:
     """When each of `user`'s questions was counted against the limits, as the database holds it."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            query = text("SELECT asked_at FROM questions_asked WHERE user_id = :user ORDER BY asked_at")
-            return list((await connection.scalars(query, {"user": user})).all())
-    finally:
-        await engine.dispose()
+    async with storage.engine.connect() as connection:
+        query = text("SELECT asked_at FROM questions_asked WHERE user_id = :user ORDER BY asked_at")
+        return list((await connection.scalars(query, {"user": user})).all())
 
 
 async def deliver(http: aiohttp.ClientSession, port: int, update: dict) -> None:
@@ -161,12 +156,12 @@ async def test_two_webhook_workers_answer_200_updates_from_20_chats_once_and_in_
             assert answered[owner] == [t.id for t in turns], owner  # each answered once, in order
             assert len({t.conversation_id for t in turns}) == 1  # one memory, whichever worker answered
             assert all(t.covered and t.sources for t in turns)
+        counted = await counted_at(storage, "tg:2000")
     finally:
         await storage.close()
     assert sum("[1]" in text for text in limited) == ROUNDS + 2  # each answered once
     # the shared minute held whichever worker counted: no 60 s hold more than ROUNDS of the 12 (at
     # the pace of a loaded machine none may have needed keeping, so how many were is not asked)
-    counted = await counted_at(postgres_url, "tg:2000")
     assert len(counted) == ROUNDS + 2
     assert all(later - first >= 59.9 for first, later in zip(counted, counted[ROUNDS:], strict=False)), counted
     assert sum("I'll answer this one in" in text for text in limited) <= 2  # kept, never refused

@@ -16,6 +16,8 @@ import hashlib
 import logging
 import sqlite3
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,16 +30,24 @@ def default_cache_dir() -> Path:
     return Path(sys.prefix) / "sme-advisor-cache"
 
 
+SETUP_SECONDS = 30  # how long a new cache file's setup waits for another process setting it up
+
+
 class VectorCache:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._broken = False
+        self._ready = False  # the file is in WAL mode and has its table
+        self._setting_up = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=30)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+        if not self._ready:
+            with self._setting_up:
+                if not self._ready:
+                    _set_up(connection)
+                    self._ready = True
         return connection
 
     def get(self, texts: Sequence[str]) -> dict[int, np.ndarray]:
@@ -82,6 +92,24 @@ class VectorCache:
     def _give_up(self, exc: Exception) -> None:
         self._broken = True
         log.warning("the embedding cache %s is not usable (%s); embedding without it", self.path, exc)
+
+
+def _set_up(connection: sqlite3.Connection) -> None:
+    """WAL mode and the table, once per cache (the ingest's threads wait for it). SQLite answers
+    a connection switching a new file's journal mode while another does the same with "database
+    is locked" at once, whatever its timeout: on a fresh clone's first start the ingest's threads
+    opened the new cache together and it was given up, so the whole first index was embedded
+    without it. Another process setting it up meanwhile is waited for."""
+    deadline = time.monotonic() + SETUP_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _key(text: str) -> bytes:
